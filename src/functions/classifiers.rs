@@ -1,0 +1,234 @@
+//! Classifiers trained in SQL: `train_classifier` reads (text, label) rows from any query,
+//! trains a head over the encoder's features and stores it in `custprofile.classifiers`;
+//! `predict` and `predict_scores` apply it. The built-in sentiment head is made the same way.
+
+use std::time::Instant;
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiTupleTable;
+use pgrx::JsonB;
+use serde_json::{json, Map, Value};
+
+use crate::errors::{Error, OrRaise, Result};
+use crate::heads::train::{self, Dataset, TrainOptions};
+use crate::heads::Head;
+use crate::runtime::{self, DEFAULT_ENCODER};
+
+/// Rows are encoded this many at a time, so token ids never pile up for a whole table.
+const ENCODE_CHUNK: usize = 1024;
+
+enum Input {
+    Text(String),
+    Features(Vec<f32>),
+}
+
+struct Row {
+    input: Input,
+    label: String,
+    weight: f32,
+}
+
+fn read_rows(table: SpiTupleTable) -> Result<Vec<Row>> {
+    let columns = table.columns().map_err(spi_error)?;
+    if !(2..=3).contains(&columns) {
+        return Err(Error::invalid_parameter(format!(
+            "the training query returns {columns} columns; it must return (text, label) or (text, label, weight)"
+        )));
+    }
+    let first = table.column_type_oid(1).map_err(spi_error)?;
+    let is_text = matches!(first, PgOid::BuiltIn(PgBuiltInOids::TEXTOID | PgBuiltInOids::VARCHAROID));
+    let is_vector = matches!(first, PgOid::BuiltIn(PgBuiltInOids::FLOAT4ARRAYOID));
+    if !is_text && !is_vector {
+        return Err(Error::new(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            "the first column of the training query must be text (or real[] features)",
+        )
+        .hint("Cast it, for example SELECT body::text, label::text FROM ..."));
+    }
+    let mut rows = Vec::with_capacity(table.len());
+    for (n, tuple) in table.enumerate() {
+        let label: Option<String> = tuple.get(2).map_err(|_| label_type_error())?;
+        let label = label.ok_or_else(|| {
+            Error::new(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, format!("row {} of the training query has a NULL label", n + 1))
+                .hint("Filter such rows out with WHERE label IS NOT NULL.")
+        })?;
+        let input = if is_text {
+            let t: Option<String> = tuple.get(1).map_err(spi_error)?;
+            Input::Text(t.ok_or_else(|| null_input(n))?)
+        } else {
+            let v: Option<Vec<Option<f32>>> = tuple.get(1).map_err(spi_error)?;
+            let v: Option<Vec<f32>> = v.ok_or_else(|| null_input(n))?.into_iter().collect();
+            Input::Features(v.ok_or_else(|| null_input(n))?)
+        };
+        let weight = if columns == 3 {
+            let w: Option<f32> = tuple.get(3).map_err(|_| Error::invalid_parameter("the weight column must be real"))?;
+            w.unwrap_or(1.0)
+        } else {
+            1.0
+        };
+        if !(weight.is_finite() && weight >= 0.0) {
+            return Err(Error::invalid_parameter(format!("row {} has a weight that is negative or not finite", n + 1)));
+        }
+        rows.push(Row { input, label, weight });
+    }
+    Ok(rows)
+}
+
+fn spi_error(e: pgrx::spi::SpiError) -> Error {
+    Error::internal(format!("SPI: {e}"))
+}
+
+fn label_type_error() -> Error {
+    Error::new(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, "the label column of the training query must be text")
+        .hint("Cast it, for example label::text.")
+}
+
+fn null_input(n: usize) -> Error {
+    Error::new(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, format!("row {} of the training query has a NULL text or vector", n + 1))
+        .hint("Filter such rows out in the training query.")
+}
+
+/// Trains a classifier head and stores it under `name`, replacing one of the same name in the
+/// same transaction. Returns the row count, classes and validation metrics.
+#[pg_extern(volatile, parallel_unsafe)]
+fn train_classifier(name: &str, training_query: &str, options: default!(JsonB, "'{}'")) -> JsonB {
+    train_and_store(name, training_query, &options.0).or_raise()
+}
+
+fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid_parameter("a classifier needs a non-empty name"));
+    }
+    let opts = TrainOptions::from_json(options)?;
+    let mut rows = Spi::connect(|client| read_rows(client.select(query, None, &[]).map_err(spi_error)?))?;
+    if rows.is_empty() {
+        return Err(Error::invalid_parameter("the training query returned no rows"));
+    }
+    // canonical order, so the result does not depend on the order the query happens to return
+    rows.sort_by(|a, b| a.label.cmp(&b.label).then_with(|| input_key(&a.input).cmp(&input_key(&b.input))));
+    let mut classes: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+    classes.dedup();
+    if classes.len() < 2 {
+        return Err(Error::invalid_parameter(format!(
+            "the training query has {} class; a classifier needs at least two",
+            classes.len()
+        )));
+    }
+
+    let started = Instant::now();
+    let x = features_of(&rows, &opts)?;
+    let embedding_seconds = started.elapsed().as_secs_f64();
+    let y: Vec<usize> = rows.iter().map(|r| classes.binary_search(&r.label).expect("class listed")).collect();
+    let weight: Vec<f32> = rows.iter().map(|r| r.weight).collect();
+    let dim = opts.pooling.features(&dummy_features()).len();
+    let data = Dataset { x: &x, dim, y: &y, weight: &weight, classes: classes.len() };
+    let trained = train::train(&data, &classes, &opts, check_interrupts)?;
+
+    let head = Head {
+        name: name.to_string(),
+        encoder: DEFAULT_ENCODER.name.to_string(),
+        pooling: opts.pooling,
+        scoring: opts.scoring,
+        classes: classes.clone(),
+        layers: trained.layers,
+    };
+    let mut report = trained.metrics;
+    report["name"] = json!(name);
+    report["rows"] = json!(rows.len());
+    report["classes"] = json!(classes);
+    report["model"] = json!(opts.model);
+    report["embedding_seconds"] = json!((embedding_seconds * 100.0).round() / 100.0);
+    let head_json = serde_json::to_value(&head).map_err(|e| Error::internal(e.to_string()))?;
+    Spi::run_with_args(
+        "INSERT INTO custprofile.classifiers AS c (name, head, metrics, trained_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (name) DO UPDATE SET head = excluded.head, metrics = excluded.metrics, trained_at = excluded.trained_at",
+        &[name.into(), JsonB(head_json).into(), JsonB(report.clone()).into()],
+    )
+    .map_err(spi_error)?;
+    Ok(JsonB(report))
+}
+
+fn check_interrupts() {
+    pgrx::check_for_interrupts!();
+}
+
+fn input_key(i: &Input) -> Vec<u8> {
+    match i {
+        Input::Text(t) => t.as_bytes().to_vec(),
+        Input::Features(v) => v.iter().flat_map(|f| f.to_bits().to_be_bytes()).collect(),
+    }
+}
+
+fn dummy_features() -> runtime::Features {
+    let d = DEFAULT_ENCODER.dimensions;
+    runtime::Features { mean: vec![0.0; d], max: vec![0.0; d], cls: vec![0.0; d] }
+}
+
+/// Feature rows for training, texts encoded in chunks. Training features are always those of
+/// the whole text, whatever the scoring mode.
+fn features_of(rows: &[Row], opts: &TrainOptions) -> Result<Vec<f32>> {
+    let dim = opts.pooling.features(&dummy_features()).len();
+    let mut x = Vec::with_capacity(rows.len() * dim);
+    for chunk in rows.chunks(ENCODE_CHUNK) {
+        let texts: Vec<&str> = chunk.iter().filter_map(|r| match &r.input { Input::Text(t) => Some(t.as_str()), _ => None }).collect();
+        let mut encoded = runtime::with_encoder(|e| e.encode(&texts))?.into_iter();
+        for r in chunk {
+            match &r.input {
+                Input::Text(_) => x.extend(opts.pooling.features(&encoded.next().expect("one per text"))),
+                Input::Features(v) if v.len() == dim => x.extend_from_slice(v),
+                Input::Features(v) => {
+                    return Err(Error::new(
+                        PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR,
+                        format!("a feature vector has {} values; pooling {:?} needs {dim}", v.len(), opts.pooling),
+                    )
+                    .hint("Compute features with custprofile.text_features(text, pooling)."))
+                }
+            }
+        }
+    }
+    Ok(x)
+}
+
+/// The stored head of a classifier; an unknown name is an ERROR listing the known ones.
+fn load_head(name: &str) -> Result<Head> {
+    let json: Option<JsonB> = Spi::get_one_with_args("SELECT head FROM custprofile.classifiers WHERE name = $1", &[name.into()])
+        .map_err(spi_error)?;
+    match json {
+        Some(j) => Head::from_json(&j.0.to_string()),
+        None => {
+            let known: Option<String> = Spi::get_one("SELECT string_agg(quote_literal(name), ', ' ORDER BY name) FROM custprofile.classifiers")
+                .map_err(spi_error)?;
+            Err(Error::new(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("classifier \"{name}\" does not exist"))
+                .hint(match known {
+                    Some(k) => format!("Available classifiers: {k}."),
+                    None => "No classifier has been trained yet; train one with custprofile.train_classifier.".into(),
+                }))
+        }
+    }
+}
+
+/// The most probable class.
+#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
+fn predict(name: &str, input: &str) -> String {
+    let head = load_head(name).or_raise();
+    let p = head.predict(&[input]).or_raise().pop().expect("one text");
+    let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+    head.classes[best].clone()
+}
+
+/// Probability of each class.
+#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
+fn predict_scores(name: &str, input: &str) -> JsonB {
+    let head = load_head(name).or_raise();
+    let p = head.predict(&[input]).or_raise().pop().expect("one text");
+    let m: Map<String, Value> = head.classes.iter().zip(p).map(|(c, v)| (c.clone(), json!(((v as f64) * 1e4).round() / 1e4))).collect();
+    JsonB(Value::Object(m))
+}
+
+/// The pooled features a head is trained on, for precomputing them in a table.
+#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
+fn text_features(input: &str, pooling: default!(&str, "'mean_max_cls'")) -> Vec<f32> {
+    let pooling = crate::heads::Pooling::parse(pooling).or_raise();
+    let f = runtime::with_encoder(|e| e.encode(&[input])).or_raise().pop().expect("one text");
+    pooling.features(&f)
+}

@@ -1,0 +1,64 @@
+//! Sentence embeddings and their comparison.
+
+use pgrx::prelude::*;
+
+use crate::errors::{Error, OrRaise};
+use crate::runtime;
+use crate::text::pooling;
+
+/// The all-MiniLM-L6-v2 sentence embedding: mean pooling over the attention mask, L2-normalised.
+/// Texts beyond `custprofile.max_tokens` tokens are truncated, never rejected.
+#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
+fn embed_text(input: &str) -> Vec<f32> {
+    let mut features = runtime::with_encoder(|e| e.encode(&[input])).or_raise();
+    features.pop().expect("one text in, one out").mean
+}
+
+/// One embedding per array element, in input order (NULL elements give NULL rows), computed in
+/// length-sorted batches of `custprofile.batch_size`.
+#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
+fn embed_texts(inputs: Array<&str>) -> SetOfIterator<'static, Option<Vec<f32>>> {
+    let texts: Vec<Option<&str>> = inputs.iter().collect();
+    let present: Vec<&str> = texts.iter().flatten().copied().collect();
+    let features = runtime::with_encoder(|e| e.encode(&present)).or_raise();
+    let mut it = features.into_iter();
+    let rows: Vec<Option<Vec<f32>>> =
+        texts.iter().map(|t| t.map(|_| it.next().expect("one per text").mean)).collect();
+    SetOfIterator::new(rows)
+}
+
+/// Cosine similarity of two vectors of equal length. NULL when either vector is all zeros
+/// (the angle is undefined).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn cosine_similarity(a: Array<f32>, b: Array<f32>) -> Option<f32> {
+    let a = dense(&a, "a");
+    let b = dense(&b, "b");
+    if a.len() != b.len() {
+        Error::new(
+            PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR,
+            format!("vectors have different lengths: {} and {}", a.len(), b.len()),
+        )
+        .hint("Compare embeddings made by the same model.")
+        .raise();
+    }
+    let zero = |v: &[f32]| v.iter().all(|&x| x == 0.0);
+    if zero(&a) || zero(&b) {
+        return None;
+    }
+    Some(pooling::cosine(&a, &b))
+}
+
+/// A vector argument as plain floats: no NULL elements, not empty, finite.
+pub fn dense(v: &Array<f32>, name: &str) -> Vec<f32> {
+    let values: Option<Vec<f32>> = v.iter().collect();
+    let values = values.unwrap_or_else(|| {
+        Error::invalid_parameter(format!("vector {name} contains NULL elements")).raise()
+    });
+    if values.is_empty() {
+        Error::invalid_parameter(format!("vector {name} is empty")).raise();
+    }
+    if values.iter().any(|x| !x.is_finite()) {
+        Error::invalid_parameter(format!("vector {name} contains NaN or infinity")).raise();
+    }
+    values
+}

@@ -1,0 +1,6 @@
+//! The SQL surface, one module per theme.
+
+pub mod classifiers;
+pub mod embedding;
+pub mod models;
+pub mod sentiment;

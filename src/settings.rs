@@ -1,0 +1,119 @@
+//! Every setting of the extension, registered in `_PG_init`. Locations and resource limits are
+//! superuser-only (whoever may choose a file path can make the server read it); token limits are
+//! for any user.
+
+use std::ffi::CString;
+use std::path::PathBuf;
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::pg_sys;
+
+static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static RUNTIME_LIBRARY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static INTRA_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
+static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(32);
+static MAX_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(256);
+
+/// The largest token limit: the encoder has 512 position embeddings.
+pub const MAX_TOKENS_LIMIT: i32 = 512;
+/// Runtime library file name as shipped in the onnxruntime 1.31.1 wheel.
+pub const RUNTIME_FILE: &str = "libonnxruntime.so.1.31.1";
+
+pub fn register() {
+    GucRegistry::define_string_guc(
+        c"custprofile.model_dir",
+        c"Directory holding the model folders (superuser only).",
+        c"Empty means $sharedir/extension/custprofile/models, where scripts/setup.sh installs them.",
+        &MODEL_DIR,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"custprofile.runtime_library",
+        c"Path of the ONNX Runtime shared library (superuser only).",
+        c"Empty means $pkglibdir/custprofile/libonnxruntime.so.1.31.1. Read once per backend.",
+        &RUNTIME_LIBRARY,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"custprofile.intra_threads",
+        c"ONNX Runtime intra-op threads per backend (superuser only).",
+        c"Many backends times many threads oversubscribe the CPU; 1 is right for most servers. Applies when a backend loads the model.",
+        &INTRA_THREADS,
+        1,
+        64,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"custprofile.batch_size",
+        c"Texts per encoder run in batched functions (superuser only).",
+        c"Batched functions sort texts by length and run them this many at a time.",
+        &BATCH_SIZE,
+        1,
+        1024,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"custprofile.max_tokens",
+        c"Tokens kept per text; longer texts are truncated, never rejected.",
+        c"256 matches sentence-transformers for all-MiniLM-L6-v2.",
+        &MAX_TOKENS,
+        8,
+        MAX_TOKENS_LIMIT,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+fn non_empty(setting: &GucSetting<Option<CString>>) -> Option<String> {
+    setting
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// PostgreSQL's share directory (`pg_config --sharedir`), as the running server sees it.
+fn share_dir() -> PathBuf {
+    let mut buf = [0 as std::ffi::c_char; pg_sys::MAXPGPATH as usize];
+    unsafe { pg_sys::get_share_path(std::ptr::addr_of!(pg_sys::my_exec_path).cast(), buf.as_mut_ptr()) };
+    c_path(&buf)
+}
+
+fn pkglib_dir() -> PathBuf {
+    let mut buf = [0 as std::ffi::c_char; pg_sys::MAXPGPATH as usize];
+    unsafe { pg_sys::get_pkglib_path(std::ptr::addr_of!(pg_sys::my_exec_path).cast(), buf.as_mut_ptr()) };
+    c_path(&buf)
+}
+
+fn c_path(buf: &[std::ffi::c_char]) -> PathBuf {
+    // SAFETY: PostgreSQL wrote a NUL-terminated path into the buffer
+    let s = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    PathBuf::from(s.to_string_lossy().into_owned())
+}
+
+pub fn model_dir() -> PathBuf {
+    non_empty(&MODEL_DIR)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| share_dir().join("extension/custprofile/models"))
+}
+
+pub fn runtime_library() -> PathBuf {
+    non_empty(&RUNTIME_LIBRARY)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| pkglib_dir().join("custprofile").join(RUNTIME_FILE))
+}
+
+pub fn intra_threads() -> usize {
+    INTRA_THREADS.get().max(1) as usize
+}
+
+pub fn batch_size() -> usize {
+    BATCH_SIZE.get().max(1) as usize
+}
+
+pub fn max_tokens() -> usize {
+    MAX_TOKENS.get().clamp(8, MAX_TOKENS_LIMIT) as usize
+}
