@@ -22,3 +22,40 @@ server_user() { if [[ $EUID -eq 0 ]]; then echo postgres; else id -un; fi; }
 as_server_user() {
   if [[ $EUID -eq 0 ]]; then sudo -u postgres -H -- "$@"; else "$@"; fi
 }
+
+# A directory for server data that the server user can write: under the build folder when that
+# is reachable, else (a checkout under /root, say) under /var/tmp, keyed by the checkout path.
+server_dir() {
+  local name="$1" dir="$REPO_ROOT/target/$1"
+  mkdir -p "$dir"
+  if [[ $EUID -eq 0 ]]; then
+    chown postgres: "$dir"
+    if ! sudo -u postgres test -w "$dir"; then
+      dir="/var/tmp/custprofile-$(echo -n "$REPO_ROOT" | sha256sum | cut -c1-12)/$name"
+      mkdir -p "$dir"
+      chmod 755 "$(dirname "$dir")"
+      chown postgres: "$dir"
+    fi
+  fi
+  echo "$dir"
+}
+
+# The labeled data sets beside the checkout (tests and training read them; the product does not).
+shared_data_dir() { echo "${CUSTPROFILE_SHARED_DATA:-$REPO_ROOT/../shared/data}"; }
+
+# Builds the extension in release mode and installs it into the system PostgreSQL 15.
+install_extension() {
+  local sudo=()
+  [[ $EUID -eq 0 ]] || sudo=(--sudo)
+  log "building and installing the extension (cargo pgrx install --release)"
+  cargo pgrx install --release --pg-config "$(pg_config_path)" "${sudo[@]}" >/dev/null
+}
+
+# Setup, extension installed, private cluster running, extension created (or updated) in it.
+ready_cluster() {
+  bash "$REPO_ROOT/scripts/setup.sh"
+  install_extension
+  bash "$REPO_ROOT/scripts/cluster.sh" start
+  # a rebuilt library with the same version needs a fresh CREATE EXTENSION to pick up new SQL
+  bash "$REPO_ROOT/scripts/cluster.sh" psql -q -c "DROP EXTENSION IF EXISTS custprofile CASCADE" -c "CREATE EXTENSION custprofile" 2>&1 | grep -v NOTICE || true
+}

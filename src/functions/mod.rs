@@ -4,3 +4,4 @@ pub mod classifiers;
 pub mod embedding;
 pub mod models;
 pub mod sentiment;
+pub mod text;

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# A private PostgreSQL 15 cluster for the demo and the benchmarks: data under the build folder,
+# a local port, run as a non-root user (postgres when we are root).
+#   scripts/cluster.sh start|stop|status|psql [psql args]|env
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PG_BIN="$("$(pg_config_path)" --bindir)"
+PORT="${CUSTPROFILE_PORT:-28815}"
+DB="${CUSTPROFILE_DB:-custprofile}"
+
+DIR="${CUSTPROFILE_CLUSTER_DIR:-$(server_dir custprofile-cluster)}"
+DATA="$DIR/data"
+
+start() {
+  if [[ ! -f "$DATA/PG_VERSION" ]]; then
+    log "initdb $DATA (superuser postgres, trust on the local socket and 127.0.0.1 only)"
+    as_server_user "$PG_BIN/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$DATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PORT
+unix_socket_directories = '$DIR'
+max_worker_processes = 16
+shared_preload_libraries = 'pg_cron'
+cron.database_name = '$DB'
+CONF
+  fi
+  if ! as_server_user "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+    as_server_user "$PG_BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w start >/dev/null
+  fi
+  psql_cmd -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
+    || psql_cmd -d postgres -qc "CREATE DATABASE $DB"
+  log "PostgreSQL is running on 127.0.0.1:$PORT (data $DATA, log $DIR/server.log)"
+}
+
+stop() {
+  if [[ -f "$DATA/PG_VERSION" ]]; then
+    as_server_user "$PG_BIN/pg_ctl" -D "$DATA" -m fast stop >/dev/null 2>&1 || true
+  fi
+  log "stopped"
+}
+
+psql_cmd() { "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) as_server_user "$PG_BIN/pg_ctl" -D "$DATA" status ;;
+  psql) shift; psql_cmd -d "$DB" "$@" ;;
+  env) echo "PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres PGDATABASE=$DB CLUSTER_DIR=$DIR" ;;
+  *) echo "usage: $0 start|stop|status|psql [args]|env" >&2; exit 2 ;;
+esac

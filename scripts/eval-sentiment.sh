@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Prints the built-in sentiment head's accuracy on held-out data that training never saw:
+# SST-2 dev and the Amazon multi-domain dev sets (binary: the sign of custprofile.sentiment
+# against the label) and the held-out fifth of the airline tweets (three-class macro-F1 of
+# custprofile.sentiment_label). It goes through the installed extension's SQL functions.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+[[ "${1:-}" == "--no-build" ]] || ready_cluster
+bash scripts/sentiment/load_data.sh
+bash scripts/cluster.sh psql -q -v ON_ERROR_STOP=1 <<'SQL'
+\timing off
+CREATE TEMP TABLE scored AS
+SELECT source, label, custprofile.sentiment(text) AS score, custprofile.sentiment_label(text) AS predicted
+  FROM sentiment_data.heldout;
+\echo 'Binary accuracy (sign of custprofile.sentiment against the label)'
+SELECT set, count(*) AS texts, round(100.0 * avg(((score > 0) = (label = 'positive'))::int), 1) AS accuracy_pct
+  FROM (SELECT CASE WHEN source = 'sst2' THEN 'SST-2 dev' ELSE 'Amazon dev, ' || substr(source, 8) END AS set, score, label
+          FROM scored WHERE source <> 'airline'
+        UNION ALL
+        SELECT 'Amazon dev, all four', score, label FROM scored WHERE source LIKE 'amazon%') s
+ GROUP BY set ORDER BY set;
+\echo 'Airline tweets, held-out fifth: three-class macro-F1 of custprofile.sentiment_label'
+WITH per_class AS (
+  SELECT c AS class,
+         count(*) FILTER (WHERE predicted = c AND label = c)::numeric AS tp,
+         count(*) FILTER (WHERE predicted = c) AS predicted_n,
+         count(*) FILTER (WHERE label = c) AS support
+    FROM scored, unnest(ARRAY['negative', 'neutral', 'positive']) AS c
+   WHERE source = 'airline' GROUP BY c)
+SELECT class, support,
+       round(100 * tp / nullif(predicted_n, 0), 1) AS precision_pct,
+       round(100 * tp / nullif(support, 0), 1) AS recall_pct,
+       round(100 * 2 * tp / nullif(predicted_n + support, 0), 1) AS f1_pct,
+       round(100 * avg(2 * tp / nullif(predicted_n + support, 0)) OVER (), 1) AS macro_f1_pct
+  FROM per_class ORDER BY class;
+SQL

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Loads the training and held-out evaluation sets into the schema sentiment_data of the
+# private cluster (idempotent).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+cd "$REPO_ROOT"
+out="$(server_dir sentiment-data)"
+python3 scripts/sentiment/prepare_data.py "$(shared_data_dir)" "$out"
+bash scripts/cluster.sh psql -q -v ON_ERROR_STOP=1 <<SQL
+DROP SCHEMA IF EXISTS sentiment_data CASCADE;
+CREATE SCHEMA sentiment_data;
+CREATE TABLE sentiment_data.train (id serial PRIMARY KEY, source text, text text, label text);
+CREATE TABLE sentiment_data.heldout (id serial PRIMARY KEY, source text, text text, label text);
+\copy sentiment_data.train (source, text, label) FROM '$out/train.csv' WITH (FORMAT csv, HEADER)
+\copy sentiment_data.heldout (source, text, label) FROM '$out/sst2_dev.csv' WITH (FORMAT csv, HEADER)
+\copy sentiment_data.heldout (source, text, label) FROM '$out/amazon_dev.csv' WITH (FORMAT csv, HEADER)
+\copy sentiment_data.heldout (source, text, label) FROM '$out/airline_test.csv' WITH (FORMAT csv, HEADER)
+-- whole texts, plus the sentences of the Amazon reviews labelled with their review's label
+CREATE VIEW sentiment_data.training_rows AS
+SELECT text, label,
+       (CASE WHEN source LIKE 'amazon%' THEN 3.0 ELSE 1.0 END)::real AS weight
+  FROM sentiment_data.train
+UNION ALL
+SELECT s.sentence, t.label, 0.5::real
+  FROM sentiment_data.train t, custprofile.split_sentences(t.text) AS s(sentence)
+ WHERE t.source LIKE 'amazon%';
+SQL

@@ -1,0 +1,35 @@
+-- settings and their privileges
+SHOW custprofile.max_tokens;
+SHOW custprofile.intra_threads;
+SHOW custprofile.batch_size;
+CREATE ROLE custprofile_analyst LOGIN;
+GRANT USAGE ON SCHEMA custprofile TO custprofile_analyst;
+SET ROLE custprofile_analyst;
+SET custprofile.max_tokens = 128;
+SHOW custprofile.max_tokens;
+SELECT try($$SET custprofile.model_dir = '/tmp'$$);
+SELECT try($$SET custprofile.runtime_library = '/tmp/libevil.so'$$);
+SELECT try($$SET custprofile.intra_threads = 8$$);
+SELECT try($$SET custprofile.max_tokens = 100000$$);
+-- an analyst can use the model functions
+SELECT custprofile.sentiment_label('I really enjoy this product') AS label;
+RESET ROLE;
+RESET custprofile.max_tokens;
+
+-- the models view
+SELECT name, task, dimensions, array_length(files, 1) AS files, installed,
+       sha256[1] ~ '^[0-9a-f]{64}$' AS sha256_ok
+  FROM custprofile.models ORDER BY task, name;
+SELECT name, loaded FROM custprofile.models WHERE task = 'embedding';
+
+-- a missing model directory: an ERROR naming the path and the set-up command; the backend stays usable
+SET custprofile.model_dir = '/nonexistent/models';
+SELECT try($$SELECT custprofile.embed_text('x')$$);
+SELECT name, installed FROM custprofile.models WHERE task = 'embedding';
+RESET custprofile.model_dir;
+SELECT array_length(custprofile.embed_text('x'), 1) AS works_again;
+
+-- warmup loads ahead of time
+SELECT custprofile.warmup() >= 0 AS warmed;
+DROP OWNED BY custprofile_analyst;
+DROP ROLE custprofile_analyst;
