@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prints the built-in sentiment head's accuracy on held-out data that training never saw:
 # SST-2 dev and the Amazon multi-domain dev sets (binary: the sign of custprofile.sentiment
-# against the label) and the held-out fifth of the airline tweets (three-class macro-F1 of
-# custprofile.sentiment_label). It goes through the installed extension's SQL functions.
+# against the label) and the held-out fifth of the airline tweets (three-class macro-F1 of the
+# label). Score and label come from custprofile.sentiment_detail, the same head as sentiment(). It goes through the installed extension's SQL functions.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
@@ -11,8 +11,8 @@ bash scripts/sentiment/load_data.sh
 bash scripts/cluster.sh psql -q -v ON_ERROR_STOP=1 <<'SQL'
 \timing off
 CREATE TEMP TABLE scored AS
-SELECT source, label, custprofile.sentiment(text) AS score, custprofile.sentiment_label(text) AS predicted
-  FROM sentiment_data.heldout;
+SELECT source, label, (d ->> 'score')::real AS score, d ->> 'label' AS predicted
+  FROM (SELECT source, label, custprofile.sentiment_detail(text) AS d FROM sentiment_data.heldout) s;
 \echo 'Binary accuracy (sign of custprofile.sentiment against the label)'
 SELECT set, count(*) AS texts, round(100.0 * avg(((score > 0) = (label = 'positive'))::int), 1) AS accuracy_pct
   FROM (SELECT CASE WHEN source = 'sst2' THEN 'SST-2 dev' ELSE 'Amazon dev, ' || substr(source, 8) END AS set, score, label

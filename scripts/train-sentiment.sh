@@ -8,14 +8,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 HEAD_NAME="sentiment-minilm-v1"
-# Amazon reviews are long and few, SST-2 phrases short and many: weights keep the review domain
-# from being drowned; review sentences carry their review's label (sentence-level scoring).
+# The head scores a text sentence by sentence (scoring "sentences"); the training rows and their
+# weights are defined in scripts/sentiment/load_data.sh. Alternatives tried are in the README.
 OPTIONS='{"model": "mlp", "hidden": 128, "epochs": 8, "seed": 42, "pooling": "mean_max_cls", "scoring": "sentences"}'
 
 ready_cluster
 bash scripts/sentiment/load_data.sh
 psql_db() { bash scripts/cluster.sh psql "$@"; }
-log "training $HEAD_NAME (encodes about 150,000 texts: several minutes)"
+log "training $HEAD_NAME (encodes 88,888 texts: several minutes)"
 psql_db -q -v ON_ERROR_STOP=1 <<SQL
 \timing on
 SELECT jsonb_pretty(custprofile.train_classifier('$HEAD_NAME', \$\$

@@ -120,7 +120,7 @@ fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
     let embedding_seconds = started.elapsed().as_secs_f64();
     let y: Vec<usize> = rows.iter().map(|r| classes.binary_search(&r.label).expect("class listed")).collect();
     let weight: Vec<f32> = rows.iter().map(|r| r.weight).collect();
-    let dim = opts.pooling.features(&dummy_features()).len();
+    let dim = opts.pooling.dim(DEFAULT_ENCODER.dimensions);
     let data = Dataset { x: &x, dim, y: &y, weight: &weight, classes: classes.len() };
     let trained = train::train(&data, &classes, &opts, check_interrupts)?;
 
@@ -138,7 +138,10 @@ fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
     report["classes"] = json!(classes);
     report["model"] = json!(opts.model);
     report["embedding_seconds"] = json!((embedding_seconds * 100.0).round() / 100.0);
-    let head_json = serde_json::to_value(&head).map_err(|e| Error::internal(e.to_string()))?;
+    // through a string, so that weights keep f32's shortest decimal form instead of widening to f64
+    let head_json: Value = serde_json::to_string(&head)
+        .and_then(|s| serde_json::from_str(&s))
+        .map_err(|e| Error::internal(e.to_string()))?;
     Spi::run_with_args(
         "INSERT INTO custprofile.classifiers AS c (name, head, metrics, trained_at) VALUES ($1, $2, $3, now())
          ON CONFLICT (name) DO UPDATE SET head = excluded.head, metrics = excluded.metrics, trained_at = excluded.trained_at",
@@ -159,15 +162,10 @@ fn input_key(i: &Input) -> Vec<u8> {
     }
 }
 
-fn dummy_features() -> runtime::Features {
-    let d = DEFAULT_ENCODER.dimensions;
-    runtime::Features { mean: vec![0.0; d], max: vec![0.0; d], cls: vec![0.0; d] }
-}
-
 /// Feature rows for training, texts encoded in chunks. Training features are always those of
 /// the whole text, whatever the scoring mode.
 fn features_of(rows: &[Row], opts: &TrainOptions) -> Result<Vec<f32>> {
-    let dim = opts.pooling.features(&dummy_features()).len();
+    let dim = opts.pooling.dim(DEFAULT_ENCODER.dimensions);
     let mut x = Vec::with_capacity(rows.len() * dim);
     for chunk in rows.chunks(ENCODE_CHUNK) {
         let texts: Vec<&str> = chunk.iter().filter_map(|r| match &r.input { Input::Text(t) => Some(t.as_str()), _ => None }).collect();

@@ -31,6 +31,14 @@ impl Pooling {
         }
     }
 
+    /// Length of the feature vector for an encoder of `dims` dimensions.
+    pub fn dim(self, dims: usize) -> usize {
+        match self {
+            Pooling::Mean => dims,
+            Pooling::MeanMaxCls => 3 * dims,
+        }
+    }
+
     pub fn features(self, f: &Features) -> Vec<f32> {
         match self {
             Pooling::Mean => f.mean.clone(),
@@ -114,10 +122,7 @@ impl Head {
     }
 
     pub fn input_dim(&self) -> usize {
-        match self.pooling {
-            Pooling::Mean => 384,
-            Pooling::MeanMaxCls => 3 * 384,
-        }
+        self.pooling.dim(DEFAULT_ENCODER.dimensions)
     }
 
     /// Class log-probabilities of one feature vector.

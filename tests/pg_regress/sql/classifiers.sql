@@ -1,0 +1,50 @@
+-- train_classifier / predict / predict_scores: the mechanism that also trains the built-in sentiment head
+CREATE TEMP TABLE tickets(body text, topic text);
+INSERT INTO tickets VALUES
+ ('My parcel has not arrived yet', 'delivery'),
+ ('The courier left the package at the wrong address', 'delivery'),
+ ('Shipping took three weeks instead of three days', 'delivery'),
+ ('Tracking says delivered but there is nothing at my door', 'delivery'),
+ ('The box arrived crushed and late', 'delivery'),
+ ('When will my order be shipped?', 'delivery'),
+ ('The delivery driver never rang the bell', 'delivery'),
+ ('My order is stuck in transit for ten days', 'delivery'),
+ ('I was charged twice for the same order', 'billing'),
+ ('Please refund the difference in price', 'billing'),
+ ('My credit card was billed but the order was cancelled', 'billing'),
+ ('The invoice shows the wrong amount', 'billing'),
+ ('Why did you charge me a subscription fee?', 'billing'),
+ ('The discount code was not applied at checkout', 'billing'),
+ ('I need a copy of my receipt for taxes', 'billing'),
+ ('The payment failed but money left my account', 'billing');
+SELECT r ->> 'name' AS name, (r ->> 'rows')::int AS rows, r -> 'classes' AS classes,
+       r ? 'validation_accuracy' AS has_accuracy, r -> 'per_class' ? 'billing' AS per_class,
+       (r ->> 'training_seconds')::numeric >= 0 AS timed
+  FROM (SELECT custprofile.train_classifier('ticket_topic', 'SELECT body, topic FROM tickets',
+                                            '{"validation_share": 0.25, "epochs": 60}') AS r) s;
+SELECT custprofile.predict('ticket_topic', 'Where is my package? The courier never came.') AS topic;
+SELECT custprofile.predict('ticket_topic', 'You billed my card two times for one purchase') AS topic;
+SELECT k, (v::numeric BETWEEN 0 AND 1) AS is_probability
+  FROM jsonb_each_text(custprofile.predict_scores('ticket_topic', 'refund please')) AS e(k, v) ORDER BY k;
+SELECT name, task, dimensions FROM custprofile.models WHERE task = 'classification';
+
+-- retraining under the same name replaces the head, and training is deterministic
+SELECT head AS first_head FROM custprofile.classifiers WHERE name = 'ticket_topic' \gset
+SELECT custprofile.train_classifier('ticket_topic', 'SELECT body, topic FROM tickets ORDER BY random()',
+                                    '{"validation_share": 0.25, "epochs": 60}') IS NOT NULL AS retrained;
+SELECT count(*) AS rows, bool_and(head = :'first_head'::jsonb) AS same_head FROM custprofile.classifiers;
+
+-- a multilayer perceptron as an option
+SELECT (custprofile.train_classifier('ticket_topic_mlp', 'SELECT body, topic FROM tickets',
+        '{"model": "mlp", "hidden": 16, "epochs": 60, "validation_share": 0}') ->> 'model') AS model;
+SELECT custprofile.predict('ticket_topic_mlp', 'My parcel is late') AS topic;
+
+-- bad input
+SELECT try($$SELECT custprofile.predict('no_such_classifier', 'x')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, ''delivery'' FROM tickets')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, NULL::text FROM tickets')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, topic FROM tickets WHERE false')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT 1, topic FROM tickets')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, topic FROM tickets', '{"epoch": 3}')$$);
+SELECT try($$SELECT custprofile.train_classifier('', 'SELECT body, topic FROM tickets')$$);
+SELECT count(*) AS classifiers_after_errors FROM custprofile.classifiers;
