@@ -96,6 +96,10 @@ fn load_encoder(spec: &'static EncoderSpec, dir: &Path) -> Result<Encoder> {
         .map_err(ort::Error::from)?
         .with_inter_threads(1)
         .map_err(ort::Error::from)?
+        // every batch has its own [rows, tokens] shape: a memory pattern cached per shape only
+        // grows the backend and slows each run
+        .with_memory_pattern(false)
+        .map_err(ort::Error::from)?
         .commit_from_memory(&model_bytes)?;
     let wants_token_types = session.inputs().iter().any(|i| i.name() == "token_type_ids");
     Ok(Encoder { spec, dir: dir.to_path_buf(), session, tokenizer, wants_token_types })
