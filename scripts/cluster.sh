@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_BIN="$("$(pg_config_path)" --bindir)"
-PORT="${CUSTPROFILE_PORT:-28815}"
+PORT="${CUSTPROFILE_PORT:-28830}"
 DB="${CUSTPROFILE_DB:-custprofile}"
 
 DIR="${CUSTPROFILE_CLUSTER_DIR:-$(server_dir custprofile-cluster)}"

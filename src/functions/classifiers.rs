@@ -189,7 +189,7 @@ fn features_of(rows: &[Row], opts: &TrainOptions) -> Result<Vec<f32>> {
 
 /// The stored head of a classifier; an unknown name is an ERROR listing the known ones.
 fn load_head(name: &str) -> Result<Head> {
-    let json: Option<JsonB> = Spi::get_one_with_args("SELECT head FROM custprofile.classifiers WHERE name = $1", &[name.into()])
+    let json: Option<JsonB> = Spi::get_one_with_args("SELECT (SELECT head FROM custprofile.classifiers WHERE name = $1)", &[name.into()])
         .map_err(spi_error)?;
     match json {
         Some(j) => Head::from_json(&j.0.to_string()),

@@ -1,6 +1,6 @@
 -- embed_text: 384 values of unit length; NULL in, NULL out; the empty string is embedded too.
 SELECT array_length(custprofile.embed_text('hello world'), 1) AS dims;
-SELECT round(sqrt(sum(x * x))::numeric, 4) AS norm FROM unnest(custprofile.embed_text('hello world')) AS x;
+SELECT round(sqrt(sum(x::float8 * x))::numeric, 4) AS norm FROM unnest(custprofile.embed_text('hello world')) AS x;
 SELECT custprofile.embed_text(NULL) IS NULL AS null_gives_null;
 SELECT array_length(custprofile.embed_text(''), 1) AS empty_dims;
 

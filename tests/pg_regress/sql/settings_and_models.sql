@@ -1,4 +1,6 @@
--- settings and their privileges
+-- settings and their privileges. The settings exist once the library is loaded in a session
+-- (by the first custprofile call, LOAD, or shared_preload_libraries).
+LOAD 'custprofile';
 SHOW custprofile.max_tokens;
 SHOW custprofile.intra_threads;
 SHOW custprofile.batch_size;
