@@ -48,3 +48,4 @@ SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT 1, topic FROM tick
 SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, topic FROM tickets', '{"epoch": 3}')$$);
 SELECT try($$SELECT custprofile.train_classifier('', 'SELECT body, topic FROM tickets')$$);
 SELECT count(*) AS classifiers_after_errors FROM custprofile.classifiers;
+DELETE FROM custprofile.classifiers WHERE name LIKE 'ticket_topic%';
