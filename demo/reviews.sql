@@ -1,4 +1,5 @@
 -- A small demo shop's reviews, written for custprofile (not taken from any data set).
+SET client_min_messages = warning;
 DROP TABLE IF EXISTS demo_reviews;
 CREATE TABLE demo_reviews (
     review_id   int PRIMARY KEY,

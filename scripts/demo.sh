@@ -19,12 +19,12 @@ SELECT review_id AS id, customer_id AS customer, rating,
   FROM demo_reviews ORDER BY review_id;
 
 \echo '== The most similar pair of reviews (custprofile.embed_texts + custprofile.cosine_similarity) =='
-WITH e AS (
-  SELECT r.review_id, r.body, v.embedding
-    FROM (SELECT array_agg(review_id ORDER BY review_id) AS ids, array_agg(body ORDER BY review_id) AS bodies
-            FROM demo_reviews WHERE body IS NOT NULL) a,
-         LATERAL custprofile.embed_texts(a.bodies) WITH ORDINALITY AS v(embedding, ord)
-         JOIN demo_reviews r ON r.review_id = a.ids[v.ord])
+WITH texts AS (
+  SELECT array_agg(review_id ORDER BY review_id) AS ids, array_agg(body ORDER BY review_id) AS bodies
+    FROM demo_reviews WHERE body IS NOT NULL),
+e AS (
+  SELECT t.ids[v.ord] AS review_id, t.bodies[v.ord] AS body, v.embedding
+    FROM texts t, custprofile.embed_texts(t.bodies) WITH ORDINALITY AS v(embedding, ord))
 SELECT a.review_id AS a, b.review_id AS b,
        round(custprofile.cosine_similarity(a.embedding, b.embedding)::numeric, 3) AS similarity,
        left(a.body, 50) AS review_a, left(b.body, 50) AS review_b
