@@ -22,6 +22,8 @@ port = $PORT
 unix_socket_directories = '$DIR'
 max_worker_processes = 16
 shared_preload_libraries = 'pg_cron'
+# failing statements may quote customer text in literals: keep them out of the log
+log_min_error_statement = panic
 cron.database_name = '$DB'
 CONF
   fi
