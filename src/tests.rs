@@ -150,3 +150,28 @@ fn errors_never_quote_the_input_text() {
     assert!(!message.is_empty());
     assert!(!message.contains("4711"), "{message}");
 }
+
+#[pg_test]
+fn an_unreadable_model_file_is_a_permission_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("custprofile-unreadable-{}", std::process::id()));
+    let model = dir.join("all-MiniLM-L6-v2");
+    std::fs::create_dir_all(&model).unwrap();
+    let file = model.join("model.onnx");
+    std::fs::write(&file, b"x").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+    Spi::run(&format!("SET custprofile.model_dir = '{}'", dir.display())).unwrap();
+    let code = PgTryBuilder::new(|| {
+        embed("hello");
+        None
+    })
+    .catch_others(|e| match e {
+        pg_sys::panic::CaughtError::PostgresError(r) => Some((r.sql_error_code(), r.message().to_string())),
+        _ => None,
+    })
+    .execute();
+    std::fs::remove_dir_all(&dir).ok();
+    let (code, message) = code.expect("an error");
+    assert_eq!(code, PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, "{message}");
+    assert!(message.contains("model.onnx"), "{message}");
+}

@@ -101,6 +101,12 @@ fn load_encoder(spec: &'static EncoderSpec, dir: &Path) -> Result<Encoder> {
         .with_memory_pattern(false)
         .map_err(ort::Error::from)?
         .commit_from_memory(&model_bytes)?;
+    drop(model_bytes);
+    drop(tokenizer_bytes);
+    // Loading builds fp32 copies of the int8 weights and frees the intermediates; hand the freed
+    // heap back to the system instead of keeping it in every backend.
+    // SAFETY: malloc_trim only releases free memory of glibc's allocator
+    unsafe { libc::malloc_trim(0) };
     let wants_token_types = session.inputs().iter().any(|i| i.name() == "token_type_ids");
     Ok(Encoder { spec, dir: dir.to_path_buf(), session, tokenizer, wants_token_types })
 }
