@@ -17,6 +17,15 @@ mod text;
 
 extension_sql_file!("../sql/classifiers.sql", name = "classifiers_table");
 extension_sql_file!(
+    "../sql/aggregates.sql",
+    name = "aggregates",
+    requires = [
+        functions::aggregates::embedding_avg_accum,
+        functions::aggregates::embedding_avg_combine,
+        functions::aggregates::embedding_avg_final
+    ]
+);
+extension_sql_file!(
     "../sql/models.sql",
     name = "models_view",
     requires = ["classifiers_table", functions::models::builtin_models]

@@ -1,5 +1,6 @@
 //! The SQL surface, one module per theme.
 
+pub mod aggregates;
 pub mod classifiers;
 pub mod embedding;
 pub mod models;
