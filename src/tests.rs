@@ -10,6 +10,19 @@ fn embed(text: &str) -> Vec<f32> {
         .unwrap()
 }
 
+/// Runs `f` and returns the SQLSTATE and message of the PostgreSQL ERROR it raised, if any.
+fn error_of(f: impl FnOnce() + std::panic::UnwindSafe) -> Option<(PgSqlErrorCode, String)> {
+    PgTryBuilder::new(|| {
+        f();
+        None
+    })
+    .catch_others(|e| match e {
+        pg_sys::panic::CaughtError::PostgresError(r) => Some((r.sql_error_code(), r.message().to_string())),
+        _ => None,
+    })
+    .execute()
+}
+
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
@@ -118,15 +131,9 @@ fn a_model_file_with_the_wrong_sha256_is_not_loaded() {
     std::fs::create_dir_all(&model).unwrap();
     std::fs::write(model.join("model.onnx"), b"not an onnx graph").unwrap();
     Spi::run(&format!("SET custprofile.model_dir = '{}'", dir.display())).unwrap();
-    let code = PgTryBuilder::new(|| {
+    let code = error_of(|| {
         embed("hello");
-        None
-    })
-    .catch_others(|e| match e {
-        pg_sys::panic::CaughtError::PostgresError(r) => Some((r.sql_error_code(), r.message().to_string())),
-        _ => None,
-    })
-    .execute();
+    });
     std::fs::remove_dir_all(&dir).ok();
     let (code, message) = code.expect("an error");
     assert_eq!(code, PgSqlErrorCode::ERRCODE_DATA_CORRUPTED);
@@ -161,15 +168,9 @@ fn an_unreadable_model_file_is_a_permission_error() {
     std::fs::write(&file, b"x").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
     Spi::run(&format!("SET custprofile.model_dir = '{}'", dir.display())).unwrap();
-    let code = PgTryBuilder::new(|| {
+    let code = error_of(|| {
         embed("hello");
-        None
-    })
-    .catch_others(|e| match e {
-        pg_sys::panic::CaughtError::PostgresError(r) => Some((r.sql_error_code(), r.message().to_string())),
-        _ => None,
-    })
-    .execute();
+    });
     std::fs::remove_dir_all(&dir).ok();
     let (code, message) = code.expect("an error");
     assert_eq!(code, PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, "{message}");
