@@ -7,9 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 ready_cluster
-psql_db() { bash scripts/cluster.sh psql "$@"; }
-psql_db -q -f demo/reviews.sql
-psql_db -q <<'SQL'
+cluster_psql -q -f demo/reviews.sql
+cluster_psql -q <<'SQL'
 \echo
 \echo '== Sentiment of each demo review (custprofile.sentiment_label, custprofile.sentiment) =='
 SELECT review_id AS id, customer_id AS customer, rating,

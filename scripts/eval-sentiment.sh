@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 [[ "${1:-}" == "--no-build" ]] || ready_cluster
 bash scripts/sentiment/load_data.sh
-bash scripts/cluster.sh psql -q -v ON_ERROR_STOP=1 <<'SQL'
+cluster_psql -q <<'SQL'
 \timing off
 CREATE TEMP TABLE scored AS
 SELECT source, label, (d ->> 'score')::real AS score, d ->> 'label' AS predicted

@@ -51,11 +51,15 @@ install_extension() {
   cargo pgrx install --release --pg-config "$(pg_config_path)" "${sudo[@]}" >/dev/null
 }
 
+# psql on the private cluster's database (ON_ERROR_STOP is set by scripts/cluster.sh).
+cluster_psql() { bash "$REPO_ROOT/scripts/cluster.sh" psql "$@"; }
+
 # Setup, extension installed, private cluster running, extension created (or updated) in it.
 ready_cluster() {
   bash "$REPO_ROOT/scripts/setup.sh"
   install_extension
   bash "$REPO_ROOT/scripts/cluster.sh" start
   # a rebuilt library with the same version needs a fresh CREATE EXTENSION to pick up new SQL
-  bash "$REPO_ROOT/scripts/cluster.sh" psql -q -c "DROP EXTENSION IF EXISTS custprofile CASCADE" -c "CREATE EXTENSION custprofile" 2>&1 | grep -v NOTICE || true
+  cluster_psql -q -c "SET client_min_messages = warning" \
+    -c "DROP EXTENSION IF EXISTS custprofile CASCADE" -c "CREATE EXTENSION custprofile"
 }

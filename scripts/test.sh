@@ -31,7 +31,7 @@ cargo pgrx test pg15 "${RUNAS[@]}"
 # initdb refuses for root; a non-root developer may also use `cargo pgrx regress pg15`).
 install_extension
 bash scripts/cluster.sh start
-bash scripts/cluster.sh psql -d postgres -q -c "DROP DATABASE IF EXISTS custprofile_regress" -c "CREATE DATABASE custprofile_regress"
+cluster_psql -d postgres -q -c "DROP DATABASE IF EXISTS custprofile_regress" -c "CREATE DATABASE custprofile_regress"
 tests=(setup $(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | grep -v '^setup$'))
 log "pg_regress: ${tests[*]}"
 eval "$(bash scripts/cluster.sh env)"

@@ -14,13 +14,12 @@ OPTIONS='{"model": "mlp", "hidden": 128, "epochs": 8, "seed": 42, "pooling": "me
 
 ready_cluster
 bash scripts/sentiment/load_data.sh
-psql_db() { bash scripts/cluster.sh psql "$@"; }
 log "training $HEAD_NAME (encodes 88,888 texts: several minutes)"
-psql_db -q -v ON_ERROR_STOP=1 <<SQL
+cluster_psql -q <<SQL
 \timing on
 SELECT jsonb_pretty(custprofile.train_classifier('$HEAD_NAME', \$\$
     SELECT text, label, weight FROM sentiment_data.training_rows
 \$\$, '$OPTIONS') - 'per_class');
 SQL
-psql_db -Atc "SELECT head FROM custprofile.classifiers WHERE name = '$HEAD_NAME'" > models/sentiment-head.json
+cluster_psql -Atc "SELECT head FROM custprofile.classifiers WHERE name = '$HEAD_NAME'" > models/sentiment-head.json
 log "wrote models/sentiment-head.json ($(wc -c < models/sentiment-head.json) bytes); rebuild to compile it in"

@@ -6,7 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$REPO_ROOT"
 out="$(server_dir sentiment-data)"
 python3 scripts/sentiment/prepare_data.py "$(shared_data_dir)" "$out"
-bash scripts/cluster.sh psql -q -v ON_ERROR_STOP=1 <<SQL
+cluster_psql -q <<SQL
 DROP SCHEMA IF EXISTS sentiment_data CASCADE;
 CREATE SCHEMA sentiment_data;
 CREATE TABLE sentiment_data.train (id serial PRIMARY KEY, source text, text text, label text);
