@@ -1,7 +1,9 @@
--- Aggregates. Their states are plain arrays, so parallel query and partitionwise aggregation
--- combine partial results without serialise/deserialise functions.
+-- Aggregates. Both are parallel safe and combine partial results, so parallel query and
+-- partitionwise aggregation give the same result (to 1e-5) as one serial pass.
 
--- embedding_avg(real[]): the normalised mean of embeddings (a customer's interest vector).
+-- embedding_avg(real[]): the normalised mean of embeddings (a customer's interest vector). Its
+-- state is a plain float8[] ([count, sums...]), which PostgreSQL ships between processes as is:
+-- serialise/deserialise functions exist only for internal states.
 CREATE AGGREGATE custprofile.embedding_avg(real[]) (
     SFUNC = custprofile.embedding_avg_accum,
     STYPE = float8[],
@@ -11,3 +13,44 @@ CREATE AGGREGATE custprofile.embedding_avg(real[]) (
 );
 COMMENT ON AGGREGATE custprofile.embedding_avg(real[]) IS
     'Normalised mean of embeddings; NULL embeddings are skipped; NULL for no rows.';
+
+-- profile_agg(body [, rating [, written_at]]): the text part of a customer profile. The state
+-- buffers texts and scores them in batches; SSPACE tells the planner that a state is large
+-- (384 float8 sums plus pending texts), so that grouping by millions of customers sorts
+-- rather than holding every group in one hash table.
+CREATE AGGREGATE custprofile.profile_agg(body text) (
+    SFUNC = custprofile.profile_agg_accum,
+    STYPE = internal,
+    SSPACE = 8192,
+    COMBINEFUNC = custprofile.profile_agg_combine,
+    SERIALFUNC = custprofile.profile_agg_serialize,
+    DESERIALFUNC = custprofile.profile_agg_deserialize,
+    FINALFUNC = custprofile.profile_agg_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE custprofile.profile_agg(body text, rating real) (
+    SFUNC = custprofile.profile_agg_accum,
+    STYPE = internal,
+    SSPACE = 8192,
+    COMBINEFUNC = custprofile.profile_agg_combine,
+    SERIALFUNC = custprofile.profile_agg_serialize,
+    DESERIALFUNC = custprofile.profile_agg_deserialize,
+    FINALFUNC = custprofile.profile_agg_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE custprofile.profile_agg(body text, rating real, written_at timestamptz) (
+    SFUNC = custprofile.profile_agg_accum,
+    STYPE = internal,
+    SSPACE = 8192,
+    COMBINEFUNC = custprofile.profile_agg_combine,
+    SERIALFUNC = custprofile.profile_agg_serialize,
+    DESERIALFUNC = custprofile.profile_agg_deserialize,
+    FINALFUNC = custprofile.profile_agg_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE custprofile.profile_agg(text, real, timestamptz) IS
+    'Text part of a customer profile: counts, sentiment (mean, min, max, distribution, trend), '
+    'ratings against sentiment (1 to 5 scale), interest vector, first and last seen, model.';

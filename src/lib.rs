@@ -1,14 +1,16 @@
 //! custprofile: customer profiles from what customers write, computed inside PostgreSQL.
 //!
 //! Layout: `settings` (GUCs), `runtime` (ONNX Runtime, model files, batched inference),
-//! `text` (pooling, sentences), `heads` (classifier heads and their training),
-//! `functions` (the SQL surface by theme), `sql/` (hand-written tables and views).
+//! `text` (pooling, sentences), `heads` (classifier heads and their training), `profiles` (the
+//! text part of a profile), `functions` (the SQL surface by theme), `sql/` (hand-written tables,
+//! views and procedures: sources, profiles and their refresh).
 
 use pgrx::prelude::*;
 
 mod errors;
 mod functions;
 mod heads;
+mod profiles;
 mod runtime;
 mod settings;
 mod text;
@@ -22,7 +24,25 @@ extension_sql_file!(
     requires = [
         functions::aggregates::embedding_avg_accum,
         functions::aggregates::embedding_avg_combine,
-        functions::aggregates::embedding_avg_final
+        functions::aggregates::embedding_avg_final,
+        functions::profile_agg::profile_agg_accum_1,
+        functions::profile_agg::profile_agg_accum_2,
+        functions::profile_agg::profile_agg_accum_3,
+        functions::profile_agg::profile_agg_combine,
+        functions::profile_agg::profile_agg_serialize,
+        functions::profile_agg::profile_agg_deserialize,
+        functions::profile_agg::profile_agg_final
+    ]
+);
+extension_sql_file!("../sql/sources.sql", name = "sources");
+extension_sql_file!(
+    "../sql/profiles.sql",
+    name = "profiles",
+    requires = [
+        "sources",
+        "aggregates",
+        functions::models::model_version,
+        functions::sentiment::sentiment_detail
     ]
 );
 extension_sql_file!(

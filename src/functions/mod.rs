@@ -4,5 +4,6 @@ pub mod aggregates;
 pub mod classifiers;
 pub mod embedding;
 pub mod models;
+pub mod profile_agg;
 pub mod sentiment;
 pub mod text;

@@ -56,3 +56,14 @@ fn warmup() -> f64 {
     crate::functions::sentiment::analyse(&["warm up"]).or_raise();
     started.elapsed().as_secs_f64() * 1000.0
 }
+
+/// What produced a profile: the extension's version, the encoder and the sentiment head.
+/// Stored profiles built by another model are rebuilt by the next refresh.
+#[pg_extern(immutable, parallel_safe)]
+fn model_version() -> pgrx::JsonB {
+    pgrx::JsonB(serde_json::json!({
+        "extension": env!("CARGO_PKG_VERSION"),
+        "encoder": DEFAULT_ENCODER.name,
+        "sentiment": sentiment::model_name(),
+    }))
+}

@@ -57,23 +57,30 @@ impl Sentiment {
 /// Sentiment of many texts in one batched encoder pass. A text that is empty or only
 /// whitespace is neutral with certainty.
 pub fn analyse(texts: &[&str]) -> Result<Vec<Sentiment>> {
+    Ok(analyse_and_embed(texts)?.into_iter().map(|(s, _)| s).collect())
+}
+
+/// Sentiment and sentence embedding (384 values, unit length) of each non-blank text, from one
+/// batched encoder pass: the embedding is the same as `embed_text` gives. Blank texts are
+/// neutral with certainty and have no embedding.
+pub fn analyse_and_embed(texts: &[&str]) -> Result<Vec<(Sentiment, Option<Vec<f32>>)>> {
     with_head(|head| {
         let blank = |t: &str| t.trim().is_empty();
         let non_blank: Vec<&str> = texts.iter().copied().filter(|t| !blank(t)).collect();
-        let probs = head.predict(&non_blank)?;
+        let predicted = head.predict_with_features(&non_blank)?;
         let index: Vec<usize> = LABELS
             .iter()
             .map(|l| head.classes.iter().position(|c| c == l).expect("sentiment head has the three labels"))
             .collect();
-        let mut it = probs.into_iter();
+        let mut it = predicted.into_iter();
         Ok(texts
             .iter()
             .map(|t| {
                 if blank(t) {
-                    return Sentiment { probabilities: [0.0, 1.0, 0.0] };
+                    return (Sentiment { probabilities: [0.0, 1.0, 0.0] }, None);
                 }
-                let p = it.next().expect("one per text");
-                Sentiment { probabilities: [p[index[0]], p[index[1]], p[index[2]]] }
+                let (p, features) = it.next().expect("one per text");
+                (Sentiment { probabilities: [p[index[0]], p[index[1]], p[index[2]]] }, Some(features.mean))
             })
             .collect())
     })

@@ -152,6 +152,12 @@ impl Head {
 
     /// Class probabilities of each text, all texts and their pieces encoded in one batched pass.
     pub fn predict(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Ok(self.predict_with_features(texts)?.into_iter().map(|(p, _)| p).collect())
+    }
+
+    /// Class probabilities of each text together with the features of the whole text (its
+    /// sentence embedding is `features.mean`), from the same batched encoder pass.
+    pub fn predict_with_features(&self, texts: &[&str]) -> Result<Vec<(Vec<f32>, Features)>> {
         if self.encoder != DEFAULT_ENCODER.name {
             return Err(Error::invalid_parameter(format!(
                 "classifier \"{}\" was trained on encoder {}, but this installation runs {}",
@@ -167,7 +173,13 @@ impl Head {
             pieces.extend(p);
         }
         let features = runtime::with_encoder(|e| e.encode(&pieces))?;
-        Ok(spans.iter().map(|&(start, n)| self.probabilities(&features[start..start + n])).collect())
+        Ok(spans
+            .iter()
+            .map(|&(start, n)| {
+                let own = &features[start..start + n];
+                (self.probabilities(own), own[0].clone())
+            })
+            .collect())
     }
 
     /// Class probabilities of a text from the features of its pieces (see `pieces`).

@@ -1,0 +1,334 @@
+-- Customer profiles: build_profile joins the registered sources (sql/sources.sql) into one JSONB
+-- document per customer; the profiles table stores them and refresh_profiles keeps it fresh;
+-- customer_profiles and text_insights are the views BI tools read. The document's shape is
+-- written down in schema/profile.schema.json.
+
+-- Quintile breakpoints (20/40/60/80 %) of recency, order count and spend over every customer
+-- with orders: the yardstick of the 1 to 5 RFM scores. NULL without an orders source.
+CREATE FUNCTION custprofile.rfm_breakpoints() RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    orders_q text := custprofile.orders_sql();
+    result jsonb;
+BEGIN
+    IF orders_q IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format($q$
+        SELECT jsonb_build_object(
+            'recency_days', to_jsonb(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency_days)),
+            'orders',       to_jsonb(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders)),
+            'spend',        to_jsonb(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY spend)),
+            'customers',    count(*),
+            'as_of',        now())
+          FROM (SELECT extract(epoch FROM now() - max(o.ordered_at)) / 86400 AS recency_days,
+                       count(*) AS orders, sum(o.amount) AS spend
+                  FROM (%s) o
+                 WHERE o.customer_key IN (SELECT c.customer_key FROM (%s) c)
+                 GROUP BY o.customer_key) per_customer
+        $q$, orders_q, custprofile.customers_sql()) INTO result;
+    RETURN result;
+END $$;
+COMMENT ON FUNCTION custprofile.rfm_breakpoints() IS
+    'Quintile breakpoints of recency (days), order count and spend over all customers with orders.';
+
+-- A score from 1 to 5: how many breakpoints the value exceeds (reversed when lower is better).
+CREATE FUNCTION custprofile.quintile_score(x float8, breakpoints jsonb, higher_is_better boolean)
+RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN x IS NULL OR breakpoints IS NULL OR jsonb_typeof(breakpoints) <> 'array' THEN NULL
+                WHEN higher_is_better THEN 1 + e.exceeded
+                ELSE 5 - e.exceeded END
+      FROM (SELECT count(*)::int AS exceeded FROM jsonb_array_elements_text(breakpoints) AS b(v)
+             WHERE x > b.v::float8) e
+$$;
+
+-- Profiles of the given customers (keys as text), built set-wise: one pass over each source for
+-- all of them, texts scored in batches by profile_agg. Unknown customers give no row.
+-- `breakpoints` (from rfm_breakpoints) is computed here when not passed.
+CREATE FUNCTION custprofile.build_profiles(customer_keys text[], breakpoints jsonb DEFAULT NULL)
+RETURNS TABLE (customer_key text, profile jsonb, interest_vector real[])
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    kt text := custprofile.key_type();
+    orders_q text := custprofile.orders_sql();
+    has_orders boolean := orders_q IS NOT NULL;
+BEGIN
+    IF has_orders THEN
+        breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints());
+    ELSE
+        orders_q := format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, NULL::numeric AS amount, '
+                           'NULL::text AS item, NULL::text AS category WHERE false', kt);
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        WITH wanted AS (SELECT DISTINCT k::%1$s AS customer_key FROM unnest($1) AS k WHERE k IS NOT NULL),
+        cust AS (SELECT c.customer_key, c.attributes FROM (%2$s) c WHERE c.customer_key IN (SELECT customer_key FROM wanted)),
+        orders AS (SELECT o.* FROM (%3$s) o WHERE o.customer_key IN (SELECT customer_key FROM wanted)),
+        per_customer AS (
+            SELECT o.customer_key, count(*) AS orders, sum(o.amount) AS spend,
+                   min(o.ordered_at) AS first_order, max(o.ordered_at) AS last_order,
+                   extract(epoch FROM now() - max(o.ordered_at)) / 86400 AS recency_days
+              FROM orders o GROUP BY o.customer_key),
+        categories AS (
+            SELECT r.customer_key, jsonb_agg(r.category ORDER BY r.rank) AS favourite
+              FROM (SELECT o.customer_key, o.category,
+                           row_number() OVER (PARTITION BY o.customer_key
+                                              ORDER BY count(*) DESC, sum(o.amount) DESC NULLS LAST, o.category) AS rank
+                      FROM orders o WHERE o.category IS NOT NULL
+                     GROUP BY o.customer_key, o.category) r
+             WHERE r.rank <= 3 GROUP BY r.customer_key),
+        texts AS (
+            SELECT t.customer_key, custprofile.profile_agg(t.body, t.rating, t.written_at) AS signals
+              FROM (%4$s) t WHERE t.customer_key IN (SELECT customer_key FROM wanted)
+             GROUP BY t.customer_key)
+        SELECT c.customer_key::text,
+               jsonb_build_object(
+                   'customer_id', to_jsonb(c.customer_key),
+                   'demographics', c.attributes,
+                   'purchases', CASE WHEN $2 THEN jsonb_build_object(
+                       'orders', COALESCE(p.orders, 0),
+                       'total_spend', COALESCE(p.spend, 0),
+                       'average_spend', round(p.spend / p.orders, 2),
+                       'first_order', p.first_order,
+                       'last_order', p.last_order,
+                       'recency_days', floor(p.recency_days)::int,
+                       'rfm', CASE WHEN p.orders > 0 THEN jsonb_build_object(
+                           'recency', custprofile.quintile_score(p.recency_days, $3 -> 'recency_days', false),
+                           'frequency', custprofile.quintile_score(p.orders, $3 -> 'orders', true),
+                           'monetary', custprofile.quintile_score(p.spend, $3 -> 'spend', true)) END,
+                       'favourite_categories', COALESCE(cat.favourite, '[]'::jsonb)) END,
+                   'texts', t.signals,
+                   'generated_at', now(),
+                   'model', custprofile.model_version()),
+               ARRAY(SELECT v::real FROM jsonb_array_elements_text(t.signals -> 'interest_vector') v)
+          FROM cust c
+          LEFT JOIN per_customer p ON p.customer_key = c.customer_key
+          LEFT JOIN categories cat ON cat.customer_key = c.customer_key
+          LEFT JOIN texts t ON t.customer_key = c.customer_key
+        $q$, kt, custprofile.customers_sql(), orders_q, custprofile.texts_sql())
+    USING customer_keys, has_orders, breakpoints;
+END $$;
+
+-- The profile of one customer; NULL for an unknown customer. Keys of type bigint, text and uuid
+-- have their own overload so that literals resolve without casts.
+CREATE FUNCTION custprofile.build_profile(customer_id text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT (SELECT b.profile FROM custprofile.build_profiles(ARRAY[customer_id]) b)
+$$;
+CREATE FUNCTION custprofile.build_profile(customer_id bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$ SELECT custprofile.build_profile(customer_id::text) $$;
+CREATE FUNCTION custprofile.build_profile(customer_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE AS $$ SELECT custprofile.build_profile(customer_id::text) $$;
+COMMENT ON FUNCTION custprofile.build_profile(text) IS
+    'Profile of one customer: demographics, purchases with RFM scores, text signals; NULL if unknown.';
+
+-- Stored profiles, one row per customer, kept by refresh_profiles.
+CREATE TABLE custprofile.profiles (
+    customer_key    text PRIMARY KEY,
+    profile         jsonb NOT NULL,
+    interest_vector real[],
+    -- fingerprint of the customer's source rows and the model when it was built
+    source_hash     text NOT NULL,
+    refreshed_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE custprofile.profiles IS
+    'Stored customer profiles (build_profile documents) and interest vectors, kept by CALL custprofile.refresh_profiles().';
+
+-- Customers whose profile is to be (re)built: filled from the fingerprints, emptied batch by
+-- batch. Rows left by a cancelled or failed refresh are picked up by the next one.
+CREATE TABLE custprofile.refresh_queue (
+    customer_key text PRIMARY KEY,
+    source_hash  text NOT NULL,
+    queued_at    timestamptz NOT NULL DEFAULT now()
+);
+
+-- A fingerprint of each customer's rows in every source (order-independent sums of row
+-- hashes) and of the model: when it differs from the stored one, the profile is stale.
+-- Times are hashed as epochs, so the session's TimeZone does not matter.
+CREATE FUNCTION custprofile.source_fingerprints() RETURNS TABLE (customer_key text, source_hash text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    orders_q text := custprofile.orders_sql();
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        SELECT c.customer_key::text,
+               md5(concat_ws('|', hashtextextended(c.attributes::text, 0), o.h, t.h, $1::text))
+          FROM (%s) c
+          LEFT JOIN (SELECT o.customer_key,
+                            sum(hashtextextended(concat_ws(chr(31), extract(epoch FROM o.ordered_at), o.amount,
+                                                           o.item, o.category), 1)::numeric) AS h
+                       FROM (%s) o GROUP BY o.customer_key) o ON o.customer_key = c.customer_key
+          LEFT JOIN (SELECT t.customer_key,
+                            sum(hashtextextended(concat_ws(chr(31), t.source, t.body, t.rating,
+                                                           extract(epoch FROM t.written_at)), 2)::numeric) AS h
+                       FROM (%s) t GROUP BY t.customer_key) t ON t.customer_key = c.customer_key
+        $q$, custprofile.customers_sql(),
+             COALESCE(orders_q, format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, '
+                                       'NULL::numeric AS amount, NULL::text AS item, NULL::text AS category WHERE false',
+                                       custprofile.key_type())),
+             custprofile.texts_sql())
+    USING custprofile.model_version() - 'extension';
+END $$;
+
+-- Rebuilds the profiles of customers whose source rows changed since the last refresh (all of
+-- them the first time, or with full_rebuild), in batches of batch_size customers, each batch
+-- committed: a failure or a cancel loses no finished batch and the next call resumes. Two
+-- refreshes at once share the work (each batch is claimed with SKIP LOCKED), so no customer is
+-- written by both. Call it outside a transaction block (it commits), e.g. from pg_cron.
+CREATE PROCEDURE custprofile.refresh_profiles(batch_size int DEFAULT 200, full_rebuild boolean DEFAULT false)
+LANGUAGE plpgsql AS $$
+DECLARE
+    total bigint;
+    done bigint := 0;
+    removed bigint;
+    batch text[];
+    hashes text[];
+    breakpoints jsonb;
+    started timestamptz := clock_timestamp();
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- stored documents carry UTC times, whoever calls
+    PERFORM set_config('TimeZone', 'UTC', true);
+
+    -- 1. queue what changed; drop profiles of customers that are gone
+    WITH f AS MATERIALIZED (SELECT * FROM custprofile.source_fingerprints()),
+    gone AS (
+        DELETE FROM custprofile.profiles p
+         WHERE NOT EXISTS (SELECT FROM f WHERE f.customer_key = p.customer_key)
+        RETURNING 1),
+    gone_queued AS (
+        DELETE FROM custprofile.refresh_queue q
+         WHERE NOT EXISTS (SELECT FROM f WHERE f.customer_key = q.customer_key)),
+    queued AS (
+        INSERT INTO custprofile.refresh_queue AS q (customer_key, source_hash)
+        SELECT f.customer_key, f.source_hash
+          FROM f LEFT JOIN custprofile.profiles p ON p.customer_key = f.customer_key
+         WHERE full_rebuild OR p.source_hash IS DISTINCT FROM f.source_hash
+        ON CONFLICT (customer_key) DO UPDATE SET source_hash = EXCLUDED.source_hash)
+    SELECT count(*) INTO removed FROM gone;
+    COMMIT;
+
+    SELECT count(*) INTO total FROM custprofile.refresh_queue;
+    breakpoints := custprofile.rfm_breakpoints();
+
+    -- 2. build batch by batch
+    LOOP
+        PERFORM set_config('TimeZone', 'UTC', true);
+        SELECT array_agg(c.customer_key ORDER BY c.customer_key), array_agg(c.source_hash ORDER BY c.customer_key)
+          INTO batch, hashes
+          FROM (SELECT q.customer_key, q.source_hash FROM custprofile.refresh_queue q
+                 ORDER BY q.customer_key LIMIT batch_size FOR UPDATE SKIP LOCKED) c;
+        EXIT WHEN batch IS NULL;
+        INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, refreshed_at)
+        SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, now()
+          FROM custprofile.build_profiles(batch, breakpoints) b
+          JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key
+        ON CONFLICT (customer_key) DO UPDATE
+            SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector,
+                source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at;
+        DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (batch);
+        done := done + cardinality(batch);
+        IF total > batch_size THEN
+            RAISE NOTICE 'refresh_profiles: % of % customers refreshed', done, total
+                USING DETAIL = format('%s s so far', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+        END IF;
+        COMMIT;
+    END LOOP;
+    RAISE NOTICE 'refresh_profiles: % profiles rebuilt, % removed', done, removed
+        USING DETAIL = format('%s s', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+END $$;
+COMMENT ON PROCEDURE custprofile.refresh_profiles(int, boolean) IS
+    'Rebuilds stale profiles in committed batches; safe to cancel, resume and run concurrently.';
+
+-- For BI tools: the main fields as plain typed columns, no JSON functions needed.
+CREATE VIEW custprofile.customer_profiles AS
+SELECT p.customer_key,
+       COALESCE((p.profile #>> '{texts,texts}')::int, 0)                AS text_count,
+       (p.profile #>> '{texts,sentiment,mean}')::real                   AS mean_sentiment,
+       (p.profile #>> '{texts,sentiment,distribution,negative}')::real  AS negative_share,
+       (p.profile #>> '{texts,sentiment,trend,slope_per_month}')::real  AS sentiment_trend,
+       (p.profile #>> '{texts,rating,mean}')::real                      AS mean_rating,
+       (p.profile #>> '{purchases,orders}')::int                        AS order_count,
+       (p.profile #>> '{purchases,total_spend}')::numeric               AS total_spend,
+       (p.profile #>> '{purchases,rfm,recency}')::int                   AS recency_score,
+       (p.profile #>> '{purchases,rfm,frequency}')::int                 AS frequency_score,
+       (p.profile #>> '{purchases,rfm,monetary}')::int                  AS monetary_score,
+       p.profile #>> '{purchases,favourite_categories,0}'               AS favourite_category,
+       greatest((p.profile #>> '{purchases,last_order}')::timestamptz,
+                (p.profile #>> '{texts,last_seen}')::timestamptz)       AS last_activity,
+       (p.profile ->> 'generated_at')::timestamptz                      AS profile_time
+  FROM custprofile.profiles p;
+COMMENT ON VIEW custprofile.customer_profiles IS
+    'One row per stored profile with its main fields as typed columns (for BI tools).';
+
+-- One row per registered text with its sentiment, scored when read: for dashboards over large
+-- tables, materialise it (CREATE MATERIALIZED VIEW ... AS SELECT * FROM custprofile.text_insights).
+CREATE FUNCTION custprofile.text_insight_rows()
+RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
+               sentiment_label text, sentiment real)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        SELECT t.source, t.customer_key::text, t.written_at, t.rating, t.body, d ->> 'label', (d ->> 'score')::real
+          FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.sentiment_detail(t.body) END AS d
+                  FROM (%s) t) t
+        $q$, custprofile.texts_sql());
+END $$;
+CREATE VIEW custprofile.text_insights AS SELECT * FROM custprofile.text_insight_rows();
+COMMENT ON VIEW custprofile.text_insights IS
+    'Every registered text with its sentiment label and score (scored when read).';
+
+-- Data checks over the registered sources: a registration that no longer matches the
+-- catalogue, rows whose customer is not in the customers source (never merged into a profile),
+-- NULL keys and NULL texts. One row per check; rows = 0 means fine.
+CREATE FUNCTION custprofile.check_sources()
+RETURNS TABLE (kind text, relation text, check_name text, rows bigint, detail text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s custprofile.source_registry;
+    rel text;
+    n bigint;
+    customers_q text;
+BEGIN
+    FOR s IN SELECT * FROM custprofile.source_registry r
+              ORDER BY array_position(ARRAY['customers', 'orders', 'texts'], r.kind), r.relation_name LOOP
+        kind := s.kind;
+        rel := CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relid)
+                    THEN s.relid::regclass::text ELSE s.relation_name END;
+        relation := rel;
+        BEGIN
+            PERFORM custprofile.check_registration(s.kind, s.relid, s.relation_name, s.columns);
+        EXCEPTION WHEN OTHERS THEN
+            check_name := 'registration'; rows := NULL; detail := SQLERRM;
+            RETURN NEXT;
+            CONTINUE;
+        END;
+        check_name := 'registration'; rows := 0; detail := 'columns exist and have usable types';
+        RETURN NEXT;
+        IF s.kind = 'customers' THEN
+            EXECUTE format('SELECT count(*) - count(DISTINCT %1$I) + count(*) FILTER (WHERE %1$I IS NULL) FROM %2$s',
+                           s.columns ->> 'key', s.relid::regclass) INTO n;
+            check_name := 'duplicate or NULL keys'; rows := n;
+            detail := 'customers whose key is NULL or appears more than once';
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        customers_q := custprofile.customers_sql();
+        EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I IS NOT NULL AND x.%I::%s NOT IN (SELECT c.customer_key FROM (%s) c WHERE c.customer_key IS NOT NULL)',
+                       s.relid::regclass, s.columns ->> 'customer', s.columns ->> 'customer', custprofile.key_type(), customers_q) INTO n;
+        check_name := 'unknown customers'; rows := n;
+        detail := 'rows whose customer is not in the customers source: left out of every profile';
+        RETURN NEXT;
+        EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I IS NULL', s.relid::regclass, s.columns ->> 'customer') INTO n;
+        check_name := 'NULL customer'; rows := n; detail := 'rows without a customer key: left out of every profile';
+        RETURN NEXT;
+        IF s.kind = 'texts' THEN
+            EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I IS NULL', s.relid::regclass, s.columns ->> 'text') INTO n;
+            check_name := 'NULL texts'; rows := n; detail := 'texts that are NULL: skipped and counted in each profile';
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION custprofile.check_sources() IS
+    'Checks the registered sources: registrations, rows of unknown customers, NULL keys and texts.';

@@ -1,0 +1,309 @@
+-- Where the user's data lives. Users keep their own tables and column names;
+-- register_source(kind, relation, columns) records, per kind, the relation and which of its
+-- columns plays which role. Everything that reads user data (build_profile, refresh_profiles,
+-- text_insights, check_sources) builds its queries from this registry, and checks it first, so
+-- a dropped table or renamed column gives a clear ERROR instead of a wrong answer.
+
+CREATE TABLE custprofile.source_registry (
+    kind          text NOT NULL CHECK (kind IN ('customers', 'orders', 'texts')),
+    relid         oid NOT NULL,
+    -- the name at registration, for messages once the relation is gone
+    relation_name text NOT NULL,
+    -- role -> column name, e.g. {"customer": "customer_id", "text": "body"}
+    columns       jsonb NOT NULL,
+    registered_at timestamptz NOT NULL DEFAULT now(),
+    registered_by name NOT NULL DEFAULT current_user,
+    PRIMARY KEY (kind, relid)
+);
+-- one customers relation and one orders relation; any number of text relations
+CREATE UNIQUE INDEX source_registry_one_per_kind ON custprofile.source_registry (kind)
+    WHERE kind IN ('customers', 'orders');
+COMMENT ON TABLE custprofile.source_registry IS
+    'Relations registered with custprofile.register_source; read it through custprofile.sources.';
+
+-- The roles each kind knows: name, required, and the type categories it accepts
+-- (pg_type.typcategory: N numeric, S string, U user-defined such as uuid, D date/time;
+-- NULL accepts any type).
+CREATE FUNCTION custprofile.source_roles(kind text)
+RETURNS TABLE (role text, required boolean, categories text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT r.role, r.required, r.categories
+      FROM (VALUES
+        ('customers', 'key',        true,  'NSU'),
+        ('customers', 'attributes', false, NULL),
+        ('orders',    'customer',   true,  'NSU'),
+        ('orders',    'time',       true,  'D'),
+        ('orders',    'amount',     true,  'N'),
+        ('orders',    'item',       false, NULL),
+        ('orders',    'category',   false, NULL),
+        ('texts',     'customer',   true,  'NSU'),
+        ('texts',     'text',       true,  'S'),
+        ('texts',     'time',       false, 'D'),
+        ('texts',     'rating',     false, 'N'),
+        ('texts',     'item',       false, NULL)
+      ) AS r(kind, role, required, categories)
+     WHERE r.kind = source_roles.kind
+$$;
+
+-- The type of a live column, or NULL when the relation or the column is gone.
+CREATE FUNCTION custprofile.column_type(relid oid, col text) RETURNS regtype
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT a.atttypid::regtype FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = relid AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
+$$;
+
+-- Checks one registration against the catalogue as it is now: the relation exists, each named
+-- column exists with a usable type, customer keys compare with the customers key. Raises an
+-- ERROR that says what is wrong and what to do; returns the registration's columns.
+CREATE FUNCTION custprofile.check_registration(kind text, relid oid, relation_name text, columns jsonb)
+RETURNS void LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r record;
+    col text;
+    typ regtype;
+    cat text;
+    what text := format('the %s source %s', kind, relation_name);
+    key_col text;
+    key_cat text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_class WHERE oid = relid) THEN
+        RAISE EXCEPTION '% no longer exists', what
+            USING ERRCODE = 'undefined_table',
+                  HINT = format('Register the relation that replaced it with custprofile.register_source(%L, ...), '
+                                'or remove the registration with custprofile.unregister_source(%L, %L).',
+                                kind, kind, relation_name);
+    END IF;
+    what := format('the %s source %s', kind, relid::regclass);
+    FOR r IN SELECT * FROM custprofile.source_roles(kind) LOOP
+        IF r.role = 'attributes' THEN
+            CONTINUE;  -- any type; checked below as plain columns
+        END IF;
+        col := columns ->> r.role;
+        IF col IS NULL THEN
+            CONTINUE;  -- required roles are enforced by register_source
+        END IF;
+        typ := custprofile.column_type(relid, col);
+        IF typ IS NULL THEN
+            RAISE EXCEPTION 'column "%" (the % of %) does not exist', col, r.role, what
+                USING ERRCODE = 'undefined_column',
+                      HINT = format('Register it again with the current column name: custprofile.register_source(%L, %L, ...).',
+                                    kind, relid::regclass);
+        END IF;
+        SELECT t.typcategory INTO cat FROM pg_catalog.pg_type t WHERE t.oid = typ;
+        IF r.categories IS NOT NULL AND strpos(r.categories, cat) = 0 THEN
+            RAISE EXCEPTION 'column "%" (the % of %) has type %, which cannot be used as a %', col, r.role, what, typ, r.role
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = CASE r.role
+                          WHEN 'time' THEN 'Use a timestamptz, timestamp or date column, or register a view that casts it.'
+                          WHEN 'amount' THEN 'Use a numeric column, or register a view that casts it.'
+                          WHEN 'rating' THEN 'Use a numeric column (1 to 5), or register a view that casts it.'
+                          WHEN 'text' THEN 'Use a text or varchar column.'
+                          ELSE 'Use an integer, text or uuid column.' END;
+        END IF;
+    END LOOP;
+    FOR col IN SELECT jsonb_array_elements_text(COALESCE(columns -> 'attributes', '[]')) LOOP
+        IF custprofile.column_type(relid, col) IS NULL THEN
+            RAISE EXCEPTION 'column "%" (an attribute of %) does not exist', col, what
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'Register the customers source again with the current column names.';
+        END IF;
+    END LOOP;
+    -- customer keys must compare with the key of the customers source
+    IF kind <> 'customers' THEN
+        SELECT s.columns ->> 'key', t.typcategory INTO key_col, key_cat
+          FROM custprofile.source_registry s
+          JOIN pg_catalog.pg_type t ON t.oid = custprofile.column_type(s.relid, s.columns ->> 'key')
+         WHERE s.kind = 'customers';
+        SELECT t.typcategory INTO cat FROM pg_catalog.pg_type t
+         WHERE t.oid = custprofile.column_type(relid, columns ->> 'customer');
+        IF key_cat IS NOT NULL AND key_cat <> cat THEN
+            RAISE EXCEPTION 'the customer column "%" of % has type %, which does not compare with the customers key (%)',
+                columns ->> 'customer', what, custprofile.column_type(relid, columns ->> 'customer'),
+                (SELECT custprofile.column_type(s.relid, key_col) FROM custprofile.source_registry s WHERE s.kind = 'customers')
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Customer keys of every source must have the type of the customers key; register a view that casts it.';
+        END IF;
+    END IF;
+END $$;
+
+-- The registration of a kind, checked; raises the ERROR that names the missing
+-- register_source call when there is none.
+CREATE FUNCTION custprofile.registered(kind text)
+RETURNS SETOF custprofile.source_registry LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s custprofile.source_registry;
+    found_any boolean := false;
+BEGIN
+    FOR s IN SELECT * FROM custprofile.source_registry r WHERE r.kind = registered.kind ORDER BY r.relation_name LOOP
+        PERFORM custprofile.check_registration(s.kind, s.relid, s.relation_name, s.columns);
+        found_any := true;
+        RETURN NEXT s;
+    END LOOP;
+    IF NOT found_any AND kind = 'customers' THEN
+        RAISE EXCEPTION 'no customers source is registered'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call custprofile.register_source(''customers'', ''public.customers'', ''{"key": "customer_id", "attributes": ["age", "city"]}'') with your table and columns.';
+    END IF;
+END $$;
+
+CREATE FUNCTION custprofile.register_source(kind text, relation regclass, columns jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    unknown text;
+    relkind "char";
+BEGIN
+    IF kind IS NULL OR relation IS NULL OR columns IS NULL THEN
+        RAISE EXCEPTION 'register_source needs a kind, a relation and its columns'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF kind NOT IN ('customers', 'orders', 'texts') THEN
+        RAISE EXCEPTION 'unknown source kind "%"', kind
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'The kinds are customers, orders and texts.';
+    END IF;
+    IF jsonb_typeof(columns) <> 'object' THEN
+        RAISE EXCEPTION 'columns must be a JSON object of role to column name'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile.source_roles(kind));
+    END IF;
+    SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(columns) k
+     WHERE k NOT IN (SELECT role FROM custprofile.source_roles(kind));
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown role(s) for a % source: %', kind, unknown
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile.source_roles(kind));
+    END IF;
+    FOR r IN SELECT * FROM custprofile.source_roles(kind) LOOP
+        IF r.role = 'attributes' THEN
+            IF columns ? 'attributes' AND (jsonb_typeof(columns -> 'attributes') <> 'array'
+               OR EXISTS (SELECT FROM jsonb_array_elements(columns -> 'attributes') e WHERE jsonb_typeof(e) <> 'string')) THEN
+                RAISE EXCEPTION 'attributes must be an array of column names'
+                    USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"key": "id", "attributes": ["age", "city"]}.';
+            END IF;
+        ELSIF columns ? r.role AND jsonb_typeof(columns -> r.role) <> 'string' THEN
+            RAISE EXCEPTION 'the % column must be given as a column name (a JSON string)', r.role
+                USING ERRCODE = 'invalid_parameter_value';
+        ELSIF r.required AND NOT columns ? r.role THEN
+            RAISE EXCEPTION 'a % source needs its % column', kind, r.role
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = (SELECT format('The roles of a %s source: %s (required: %s).', kind,
+                                            string_agg(role, ', '), string_agg(role, ', ') FILTER (WHERE required))
+                                FROM custprofile.source_roles(kind));
+        END IF;
+    END LOOP;
+    SELECT c.relkind INTO relkind FROM pg_catalog.pg_class c WHERE c.oid = relation;
+    IF relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+        RAISE EXCEPTION '% is not a table, view, materialized view or foreign table', relation
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT has_table_privilege(relation, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied: % cannot read %', current_user, relation
+            USING ERRCODE = 'insufficient_privilege', HINT = format('GRANT SELECT ON %s TO %I;', relation, current_user);
+    END IF;
+    PERFORM custprofile.check_registration(kind, relation, relation::text, columns);
+
+    IF kind IN ('customers', 'orders') THEN
+        DELETE FROM custprofile.source_registry s WHERE s.kind = register_source.kind;
+    END IF;
+    INSERT INTO custprofile.source_registry AS s (kind, relid, relation_name, columns)
+    VALUES (kind, relation, relation::text, columns)
+    ON CONFLICT ON CONSTRAINT source_registry_pkey DO UPDATE
+        SET relation_name = EXCLUDED.relation_name, columns = EXCLUDED.columns,
+            registered_at = now(), registered_by = current_user;
+    RETURN jsonb_build_object('kind', kind, 'relation', relation::text, 'columns', columns);
+END $$;
+COMMENT ON FUNCTION custprofile.register_source(text, regclass, jsonb) IS
+    'Registers where customers, orders or texts live and which columns play which role; checks them first.';
+
+-- Removes a registration; the relation may already be dropped, so it is named as text.
+CREATE FUNCTION custprofile.unregister_source(kind text, relation text)
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    removed int;
+BEGIN
+    DELETE FROM custprofile.source_registry s
+     WHERE s.kind = unregister_source.kind
+       AND (s.relation_name = relation
+            OR (EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relid) AND s.relid::regclass::text = relation)
+            OR s.relid = to_regclass(relation));
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN removed > 0;
+END $$;
+
+CREATE VIEW custprofile.sources AS
+SELECT s.kind,
+       CASE WHEN c.oid IS NULL THEN s.relation_name ELSE c.oid::regclass::text END AS relation,
+       s.columns,
+       c.oid IS NOT NULL AS relation_exists,
+       s.registered_at,
+       s.registered_by
+  FROM custprofile.source_registry s
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = s.relid
+ ORDER BY array_position(ARRAY['customers', 'orders', 'texts'], s.kind), 2;
+COMMENT ON VIEW custprofile.sources IS 'The registered sources: kind, relation, columns by role.';
+
+-- SQL expressions over a registered relation, aliased: the customer key cast to the type of the
+-- customers key, so that every source compares with it (and indexes on it are used when the
+-- types are the same).
+CREATE FUNCTION custprofile.key_type() RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT format_type(custprofile.column_type(s.relid, s.columns ->> 'key'), NULL)
+      FROM custprofile.registered('customers') s
+$$;
+
+-- One query over every registered text source, with the columns
+-- (source text, customer_key <key type>, body text, rating real, written_at timestamptz).
+CREATE FUNCTION custprofile.texts_sql() RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    kt text := custprofile.key_type();
+    parts text[] := '{}';
+    s custprofile.source_registry;
+BEGIN
+    FOR s IN SELECT * FROM custprofile.registered('texts') LOOP
+        parts := parts || format(
+            'SELECT %L::text AS source, t.%I::%s AS customer_key, t.%I::text AS body, %s AS rating, %s AS written_at FROM %s t',
+            s.relid::regclass::text, s.columns ->> 'customer', kt, s.columns ->> 'text',
+            CASE WHEN s.columns ? 'rating' THEN format('t.%I::real', s.columns ->> 'rating') ELSE 'NULL::real' END,
+            CASE WHEN s.columns ? 'time' THEN format('t.%I::timestamptz', s.columns ->> 'time') ELSE 'NULL::timestamptz' END,
+            s.relid::regclass);
+    END LOOP;
+    IF cardinality(parts) = 0 THEN
+        RETURN format('SELECT NULL::text AS source, NULL::%s AS customer_key, NULL::text AS body, NULL::real AS rating, NULL::timestamptz AS written_at WHERE false', kt);
+    END IF;
+    RETURN array_to_string(parts, ' UNION ALL ');
+END $$;
+
+-- The orders source as (customer_key, ordered_at, amount, item, category); NULL when none is
+-- registered.
+CREATE FUNCTION custprofile.orders_sql() RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    kt text := custprofile.key_type();
+    s custprofile.source_registry;
+BEGIN
+    SELECT * INTO s FROM custprofile.registered('orders');
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN format(
+        'SELECT o.%I::%s AS customer_key, o.%I::timestamptz AS ordered_at, o.%I::numeric AS amount, %s AS item, %s AS category FROM %s o',
+        s.columns ->> 'customer', kt, s.columns ->> 'time', s.columns ->> 'amount',
+        CASE WHEN s.columns ? 'item' THEN format('o.%I::text', s.columns ->> 'item') ELSE 'NULL::text' END,
+        CASE WHEN s.columns ? 'category' THEN format('o.%I::text', s.columns ->> 'category') ELSE 'NULL::text' END,
+        s.relid::regclass);
+END $$;
+
+-- The customers source as (customer_key, attributes jsonb).
+CREATE FUNCTION custprofile.customers_sql() RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s custprofile.source_registry;
+    attrs text;
+BEGIN
+    SELECT * INTO s FROM custprofile.registered('customers');
+    SELECT string_agg(format('%L, c.%I', a, a), ', ') INTO attrs
+      FROM jsonb_array_elements_text(COALESCE(s.columns -> 'attributes', '[]')) a;
+    RETURN format('SELECT c.%I AS customer_key, jsonb_build_object(%s) AS attributes FROM %s c',
+                  s.columns ->> 'key', COALESCE(attrs, ''), s.relid::regclass);
+END $$;

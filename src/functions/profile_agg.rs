@@ -1,0 +1,210 @@
+//! Support functions of `profile_agg(body text [, rating real [, written_at timestamptz]])`,
+//! defined in sql/aggregates.sql. The state (internal) holds a `TextSummary` and the texts not
+//! yet scored: texts are scored in batches (one encoder pass for many texts) when enough are
+//! pending, when the state is serialised for the leader of a parallel plan, and at the end.
+
+use std::cell::Cell;
+
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
+use pgrx::{Internal, JsonB, PgMemoryContexts};
+use serde_json::json;
+
+use crate::errors::{Error, OrRaise};
+use crate::functions::sentiment::{self, LABELS};
+use crate::profiles::text_summary::{Scored, TextSummary};
+use crate::runtime::DEFAULT_ENCODER;
+use crate::settings;
+
+/// Bytes of pending text above which, across all the groups of a query, a group scores its
+/// pending texts at its next row rather than waiting for a full batch. PostgreSQL does not see
+/// this memory (it is not palloc'd), so it must stay bounded on its own.
+const PENDING_BYTES_LIMIT: usize = 16 << 20;
+
+thread_local! {
+    static PENDING_BYTES: Cell<usize> = const { Cell::new(0) };
+}
+
+struct Pending {
+    body: String,
+    rating: Option<f32>,
+    written_at: Option<i64>,
+}
+
+#[derive(Default)]
+struct ProfileState {
+    summary: TextSummary,
+    pending: Vec<Pending>,
+    pending_bytes: usize,
+}
+
+impl ProfileState {
+    fn from_summary(summary: TextSummary) -> Self {
+        ProfileState { summary, pending: Vec::new(), pending_bytes: 0 }
+    }
+
+    fn push(&mut self, body: Option<&str>, rating: Option<f32>, written_at: Option<TimestampWithTimeZone>) {
+        let body = match body {
+            None => return self.summary.null_texts += 1,
+            Some(b) if b.trim().is_empty() => return self.summary.blank_texts += 1,
+            Some(b) => b,
+        };
+        if let Some(r) = rating {
+            if !r.is_finite() {
+                Error::new(PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "rating is not a finite number")
+                    .hint("Pass ratings on a 1 to 5 scale, or NULL.")
+                    .raise();
+            }
+        }
+        let written_at = written_at.filter(|t| t.is_finite()).map(|t| t.into_inner());
+        self.pending_bytes += body.len();
+        PENDING_BYTES.with(|b| b.set(b.get() + body.len()));
+        self.pending.push(Pending { body: body.to_owned(), rating, written_at });
+        let over_limit = PENDING_BYTES.with(|b| b.get()) > PENDING_BYTES_LIMIT;
+        if self.pending.len() >= 4 * settings::batch_size() || over_limit {
+            self.flush();
+        }
+    }
+
+    /// Scores the pending texts in one batched encoder pass and folds them into the summary.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let texts: Vec<&str> = self.pending.iter().map(|p| p.body.as_str()).collect();
+        let scored = sentiment::analyse_and_embed(&texts).or_raise();
+        for (p, (s, embedding)) in self.pending.iter().zip(scored) {
+            let embedding = embedding.expect("non-blank texts have an embedding");
+            let label = LABELS.iter().position(|l| *l == s.label()).expect("a known label");
+            self.summary.add(&Scored {
+                score: s.score(),
+                label,
+                embedding: &embedding,
+                rating: p.rating,
+                written_at: p.written_at,
+            });
+        }
+        self.release_pending();
+    }
+
+    fn release_pending(&mut self) {
+        PENDING_BYTES.with(|b| b.set(b.get().saturating_sub(self.pending_bytes)));
+        self.pending.clear();
+        self.pending_bytes = 0;
+    }
+}
+
+impl Drop for ProfileState {
+    // an aborted query drops states with texts still pending
+    fn drop(&mut self) {
+        self.release_pending();
+    }
+}
+
+/// The aggregate's memory context: the state must outlive the per-row context.
+fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> PgMemoryContexts {
+    let mut cxt = std::ptr::null_mut();
+    // SAFETY: fcinfo is the call's own, handed over by PostgreSQL
+    if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut cxt) } == 0 {
+        Error::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "profile_agg support functions can only be called by the profile_agg aggregate",
+        )
+        .raise();
+    }
+    PgMemoryContexts::For(cxt)
+}
+
+fn new_state(fcinfo: pg_sys::FunctionCallInfo, state: ProfileState) -> Internal {
+    let ptr = aggregate_context(fcinfo).leak_and_drop_on_delete(state);
+    Internal::from(Some(pg_sys::Datum::from(ptr)))
+}
+
+fn state_mut(state: &mut Internal) -> Option<&mut ProfileState> {
+    // SAFETY: profile_agg's internal state is only ever made by new_state
+    unsafe { state.get_mut::<ProfileState>() }
+}
+
+fn accumulate(
+    mut state: Internal,
+    body: Option<&str>,
+    rating: Option<f32>,
+    written_at: Option<TimestampWithTimeZone>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    if !state.initialized() {
+        state = new_state(fcinfo, ProfileState::default());
+    }
+    state_mut(&mut state).expect("initialised").push(body, rating, written_at);
+    state
+}
+
+#[pg_extern(name = "profile_agg_accum", parallel_safe)]
+fn profile_agg_accum_1(state: Internal, body: Option<&str>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    accumulate(state, body, None, None, fcinfo)
+}
+
+#[pg_extern(name = "profile_agg_accum", parallel_safe)]
+fn profile_agg_accum_2(
+    state: Internal,
+    body: Option<&str>,
+    rating: Option<f32>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    accumulate(state, body, rating, None, fcinfo)
+}
+
+#[pg_extern(name = "profile_agg_accum", parallel_safe)]
+fn profile_agg_accum_3(
+    state: Internal,
+    body: Option<&str>,
+    rating: Option<f32>,
+    written_at: Option<TimestampWithTimeZone>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    accumulate(state, body, rating, written_at, fcinfo)
+}
+
+/// Merges two partial states (parallel workers, partitions).
+#[pg_extern(parallel_safe)]
+fn profile_agg_combine(mut a: Internal, mut b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let Some(b_state) = state_mut(&mut b) else { return a };
+    b_state.flush();
+    if !a.initialized() {
+        // b may live in a shorter-lived context (deserialised): copy it into ours
+        let copy = ProfileState::from_summary(b_state.summary.clone());
+        return new_state(fcinfo, copy);
+    }
+    let a_state = state_mut(&mut a).expect("initialised");
+    a_state.flush();
+    a_state.summary.merge(&b_state.summary);
+    a
+}
+
+/// Scores what is pending, then writes the summary for the leader of a parallel plan.
+#[pg_extern(strict, parallel_safe)]
+fn profile_agg_serialize(mut state: Internal) -> Vec<u8> {
+    let s = state_mut(&mut state).expect("strict: never NULL");
+    s.flush();
+    serde_json::to_vec(&s.summary).expect("a summary serialises")
+}
+
+#[pg_extern(strict, parallel_safe)]
+fn profile_agg_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
+    let summary: TextSummary = serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Error::internal("profile_agg received a malformed partial state").raise());
+    Internal::new(ProfileState::from_summary(summary))
+}
+
+/// The text part of a profile; NULL when the aggregate saw no rows.
+#[pg_extern(parallel_safe)]
+fn profile_agg_final(mut state: Internal) -> Option<JsonB> {
+    let s = state_mut(&mut state)?;
+    s.flush();
+    let model = json!({ "encoder": DEFAULT_ENCODER.name, "sentiment": sentiment::model_name() });
+    let format_time = |t: i64| match TimestampWithTimeZone::try_from(t) {
+        Ok(ts) => pgrx::datum::datetime_support::ToIsoString::to_iso_string(ts),
+        Err(_) => String::new(),
+    };
+    Some(JsonB(s.summary.to_json(model, format_time)))
+}

@@ -1,0 +1,281 @@
+//! What a customer's texts say, as a mergeable summary: counts, sentiment statistics, a linear
+//! trend of sentiment over time, ratings against text sentiment, and the sum of embeddings.
+//! Every field is a count, a sum, a minimum or a maximum, so partial summaries built by parallel
+//! workers or per partition merge into the same result as one serial pass.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Days per month in the trend's slope.
+const DAYS_PER_MONTH: f64 = 30.0;
+/// A slope (score per month) below this is reported as steady.
+const STEADY_SLOPE: f64 = 0.02;
+const MICROS_PER_DAY: f64 = 86_400e6;
+
+/// One scored text, as the summary takes it.
+pub struct Scored<'a> {
+    /// sentiment score in [-1, 1]
+    pub score: f32,
+    /// index into ["negative", "neutral", "positive"]
+    pub label: usize,
+    /// the text's sentence embedding (unit length)
+    pub embedding: &'a [f32],
+    /// the customer's rating of the same item, on a 1 to 5 scale
+    pub rating: Option<f32>,
+    /// when it was written: PostgreSQL timestamptz microseconds, finite
+    pub written_at: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+pub struct TextSummary {
+    pub texts: u64,
+    pub null_texts: u64,
+    pub blank_texts: u64,
+    score_sum: f64,
+    score_min: f64,
+    score_max: f64,
+    labels: [u64; 3],
+    // least squares of score on time (days), over timed texts
+    timed: u64,
+    t_sum: f64,
+    t2_sum: f64,
+    s_sum: f64,
+    ts_sum: f64,
+    first_seen: Option<i64>,
+    last_seen: Option<i64>,
+    // ratings, and how far they disagree with the text's sentiment
+    rated: u64,
+    rating_sum: f64,
+    disagreement_sum: f64,
+    conflicts: u64,
+    embedding_sum: Vec<f64>,
+}
+
+/// A 1 to 5 rating on the sentiment scale [-1, 1].
+pub fn rating_as_score(rating: f32) -> f64 {
+    ((rating as f64 - 3.0) / 2.0).clamp(-1.0, 1.0)
+}
+
+impl TextSummary {
+    pub fn add(&mut self, t: &Scored) {
+        let s = t.score as f64;
+        if self.texts == 0 {
+            self.score_min = s;
+            self.score_max = s;
+        } else {
+            self.score_min = self.score_min.min(s);
+            self.score_max = self.score_max.max(s);
+        }
+        self.texts += 1;
+        self.score_sum += s;
+        self.labels[t.label] += 1;
+        if let Some(at) = t.written_at {
+            let d = at as f64 / MICROS_PER_DAY;
+            self.timed += 1;
+            self.t_sum += d;
+            self.t2_sum += d * d;
+            self.s_sum += s;
+            self.ts_sum += d * s;
+            self.first_seen = Some(self.first_seen.map_or(at, |f| f.min(at)));
+            self.last_seen = Some(self.last_seen.map_or(at, |l| l.max(at)));
+        }
+        if let Some(r) = t.rating {
+            let r_score = rating_as_score(r);
+            self.rated += 1;
+            self.rating_sum += r as f64;
+            self.disagreement_sum += (r_score - s).abs();
+            // a clear rating one way and a clear text the other way
+            if (r_score >= 0.5 && t.label == 0) || (r_score <= -0.5 && t.label == 2) {
+                self.conflicts += 1;
+            }
+        }
+        if self.embedding_sum.is_empty() {
+            self.embedding_sum = vec![0.0; t.embedding.len()];
+        }
+        for (a, x) in self.embedding_sum.iter_mut().zip(t.embedding) {
+            *a += *x as f64;
+        }
+    }
+
+    pub fn merge(&mut self, o: &TextSummary) {
+        if o.texts > 0 {
+            if self.texts == 0 {
+                self.score_min = o.score_min;
+                self.score_max = o.score_max;
+            } else {
+                self.score_min = self.score_min.min(o.score_min);
+                self.score_max = self.score_max.max(o.score_max);
+            }
+        }
+        self.texts += o.texts;
+        self.null_texts += o.null_texts;
+        self.blank_texts += o.blank_texts;
+        self.score_sum += o.score_sum;
+        for i in 0..3 {
+            self.labels[i] += o.labels[i];
+        }
+        self.timed += o.timed;
+        self.t_sum += o.t_sum;
+        self.t2_sum += o.t2_sum;
+        self.s_sum += o.s_sum;
+        self.ts_sum += o.ts_sum;
+        self.first_seen = combine_opt(self.first_seen, o.first_seen, i64::min);
+        self.last_seen = combine_opt(self.last_seen, o.last_seen, i64::max);
+        self.rated += o.rated;
+        self.rating_sum += o.rating_sum;
+        self.disagreement_sum += o.disagreement_sum;
+        self.conflicts += o.conflicts;
+        if self.embedding_sum.is_empty() {
+            self.embedding_sum = o.embedding_sum.clone();
+        } else if !o.embedding_sum.is_empty() {
+            self.embedding_sum.iter_mut().zip(&o.embedding_sum).for_each(|(a, b)| *a += b);
+        }
+    }
+
+    /// Slope of sentiment per month from least squares, when at least two texts were written
+    /// at different times.
+    pub fn trend_per_month(&self) -> Option<f64> {
+        if self.timed < 2 {
+            return None;
+        }
+        let n = self.timed as f64;
+        let var = self.t2_sum - self.t_sum * self.t_sum / n;
+        // less than a second of spread in time: no trend to speak of
+        if var <= n * 1e-10 {
+            return None;
+        }
+        let cov = self.ts_sum - self.t_sum * self.s_sum / n;
+        Some(cov / var * DAYS_PER_MONTH)
+    }
+
+    /// The normalised mean embedding; None when there is none or it is zero.
+    pub fn interest_vector(&self) -> Option<Vec<f32>> {
+        if self.texts == 0 || self.embedding_sum.is_empty() {
+            return None;
+        }
+        let norm = self.embedding_sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            return None;
+        }
+        Some(self.embedding_sum.iter().map(|x| (x / norm) as f32).collect())
+    }
+
+    /// The JSON document of `profile_agg`; `format_time` renders a timestamptz.
+    pub fn to_json(&self, model: Value, format_time: impl Fn(i64) -> String) -> Value {
+        let n = self.texts as f64;
+        let sentiment = (self.texts > 0).then(|| {
+            let trend = self.trend_per_month().map(|slope| {
+                let direction = if slope > STEADY_SLOPE {
+                    "improving"
+                } else if slope < -STEADY_SLOPE {
+                    "declining"
+                } else {
+                    "steady"
+                };
+                json!({ "slope_per_month": round(slope), "direction": direction, "texts": self.timed })
+            });
+            json!({
+                "mean": round(self.score_sum / n),
+                "min": round(self.score_min),
+                "max": round(self.score_max),
+                "distribution": {
+                    "negative": round(self.labels[0] as f64 / n),
+                    "neutral": round(self.labels[1] as f64 / n),
+                    "positive": round(self.labels[2] as f64 / n),
+                },
+                "trend": trend,
+            })
+        });
+        let rating = (self.rated > 0).then(|| {
+            let r = self.rated as f64;
+            json!({
+                "count": self.rated,
+                "mean": round(self.rating_sum / r),
+                "disagreement": round(self.disagreement_sum / r),
+                "conflicting_texts": self.conflicts,
+            })
+        });
+        let vector = self
+            .interest_vector()
+            .map(|v| Value::Array(v.iter().map(|&x| json!(round(x as f64))).collect()));
+        json!({
+            "texts": self.texts,
+            "skipped": { "null": self.null_texts, "blank": self.blank_texts },
+            "sentiment": sentiment,
+            "rating": rating,
+            "interest_vector": vector,
+            "first_seen": self.first_seen.map(&format_time),
+            "last_seen": self.last_seen.map(&format_time),
+            "model": model,
+        })
+    }
+}
+
+fn combine_opt(a: Option<i64>, b: Option<i64>, f: fn(i64, i64) -> i64) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(f(a, b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// Six decimals: well inside the 1e-5 agreement between serial and parallel plans, and short.
+fn round(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn text(score: f32, label: usize, e: &[f32], rating: Option<f32>, day: Option<i64>) -> Scored<'_> {
+        Scored { score, label, embedding: e, rating, written_at: day.map(|d| d * 86_400_000_000) }
+    }
+
+    #[test]
+    fn merging_halves_equals_one_pass() {
+        let e = [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [1.0, 0.0]];
+        let rows = [
+            text(0.9, 2, &e[0], Some(5.0), Some(10)),
+            text(-0.8, 0, &e[1], Some(5.0), Some(40)),
+            text(0.1, 1, &e[2], None, None),
+            text(-0.2, 1, &e[3], Some(2.0), Some(70)),
+        ];
+        let mut all = TextSummary::default();
+        rows.iter().for_each(|r| all.add(r));
+        let (mut a, mut b) = (TextSummary::default(), TextSummary::default());
+        rows[..1].iter().for_each(|r| a.add(r));
+        rows[1..].iter().for_each(|r| b.add(r));
+        let mut empty = TextSummary::default();
+        empty.merge(&a);
+        empty.merge(&b);
+        let f = |t: i64| t.to_string();
+        assert_eq!(all.to_json(json!("m"), f), empty.to_json(json!("m"), f));
+        assert_eq!(all.conflicts, 1, "5 stars with a negative text");
+        assert_eq!(all.first_seen, Some(10 * 86_400_000_000));
+    }
+
+    #[test]
+    fn trend_is_the_least_squares_slope_per_month() {
+        let e = [1.0f32];
+        let mut s = TextSummary::default();
+        // score rises by 0.3 every 30 days
+        for (i, day) in [0i64, 30, 60].iter().enumerate() {
+            s.add(&text(-0.3 + 0.3 * i as f32, 1, &e, None, Some(*day)));
+        }
+        assert!((s.trend_per_month().unwrap() - 0.3).abs() < 1e-6);
+        let mut same_time = TextSummary::default();
+        same_time.add(&text(0.5, 2, &e, None, Some(3)));
+        same_time.add(&text(-0.5, 0, &e, None, Some(3)));
+        assert_eq!(same_time.trend_per_month(), None);
+    }
+
+    #[test]
+    fn nothing_scored_has_no_sentiment_or_vector() {
+        let s = TextSummary { null_texts: 2, ..Default::default() };
+        let j = s.to_json(json!("m"), |t| t.to_string());
+        assert_eq!(j["sentiment"], Value::Null);
+        assert_eq!(j["interest_vector"], Value::Null);
+        assert_eq!(j["skipped"]["null"], 2);
+    }
+}
