@@ -25,6 +25,8 @@ shared_preload_libraries = 'pg_cron'
 # failing statements may quote customer text in literals: keep them out of the log
 log_min_error_statement = panic
 cron.database_name = '$DB'
+# pg_cron reaches the server over the local socket, like every other client here
+cron.host = '$DIR'
 CONF
   fi
   if ! as_server_user "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then

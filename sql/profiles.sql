@@ -138,6 +138,8 @@ COMMENT ON TABLE custprofile.profiles IS
 CREATE TABLE custprofile.refresh_queue (
     customer_key text PRIMARY KEY,
     source_hash  text NOT NULL,
+    -- queued by full_rebuild: built even when the stored profile is up to date
+    forced       boolean NOT NULL DEFAULT false,
     queued_at    timestamptz NOT NULL DEFAULT now()
 );
 
@@ -180,6 +182,7 @@ DECLARE
     total bigint;
     done bigint := 0;
     removed bigint;
+    claimed text[];
     batch text[];
     hashes text[];
     breakpoints jsonb;
@@ -201,11 +204,12 @@ BEGIN
         DELETE FROM custprofile.refresh_queue q
          WHERE NOT EXISTS (SELECT FROM f WHERE f.customer_key = q.customer_key)),
     queued AS (
-        INSERT INTO custprofile.refresh_queue AS q (customer_key, source_hash)
-        SELECT f.customer_key, f.source_hash
+        INSERT INTO custprofile.refresh_queue AS q (customer_key, source_hash, forced)
+        SELECT f.customer_key, f.source_hash, full_rebuild
           FROM f LEFT JOIN custprofile.profiles p ON p.customer_key = f.customer_key
          WHERE full_rebuild OR p.source_hash IS DISTINCT FROM f.source_hash
-        ON CONFLICT (customer_key) DO UPDATE SET source_hash = EXCLUDED.source_hash)
+        ON CONFLICT (customer_key) DO UPDATE
+            SET source_hash = EXCLUDED.source_hash, forced = q.forced OR EXCLUDED.forced)
     SELECT count(*) INTO removed FROM gone;
     COMMIT;
 
@@ -215,11 +219,16 @@ BEGIN
     -- 2. build batch by batch
     LOOP
         PERFORM set_config('TimeZone', 'UTC', true);
-        SELECT array_agg(c.customer_key ORDER BY c.customer_key), array_agg(c.source_hash ORDER BY c.customer_key)
-          INTO batch, hashes
-          FROM (SELECT q.customer_key, q.source_hash FROM custprofile.refresh_queue q
-                 ORDER BY q.customer_key LIMIT batch_size FOR UPDATE SKIP LOCKED) c;
-        EXIT WHEN batch IS NULL;
+        -- claim a batch; entries that a concurrent refresh has built meanwhile are fresh
+        SELECT array_agg(c.customer_key), array_agg(c.source_hash) FILTER (WHERE NOT c.fresh),
+               array_agg(c.customer_key) FILTER (WHERE NOT c.fresh)
+          INTO claimed, hashes, batch
+          FROM (SELECT q.customer_key, q.source_hash,
+                       NOT q.forced AND p.source_hash IS NOT DISTINCT FROM q.source_hash AS fresh
+                  FROM custprofile.refresh_queue q
+                  LEFT JOIN custprofile.profiles p ON p.customer_key = q.customer_key
+                 ORDER BY q.customer_key LIMIT batch_size FOR UPDATE OF q SKIP LOCKED) c;
+        EXIT WHEN claimed IS NULL;
         INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, refreshed_at)
         SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, now()
           FROM custprofile.build_profiles(batch, breakpoints) b
@@ -227,10 +236,10 @@ BEGIN
         ON CONFLICT (customer_key) DO UPDATE
             SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector,
                 source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at;
-        DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (batch);
-        done := done + cardinality(batch);
+        DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
+        done := done + COALESCE(cardinality(batch), 0);
         IF total > batch_size THEN
-            RAISE NOTICE 'refresh_profiles: % of % customers refreshed', done, total
+            RAISE NOTICE 'refresh_profiles: % of % queued customers rebuilt', done, total
                 USING DETAIL = format('%s s so far', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
         END IF;
         COMMIT;

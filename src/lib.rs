@@ -51,6 +51,8 @@ extension_sql_file!(
     requires = ["classifiers_table", functions::models::builtin_models]
 );
 
+extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
+
 /// Registers the settings only: models load lazily in each backend, never in the postmaster.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

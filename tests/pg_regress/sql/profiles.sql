@@ -1,0 +1,147 @@
+-- Profiles over the demo shop: registering sources, build_profile, the stored profiles and their
+-- incremental refresh, the BI views, and what happens when sources go wrong.
+\set ECHO none
+\i ../../demo/shop.sql
+\set ECHO all
+\set VERBOSITY terse
+SET client_min_messages = notice;
+
+-- nothing registered yet
+SELECT try($$SELECT custprofile.build_profile(1001)$$);
+
+-- registration says exactly what is wrong
+SELECT try($$SELECT custprofile.register_source('shoppers', 'shop.customers', '{"key": "customer_id"}')$$);
+SELECT try($$SELECT custprofile.register_source('customers', 'shop.nope', '{"key": "customer_id"}')$$);
+SELECT try($$SELECT custprofile.register_source('customers', 'shop.customers', '{"id": "customer_id"}')$$);
+SELECT try($$SELECT custprofile.register_source('customers', 'shop.customers', '{"attributes": ["age"]}')$$);
+SELECT try($$SELECT custprofile.register_source('customers', 'shop.customers', '{"key": "customer_id", "attributes": ["age", "shoe_size"]}')$$);
+SELECT try($$SELECT custprofile.register_source('customers', 'shop.customers', '{"key": "customer_id", "attributes": "age"}')$$);
+SELECT try($$SELECT custprofile.register_source('customers', 'shop.customers', '{"key": "signup_date"}')$$);
+SELECT try($$SELECT custprofile.register_source('customers', 'shop.customers', '"customer_id"')$$);
+SELECT try($$SELECT custprofile.register_source('customers', 'shop.customers_pkey', '{"key": "customer_id"}')$$);
+SELECT try($$SELECT custprofile.register_source('customers', NULL, '{"key": "customer_id"}')$$);
+SELECT custprofile.register_source('customers', 'shop.customers',
+         '{"key": "customer_id", "attributes": ["age", "city", "country", "signup_date", "segment"]}');
+SELECT try($$SELECT custprofile.register_source('orders', 'shop.orders', '{"customer": "customer_id", "time": "total", "amount": "total"}')$$);
+SELECT try($$SELECT custprofile.register_source('texts', 'shop.reviews', '{"customer": "customer_id", "text": "stars"}')$$);
+CREATE VIEW shop.reviews_by_name AS SELECT customer_id::text AS customer, body FROM shop.reviews;
+SELECT try($$SELECT custprofile.register_source('texts', 'shop.reviews_by_name', '{"customer": "customer", "text": "body"}')$$);
+SELECT custprofile.register_source('orders', 'shop.orders',
+         '{"customer": "customer_id", "time": "ordered_at", "amount": "total", "category": "category"}');
+SELECT custprofile.register_source('texts', 'shop.reviews',
+         '{"customer": "customer_id", "text": "body", "time": "written_at", "rating": "stars", "item": "product"}');
+SELECT kind, relation, columns, relation_exists FROM custprofile.sources;
+
+-- a role without SELECT on a table cannot register it
+CREATE ROLE analyst_without_access;
+GRANT USAGE ON SCHEMA shop TO analyst_without_access;
+SET ROLE analyst_without_access;
+SELECT try($$SELECT custprofile.register_source('texts', 'shop.reviews', '{"customer": "customer_id", "text": "body"}')$$);
+RESET ROLE;
+REVOKE USAGE ON SCHEMA shop FROM analyst_without_access;
+DROP ROLE analyst_without_access;
+
+-- one profile: demographics, purchases, text signals (times and recency depend on today)
+SELECT jsonb_pretty(p - 'generated_at' - 'model'
+         #- '{purchases,recency_days}' #- '{texts,interest_vector}' #- '{texts,model}'
+         #- '{texts,sentiment,mean}' #- '{texts,sentiment,min}' #- '{texts,sentiment,max}'
+         #- '{texts,sentiment,trend,slope_per_month}' #- '{texts,rating,disagreement}') AS profile
+  FROM custprofile.build_profile(1011) p;
+SELECT (p #>> '{texts,sentiment,mean}')::float8 > 0.2 AS mostly_positive, p -> 'model' AS model,
+       jsonb_array_length(p #> '{texts,interest_vector}') AS dims, p ? 'generated_at' AS has_time
+  FROM custprofile.build_profile(1011) p;
+-- a customer who never ordered and one who never wrote
+SELECT custprofile.build_profile(1036) -> 'purchases' AS no_orders;
+SELECT custprofile.build_profile(1035) -> 'texts' AS no_texts;
+-- unknown customers are NULL; keys may be given as text; NULL texts are counted
+SELECT custprofile.build_profile(424242) AS unknown, custprofile.build_profile(NULL::bigint) AS null_key;
+SELECT custprofile.build_profile('1001') #> '{texts,skipped}' AS skipped;
+SELECT try($$SELECT custprofile.build_profile('not a number')$$);
+
+-- RFM scores: 1 to 5 against the whole customer base
+SELECT (p #>> '{purchases,rfm,frequency}')::int AS frequency, count(*) AS customers, min((p #>> '{purchases,orders}')::int) AS min_orders
+  FROM custprofile.build_profiles(ARRAY(SELECT customer_id::text FROM shop.customers)) b, LATERAL (SELECT b.profile) s(p)
+ GROUP BY 1 ORDER BY 1;
+
+-- stored profiles: the first refresh builds all, in committed batches with progress NOTICEs
+CALL custprofile.refresh_profiles(batch_size => 10);
+SELECT count(*) AS profiles, count(interest_vector) AS with_vector FROM custprofile.profiles;
+-- stored documents carry UTC times
+SET TimeZone = 'UTC';
+SELECT (SELECT profile - 'generated_at' FROM custprofile.profiles WHERE customer_key = '1011')
+     = (custprofile.build_profile(1011) - 'generated_at') AS stored_equals_built;
+RESET TimeZone;
+-- nothing changed, nothing rebuilt
+CALL custprofile.refresh_profiles();
+-- only the customers whose rows changed are rebuilt: an edited review, a new order, a customer gone
+UPDATE shop.reviews SET body = 'Actually, after a month it broke. Very disappointed.' WHERE review_id = (SELECT min(review_id) FROM shop.reviews WHERE customer_id = 1008);
+INSERT INTO shop.orders VALUES (9001, 1012, '2026-11-20 10:00+00', 99.00, NULL, 'outdoor');
+DELETE FROM shop.customers WHERE customer_id = 1036;
+CALL custprofile.refresh_profiles();
+SELECT customer_key, (profile #>> '{texts,sentiment,mean}')::float8 < 0 AS now_negative FROM custprofile.profiles WHERE customer_key = '1008';
+SELECT (profile #>> '{purchases,orders}')::int AS orders FROM custprofile.profiles WHERE customer_key = '1012';
+SELECT count(*) AS gone FROM custprofile.profiles WHERE customer_key = '1036';
+
+-- a second text source; a failure in the middle of a refresh keeps the finished batches and the
+-- next call resumes with the rest
+CREATE TABLE shop.tickets (ticket_id int, customer_id bigint, message text, score real, sent_at timestamptz);
+INSERT INTO shop.tickets VALUES
+  (1, 1003, 'Where is my parcel? It is two weeks late.', 2, '2026-11-10 09:00+00'),
+  (2, 1015, 'Thanks for the quick replacement!', 'NaN', '2026-11-11 09:00+00');
+SELECT custprofile.register_source('texts', 'shop.tickets', '{"customer": "customer_id", "text": "message", "time": "sent_at", "rating": "score"}') ->> 'relation' AS registered;
+CALL custprofile.refresh_profiles(batch_size => 10, full_rebuild => true);
+SELECT count(*) AS left_in_queue FROM custprofile.refresh_queue;
+UPDATE shop.tickets SET score = 5 WHERE ticket_id = 2;
+CALL custprofile.refresh_profiles(batch_size => 10);
+SELECT count(*) AS left_in_queue FROM custprofile.refresh_queue;
+SELECT (profile #>> '{texts,texts}')::int AS texts_with_ticket FROM custprofile.profiles WHERE customer_key = '1015';
+
+-- renamed and dropped sources: a clear ERROR on the next use, and check_sources says why
+ALTER TABLE shop.reviews RENAME TO product_reviews;
+SELECT relation FROM custprofile.sources WHERE kind = 'texts';
+ALTER TABLE shop.product_reviews RENAME TO reviews;
+ALTER TABLE shop.tickets RENAME COLUMN message TO ticket_text;
+SELECT try($$SELECT custprofile.build_profile(1003)$$);
+ALTER TABLE shop.tickets RENAME COLUMN ticket_text TO message;
+DROP TABLE shop.tickets;
+SELECT try($$CALL custprofile.refresh_profiles()$$);
+SELECT kind, relation, check_name, rows, detail FROM custprofile.check_sources();
+SELECT custprofile.unregister_source('texts', 'shop.tickets') AS unregistered;
+CALL custprofile.refresh_profiles();
+SELECT kind, relation, check_name, rows FROM custprofile.check_sources() WHERE rows <> 0;
+
+-- the BI views: typed columns, no JSON needed
+SELECT column_name, data_type FROM information_schema.columns
+ WHERE table_schema = 'custprofile' AND table_name = 'customer_profiles' ORDER BY ordinal_position;
+SELECT customer_key, text_count, round(mean_sentiment::numeric, 1) AS sentiment, order_count, total_spend,
+       recency_score, frequency_score, monetary_score, favourite_category
+  FROM custprofile.customer_profiles ORDER BY customer_key LIMIT 5;
+SELECT source, customer_key, rating, sentiment_label, left(body, 40) AS body
+  FROM custprofile.text_insights WHERE customer_key = '1011' ORDER BY written_at;
+
+-- two refreshes at once share the work: no customer is written by both
+CREATE EXTENSION IF NOT EXISTS dblink;
+CREATE TABLE public.profile_writes (customer_key text, pid int);
+CREATE FUNCTION public.log_profile_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.profile_writes VALUES (NEW.customer_key, pg_backend_pid()); RETURN NEW; END $$;
+CREATE TRIGGER log_write AFTER INSERT OR UPDATE ON custprofile.profiles FOR EACH ROW EXECUTE FUNCTION public.log_profile_write();
+UPDATE shop.customers SET city = upper(city);
+SELECT dblink_connect('other', format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
+                      split_part(current_setting('unix_socket_directories'), ',', 1), current_user));
+SELECT dblink_send_query('other', 'CALL custprofile.refresh_profiles(batch_size => 2)');
+SET client_min_messages = warning;
+CALL custprofile.refresh_profiles(batch_size => 2);
+SELECT * FROM dblink_get_result('other') AS r(status text);
+SELECT dblink_disconnect('other');
+SELECT count(*) AS writes, count(DISTINCT customer_key) AS customers FROM public.profile_writes;
+SELECT count(*) AS stale FROM custprofile.profiles p JOIN custprofile.source_fingerprints() f USING (customer_key)
+ WHERE p.source_hash <> f.source_hash;
+DROP TRIGGER log_write ON custprofile.profiles;
+DROP TABLE public.profile_writes;
+DROP FUNCTION public.log_profile_write();
+DROP EXTENSION dblink;
+
+-- clean up: registrations and stored profiles go with the shop
+SELECT custprofile.unregister_source(kind, relation) FROM custprofile.sources;
+TRUNCATE custprofile.profiles, custprofile.refresh_queue;
+DROP SCHEMA shop CASCADE;

@@ -1,0 +1,35 @@
+-- A scheduled refresh through a real pg_cron: the job runs CALL custprofile.refresh_profiles()
+-- in this database and builds the stored profiles (pg_cron 1.4 schedules by the minute, so this
+-- waits up to two minutes).
+\set ECHO none
+\i ../../demo/shop.sql
+\set ECHO all
+SELECT count(custprofile.register_source(kind, relation, columns)) AS registered
+  FROM (VALUES ('customers', 'shop.customers'::regclass, '{"key": "customer_id", "attributes": ["age", "city"]}'::jsonb),
+               ('orders', 'shop.orders', '{"customer": "customer_id", "time": "ordered_at", "amount": "total"}'),
+               ('texts', 'shop.reviews', '{"customer": "customer_id", "text": "body", "time": "written_at"}')) s(kind, relation, columns);
+SELECT current_database() AS regress_db \gset
+
+-- pg_cron lives in the database named by cron.database_name
+\c custprofile
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+SELECT cron.schedule_in_database('custprofile-regress-refresh', '* * * * *',
+                                 'CALL custprofile.refresh_profiles()', :'regress_db') AS jobid \gset
+
+\c :regress_db
+DO $$
+BEGIN
+  FOR i IN 1..1500 LOOP
+    EXIT WHEN (SELECT count(*) FROM custprofile.profiles) = 36;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;
+SELECT count(*) AS profiles_built_by_the_job FROM custprofile.profiles;
+
+\c custprofile
+SELECT count(*) > 0 AS job_succeeded FROM cron.job_run_details WHERE jobid = :jobid AND status = 'succeeded';
+SELECT cron.unschedule(:jobid);
+\c :regress_db
+SELECT custprofile.unregister_source(kind, relation) FROM custprofile.sources;
+TRUNCATE custprofile.profiles, custprofile.refresh_queue;
+DROP SCHEMA shop CASCADE;
