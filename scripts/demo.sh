@@ -1,37 +1,70 @@
 #!/usr/bin/env bash
 # The README's first command: installs everything, starts a private PostgreSQL cluster, creates
-# the extension, loads the demo reviews and shows the model at work on them. The cluster keeps
+# the extension, loads the demo shop (demo/shop.sql: 36 customers, their orders and reviews),
+# shows the model at work on the reviews, registers the shop's tables, builds the stored
+# profiles and prints two of them and the top of the customer_profiles view. The cluster keeps
 # running afterwards; the last lines say how to connect and how to stop it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 ready_cluster
-cluster_psql -q -f demo/reviews.sql
+cluster_psql -q -f demo/shop.sql
 cluster_psql -q <<'SQL'
+\pset footer off
 \echo
-\echo '== Sentiment of each demo review (custprofile.sentiment_label, custprofile.sentiment) =='
-SELECT review_id AS id, customer_id AS customer, rating,
+\echo '== Sentiment of the first reviews (custprofile.sentiment_label, custprofile.sentiment) =='
+SELECT review_id AS id, customer_id AS customer, stars,
        custprofile.sentiment_label(body) AS label,
        round(custprofile.sentiment(body)::numeric, 2) AS score,
        left(body, 60) AS review
-  FROM demo_reviews ORDER BY review_id;
+  FROM shop.reviews WHERE body IS NOT NULL ORDER BY review_id LIMIT 8;
 
-\echo '== The most similar pair of reviews (custprofile.embed_texts + custprofile.cosine_similarity) =='
+\echo '== The most similar pair of different reviews (custprofile.embed_texts + custprofile.cosine_similarity) =='
 WITH texts AS (
-  SELECT array_agg(review_id ORDER BY review_id) AS ids, array_agg(body ORDER BY review_id) AS bodies
-    FROM demo_reviews WHERE body IS NOT NULL),
+  SELECT array_agg(body ORDER BY body) AS bodies
+    FROM (SELECT DISTINCT body FROM shop.reviews WHERE body IS NOT NULL) d),
 e AS (
-  SELECT t.ids[v.ord] AS review_id, t.bodies[v.ord] AS body, v.embedding
+  SELECT t.bodies[v.ord] AS body, v.embedding
     FROM texts t, custprofile.embed_texts(t.bodies) WITH ORDINALITY AS v(embedding, ord))
-SELECT a.review_id AS a, b.review_id AS b,
-       round(custprofile.cosine_similarity(a.embedding, b.embedding)::numeric, 3) AS similarity,
-       left(a.body, 50) AS review_a, left(b.body, 50) AS review_b
-  FROM e a JOIN e b ON a.review_id < b.review_id
+SELECT round(custprofile.cosine_similarity(a.embedding, b.embedding)::numeric, 3) AS similarity,
+       left(a.body, 55) AS review_a, left(b.body, 55) AS review_b
+  FROM e a JOIN e b ON a.body < b.body
  ORDER BY similarity DESC LIMIT 1;
 
-\echo '== Models in this backend (custprofile.models) =='
-SELECT name, task, dimensions, installed, loaded FROM custprofile.models;
+\echo '== Where the shop keeps its data (custprofile.register_source, custprofile.sources) =='
+SET client_min_messages = warning;
+SELECT custprofile.unregister_source(kind, relation) FROM custprofile.sources \g /dev/null
+SELECT custprofile.register_source('customers', 'shop.customers',
+         '{"key": "customer_id", "attributes": ["age", "city", "country", "signup_date", "segment"]}') \g /dev/null
+SELECT custprofile.register_source('orders', 'shop.orders',
+         '{"customer": "customer_id", "time": "ordered_at", "amount": "total", "category": "category"}') \g /dev/null
+SELECT custprofile.register_source('texts', 'shop.reviews',
+         '{"customer": "customer_id", "text": "body", "time": "written_at", "rating": "stars", "item": "product"}') \g /dev/null
+SELECT kind, relation, columns FROM custprofile.sources;
+
+\echo '== Building the stored profiles (CALL custprofile.refresh_profiles()) =='
+SET client_min_messages = notice;
+\timing on
+CALL custprofile.refresh_profiles(batch_size => 12);
+\timing off
+
+\echo '== Two profiles (custprofile.profiles; the 384-value interest vector cut to 3 values here) =='
+SELECT customer_key AS customer,
+       jsonb_pretty(jsonb_set(profile, '{texts,interest_vector}',
+         (SELECT jsonb_agg(v) FROM jsonb_array_elements(profile #> '{texts,interest_vector}') WITH ORDINALITY e(v, i)
+           WHERE i <= 3) || '["... 381 more"]')) AS profile
+  FROM custprofile.profiles WHERE customer_key IN ('1007', '1014') ORDER BY customer_key;
+
+\echo '== The top of custprofile.customer_profiles (what a BI tool reads), by spend =='
+SELECT customer_key AS customer, text_count AS texts, round(mean_sentiment::numeric, 2) AS sentiment,
+       round(negative_share::numeric, 2) AS negative, round(mean_rating::numeric, 1) AS rating,
+       order_count AS orders, total_spend AS spend,
+       recency_score AS r, frequency_score AS f, monetary_score AS m, favourite_category
+  FROM custprofile.customer_profiles ORDER BY total_spend DESC NULLS LAST LIMIT 10;
+
+\echo '== Rows the profiles leave out (custprofile.check_sources) =='
+SELECT kind, relation, check_name, rows FROM custprofile.check_sources() WHERE rows <> 0;
 SQL
 eval "$(bash scripts/cluster.sh env)"
 cat <<EOF2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing (scripts/setup.sh), then runs the Rust unit
 # tests and the in-database #[pg_test] tests (cargo pgrx test) and the SQL regression tests
-# with expected output (cargo pgrx regress), all against PostgreSQL 15 with the real model.
+# with expected output (pg_regress on the cargo pgrx regress layout), the profile documents
+# against their JSON Schema, all against PostgreSQL 15 with the real model.
 # As root, every PostgreSQL it starts runs as the user postgres.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -42,5 +43,9 @@ pgxs="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
   PGUSER=postgres "$pgxs" --use-existing --host="$PGHOST" --port="$PGPORT" --dbname=custprofile_regress \
     --bindir="$("$PG_CONFIG" --bindir)" --inputdir=. --outputdir=. "${tests[@]}"
 ) || { cat tests/pg_regress/regression.diffs 2>/dev/null | head -200; die "SQL regression tests failed (tests/pg_regress/regression.diffs)"; }
+
+# profiles against their JSON Schema (the Debian python3-jsonschema, hence the system python)
+log "profile documents against schema/profile.schema.json"
+PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres /usr/bin/python3 tests/schema/check_profiles.py
 
 log "all tests passed"
