@@ -30,7 +30,8 @@ cron.host = '$DIR'
 CONF
   fi
   if ! as_server_user "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
-    as_server_user "$PG_BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w start >/dev/null
+    # a Rust backtrace setting in the caller's environment would put backtraces into ERROR details
+    as_server_user env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w start >/dev/null
   fi
   psql_cmd -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
     || psql_cmd -d postgres -qc "CREATE DATABASE $DB"

@@ -271,18 +271,26 @@ SELECT p.customer_key,
 COMMENT ON VIEW custprofile.customer_profiles IS
     'One row per stored profile with its main fields as typed columns (for BI tools).';
 
--- One row per registered text with its sentiment, scored when read: for dashboards over large
--- tables, materialise it (CREATE MATERIALIZED VIEW ... AS SELECT * FROM custprofile.text_insights).
+-- One row per registered text with its sentiment, scored when read (bodies PII-masked when
+-- custprofile.mask_pii is on): for dashboards over large tables, materialise it
+-- (CREATE MATERIALIZED VIEW ... AS SELECT * FROM custprofile.text_insights).
 CREATE FUNCTION custprofile.text_insight_rows()
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
                sentiment_label text, sentiment real)
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    masking boolean;
 BEGIN
+    -- the settings exist once the library is loaded
+    PERFORM custprofile.model_version();
+    masking := current_setting('custprofile.mask_pii')::boolean;
     RETURN QUERY EXECUTE format($q$
-        SELECT t.source, t.customer_key::text, t.written_at, t.rating, t.body, d ->> 'label', (d ->> 'score')::real
+        SELECT t.source, t.customer_key::text, t.written_at, t.rating,
+               CASE WHEN %L::boolean THEN custprofile.mask_pii(t.body) ELSE t.body END,
+               d ->> 'label', (d ->> 'score')::real
           FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.sentiment_detail(t.body) END AS d
                   FROM (%s) t) t
-        $q$, custprofile.texts_sql());
+        $q$, masking, custprofile.texts_sql());
 END $$;
 CREATE VIEW custprofile.text_insights AS SELECT * FROM custprofile.text_insight_rows();
 COMMENT ON VIEW custprofile.text_insights IS

@@ -13,6 +13,7 @@ static RUNTIME_LIBRARY: GucSetting<Option<CString>> = GucSetting::<Option<CStrin
 static INTRA_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
 static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(32);
 static MAX_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(256);
+static MASK_PII: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 /// The largest token limit: the encoder has 512 position embeddings.
 pub const MAX_TOKENS_LIMIT: i32 = 512;
@@ -66,6 +67,14 @@ pub fn register() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"custprofile.mask_pii",
+        c"Mask PII (as custprofile.mask_pii does) before any text is encoded, scored or shown by text_insights (superuser only).",
+        c"Superuser only, so that an administrator can enforce it for everyone (ALTER SYSTEM or ALTER DATABASE).",
+        &MASK_PII,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
 }
 
 fn non_empty(setting: &GucSetting<Option<CString>>) -> Option<String> {
@@ -116,4 +125,8 @@ pub fn batch_size() -> usize {
 
 pub fn max_tokens() -> usize {
     MAX_TOKENS.get().clamp(8, MAX_TOKENS_LIMIT) as usize
+}
+
+pub fn mask_pii() -> bool {
+    MASK_PII.get()
 }

@@ -7,3 +7,4 @@ pub mod models;
 pub mod profile_agg;
 pub mod sentiment;
 pub mod text;
+pub mod understanding;

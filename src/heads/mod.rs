@@ -3,6 +3,7 @@
 //! code (`train.rs`) and stored as the same JSON document.
 
 pub mod train;
+pub mod zero_shot;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,9 @@
-//! Text handling that needs no model: pooling of token vectors, sentence splitting and the
-//! character bound applied before tokenisation.
+//! Text handling that needs no model: cleaning, PII masking, pooling of token vectors, sentence
+//! splitting and the character bound applied before tokenisation.
 
+pub mod clean;
+pub mod keywords;
+pub mod pii;
 pub mod pooling;
 pub mod sentences;
 

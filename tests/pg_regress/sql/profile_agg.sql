@@ -72,7 +72,7 @@ CREATE FUNCTION pg_temp.plan_lines(q text) RETURNS SETOF text LANGUAGE plpgsql A
 DECLARE l text;
 BEGIN
   FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-    IF l ~ 'Workers Launched|Partial|Finalize' THEN RETURN NEXT trim(l); END IF;
+    IF l ~ 'Workers Launched|Partial|Finalize' THEN RETURN NEXT regexp_replace(trim(l), ' \(actual rows=.*\)$', ''); END IF;
   END LOOP;
 END $$;
 SELECT * FROM pg_temp.plan_lines('CREATE TABLE parallel AS SELECT customer, custprofile.profile_agg(body, rating, written_at) AS p FROM texts GROUP BY customer');

@@ -12,7 +12,9 @@ SELECT current_database() AS regress_db \gset
 
 -- pg_cron lives in the database named by cron.database_name
 \c custprofile
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
+RESET client_min_messages;
 SELECT cron.schedule_in_database('custprofile-regress-refresh', '* * * * *',
                                  'CALL custprofile.refresh_profiles()', :'regress_db') AS jobid \gset
 

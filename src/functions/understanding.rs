@@ -1,0 +1,174 @@
+//! What customers talk about: zero-shot classification against the user's own labels, aspect
+//! sentiment and keywords. Labels and aspects may carry a description after a colon
+//! (`'delivery: shipping, courier, late'`).
+
+use std::collections::BTreeMap;
+
+use once_cell::sync::Lazy;
+use pgrx::prelude::*;
+use regex::Regex;
+use pgrx::JsonB;
+use serde_json::{json, Map, Value};
+
+use crate::errors::{Error, OrRaise};
+use crate::functions::sentiment::{self, LABELS};
+use crate::heads::zero_shot::{self, Label};
+use crate::runtime;
+use crate::text::{keywords as kw, pooling::cosine, sentences};
+
+fn labels_of(labels: &Array<&str>, what: &str) -> Vec<Label> {
+    let raw: Vec<Option<&str>> = labels.iter().collect();
+    zero_shot::parse_labels(&raw, what).or_raise()
+}
+
+fn embedding(input: &str) -> Vec<f32> {
+    runtime::with_encoder(|e| e.encode(&[input])).or_raise().pop().expect("one text in, one out").mean
+}
+
+fn label_probabilities(input: &str, labels: &[Label]) -> Vec<f32> {
+    let vectors = zero_shot::label_vectors(labels).or_raise();
+    zero_shot::probabilities(&zero_shot::scores(&embedding(input), &vectors))
+}
+
+/// The most likely of the labels (its name, without the description).
+#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
+fn classify(input: &str, labels: Array<&str>) -> String {
+    let labels = labels_of(&labels, "labels");
+    let p = label_probabilities(input, &labels);
+    let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+    labels[best].name.clone()
+}
+
+/// A probability per label (names without descriptions), summing to 1.
+#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
+fn classify_scores(input: &str, labels: Array<&str>) -> JsonB {
+    let labels = labels_of(&labels, "labels");
+    let p = label_probabilities(input, &labels);
+    let map: Map<String, Value> =
+        labels.iter().zip(p).map(|(l, p)| (l.name.clone(), json!(((p as f64) * 1e4).round() / 1e4))).collect();
+    JsonB(Value::Object(map))
+}
+
+/// Words that mark a sentence as concerning one of the common retail aspects.
+fn lexicon(name: &str) -> &'static [&'static str] {
+    match name.to_lowercase().as_str() {
+        "price" | "prices" | "pricing" | "cost" | "value" => &[
+            "price", "prices", "priced", "cost", "costs", "expensive", "cheap", "cheaper", "overpriced", "affordable",
+            "value", "money", "worth", "bargain", "discount", "paid", "pay",
+        ],
+        "delivery" | "shipping" => &[
+            "delivery", "delivered", "deliver", "shipping", "shipped", "ship", "courier", "arrived", "arrive", "arrival",
+            "package", "parcel", "late", "dispatch", "dispatched", "postage", "tracking", "shipment",
+        ],
+        "quality" => &[
+            "quality", "broke", "broken", "break", "breaks", "sturdy", "durable", "flimsy", "defective", "faulty",
+            "solid", "cracked", "leaking", "leaks", "stopped working", "well made", "cheaply made", "fell apart",
+        ],
+        "support" | "customer service" | "service" => &[
+            "support", "service", "staff", "helpful", "agent", "replied", "reply", "response", "answer", "answered",
+            "emails", "email", "contact", "contacted", "rude", "friendly", "help",
+        ],
+        "returns" | "refunds" | "returns and refunds" | "refund" | "return" => &[
+            "return", "returned", "returns", "returning", "refund", "refunds", "refunded", "exchange", "money back",
+            "replacement",
+        ],
+        "features" | "product features" => &[
+            "feature", "features", "function", "functions", "battery", "screen", "size", "design", "settings", "sound",
+            "easy to use", "app", "button", "buttons",
+        ],
+        _ => &[],
+    }
+}
+
+fn mentions(sentence_lower: &str, words: &[String], terms: &[String]) -> bool {
+    terms.iter().any(|t| if t.contains(' ') { sentence_lower.contains(t.as_str()) } else { words.contains(t) })
+}
+
+static CONTRAST_RE: Lazy<Regex> = Lazy::new(|| {
+    Regex::new(r"(?i)\s*(?:;|,\s*(?:but|however|although|though|whereas|while|yet)\b,?|\s+but\b)\s*").expect("valid")
+});
+
+/// A sentence cut where its opinion may turn ("fair price, but the strap broke"), so that each
+/// aspect gets the sentiment of its own clause.
+fn clauses(sentence: &str) -> Vec<&str> {
+    CONTRAST_RE.split(sentence).map(str::trim).filter(|c| c.chars().any(char::is_alphanumeric)).collect()
+}
+
+/// Cosine above which a sentence concerns an aspect it names no keyword of (when that aspect is
+/// also the sentence's closest).
+const ASPECT_SIMILARITY: f32 = 0.4;
+
+/// For each aspect the text talks about, the sentiment of the sentences (clauses, cut at "but",
+/// "however", ";" ...) that concern it:
+/// `{"delivery": {"label": "negative", "score": -0.93, "sentences": 1}}`. Aspects the text does
+/// not mention are absent.
+#[pg_extern(stable, strict, parallel_safe, cost = 20000)]
+fn aspect_sentiment(input: &str, aspects: Array<&str>) -> JsonB {
+    let aspects = labels_of(&aspects, "aspects");
+    let terms: Vec<Vec<String>> = aspects
+        .iter()
+        .map(|a| {
+            let mut t: Vec<String> = lexicon(&a.name).iter().map(|s| s.to_string()).collect();
+            t.push(a.name.to_lowercase());
+            if let Some(d) = &a.description {
+                t.extend(d.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()));
+            }
+            t
+        })
+        .collect();
+    let sents: Vec<&str> = sentences::split(input).into_iter().flat_map(clauses).collect();
+    if sents.is_empty() {
+        return JsonB(json!({}));
+    }
+    let scored = sentiment::analyse_and_embed(&sents).or_raise();
+    let vectors = zero_shot::label_vectors(&aspects).or_raise();
+    // aspect -> (score sum, probability sums, sentences)
+    let mut acc: BTreeMap<usize, (f32, [f32; 3], u32)> = BTreeMap::new();
+    for (sentence, (s, e)) in sents.iter().zip(&scored) {
+        let lower = sentence.to_lowercase();
+        let words: Vec<String> =
+            lower.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).map(str::to_string).collect();
+        let similarity: Vec<f32> = match e {
+            Some(e) => vectors.iter().map(|(v, _)| cosine(e, v)).collect(),
+            None => vec![0.0; aspects.len()],
+        };
+        let closest = (0..similarity.len()).fold(0, |b, i| if similarity[i] > similarity[b] { i } else { b });
+        for i in 0..aspects.len() {
+            let concerned = mentions(&lower, &words, &terms[i]) || (i == closest && similarity[i] >= ASPECT_SIMILARITY);
+            if concerned {
+                let a = acc.entry(i).or_insert((0.0, [0.0; 3], 0));
+                a.0 += s.score();
+                (0..3).for_each(|k| a.1[k] += s.probabilities[k]);
+                a.2 += 1;
+            }
+        }
+    }
+    let out: Map<String, Value> = acc
+        .into_iter()
+        .map(|(i, (sum, p, n))| {
+            let best = (0..3).fold(0, |b, k| if p[k] > p[b] { k } else { b });
+            let score = ((sum / n as f32) as f64 * 1e4).round() / 1e4;
+            (aspects[i].name.clone(), json!({ "label": LABELS[best], "score": score, "sentences": n }))
+        })
+        .collect();
+    JsonB(Value::Object(out))
+}
+
+/// Up to k phrases (one to three words, lowercase) that best represent the text: candidates
+/// without stop words, ranked by similarity to the whole text with diversity (maximal marginal
+/// relevance). An empty array when the text has no candidate.
+#[pg_extern(stable, strict, parallel_safe, cost = 20000)]
+fn keywords(input: &str, k: default!(i32, 5)) -> Vec<String> {
+    if !(1..=50).contains(&k) {
+        Error::invalid_parameter(format!("k must be between 1 and 50, not {k}")).raise();
+    }
+    let candidates = kw::candidates(input);
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    let mut texts: Vec<&str> = vec![input];
+    texts.extend(candidates.iter().map(String::as_str));
+    let features = runtime::with_encoder(|e| e.encode(&texts)).or_raise();
+    let vectors: Vec<Vec<f32>> = features[1..].iter().map(|f| f.mean.clone()).collect();
+    kw::select(&features[0].mean, &vectors, k as usize).into_iter().map(|i| candidates[i].clone()).collect()
+}
