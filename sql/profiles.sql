@@ -144,7 +144,8 @@ CREATE TABLE custprofile.refresh_queue (
 );
 
 -- A fingerprint of each customer's rows in every source (order-independent sums of row
--- hashes) and of the model: when it differs from the stored one, the profile is stale.
+-- hashes), of the model and of the topics: when it differs from the stored one, the profile is
+-- stale.
 -- Times are hashed as epochs, so the session's TimeZone does not matter.
 CREATE FUNCTION custprofile.source_fingerprints() RETURNS TABLE (customer_key text, source_hash text)
 LANGUAGE plpgsql STABLE AS $$
@@ -168,7 +169,8 @@ BEGIN
                                        'NULL::numeric AS amount, NULL::text AS item, NULL::text AS category WHERE false',
                                        custprofile.key_type())),
              custprofile.texts_sql())
-    USING custprofile.model_version() - 'extension';
+    USING (custprofile.model_version() - 'extension')::text
+          || (SELECT COALESCE(string_agg(t.topic || ':' || t.description, ';' ORDER BY t.topic), '') FROM custprofile.topics t);
 END $$;
 
 -- Rebuilds the profiles of customers whose source rows changed since the last refresh (all of
@@ -258,6 +260,8 @@ SELECT p.customer_key,
        (p.profile #>> '{texts,sentiment,distribution,negative}')::real  AS negative_share,
        (p.profile #>> '{texts,sentiment,trend,slope_per_month}')::real  AS sentiment_trend,
        (p.profile #>> '{texts,rating,mean}')::real                      AS mean_rating,
+       p.profile #>> '{texts,topics,0,topic}'                           AS main_topic,
+       p.profile #>> '{texts,needs,0}'                                  AS main_need,
        (p.profile #>> '{purchases,orders}')::int                        AS order_count,
        (p.profile #>> '{purchases,total_spend}')::numeric               AS total_spend,
        (p.profile #>> '{purchases,rfm,recency}')::int                   AS recency_score,

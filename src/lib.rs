@@ -35,11 +35,13 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!("../sql/sources.sql", name = "sources");
+extension_sql_file!("../sql/topics.sql", name = "topics");
 extension_sql_file!(
     "../sql/profiles.sql",
     name = "profiles",
     requires = [
         "sources",
+        "topics",
         "aggregates",
         functions::models::model_version,
         functions::sentiment::sentiment_detail

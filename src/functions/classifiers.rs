@@ -2,6 +2,9 @@
 //! trains a head over the encoder's features and stores it in `custprofile.classifiers`;
 //! `predict` and `predict_scores` apply it. The built-in sentiment head is made the same way.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Instant;
 
 use pgrx::prelude::*;
@@ -187,22 +190,47 @@ fn features_of(rows: &[Row], opts: &TrainOptions) -> Result<Vec<f32>> {
     Ok(x)
 }
 
+thread_local! {
+    /// Parsed heads by name, with the version of the row they were parsed from: a head is
+    /// parsed once per backend, not once per row (a large MLP head is megabytes of JSON).
+    static HEADS: RefCell<HashMap<String, (String, Rc<Head>)>> = RefCell::new(HashMap::new());
+}
+
+/// Heads kept per backend before the cache starts over.
+const HEAD_CACHE_LIMIT: usize = 64;
+
 /// The stored head of a classifier; an unknown name is an ERROR listing the known ones.
-fn load_head(name: &str) -> Result<Head> {
-    let json: Option<JsonB> = Spi::get_one_with_args("SELECT (SELECT head FROM custprofile.classifiers WHERE name = $1)", &[name.into()])
-        .map_err(spi_error)?;
-    match json {
-        Some(j) => Head::from_json(&j.0.to_string()),
-        None => {
-            let known: Option<String> = Spi::get_one("SELECT string_agg(quote_literal(name), ', ' ORDER BY name) FROM custprofile.classifiers")
-                .map_err(spi_error)?;
-            Err(Error::new(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("classifier \"{name}\" does not exist"))
-                .hint(match known {
-                    Some(k) => format!("Available classifiers: {k}."),
-                    None => "No classifier has been trained yet; train one with custprofile.train_classifier.".into(),
-                }))
-        }
+fn load_head(name: &str) -> Result<Rc<Head>> {
+    // the row's physical version changes with every retraining, even within one transaction
+    let version: Option<String> = Spi::get_one_with_args(
+        "SELECT (SELECT ctid::text || '/' || xmin::text FROM custprofile.classifiers WHERE name = $1)",
+        &[name.into()],
+    )
+    .map_err(spi_error)?;
+    let Some(version) = version else {
+        let known: Option<String> = Spi::get_one("SELECT string_agg(quote_literal(name), ', ' ORDER BY name) FROM custprofile.classifiers")
+            .map_err(spi_error)?;
+        return Err(Error::new(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("classifier \"{name}\" does not exist"))
+            .hint(match known {
+                Some(k) => format!("Available classifiers: {k}."),
+                None => "No classifier has been trained yet; train one with custprofile.train_classifier.".into(),
+            }));
+    };
+    if let Some(head) = HEADS.with(|h| h.borrow().get(name).filter(|(v, _)| *v == version).map(|(_, head)| head.clone())) {
+        return Ok(head);
     }
+    let json: Option<String> =
+        Spi::get_one_with_args("SELECT (SELECT head::text FROM custprofile.classifiers WHERE name = $1)", &[name.into()])
+            .map_err(spi_error)?;
+    let head = Rc::new(Head::from_json(&json.unwrap_or_default())?);
+    HEADS.with(|h| {
+        let mut h = h.borrow_mut();
+        if h.len() >= HEAD_CACHE_LIMIT {
+            h.clear();
+        }
+        h.insert(name.to_string(), (version, head.clone()));
+    });
+    Ok(head)
 }
 
 /// The most probable class.

@@ -12,7 +12,9 @@ use serde_json::json;
 
 use crate::errors::{Error, OrRaise};
 use crate::functions::sentiment::{self, LABELS};
+use crate::heads::zero_shot::{self, Label};
 use crate::profiles::text_summary::{Scored, TextSummary};
+use crate::text::aspects;
 use crate::runtime::DEFAULT_ENCODER;
 use crate::settings;
 
@@ -36,11 +38,56 @@ struct ProfileState {
     summary: TextSummary,
     pending: Vec<Pending>,
     pending_bytes: usize,
+    /// custprofile.topics with their terms, read at the first batch
+    topics: Option<Vec<(Label, Vec<String>)>>,
+}
+
+/// A text that names none of the topics' terms counts towards its most similar topic only when
+/// the zero-shot probability is at least this (similarity alone is a weak signal on reviews).
+const TOPIC_MIN_PROBABILITY: f32 = 0.85;
+
+/// The topic a text is mainly about: the one whose terms it names most (the first of equals),
+/// else the most similar one when the similarity is clear, else none.
+fn topic_of<'t>(text: &str, embedding: &[f32], topics: &'t [(Label, Vec<String>)], vectors: &[(Vec<f32>, f32)]) -> Option<&'t str> {
+    let words = aspects::Words::of(text);
+    let counts: Vec<usize> = topics.iter().map(|(_, terms)| words.mentions(terms)).collect();
+    let best = (0..counts.len()).fold(0, |b, i| if counts[i] > counts[b] { i } else { b });
+    if counts.get(best).is_some_and(|&c| c > 0) {
+        return Some(topics[best].0.name.as_str());
+    }
+    let p = zero_shot::probabilities(&zero_shot::scores(embedding, vectors));
+    let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+    (p.get(best).is_some_and(|&x| x >= TOPIC_MIN_PROBABILITY)).then(|| topics[best].0.name.as_str())
+}
+
+/// The topics profiles are sorted into (custprofile.topics, editable by the user).
+fn load_topics() -> Vec<(Label, Vec<String>)> {
+    Spi::connect(|client| {
+        client
+            .select("SELECT topic, description FROM custprofile.topics ORDER BY topic", None, &[])?
+            .map(|row| {
+                Ok(Label {
+                    name: row.get::<String>(1)?.unwrap_or_default(),
+                    description: row.get::<String>(2)?.filter(|d| !d.trim().is_empty()),
+                })
+            })
+            .collect::<Result<Vec<Label>, pgrx::spi::SpiError>>()
+    })
+    .map(|labels| {
+        labels
+            .into_iter()
+            .map(|l| {
+                let terms = aspects::terms(&l.name, l.description.as_deref());
+                (l, terms)
+            })
+            .collect()
+    })
+    .unwrap_or_else(|e| Error::internal(format!("could not read custprofile.topics: {e}")).raise())
 }
 
 impl ProfileState {
     fn from_summary(summary: TextSummary) -> Self {
-        ProfileState { summary, pending: Vec::new(), pending_bytes: 0 }
+        ProfileState { summary, pending: Vec::new(), pending_bytes: 0, topics: None }
     }
 
     fn push(&mut self, body: Option<&str>, rating: Option<f32>, written_at: Option<TimestampWithTimeZone>) {
@@ -73,15 +120,20 @@ impl ProfileState {
         }
         let texts: Vec<&str> = self.pending.iter().map(|p| p.body.as_str()).collect();
         let scored = sentiment::analyse_and_embed(&texts).or_raise();
+        let topics = self.topics.get_or_insert_with(load_topics);
+        let labels: Vec<Label> = topics.iter().map(|(l, _)| l.clone()).collect();
+        let topic_vectors = if labels.is_empty() { Vec::new() } else { zero_shot::label_vectors(&labels).or_raise() };
         for (p, (s, embedding)) in self.pending.iter().zip(scored) {
             let embedding = embedding.expect("non-blank texts have an embedding");
             let label = LABELS.iter().position(|l| *l == s.label()).expect("a known label");
+            let topic = if topics.is_empty() { None } else { topic_of(&p.body, &embedding, topics, &topic_vectors) };
             self.summary.add(&Scored {
                 score: s.score(),
                 label,
                 embedding: &embedding,
                 rating: p.rating,
                 written_at: p.written_at,
+                topic,
             });
         }
         self.release_pending();

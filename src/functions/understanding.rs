@@ -14,7 +14,7 @@ use crate::errors::{Error, OrRaise};
 use crate::functions::sentiment::{self, LABELS};
 use crate::heads::zero_shot::{self, Label};
 use crate::runtime;
-use crate::text::{keywords as kw, pooling::cosine, sentences};
+use crate::text::{aspects, keywords as kw, pooling::cosine, sentences};
 
 fn labels_of(labels: &Array<&str>, what: &str) -> Vec<Label> {
     let raw: Vec<Option<&str>> = labels.iter().collect();
@@ -49,41 +49,6 @@ fn classify_scores(input: &str, labels: Array<&str>) -> JsonB {
     JsonB(Value::Object(map))
 }
 
-/// Words that mark a sentence as concerning one of the common retail aspects.
-fn lexicon(name: &str) -> &'static [&'static str] {
-    match name.to_lowercase().as_str() {
-        "price" | "prices" | "pricing" | "cost" | "value" => &[
-            "price", "prices", "priced", "cost", "costs", "expensive", "cheap", "cheaper", "overpriced", "affordable",
-            "value", "money", "worth", "bargain", "discount", "paid", "pay",
-        ],
-        "delivery" | "shipping" => &[
-            "delivery", "delivered", "deliver", "shipping", "shipped", "ship", "courier", "arrived", "arrive", "arrival",
-            "package", "parcel", "late", "dispatch", "dispatched", "postage", "tracking", "shipment",
-        ],
-        "quality" => &[
-            "quality", "broke", "broken", "break", "breaks", "sturdy", "durable", "flimsy", "defective", "faulty",
-            "solid", "cracked", "leaking", "leaks", "stopped working", "well made", "cheaply made", "fell apart",
-        ],
-        "support" | "customer service" | "service" => &[
-            "support", "service", "staff", "helpful", "agent", "replied", "reply", "response", "answer", "answered",
-            "emails", "email", "contact", "contacted", "rude", "friendly", "help",
-        ],
-        "returns" | "refunds" | "returns and refunds" | "refund" | "return" => &[
-            "return", "returned", "returns", "returning", "refund", "refunds", "refunded", "exchange", "money back",
-            "replacement",
-        ],
-        "features" | "product features" => &[
-            "feature", "features", "function", "functions", "battery", "screen", "size", "design", "settings", "sound",
-            "easy to use", "app", "button", "buttons",
-        ],
-        _ => &[],
-    }
-}
-
-fn mentions(sentence_lower: &str, words: &[String], terms: &[String]) -> bool {
-    terms.iter().any(|t| if t.contains(' ') { sentence_lower.contains(t.as_str()) } else { words.contains(t) })
-}
-
 static CONTRAST_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(r"(?i)\s*(?:;|,\s*(?:but|however|although|though|whereas|while|yet)\b,?|\s+but\b)\s*").expect("valid")
 });
@@ -105,17 +70,7 @@ const ASPECT_SIMILARITY: f32 = 0.4;
 #[pg_extern(stable, strict, parallel_safe, cost = 20000)]
 fn aspect_sentiment(input: &str, aspects: Array<&str>) -> JsonB {
     let aspects = labels_of(&aspects, "aspects");
-    let terms: Vec<Vec<String>> = aspects
-        .iter()
-        .map(|a| {
-            let mut t: Vec<String> = lexicon(&a.name).iter().map(|s| s.to_string()).collect();
-            t.push(a.name.to_lowercase());
-            if let Some(d) = &a.description {
-                t.extend(d.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()));
-            }
-            t
-        })
-        .collect();
+    let terms: Vec<Vec<String>> = aspects.iter().map(|a| aspects::terms(&a.name, a.description.as_deref())).collect();
     let sents: Vec<&str> = sentences::split(input).into_iter().flat_map(clauses).collect();
     if sents.is_empty() {
         return JsonB(json!({}));
@@ -125,16 +80,14 @@ fn aspect_sentiment(input: &str, aspects: Array<&str>) -> JsonB {
     // aspect -> (score sum, probability sums, sentences)
     let mut acc: BTreeMap<usize, (f32, [f32; 3], u32)> = BTreeMap::new();
     for (sentence, (s, e)) in sents.iter().zip(&scored) {
-        let lower = sentence.to_lowercase();
-        let words: Vec<String> =
-            lower.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).map(str::to_string).collect();
+        let words = aspects::Words::of(sentence);
         let similarity: Vec<f32> = match e {
             Some(e) => vectors.iter().map(|(v, _)| cosine(e, v)).collect(),
             None => vec![0.0; aspects.len()],
         };
         let closest = (0..similarity.len()).fold(0, |b, i| if similarity[i] > similarity[b] { i } else { b });
         for i in 0..aspects.len() {
-            let concerned = mentions(&lower, &words, &terms[i]) || (i == closest && similarity[i] >= ASPECT_SIMILARITY);
+            let concerned = words.mentions(&terms[i]) > 0 || (i == closest && similarity[i] >= ASPECT_SIMILARITY);
             if concerned {
                 let a = acc.entry(i).or_insert((0.0, [0.0; 3], 0));
                 a.0 += s.score();

@@ -3,11 +3,17 @@
 //! Every field is a count, a sum, a minimum or a maximum, so partial summaries built by parallel
 //! workers or per partition merge into the same result as one serial pass.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Days per month in the trend's slope.
 const DAYS_PER_MONTH: f64 = 30.0;
+/// Topics listed per profile, most texts first.
+const TOP_TOPICS: usize = 3;
+/// A topic whose texts have a mean sentiment below this is a need: something to fix.
+const NEED_BELOW: f64 = -0.25;
 /// A slope (score per month) below this is reported as steady.
 const STEADY_SLOPE: f64 = 0.02;
 const MICROS_PER_DAY: f64 = 86_400e6;
@@ -24,6 +30,15 @@ pub struct Scored<'a> {
     pub rating: Option<f32>,
     /// when it was written: PostgreSQL timestamptz microseconds, finite
     pub written_at: Option<i64>,
+    /// the topic it is mainly about, if any
+    pub topic: Option<&'a str>,
+}
+
+/// Texts about one topic and the sum of their sentiment.
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+pub struct TopicStats {
+    texts: u64,
+    score_sum: f64,
 }
 
 #[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
@@ -49,6 +64,7 @@ pub struct TextSummary {
     disagreement_sum: f64,
     conflicts: u64,
     embedding_sum: Vec<f64>,
+    topics: BTreeMap<String, TopicStats>,
 }
 
 /// A 1 to 5 rating on the sentiment scale [-1, 1].
@@ -89,6 +105,11 @@ impl TextSummary {
                 self.conflicts += 1;
             }
         }
+        if let Some(topic) = t.topic {
+            let e = self.topics.entry(topic.to_string()).or_default();
+            e.texts += 1;
+            e.score_sum += s;
+        }
         if self.embedding_sum.is_empty() {
             self.embedding_sum = vec![0.0; t.embedding.len()];
         }
@@ -125,6 +146,11 @@ impl TextSummary {
         self.rating_sum += o.rating_sum;
         self.disagreement_sum += o.disagreement_sum;
         self.conflicts += o.conflicts;
+        for (topic, stats) in &o.topics {
+            let e = self.topics.entry(topic.clone()).or_default();
+            e.texts += stats.texts;
+            e.score_sum += stats.score_sum;
+        }
         if self.embedding_sum.is_empty() {
             self.embedding_sum = o.embedding_sum.clone();
         } else if !o.embedding_sum.is_empty() {
@@ -195,6 +221,26 @@ impl TextSummary {
                 "conflicting_texts": self.conflicts,
             })
         });
+        // most texts first, then by name, so that the order is the same however rows were split
+        let mut topics: Vec<(&String, &TopicStats)> = self.topics.iter().collect();
+        topics.sort_by(|a, b| b.1.texts.cmp(&a.1.texts).then(a.0.cmp(b.0)));
+        let needs: Vec<&String> = topics
+            .iter()
+            .filter(|(_, t)| t.score_sum / (t.texts as f64) < NEED_BELOW)
+            .map(|(name, _)| *name)
+            .collect();
+        let topic_list: Vec<Value> = topics
+            .iter()
+            .take(TOP_TOPICS)
+            .map(|(name, t)| {
+                json!({
+                    "topic": name,
+                    "texts": t.texts,
+                    "share": round(t.texts as f64 / n.max(1.0)),
+                    "sentiment": round(t.score_sum / t.texts as f64),
+                })
+            })
+            .collect();
         let vector = self
             .interest_vector()
             .map(|v| Value::Array(v.iter().map(|&x| json!(round(x as f64))).collect()));
@@ -203,6 +249,8 @@ impl TextSummary {
             "skipped": { "null": self.null_texts, "blank": self.blank_texts },
             "sentiment": sentiment,
             "rating": rating,
+            "topics": topic_list,
+            "needs": needs,
             "interest_vector": vector,
             "first_seen": self.first_seen.map(&format_time),
             "last_seen": self.last_seen.map(&format_time),
@@ -229,7 +277,7 @@ mod unit {
     use super::*;
 
     fn text(score: f32, label: usize, e: &[f32], rating: Option<f32>, day: Option<i64>) -> Scored<'_> {
-        Scored { score, label, embedding: e, rating, written_at: day.map(|d| d * 86_400_000_000) }
+        Scored { score, label, embedding: e, rating, written_at: day.map(|d| d * 86_400_000_000), topic: None }
     }
 
     #[test]
@@ -253,6 +301,20 @@ mod unit {
         assert_eq!(all.to_json(json!("m"), f), empty.to_json(json!("m"), f));
         assert_eq!(all.conflicts, 1, "5 stars with a negative text");
         assert_eq!(all.first_seen, Some(10 * 86_400_000_000));
+    }
+
+    #[test]
+    fn topics_rank_by_texts_and_complaints_are_needs() {
+        let e = [1.0f32];
+        let mut s = TextSummary::default();
+        for (score, topic) in [(-0.9, "delivery"), (-0.7, "delivery"), (0.8, "price"), (0.5, "quality"), (0.1, "quality")] {
+            s.add(&Scored { topic: Some(topic), ..text(score, 1, &e, None, None) });
+        }
+        let j = s.to_json(json!("m"), |t| t.to_string());
+        assert_eq!(j["topics"][0]["topic"], "delivery");
+        assert_eq!(j["topics"][1]["topic"], "quality");
+        assert_eq!(j["topics"][0]["share"], 0.4);
+        assert_eq!(j["needs"], json!(["delivery"]));
     }
 
     #[test]

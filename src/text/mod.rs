@@ -1,6 +1,7 @@
 //! Text handling that needs no model: cleaning, PII masking, pooling of token vectors, sentence
 //! splitting and the character bound applied before tokenisation.
 
+pub mod aspects;
 pub mod clean;
 pub mod keywords;
 pub mod pii;

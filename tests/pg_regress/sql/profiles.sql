@@ -42,7 +42,8 @@ REVOKE USAGE ON SCHEMA shop FROM analyst_without_access;
 DROP ROLE analyst_without_access;
 
 -- one profile: demographics, purchases, text signals (times and recency depend on today)
-SELECT jsonb_pretty(p - 'generated_at' - 'model'
+SELECT jsonb_pretty(jsonb_set(p, '{texts,topics}', (SELECT jsonb_agg(t - 'sentiment') FROM jsonb_array_elements(p #> '{texts,topics}') t))
+         - 'generated_at' - 'model'
          #- '{purchases,recency_days}' #- '{texts,interest_vector}' #- '{texts,model}'
          #- '{texts,sentiment,mean}' #- '{texts,sentiment,min}' #- '{texts,sentiment,max}'
          #- '{texts,sentiment,trend,slope_per_month}' #- '{texts,rating,disagreement}') AS profile
@@ -81,6 +82,13 @@ CALL custprofile.refresh_profiles();
 SELECT customer_key, (profile #>> '{texts,sentiment,mean}')::float8 < 0 AS now_negative FROM custprofile.profiles WHERE customer_key = '1008';
 SELECT (profile #>> '{purchases,orders}')::int AS orders FROM custprofile.profiles WHERE customer_key = '1012';
 SELECT count(*) AS gone FROM custprofile.profiles WHERE customer_key = '1036';
+
+-- editing the topics rebuilds every profile with them
+UPDATE custprofile.topics SET description = description || ', postage' WHERE topic = 'delivery';
+CALL custprofile.refresh_profiles();
+SELECT count(*) AS with_topics FROM custprofile.profiles WHERE jsonb_array_length(profile #> '{texts,topics}') > 0;
+SELECT main_need, count(*) AS customers FROM custprofile.customer_profiles WHERE main_need IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3;
+UPDATE custprofile.topics SET description = replace(description, ', postage', '') WHERE topic = 'delivery';
 
 -- a second text source; a failure in the middle of a refresh keeps the finished batches and the
 -- next call resumes with the rest
