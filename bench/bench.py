@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""custprofile benchmark: the Python onnxruntime baseline and the extension, side by side in one run.
+
+Run through bench/run.sh, which installs everything and starts the private cluster. Measures, on
+the same review texts, the same model files and one intra-op thread:
+  A  Python onnxruntime + tokenizers, one text per run, mean pooling
+  B  the same with length-sorted batches of 32
+  C  SELECT custprofile.embed_text(body) FROM reviews
+  D  custprofile.embed_texts over the whole column
+  E  custprofile.sentiment over the column; profile_agg grouped by customer
+  F  E with two parallel workers
+  G  CALL custprofile.refresh_profiles() from scratch, then after 1% of the texts changed
+plus a backend's resident memory before and after the model loads and the first-call latency in
+a new connection. Prints texts per second and every ratio to A; writes bench/results/latest.json.
+"""
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DB = "custprofile_bench"
+
+
+def psql(sql, db=DB, timing=False):
+    """Runs SQL in a fresh connection; with timing, returns the milliseconds of the last statement."""
+    script = sql if not timing else "SELECT custprofile.warmup();\n\\timing on\n" + sql
+    out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", db],
+                         input=script, check=True, capture_output=True, text=True).stdout
+    if timing:
+        return float(re.findall(r"Time: ([0-9.]+) ms", out)[-1])
+    return out
+
+
+def load_texts(data_dir, n, seed):
+    """Real reviews with their real length spread: the Amazon multi-domain reviews (long) and
+    the airline tweets (short), shuffled with a fixed seed."""
+    texts = []
+    for cat in ("books", "dvd", "electronics", "kitchen"):
+        for split in ("train", "dev"):
+            with open(os.path.join(data_dir, "reviews/amazon_multidomain", cat, f"{split}.tsv"), newline="") as f:
+                for row in csv.DictReader(f, delimiter="\t"):
+                    texts.append(row["sentence"])
+    with open(os.path.join(data_dir, "sentiment/airline_tweets/Tweets.csv"), newline="") as f:
+        for row in csv.DictReader(f):
+            texts.append(row["text"])
+    rng = random.Random(seed)
+    rng.shuffle(texts)
+    while len(texts) < n:
+        texts += texts[: n - len(texts)]
+    return texts[:n]
+
+
+def baseline(texts, model_dir, batch):
+    import numpy as np
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(os.path.join(model_dir, "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+    tok.no_padding()
+    tok.enable_truncation(256)
+    names = [i.name for i in session.get_inputs()]
+
+    def run(encodings):
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for i, e in enumerate(encodings):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = session.run(None, feeds)[0]
+        m = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * m).sum(1) / m.sum(1)
+        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+    start = time.perf_counter()
+    if batch == 1:
+        for t in texts:
+            run([tok.encode(t)])
+    else:
+        encodings = tok.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for s in range(0, len(order), batch):
+            run([encodings[i] for i in order[s : s + batch]])
+    return time.perf_counter() - start
+
+
+def rss_kb(status):
+    return {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.*)$", status, re.M)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--texts", type=int, default=20000)
+    ap.add_argument("--customers", type=int, default=2000)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--skip-refresh", action="store_true")
+    a = ap.parse_args()
+
+    texts = load_texts(a.data, a.texts, 42)
+    words = sorted(len(t.split()) for t in texts)
+    print(f"{len(texts)} texts, words per text: median {words[len(words) // 2]}, 90th percentile {words[int(len(words) * 0.9)]}")
+
+    # the data set in a fresh database
+    psql(f"DROP DATABASE IF EXISTS {DB}", db="postgres")
+    psql(f"CREATE DATABASE {DB}", db="postgres")
+    psql("CREATE EXTENSION custprofile; CREATE TABLE reviews (id int PRIMARY KEY, customer_id int, body text);")
+    data = "\n".join(f"{i}\t{i % a.customers}\t" + t.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+                     for i, t in enumerate(texts))
+    subprocess.run(["psql", "-X", "-q", "-d", DB, "-c", "\\copy reviews FROM STDIN"], input=data + "\n", check=True, text=True)
+    psql("ANALYZE reviews")
+
+    results = {}
+
+    def record(key, seconds, what):
+        results[key] = {"what": what, "seconds": round(seconds, 2), "texts_per_second": round(len(texts) / seconds, 1)}
+        print(f"  {key}: {what}: {seconds:.1f} s, {len(texts) / seconds:.1f} texts/s", flush=True)
+
+    print("measuring (one thread each; this takes a while)", flush=True)
+    record("A", baseline(texts, a.model_dir, 1), "Python onnxruntime, one text per run")
+    # B: the batch size that is fastest on a sample, then the whole set with it
+    sample = texts[: min(500, len(texts))]
+    trials = {b: baseline(sample, a.model_dir, b) for b in (4, 8, 16, 32)}
+    best = min(trials, key=trials.get)
+    print(f"  B: batch sizes on {len(sample)} texts: " + ", ".join(f"{b}: {t:.1f} s" for b, t in trials.items()), flush=True)
+    record("B", baseline(texts, a.model_dir, best), f"Python onnxruntime, length-sorted batches of {best} (the fastest of 4, 8, 16, 32)")
+    serial = "SET max_parallel_workers_per_gather = 0;\n"
+    record("C", psql(serial + "SELECT count(custprofile.embed_text(body)) FROM reviews;", timing=True) / 1000,
+           "SELECT custprofile.embed_text(body) FROM reviews")
+    record("D", psql(serial + "SELECT count(*) FROM custprofile.embed_texts(ARRAY(SELECT body FROM reviews ORDER BY id));", timing=True) / 1000,
+           "custprofile.embed_texts over the column")
+    record("E_sentiment", psql(serial + "SELECT count(custprofile.sentiment(body)) FROM reviews;", timing=True) / 1000,
+           "SELECT custprofile.sentiment(body) FROM reviews")
+    record("E_profile_agg", psql(serial + "SELECT count(p) FROM (SELECT custprofile.profile_agg(body) AS p FROM reviews GROUP BY customer_id) s;", timing=True) / 1000,
+           "profile_agg(body) grouped by customer")
+    parallel = ("SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
+                " SET min_parallel_table_scan_size = 0;\n")
+    record("F_sentiment", psql(parallel + "SELECT count(custprofile.sentiment(body)) FROM reviews;", timing=True) / 1000,
+           "E sentiment with two parallel workers")
+    record("F_profile_agg", psql(parallel + "SELECT count(p) FROM (SELECT custprofile.profile_agg(body) AS p FROM reviews GROUP BY customer_id) s;", timing=True) / 1000,
+           "E profile_agg with two parallel workers")
+
+    if not a.skip_refresh:
+        psql(f"""CREATE TABLE customers AS SELECT g AS id FROM generate_series(0, {a.customers - 1}) g;
+                 SELECT custprofile.register_source('customers', 'customers', '{{"key": "id"}}');
+                 SELECT custprofile.register_source('texts', 'reviews', '{{"customer": "customer_id", "text": "body"}}');""")
+        t0 = time.perf_counter()
+        psql("SET client_min_messages = warning; CALL custprofile.refresh_profiles(batch_size => 200);")
+        full = time.perf_counter() - t0
+        psql("UPDATE reviews SET body = body || ' (edited)' WHERE id % 100 = 7;")
+        t0 = time.perf_counter()
+        psql("SET client_min_messages = warning; CALL custprofile.refresh_profiles(batch_size => 200);")
+        incremental = time.perf_counter() - t0
+        results["G"] = {"what": f"refresh_profiles, {a.customers} customers, {len(texts)} texts: full, then after 1% of the texts changed",
+                        "full_seconds": round(full, 2), "incremental_seconds": round(incremental, 2),
+                        "ratio": round(full / incremental, 1)}
+        print(f"  G: full {full:.1f} s, incremental {incremental:.1f} s ({full / incremental:.1f}x)")
+
+    # memory and first call in new connections
+    before = rss_kb(psql("SELECT pg_read_file('/proc/self/status');"))
+    after = rss_kb(psql("SELECT custprofile.warmup(); SELECT pg_read_file('/proc/self/status');").split("\n", 1)[1])
+    used = rss_kb(psql("SELECT count(custprofile.embed_text(body)) FROM (SELECT body FROM reviews ORDER BY id LIMIT 500) s;"
+                       " SELECT pg_read_file('/proc/self/status');").split("\n", 1)[1])
+    def first_call_ms():
+        out = subprocess.run(["psql", "-X", "-q", "-At", "-d", DB],
+                             input="\\timing on\nSELECT custprofile.embed_text('first call') IS NOT NULL;",
+                             check=True, capture_output=True, text=True).stdout
+        return float(re.findall(r"Time: ([0-9.]+) ms", out)[-1])
+
+    first = [float(psql("SELECT custprofile.warmup();").strip()) for _ in range(3)]
+    first_call = [first_call_ms() for _ in range(3)]
+    results["memory_kb"] = {"before_load": before, "after_load": after, "after_500_embeddings": used,
+                            "added_by_load": after["VmRSS"] - before["VmRSS"]}
+    results["first_call_ms"] = {"warmup_load_ms": first, "first_embed_text_in_new_connection_ms": first_call}
+    print(f"  memory: RSS {before['VmRSS'] // 1024} MB before load, {after['VmRSS'] // 1024} MB after "
+          f"(+{(after['VmRSS'] - before['VmRSS']) // 1024} MB; peak {after['VmHWM'] // 1024} MB), "
+          f"{used['VmRSS'] // 1024} MB after 500 embeddings")
+    print(f"  first call in a new connection: {', '.join(f'{x:.0f}' for x in first_call)} ms")
+
+    a_rate = results["A"]["texts_per_second"]
+    print("\nratios to A (texts per second):")
+    for k, v in results.items():
+        if "texts_per_second" in v:
+            v["ratio_to_A"] = round(v["texts_per_second"] / a_rate, 2)
+            print(f"  {k:14s} {v['texts_per_second']:8.1f} texts/s  {v['ratio_to_A']:5.2f}x  {v['what']}")
+    for e, f in (("E_sentiment", "F_sentiment"), ("E_profile_agg", "F_profile_agg")):
+        results[f]["ratio_to_E"] = round(results[f]["texts_per_second"] / results[e]["texts_per_second"], 2)
+        print(f"  {f} / {e}: {results[f]['ratio_to_E']}x")
+
+    out = {"machine": {"cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
+                       "cores": os.cpu_count(), "python": platform.python_version()},
+           "texts": len(texts), "customers": a.customers, "threads": 1, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "results": results}
+    os.makedirs(os.path.join(ROOT, "bench/results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench/results/latest.json"), "w") as f:
+        json.dump(out, f, indent=2)
+    print("\nwritten to bench/results/latest.json")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
