@@ -16,12 +16,13 @@ COMMENT ON AGGREGATE custprofile.embedding_avg(real[]) IS
 
 -- profile_agg(body [, rating [, written_at]]): the text part of a customer profile. The state
 -- buffers texts and scores them in batches; SSPACE tells the planner that a state is large
--- (384 float8 sums plus pending texts), so that grouping by millions of customers sorts
--- rather than holding every group in one hash table.
+-- (384 float8 sums, outside PostgreSQL's memory accounting), so that grouping by millions of
+-- customers sorts rather than holding every group in one hash table. The support function's
+-- COST tells it the rows are expensive, so that parallel plans aggregate in the workers.
 CREATE AGGREGATE custprofile.profile_agg(body text) (
     SFUNC = custprofile.profile_agg_accum,
     STYPE = internal,
-    SSPACE = 8192,
+    SSPACE = 4096,
     COMBINEFUNC = custprofile.profile_agg_combine,
     SERIALFUNC = custprofile.profile_agg_serialize,
     DESERIALFUNC = custprofile.profile_agg_deserialize,
@@ -32,7 +33,7 @@ CREATE AGGREGATE custprofile.profile_agg(body text) (
 CREATE AGGREGATE custprofile.profile_agg(body text, rating real) (
     SFUNC = custprofile.profile_agg_accum,
     STYPE = internal,
-    SSPACE = 8192,
+    SSPACE = 4096,
     COMBINEFUNC = custprofile.profile_agg_combine,
     SERIALFUNC = custprofile.profile_agg_serialize,
     DESERIALFUNC = custprofile.profile_agg_deserialize,
@@ -43,7 +44,7 @@ CREATE AGGREGATE custprofile.profile_agg(body text, rating real) (
 CREATE AGGREGATE custprofile.profile_agg(body text, rating real, written_at timestamptz) (
     SFUNC = custprofile.profile_agg_accum,
     STYPE = internal,
-    SSPACE = 8192,
+    SSPACE = 4096,
     COMBINEFUNC = custprofile.profile_agg_combine,
     SERIALFUNC = custprofile.profile_agg_serialize,
     DESERIALFUNC = custprofile.profile_agg_deserialize,

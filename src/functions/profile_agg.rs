@@ -25,6 +25,7 @@ const PENDING_BYTES_LIMIT: usize = 16 << 20;
 
 thread_local! {
     static PENDING_BYTES: Cell<usize> = const { Cell::new(0) };
+    static PENDING_TEXTS: Cell<usize> = const { Cell::new(0) };
 }
 
 struct Pending {
@@ -106,9 +107,16 @@ impl ProfileState {
         let written_at = written_at.filter(|t| t.is_finite()).map(|t| t.into_inner());
         self.pending_bytes += body.len();
         PENDING_BYTES.with(|b| b.set(b.get() + body.len()));
+        PENDING_TEXTS.with(|n| n.set(n.get() + 1));
         self.pending.push(Pending { body: body.to_owned(), rating, written_at });
+        // Score when this group has a batch, or when the groups of this process hold a batch
+        // between them: the work then happens while rows are read, so that each parallel worker
+        // scores the rows it reads (a leader that reads fast would otherwise end up scoring
+        // most of them at the end), and pending text stays bounded.
+        let batch = 4 * settings::batch_size();
+        let process_full = PENDING_TEXTS.with(|n| n.get()) >= batch;
         let over_limit = PENDING_BYTES.with(|b| b.get()) > PENDING_BYTES_LIMIT;
-        if self.pending.len() >= 4 * settings::batch_size() || over_limit {
+        if self.pending.len() >= batch || process_full || over_limit {
             self.flush();
         }
     }
@@ -141,6 +149,7 @@ impl ProfileState {
 
     fn release_pending(&mut self) {
         PENDING_BYTES.with(|b| b.set(b.get().saturating_sub(self.pending_bytes)));
+        PENDING_TEXTS.with(|n| n.set(n.get().saturating_sub(self.pending.len())));
         self.pending.clear();
         self.pending_bytes = 0;
     }
@@ -191,12 +200,12 @@ fn accumulate(
     state
 }
 
-#[pg_extern(name = "profile_agg_accum", parallel_safe)]
+#[pg_extern(name = "profile_agg_accum", parallel_safe, cost = 5000)]
 fn profile_agg_accum_1(state: Internal, body: Option<&str>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     accumulate(state, body, None, None, fcinfo)
 }
 
-#[pg_extern(name = "profile_agg_accum", parallel_safe)]
+#[pg_extern(name = "profile_agg_accum", parallel_safe, cost = 5000)]
 fn profile_agg_accum_2(
     state: Internal,
     body: Option<&str>,
@@ -206,7 +215,7 @@ fn profile_agg_accum_2(
     accumulate(state, body, rating, None, fcinfo)
 }
 
-#[pg_extern(name = "profile_agg_accum", parallel_safe)]
+#[pg_extern(name = "profile_agg_accum", parallel_safe, cost = 5000)]
 fn profile_agg_accum_3(
     state: Internal,
     body: Option<&str>,

@@ -77,6 +77,10 @@ BEGIN
 END $$;
 SELECT * FROM pg_temp.plan_lines('CREATE TABLE parallel AS SELECT customer, custprofile.profile_agg(body, rating, written_at) AS p FROM texts GROUP BY customer');
 SELECT customer, pg_temp.same(s.p, x.p) AS same_as_serial FROM serial s JOIN parallel x USING (customer) ORDER BY customer;
+-- and with hashed partial aggregation, where workers score the texts while they read them
+SET enable_sort = off;
+SELECT * FROM pg_temp.plan_lines('CREATE TABLE parallel_hash AS SELECT customer, custprofile.profile_agg(body, rating, written_at) AS p FROM texts GROUP BY customer');
+SELECT customer, pg_temp.same(s.p, x.p) AS same_as_serial FROM serial s JOIN parallel_hash x USING (customer) ORDER BY customer;
 RESET ALL;
 
 CREATE TABLE texts_part (LIKE texts) PARTITION BY RANGE (id);
@@ -100,4 +104,4 @@ RESET custprofile.batch_size;
 
 -- the support functions are not callable on their own
 SELECT try($$SELECT custprofile.profile_agg_final(NULL)$$);
-DROP TABLE texts, texts_part, serial, parallel;
+DROP TABLE texts, texts_part, serial, parallel, parallel_hash;
