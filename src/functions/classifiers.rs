@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise, Result};
 use crate::heads::train::{self, Dataset, TrainOptions};
-use crate::heads::Head;
+use crate::heads::{argmax, Head};
 use crate::runtime::{self, DEFAULT_ENCODER};
 
 /// Rows are encoded this many at a time, so token ids never pile up for a whole table.
@@ -238,7 +238,7 @@ fn load_head(name: &str) -> Result<Rc<Head>> {
 fn predict(name: &str, input: &str) -> String {
     let head = load_head(name).or_raise();
     let p = head.predict(&[input]).or_raise().pop().expect("one text");
-    let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+    let best = argmax(&p);
     head.classes[best].clone()
 }
 

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::errors::{Error, OrRaise};
 use crate::functions::sentiment::{self, LABELS};
+use crate::heads::argmax;
 use crate::heads::zero_shot::{self, Label};
 use crate::profiles::text_summary::{Scored, TextSummary};
 use crate::text::aspects;
@@ -52,12 +53,12 @@ const TOPIC_MIN_PROBABILITY: f32 = 0.85;
 fn topic_of<'t>(text: &str, embedding: &[f32], topics: &'t [(Label, Vec<String>)], vectors: &[(Vec<f32>, f32)]) -> Option<&'t str> {
     let words = aspects::Words::of(text);
     let counts: Vec<usize> = topics.iter().map(|(_, terms)| words.mentions(terms)).collect();
-    let best = (0..counts.len()).fold(0, |b, i| if counts[i] > counts[b] { i } else { b });
+    let best = argmax(&counts);
     if counts.get(best).is_some_and(|&c| c > 0) {
         return Some(topics[best].0.name.as_str());
     }
     let p = zero_shot::probabilities(&zero_shot::scores(embedding, vectors));
-    let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+    let best = argmax(&p);
     (p.get(best).is_some_and(|&x| x >= TOPIC_MIN_PROBABILITY)).then(|| topics[best].0.name.as_str())
 }
 

@@ -8,7 +8,7 @@ use pgrx::JsonB;
 use serde_json::json;
 
 use crate::errors::{OrRaise, Result};
-use crate::heads::Head;
+use crate::heads::{argmax, Head};
 use crate::runtime::files::sha256_hex;
 
 pub const SENTIMENT_HEAD_JSON: &str = include_str!("../../models/sentiment-head.json");
@@ -49,7 +49,7 @@ impl Sentiment {
     }
     pub fn label(&self) -> &'static str {
         let p = &self.probabilities;
-        let i = (0..3).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+        let i = argmax(p);
         LABELS[i]
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise};
 use crate::functions::sentiment::{self, LABELS};
+use crate::heads::argmax;
 use crate::heads::zero_shot::{self, Label};
 use crate::runtime;
 use crate::text::{aspects, keywords as kw, pooling::cosine, sentences};
@@ -35,7 +36,7 @@ fn label_probabilities(input: &str, labels: &[Label]) -> Vec<f32> {
 fn classify(input: &str, labels: Array<&str>) -> String {
     let labels = labels_of(&labels, "labels");
     let p = label_probabilities(input, &labels);
-    let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+    let best = argmax(&p);
     labels[best].name.clone()
 }
 
@@ -85,7 +86,7 @@ fn aspect_sentiment(input: &str, aspects: Array<&str>) -> JsonB {
             Some(e) => vectors.iter().map(|(v, _)| cosine(e, v)).collect(),
             None => vec![0.0; aspects.len()],
         };
-        let closest = (0..similarity.len()).fold(0, |b, i| if similarity[i] > similarity[b] { i } else { b });
+        let closest = argmax(&similarity);
         for i in 0..aspects.len() {
             let concerned = words.mentions(&terms[i]) > 0 || (i == closest && similarity[i] >= ASPECT_SIMILARITY);
             if concerned {
@@ -99,7 +100,7 @@ fn aspect_sentiment(input: &str, aspects: Array<&str>) -> JsonB {
     let out: Map<String, Value> = acc
         .into_iter()
         .map(|(i, (sum, p, n))| {
-            let best = (0..3).fold(0, |b, k| if p[k] > p[b] { k } else { b });
+            let best = argmax(&p);
             let score = ((sum / n as f32) as f64 * 1e4).round() / 1e4;
             (aspects[i].name.clone(), json!({ "label": LABELS[best], "score": score, "sentences": n }))
         })

@@ -197,6 +197,11 @@ impl Head {
     }
 }
 
+/// Index of the largest value, the first of equals; 0 for an empty slice.
+pub fn argmax<T: PartialOrd>(v: &[T]) -> usize {
+    (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
+}
+
 pub fn log_softmax(z: &[f32]) -> Vec<f32> {
     let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
     let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f32>().ln();
