@@ -24,14 +24,7 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET parallel_leader_participation = off;
 -- the plan runs two workers, each with a partial aggregate that the leader combines
-CREATE FUNCTION pg_temp.plan_lines(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE l text;
-BEGIN
-  FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-    IF l ~ 'Workers Launched|Partial|Finalize' THEN RETURN NEXT regexp_replace(trim(l), ' \(actual rows=.*\)$', ''); END IF;
-  END LOOP;
-END $$;
-SELECT * FROM pg_temp.plan_lines('CREATE TABLE emb_parallel AS SELECT grp, custprofile.embedding_avg(v) AS v FROM emb GROUP BY grp');
+SELECT * FROM public.plan_lines('CREATE TABLE emb_parallel AS SELECT grp, custprofile.embedding_avg(v) AS v FROM emb GROUP BY grp');
 SELECT p.grp, (SELECT max(abs(a - b)) FROM unnest(p.v, s.v) AS u(a, b)) <= 1e-5 AS same_as_serial
   FROM emb_parallel p JOIN emb_serial s USING (grp) ORDER BY grp;
 RESET ALL;

@@ -68,18 +68,11 @@ SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET parallel_leader_participation = off;
-CREATE FUNCTION pg_temp.plan_lines(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE l text;
-BEGIN
-  FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-    IF l ~ 'Workers Launched|Partial|Finalize' THEN RETURN NEXT regexp_replace(trim(l), ' \(actual rows=.*\)$', ''); END IF;
-  END LOOP;
-END $$;
-SELECT * FROM pg_temp.plan_lines('CREATE TABLE parallel AS SELECT customer, custprofile.profile_agg(body, rating, written_at) AS p FROM texts GROUP BY customer');
+SELECT * FROM public.plan_lines('CREATE TABLE parallel AS SELECT customer, custprofile.profile_agg(body, rating, written_at) AS p FROM texts GROUP BY customer');
 SELECT customer, pg_temp.same(s.p, x.p) AS same_as_serial FROM serial s JOIN parallel x USING (customer) ORDER BY customer;
 -- and with hashed partial aggregation, where workers score the texts while they read them
 SET enable_sort = off;
-SELECT * FROM pg_temp.plan_lines('CREATE TABLE parallel_hash AS SELECT customer, custprofile.profile_agg(body, rating, written_at) AS p FROM texts GROUP BY customer');
+SELECT * FROM public.plan_lines('CREATE TABLE parallel_hash AS SELECT customer, custprofile.profile_agg(body, rating, written_at) AS p FROM texts GROUP BY customer');
 SELECT customer, pg_temp.same(s.p, x.p) AS same_as_serial FROM serial s JOIN parallel_hash x USING (customer) ORDER BY customer;
 RESET ALL;
 
@@ -90,7 +83,7 @@ INSERT INTO texts_part SELECT * FROM texts;
 ANALYZE texts_part;
 SET enable_partitionwise_aggregate = on;
 SET max_parallel_workers_per_gather = 0;
-SELECT * FROM pg_temp.plan_lines('SELECT custprofile.profile_agg(body, rating, written_at) FROM texts_part');
+SELECT * FROM public.plan_lines('SELECT custprofile.profile_agg(body, rating, written_at) FROM texts_part');
 SELECT pg_temp.same((SELECT custprofile.profile_agg(body, rating, written_at) FROM texts_part),
                     (SELECT custprofile.profile_agg(body, rating, written_at) FROM texts)) AS partitions_same_as_serial;
 RESET ALL;

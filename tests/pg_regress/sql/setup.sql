@@ -8,3 +8,12 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
+-- plan_lines(query): the parallel and partial-aggregation lines of its EXPLAIN ANALYZE, without
+-- per-worker row counts (they vary run to run), so that tests pin the plan's shape.
+CREATE FUNCTION public.plan_lines(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+    IF l ~ 'Workers Launched|Partial|Finalize' THEN RETURN NEXT regexp_replace(trim(l), ' \(actual rows=.*\)$', ''); END IF;
+  END LOOP;
+END $$;
