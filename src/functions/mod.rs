@@ -1,10 +1,12 @@
 //! The SQL surface, one module per theme.
 
 pub mod aggregates;
+pub mod churn;
 pub mod classifiers;
 pub mod embedding;
 pub mod models;
 pub mod profile_agg;
+pub mod segments;
 pub mod sentiment;
 pub mod text;
 pub mod understanding;

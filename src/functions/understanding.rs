@@ -126,3 +126,36 @@ fn keywords(input: &str, k: default!(i32, 5)) -> Vec<String> {
     let vectors: Vec<Vec<f32>> = features[1..].iter().map(|f| f.mean.clone()).collect();
     kw::select(&features[0].mean, &vectors, k as usize).into_iter().map(|i| candidates[i].clone()).collect()
 }
+
+/// Up to k phrases that best represent a group of texts (a segment's reviews, say): candidates
+/// from all of them, ranked by similarity to `centre` (the group's mean interest vector, for
+/// example) or, when it is NULL, to the mean of the texts' embeddings, with diversity.
+#[pg_extern(stable, parallel_safe, cost = 100000)]
+fn group_keywords(texts: Array<&str>, k: default!(i32, 5), centre: default!(Option<Vec<Option<f32>>>, "NULL")) -> Vec<String> {
+    if !(1..=50).contains(&k) {
+        Error::invalid_parameter(format!("k must be between 1 and 50, not {k}")).raise();
+    }
+    let present: Vec<&str> = texts.iter().flatten().filter(|t| !t.trim().is_empty()).collect();
+    let candidates = kw::candidates(&present.join(".\n"));
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    let centre: Option<Vec<f32>> = centre.and_then(|c| c.into_iter().collect()).filter(|c: &Vec<f32>| !c.is_empty());
+    let mut inputs: Vec<&str> = candidates.iter().map(String::as_str).collect();
+    let group_texts = if centre.is_none() { present.len() } else { 0 };
+    inputs.extend(&present[..group_texts]);
+    let features = runtime::with_encoder(|e| e.encode(&inputs)).or_raise();
+    let document = centre.unwrap_or_else(|| {
+        let mut mean = vec![0f32; features[0].mean.len()];
+        for f in &features[candidates.len()..] {
+            mean.iter_mut().zip(&f.mean).for_each(|(m, x)| *m += x);
+        }
+        mean
+    });
+    if document.len() != features[0].mean.len() {
+        Error::invalid_parameter(format!("centre has {} values; the model's vectors have {}", document.len(), features[0].mean.len()))
+            .raise();
+    }
+    let vectors: Vec<Vec<f32>> = features[..candidates.len()].iter().map(|f| f.mean.clone()).collect();
+    kw::select(&document, &vectors, k as usize).into_iter().map(|i| candidates[i].clone()).collect()
+}
