@@ -19,10 +19,13 @@ BEGIN
             'recency_days', to_jsonb(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency_days)),
             'orders',       to_jsonb(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders)),
             'spend',        to_jsonb(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY spend)),
+            -- the usual time between two orders, for customers whose own rhythm is unknown
+            'interval_days', percentile_cont(0.5) WITHIN GROUP (ORDER BY interval_days),
             'customers',    count(*),
             'as_of',        now())
           FROM (SELECT extract(epoch FROM now() - max(o.ordered_at)) / 86400 AS recency_days,
-                       count(*) AS orders, sum(o.amount) AS spend
+                       count(*) AS orders, sum(o.amount) AS spend,
+                       extract(epoch FROM max(o.ordered_at) - min(o.ordered_at)) / 86400 / NULLIF(count(*) - 1, 0) AS interval_days
                   FROM (%s) o
                  WHERE o.customer_key IN (SELECT c.customer_key FROM (%s) c)
                  GROUP BY o.customer_key) per_customer
@@ -66,20 +69,25 @@ BEGIN
         per_customer AS (
             SELECT o.customer_key, count(*) AS orders, sum(o.amount) AS spend,
                    min(o.ordered_at) AS first_order, max(o.ordered_at) AS last_order,
-                   extract(epoch FROM now() - max(o.ordered_at)) / 86400 AS recency_days
+                   extract(epoch FROM now() - max(o.ordered_at)) / 86400 AS recency_days,
+                   extract(epoch FROM max(o.ordered_at) - min(o.ordered_at)) / 86400 / NULLIF(count(*) - 1, 0) AS interval_days
               FROM orders o GROUP BY o.customer_key),
         categories AS (
-            SELECT r.customer_key, jsonb_agg(r.category ORDER BY r.rank) AS favourite
-              FROM (SELECT o.customer_key, o.category,
+            SELECT r.customer_key, jsonb_agg(r.category ORDER BY r.rank) FILTER (WHERE r.rank <= 3) AS favourite,
+                   jsonb_object_agg(r.category, r.orders) AS orders_by_category
+              FROM (SELECT o.customer_key, o.category, count(*) AS orders,
                            row_number() OVER (PARTITION BY o.customer_key
                                               ORDER BY count(*) DESC, sum(o.amount) DESC NULLS LAST, o.category) AS rank
                       FROM orders o WHERE o.category IS NOT NULL
                      GROUP BY o.customer_key, o.category) r
-             WHERE r.rank <= 3 GROUP BY r.customer_key),
+             GROUP BY r.customer_key),
         texts AS (
             SELECT t.customer_key, custprofile.profile_agg(t.body, t.rating, t.written_at) AS signals
               FROM (%4$s) t WHERE t.customer_key IN (SELECT customer_key FROM wanted)
              GROUP BY t.customer_key)
+        SELECT d.customer_key, d.profile || jsonb_build_object('churn', custprofile.churn_assessment(d.profile, d.rhythm_days, now())),
+               d.interest_vector
+          FROM (
         SELECT c.customer_key::text,
                jsonb_build_object(
                    'customer_id', to_jsonb(c.customer_key),
@@ -95,15 +103,20 @@ BEGIN
                            'recency', custprofile.quintile_score(p.recency_days, $3 -> 'recency_days', false),
                            'frequency', custprofile.quintile_score(p.orders, $3 -> 'orders', true),
                            'monetary', custprofile.quintile_score(p.spend, $3 -> 'spend', true)) END,
-                       'favourite_categories', COALESCE(cat.favourite, '[]'::jsonb)) END,
+                       'favourite_categories', COALESCE(cat.favourite, '[]'::jsonb),
+                       'orders_by_category', COALESCE(cat.orders_by_category, '{}'::jsonb),
+                       'order_interval_days', round(p.interval_days::numeric, 1)) END,
                    'texts', t.signals,
                    'generated_at', now(),
                    'model', custprofile.model_version()),
-               ARRAY(SELECT v::real FROM jsonb_array_elements_text(t.signals -> 'interest_vector') v)
+               ARRAY(SELECT v::real FROM jsonb_array_elements_text(t.signals -> 'interest_vector') v),
+               -- the customer's own rhythm, else the shop's usual one, else a quarter
+               COALESCE(p.interval_days, ($3 ->> 'interval_days')::float8, 91) AS rhythm_days
           FROM cust c
           LEFT JOIN per_customer p ON p.customer_key = c.customer_key
           LEFT JOIN categories cat ON cat.customer_key = c.customer_key
           LEFT JOIN texts t ON t.customer_key = c.customer_key
+          ) AS d(customer_key, profile, interest_vector, rhythm_days)
         $q$, kt, custprofile.customers_sql(), orders_q, custprofile.texts_sql())
     USING customer_keys, has_orders, breakpoints;
 END $$;
@@ -126,12 +139,25 @@ CREATE TABLE custprofile.profiles (
     customer_key    text PRIMARY KEY,
     profile         jsonb NOT NULL,
     interest_vector real[],
+    -- the customer's segment from the last segment_customers run (NULL until then)
+    segment         int,
     -- fingerprint of the customer's source rows and the model when it was built
     source_hash     text NOT NULL,
     refreshed_at    timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE custprofile.profiles IS
     'Stored customer profiles (build_profile documents) and interest vectors, kept by CALL custprofile.refresh_profiles().';
+
+-- Raises the ERROR that tells the user to build profiles first.
+CREATE FUNCTION custprofile.require_profiles() RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM custprofile.profiles) THEN
+        RAISE EXCEPTION 'no customer profiles have been built yet'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Register your sources with custprofile.register_source(...), then run CALL custprofile.refresh_profiles();';
+    END IF;
+END $$;
 
 -- Customers whose profile is to be (re)built: filled from the fingerprints, emptied batch by
 -- batch. Rows left by a cancelled or failed refresh are picked up by the next one.
@@ -170,7 +196,7 @@ BEGIN
                                        custprofile.key_type())),
              custprofile.texts_sql())
     USING (custprofile.model_version() - 'extension')::text
-          || (SELECT COALESCE(string_agg(t.topic || ':' || t.description, ';' ORDER BY t.topic), '') FROM custprofile.topics t);
+          || (SELECT COALESCE(string_agg(t.topic || ':' || t.description || ':' || t.complaint, ';' ORDER BY t.topic), '') FROM custprofile.topics t);
 END $$;
 
 -- Rebuilds the profiles of customers whose source rows changed since the last refresh (all of
@@ -195,6 +221,9 @@ BEGIN
     END IF;
     -- stored documents carry UTC times, whoever calls
     PERFORM set_config('TimeZone', 'UTC', true);
+
+    -- 0. embed new and changed items and answers
+    PERFORM custprofile.refresh_catalogues();
 
     -- 1. queue what changed; drop profiles of customers that are gone
     WITH f AS MATERIALIZED (SELECT * FROM custprofile.source_fingerprints()),
@@ -268,6 +297,9 @@ SELECT p.customer_key,
        (p.profile #>> '{purchases,rfm,frequency}')::int                 AS frequency_score,
        (p.profile #>> '{purchases,rfm,monetary}')::int                  AS monetary_score,
        p.profile #>> '{purchases,favourite_categories,0}'               AS favourite_category,
+       (custprofile.churn_assessment(p.profile, (p.profile #>> '{churn,rhythm_days}')::float8, now()) ->> 'risk')::real
+                                                                        AS churn_risk,
+       p.segment,
        greatest((p.profile #>> '{purchases,last_order}')::timestamptz,
                 (p.profile #>> '{texts,last_seen}')::timestamptz)       AS last_activity,
        (p.profile ->> 'generated_at')::timestamptz                      AS profile_time
@@ -313,7 +345,7 @@ DECLARE
     customers_q text;
 BEGIN
     FOR s IN SELECT * FROM custprofile.source_registry r
-              ORDER BY array_position(ARRAY['customers', 'orders', 'texts'], r.kind), r.relation_name LOOP
+              ORDER BY array_position(ARRAY['customers', 'orders', 'texts', 'items', 'answers'], r.kind), r.relation_name LOOP
         kind := s.kind;
         rel := CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relid)
                     THEN s.relid::regclass::text ELSE s.relation_name END;
@@ -327,11 +359,11 @@ BEGIN
         END;
         check_name := 'registration'; rows := 0; detail := 'columns exist and have usable types';
         RETURN NEXT;
-        IF s.kind = 'customers' THEN
+        IF s.kind IN ('customers', 'items', 'answers') THEN
             EXECUTE format('SELECT count(*) - count(DISTINCT %1$I) + count(*) FILTER (WHERE %1$I IS NULL) FROM %2$s',
                            s.columns ->> 'key', s.relid::regclass) INTO n;
             check_name := 'duplicate or NULL keys'; rows := n;
-            detail := 'customers whose key is NULL or appears more than once';
+            detail := format('%s whose key is NULL or appears more than once', s.kind);
             RETURN NEXT;
             CONTINUE;
         END IF;

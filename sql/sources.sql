@@ -5,7 +5,7 @@
 -- a dropped table or renamed column gives a clear ERROR instead of a wrong answer.
 
 CREATE TABLE custprofile.source_registry (
-    kind          text NOT NULL CHECK (kind IN ('customers', 'orders', 'texts')),
+    kind          text NOT NULL CHECK (kind IN ('customers', 'orders', 'texts', 'items', 'answers')),
     relid         oid NOT NULL,
     -- the name at registration, for messages once the relation is gone
     relation_name text NOT NULL,
@@ -15,9 +15,9 @@ CREATE TABLE custprofile.source_registry (
     registered_by name NOT NULL DEFAULT current_user,
     PRIMARY KEY (kind, relid)
 );
--- one customers relation and one orders relation; any number of text relations
+-- one relation of each kind, except texts: any number of text relations
 CREATE UNIQUE INDEX source_registry_one_per_kind ON custprofile.source_registry (kind)
-    WHERE kind IN ('customers', 'orders');
+    WHERE kind <> 'texts';
 COMMENT ON TABLE custprofile.source_registry IS
     'Relations registered with custprofile.register_source; read it through custprofile.sources.';
 
@@ -40,7 +40,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         ('texts',     'text',       true,  'S'),
         ('texts',     'time',       false, 'D'),
         ('texts',     'rating',     false, 'N'),
-        ('texts',     'item',       false, NULL)
+        ('texts',     'item',       false, NULL),
+        ('items',     'key',        true,  NULL),
+        ('items',     'title',      false, 'S'),
+        ('items',     'description', false, 'S'),
+        ('items',     'category',   false, NULL),
+        ('items',     'price',      false, 'N'),
+        ('answers',   'key',        true,  NULL),
+        ('answers',   'question',   true,  'S'),
+        ('answers',   'answer',     true,  'S')
       ) AS r(kind, role, required, categories)
      WHERE r.kind = source_roles.kind
 $$;
@@ -109,7 +117,7 @@ BEGIN
         END IF;
     END LOOP;
     -- customer keys must compare with the key of the customers source
-    IF kind <> 'customers' THEN
+    IF kind IN ('orders', 'texts') THEN
         SELECT s.columns ->> 'key', t.typcategory INTO key_col, key_cat
           FROM custprofile.source_registry s
           JOIN pg_catalog.pg_type t ON t.oid = custprofile.column_type(s.relid, s.columns ->> 'key')
@@ -139,10 +147,15 @@ BEGIN
         found_any := true;
         RETURN NEXT s;
     END LOOP;
-    IF NOT found_any AND kind = 'customers' THEN
-        RAISE EXCEPTION 'no customers source is registered'
+    -- orders and texts are optional; the other kinds are needed by whoever asks for them
+    IF NOT found_any AND kind IN ('customers', 'items', 'answers') THEN
+        RAISE EXCEPTION 'no % source is registered', kind
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Call custprofile.register_source(''customers'', ''public.customers'', ''{"key": "customer_id", "attributes": ["age", "city"]}'') with your table and columns.';
+                  HINT = 'Call custprofile.register_source(' || CASE kind
+                      WHEN 'customers' THEN '''customers'', ''public.customers'', ''{"key": "customer_id", "attributes": ["age", "city"]}'''
+                      WHEN 'items' THEN '''items'', ''public.items'', ''{"key": "item_id", "title": "name", "description": "description", "category": "category", "price": "price"}'''
+                      ELSE '''answers'', ''public.answers'', ''{"key": "answer_id", "question": "question", "answer": "answer"}''' END
+                  || ') with your table and columns.';
     END IF;
 END $$;
 
@@ -157,9 +170,9 @@ BEGIN
         RAISE EXCEPTION 'register_source needs a kind, a relation and its columns'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF kind NOT IN ('customers', 'orders', 'texts') THEN
+    IF kind NOT IN ('customers', 'orders', 'texts', 'items', 'answers') THEN
         RAISE EXCEPTION 'unknown source kind "%"', kind
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'The kinds are customers, orders and texts.';
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'The kinds are customers, orders, texts, items and answers.';
     END IF;
     IF jsonb_typeof(columns) <> 'object' THEN
         RAISE EXCEPTION 'columns must be a JSON object of role to column name'
@@ -184,13 +197,18 @@ BEGIN
             RAISE EXCEPTION 'the % column must be given as a column name (a JSON string)', r.role
                 USING ERRCODE = 'invalid_parameter_value';
         ELSIF r.required AND NOT columns ? r.role THEN
-            RAISE EXCEPTION 'a % source needs its % column', kind, r.role
+            RAISE EXCEPTION 'the % source needs its % column', kind, r.role
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = (SELECT format('The roles of a %s source: %s (required: %s).', kind,
                                             string_agg(role, ', '), string_agg(role, ', ') FILTER (WHERE required))
                                 FROM custprofile.source_roles(kind));
         END IF;
     END LOOP;
+    IF kind = 'items' AND NOT (columns ? 'title' OR columns ? 'description') THEN
+        RAISE EXCEPTION 'an items source needs a title or a description column (or both)'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example {"key": "item_id", "title": "name", "description": "blurb", "category": "category", "price": "price"}.';
+    END IF;
     SELECT c.relkind INTO relkind FROM pg_catalog.pg_class c WHERE c.oid = relation;
     IF relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
         RAISE EXCEPTION '% is not a table, view, materialized view or foreign table', relation
@@ -202,7 +220,7 @@ BEGIN
     END IF;
     PERFORM custprofile.check_registration(kind, relation, relation::text, columns);
 
-    IF kind IN ('customers', 'orders') THEN
+    IF kind <> 'texts' THEN
         DELETE FROM custprofile.source_registry s WHERE s.kind = register_source.kind;
     END IF;
     INSERT INTO custprofile.source_registry AS s (kind, relid, relation_name, columns)
@@ -239,7 +257,7 @@ SELECT s.kind,
        s.registered_by
   FROM custprofile.source_registry s
   LEFT JOIN pg_catalog.pg_class c ON c.oid = s.relid
- ORDER BY array_position(ARRAY['customers', 'orders', 'texts'], s.kind), 2;
+ ORDER BY array_position(ARRAY['customers', 'orders', 'texts', 'items', 'answers'], s.kind), 2;
 COMMENT ON VIEW custprofile.sources IS 'The registered sources: kind, relation, columns by role.';
 
 -- SQL expressions over a registered relation, aliased: the customer key cast to the type of the
@@ -252,7 +270,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- One query over every registered text source, with the columns
--- (source text, customer_key <key type>, body text, rating real, written_at timestamptz).
+-- (source text, customer_key <key type>, body text, rating real, written_at timestamptz, item text).
 CREATE FUNCTION custprofile.texts_sql() RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -262,14 +280,16 @@ DECLARE
 BEGIN
     FOR s IN SELECT * FROM custprofile.registered('texts') LOOP
         parts := parts || format(
-            'SELECT %L::text AS source, t.%I::%s AS customer_key, t.%I::text AS body, %s AS rating, %s AS written_at FROM %s t',
+            'SELECT %L::text AS source, t.%I::%s AS customer_key, t.%I::text AS body, %s AS rating, %s AS written_at, %s AS item FROM %s t',
             s.relid::regclass::text, s.columns ->> 'customer', kt, s.columns ->> 'text',
             CASE WHEN s.columns ? 'rating' THEN format('t.%I::real', s.columns ->> 'rating') ELSE 'NULL::real' END,
             CASE WHEN s.columns ? 'time' THEN format('t.%I::timestamptz', s.columns ->> 'time') ELSE 'NULL::timestamptz' END,
+            CASE WHEN s.columns ? 'item' THEN format('t.%I::text', s.columns ->> 'item') ELSE 'NULL::text' END,
             s.relid::regclass);
     END LOOP;
     IF cardinality(parts) = 0 THEN
-        RETURN format('SELECT NULL::text AS source, NULL::%s AS customer_key, NULL::text AS body, NULL::real AS rating, NULL::timestamptz AS written_at WHERE false', kt);
+        RETURN format('SELECT NULL::text AS source, NULL::%s AS customer_key, NULL::text AS body, NULL::real AS rating, '
+                      'NULL::timestamptz AS written_at, NULL::text AS item WHERE false', kt);
     END IF;
     RETURN array_to_string(parts, ' UNION ALL ');
 END $$;

@@ -2,8 +2,9 @@
 //!
 //! Layout: `settings` (GUCs), `runtime` (ONNX Runtime, model files, batched inference),
 //! `text` (pooling, sentences), `heads` (classifier heads and their training), `profiles` (the
-//! text part of a profile), `functions` (the SQL surface by theme), `sql/` (hand-written tables,
-//! views and procedures: sources, profiles and their refresh).
+//! text part of a profile, k-means), `functions` (the SQL surface by theme), `sql/` (hand-written
+//! tables, views and procedures: sources, profiles and their refresh, churn, catalogues,
+//! segments, recommendations).
 
 use pgrx::prelude::*;
 
@@ -36,16 +37,25 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/sources.sql", name = "sources");
 extension_sql_file!("../sql/topics.sql", name = "topics");
+extension_sql_file!("../sql/churn.sql", name = "churn", requires = ["topics"]);
 extension_sql_file!(
     "../sql/profiles.sql",
     name = "profiles",
     requires = [
         "sources",
         "topics",
+        "churn",
         "aggregates",
         functions::models::model_version,
         functions::sentiment::sentiment_detail
     ]
+);
+extension_sql_file!("../sql/catalogues.sql", name = "catalogues", requires = ["sources", functions::models::model_version]);
+extension_sql_file!("../sql/segments.sql", name = "segments", requires = ["profiles", "aggregates"]);
+extension_sql_file!(
+    "../sql/recommendations.sql",
+    name = "recommendations",
+    requires = ["profiles", "catalogues", functions::segments::customer_similarity]
 );
 extension_sql_file!(
     "../sql/models.sql",

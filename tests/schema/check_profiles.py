@@ -68,7 +68,8 @@ def main():
     full = next(d for d in docs if d["purchases"] and d["purchases"]["rfm"] and d["texts"])
     broken = []
     for path, value in [(("purchases", "rfm", "recency"), 6), (("texts", "sentiment", "mean"), "high"),
-                        (("texts", "interest_vector"), [0.1] * 10), (("unexpected",), 1)]:
+                        (("texts", "interest_vector"), [0.1] * 10), (("unexpected",), 1),
+                        (("churn", "risk"), 1.5), (("purchases", "orders_by_category"), {"books": 0})]:
         d = copy.deepcopy(full)
         target = d
         for key in path[:-1]:

@@ -1,0 +1,120 @@
+-- The shop's catalogues: the items it sells (for recommend) and the answers of its knowledge
+-- base (for suggest_replies), both registered with register_source. Their texts are embedded
+-- once and stored here; refresh_catalogues (called by refresh_profiles) embeds what is new or
+-- changed. Readers never see a stale vector: a row whose text changed since it was stored is
+-- embedded again on the fly until the next refresh stores it.
+
+CREATE TABLE custprofile.catalogue_embeddings (
+    kind        text NOT NULL CHECK (kind IN ('items', 'answers')),
+    key         text NOT NULL,
+    -- hashtextextended of the embedded text and of the model version: a change of either
+    -- makes the row stale
+    text_hash   bigint NOT NULL,
+    embedding   real[] NOT NULL,
+    embedded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (kind, key)
+);
+COMMENT ON TABLE custprofile.catalogue_embeddings IS
+    'Stored embeddings of the items and answers sources, kept by custprofile.refresh_catalogues().';
+
+-- The items source as (key text, document text, title text, category text, price numeric):
+-- the document is what is embedded, "title. category. description".
+CREATE FUNCTION custprofile.items_sql() RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s custprofile.source_registry;
+    cols jsonb;
+BEGIN
+    SELECT * INTO s FROM custprofile.registered('items');
+    cols := s.columns;
+    RETURN format(
+        'SELECT i.%I::text AS key, concat_ws(''. '', %s, %s, %s) AS document, %s AS title, %s AS category, %s AS price FROM %s i',
+        cols ->> 'key',
+        CASE WHEN cols ? 'title' THEN format('NULLIF(btrim(i.%I::text), '''')', cols ->> 'title') ELSE 'NULL' END,
+        CASE WHEN cols ? 'category' THEN format('NULLIF(btrim(i.%I::text), '''')', cols ->> 'category') ELSE 'NULL' END,
+        CASE WHEN cols ? 'description' THEN format('NULLIF(btrim(i.%I::text), '''')', cols ->> 'description') ELSE 'NULL' END,
+        CASE WHEN cols ? 'title' THEN format('i.%I::text', cols ->> 'title') ELSE 'NULL::text' END,
+        CASE WHEN cols ? 'category' THEN format('i.%I::text', cols ->> 'category') ELSE 'NULL::text' END,
+        CASE WHEN cols ? 'price' THEN format('i.%I::numeric', cols ->> 'price') ELSE 'NULL::numeric' END,
+        s.relid::regclass);
+END $$;
+
+-- The answers source as (key text, document text, answer text): the question (or topic) is
+-- what is embedded and matched.
+CREATE FUNCTION custprofile.answers_sql() RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s custprofile.source_registry;
+BEGIN
+    SELECT * INTO s FROM custprofile.registered('answers');
+    RETURN format('SELECT a.%I::text AS key, NULLIF(btrim(a.%I::text), '''') AS document, a.%I::text AS answer FROM %s a',
+                  s.columns ->> 'key', s.columns ->> 'question', s.columns ->> 'answer', s.relid::regclass);
+END $$;
+
+-- The hash that says whether a stored embedding still fits its text and the model.
+CREATE FUNCTION custprofile.catalogue_hash(document text, model jsonb) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT hashtextextended(document || chr(31) || (model - 'extension')::text, 0)
+$$;
+
+-- The rows of a catalogue ('items' or 'answers') with their embedding: the stored one when it is
+-- fresh, else computed now. Rows without text are left out.
+CREATE FUNCTION custprofile.catalogue_sql(kind text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN format(
+        'SELECT c.*, COALESCE(e.embedding, custprofile.embed_text(c.document)) AS embedding '
+        'FROM (%s) c LEFT JOIN custprofile.catalogue_embeddings e '
+        'ON e.kind = %L AND e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %L) '
+        'WHERE c.document IS NOT NULL AND c.key IS NOT NULL',
+        CASE kind WHEN 'items' THEN custprofile.items_sql() ELSE custprofile.answers_sql() END,
+        kind, custprofile.model_version());
+END $$;
+
+-- Embeds the new and changed rows of the registered items and answers (in batches through
+-- embed_texts) and forgets rows that are gone. One row per kind: how many rows were embedded,
+-- how many removed. Kinds that are not registered are skipped.
+CREATE FUNCTION custprofile.refresh_catalogues()
+RETURNS TABLE (kind text, embedded bigint, removed bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    k text;
+    model jsonb := custprofile.model_version();
+    chunk record;
+BEGIN
+    -- the vectors of a kind that is no longer registered
+    DELETE FROM custprofile.catalogue_embeddings e
+     WHERE NOT EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = e.kind);
+    FOR k IN SELECT r.kind FROM custprofile.source_registry r WHERE r.kind IN ('items', 'answers') ORDER BY 1 LOOP
+        PERFORM FROM custprofile.registered(k);  -- checks the registration
+        kind := k;
+        CREATE TEMP TABLE custprofile_catalogue (key text, document text) ON COMMIT DROP;
+        EXECUTE format('INSERT INTO pg_temp.custprofile_catalogue SELECT DISTINCT ON (c.key) c.key, c.document FROM (%s) c '
+                       'WHERE c.key IS NOT NULL AND c.document IS NOT NULL ORDER BY c.key',
+                       CASE k WHEN 'items' THEN custprofile.items_sql() ELSE custprofile.answers_sql() END);
+        DELETE FROM custprofile.catalogue_embeddings e
+         WHERE e.kind = k AND NOT EXISTS (SELECT FROM pg_temp.custprofile_catalogue c WHERE c.key = e.key);
+        GET DIAGNOSTICS removed = ROW_COUNT;
+        embedded := 0;
+        -- stale or missing rows, 256 texts per embed_texts call
+        FOR chunk IN
+            SELECT array_agg(s.key ORDER BY s.key) AS keys, array_agg(s.document ORDER BY s.key) AS documents
+              FROM (SELECT c.key, c.document, (row_number() OVER (ORDER BY c.key) - 1) / 256 AS part
+                      FROM pg_temp.custprofile_catalogue c
+                      LEFT JOIN custprofile.catalogue_embeddings e ON e.kind = k AND e.key = c.key
+                     WHERE e.text_hash IS DISTINCT FROM custprofile.catalogue_hash(c.document, model)) s
+             GROUP BY s.part ORDER BY s.part
+        LOOP
+            INSERT INTO custprofile.catalogue_embeddings AS e (kind, key, text_hash, embedding, embedded_at)
+            SELECT k, chunk.keys[v.n], custprofile.catalogue_hash(chunk.documents[v.n], model), v.embedding, now()
+              FROM custprofile.embed_texts(chunk.documents) WITH ORDINALITY AS v(embedding, n)
+            ON CONFLICT ON CONSTRAINT catalogue_embeddings_pkey DO UPDATE
+                SET text_hash = EXCLUDED.text_hash, embedding = EXCLUDED.embedding, embedded_at = EXCLUDED.embedded_at;
+            embedded := embedded + cardinality(chunk.keys);
+        END LOOP;
+        RETURN NEXT;
+        DROP TABLE pg_temp.custprofile_catalogue;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION custprofile.refresh_catalogues() IS
+    'Embeds new and changed items and answers and forgets removed ones; refresh_profiles calls it.';

@@ -1,0 +1,169 @@
+-- Churn risk: a logistic score over five factors read from a customer's profile, each in [0, 1]:
+--   recency           how far past their own rhythm the customer is:
+--                     clamp((days since last activity / rhythm_days - 1) / 2, 0, 1), where
+--                     rhythm_days is the customer's mean time between orders (else the shop's
+--                     median, else 91 days); 0 while within one rhythm, 1 at three rhythms
+--   sentiment_decline clamp(-slope_per_month / 0.1, 0, 1) of the sentiment trend
+--   complaints        1 when a topic marked complaint (custprofile.topics: returns and refunds,
+--                     customer service) is among the customer's needs, else 0
+--   disagreement      the share of rated texts whose rating and text disagree
+--   negative_share    the share of texts scored negative
+-- risk = 1 / (1 + exp(-(bias + sum of weight * factor))). The default weights (churn_weights())
+-- put a customer with no factor at 0.05 and one at three rhythms without a word at 0.5;
+-- train_churn_model fits them to a labelled churn column instead.
+
+CREATE TABLE custprofile.churn_model (
+    only_row   boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    -- {"bias": ..., "recency": ..., "sentiment_decline": ..., "complaints": ..., ...}
+    weights    jsonb NOT NULL,
+    metrics    jsonb,
+    trained_at timestamptz NOT NULL DEFAULT now(),
+    trained_by name NOT NULL DEFAULT current_user
+);
+COMMENT ON TABLE custprofile.churn_model IS
+    'Churn weights fitted by custprofile.train_churn_model; empty means the documented defaults.';
+
+CREATE FUNCTION custprofile.default_churn_weights() RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT '{"bias": -3.0, "recency": 3.0, "sentiment_decline": 1.5, "complaints": 1.5,
+             "disagreement": 1.0, "negative_share": 1.5}'::jsonb
+$$;
+
+-- The weights in use: the trained ones when there are, else the defaults.
+CREATE FUNCTION custprofile.churn_weights() RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT COALESCE((SELECT m.weights FROM custprofile.churn_model m), custprofile.default_churn_weights())
+$$;
+
+CREATE FUNCTION custprofile.clamp01(x float8) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT least(1.0, greatest(0.0, COALESCE(x, 0.0))) $$;
+
+-- The five factors of a profile document as of a moment (see the top of this file).
+CREATE FUNCTION custprofile.churn_factors(profile jsonb, rhythm_days float8, as_of timestamptz)
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT jsonb_build_object(
+        'recency', round(custprofile.clamp01(
+            (extract(epoch FROM as_of - greatest((profile #>> '{purchases,last_order}')::timestamptz,
+                                                 (profile #>> '{texts,last_seen}')::timestamptz)) / 86400
+             / greatest(COALESCE(rhythm_days, 91), 1) - 1) / 2)::numeric, 4),
+        'sentiment_decline', round(custprofile.clamp01(
+            -(profile #>> '{texts,sentiment,trend,slope_per_month}')::float8 / 0.1)::numeric, 4),
+        'complaints', CASE WHEN EXISTS (
+            SELECT FROM jsonb_array_elements_text(COALESCE(profile #> '{texts,needs}', '[]')) n(topic)
+              JOIN custprofile.topics t ON t.topic = n.topic AND t.complaint) THEN 1 ELSE 0 END,
+        'disagreement', round(custprofile.clamp01(
+            (profile #>> '{texts,rating,conflicting_texts}')::float8
+            / NULLIF((profile #>> '{texts,rating,count}')::float8, 0))::numeric, 4),
+        'negative_share', round(custprofile.clamp01(
+            (profile #>> '{texts,sentiment,distribution,negative}')::float8)::numeric, 4))
+$$;
+
+-- Risk, factors and each factor's contribution (weight * factor) for a profile document.
+CREATE FUNCTION custprofile.churn_assessment(profile jsonb, rhythm_days float8, as_of timestamptz)
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT jsonb_build_object(
+               'risk', round((1 / (1 + exp(-((w ->> 'bias')::float8 + c.total))))::numeric, 4),
+               'factors', f,
+               'contributions', c.each,
+               'rhythm_days', round(rhythm_days::numeric, 1),
+               'weights', CASE WHEN EXISTS (SELECT FROM custprofile.churn_model) THEN 'trained' ELSE 'default' END,
+               'as_of', as_of)
+      -- the rhythm as stored (one decimal), so that the live figure equals the stored one
+      FROM (SELECT custprofile.churn_factors(profile, round(rhythm_days::numeric, 1)::float8, as_of) AS f,
+                   custprofile.churn_weights() AS w) x,
+           LATERAL (SELECT COALESCE(sum((x.w ->> e.key)::float8 * e.value::text::float8), 0) AS total,
+                           jsonb_object_agg(e.key, round(((x.w ->> e.key)::float8 * e.value::text::float8)::numeric, 4)) AS each
+                      FROM jsonb_each(x.f) e) c
+     WHERE profile IS NOT NULL
+$$;
+
+-- The churn risk of one customer now, in [0, 1], from the stored profile (so recency keeps
+-- counting between refreshes); NULL for a customer without a stored profile.
+CREATE FUNCTION custprofile.churn_risk(customer_id text) RETURNS real
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    p jsonb;
+BEGIN
+    PERFORM custprofile.require_profiles();
+    SELECT s.profile INTO p FROM custprofile.profiles s WHERE s.customer_key = customer_id;
+    RETURN (custprofile.churn_assessment(p, (p #>> '{churn,rhythm_days}')::float8, now()) ->> 'risk')::real;
+END $$;
+CREATE FUNCTION custprofile.churn_risk(customer_id bigint) RETURNS real
+LANGUAGE sql STABLE AS $$ SELECT custprofile.churn_risk(customer_id::text) $$;
+CREATE FUNCTION custprofile.churn_risk(customer_id uuid) RETURNS real
+LANGUAGE sql STABLE AS $$ SELECT custprofile.churn_risk(customer_id::text) $$;
+COMMENT ON FUNCTION custprofile.churn_risk(text) IS
+    'Churn risk in [0, 1] from the stored profile as of now; factors in profile -> churn.';
+
+-- Recomputes the churn section of every stored profile with the weights in use, as of the
+-- profile's generated_at (no model is run).
+CREATE FUNCTION custprofile.rescore_churn() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    UPDATE custprofile.profiles p
+       SET profile = jsonb_set(p.profile, '{churn}', custprofile.churn_assessment(
+               p.profile, (p.profile #>> '{churn,rhythm_days}')::float8, (p.profile ->> 'generated_at')::timestamptz))
+     WHERE p.profile ? 'churn';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+
+-- Back to the default weights, in the stored profiles too.
+CREATE FUNCTION custprofile.reset_churn_model() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM custprofile.churn_model;
+    PERFORM custprofile.rescore_churn();
+END $$;
+
+-- Fits the weights to the user's own labels: training_query returns (customer key, churned
+-- boolean) rows; the factors come from the stored profiles as of `as_of` in options (default now);
+-- logistic regression through the same trainer as train_classifier (options: l2, epochs, seed,
+-- validation_share, learning_rate). The weights replace the defaults, and every stored profile's
+-- churn section is recomputed with them, in one transaction.
+CREATE FUNCTION custprofile.train_churn_model(training_query text, options jsonb DEFAULT '{}')
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    names text[] := ARRAY['recency', 'sentiment_decline', 'complaints', 'disagreement', 'negative_share'];
+    as_of timestamptz := COALESCE((options ->> 'as_of')::timestamptz, now());
+    features float8[];
+    labels boolean[];
+    unmatched bigint;
+    fitted jsonb;
+BEGIN
+    IF training_query IS NULL OR btrim(training_query) = '' THEN
+        RAISE EXCEPTION 'train_churn_model needs a query returning (customer key, churned boolean) rows'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM custprofile.require_profiles();
+    EXECUTE format($q$
+        SELECT array_agg(f.value ORDER BY l.k, f.n), (array_agg(l.churned ORDER BY l.k) FILTER (WHERE f.n = 1)),
+               (SELECT count(*) FROM (%1$s) q(k, churned) WHERE NOT EXISTS
+                    (SELECT FROM custprofile.profiles p WHERE p.customer_key = q.k::text))
+          FROM (SELECT q.k::text AS k, q.churned::boolean AS churned FROM (%1$s) q(k, churned)) l
+          JOIN custprofile.profiles p ON p.customer_key = l.k
+          CROSS JOIN LATERAL unnest(ARRAY(
+              SELECT (custprofile.churn_factors(p.profile, (p.profile #>> '{churn,rhythm_days}')::float8, $2) ->> n)::float8
+                FROM unnest($1) n)) WITH ORDINALITY AS f(value, n)
+        $q$, training_query)
+      INTO features, labels, unmatched USING names, as_of;
+    IF labels IS NULL THEN
+        RAISE EXCEPTION 'the training query returned no rows that match a stored profile'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Return (customer key, churned boolean) for customers that have a profile; run CALL custprofile.refresh_profiles() first.';
+    END IF;
+    IF array_position(labels, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'the training query returned NULL churn labels' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    fitted := custprofile.fit_logistic(features, labels, names, options - 'as_of');
+    DELETE FROM custprofile.churn_model;
+    INSERT INTO custprofile.churn_model (weights, metrics)
+    VALUES (fitted -> 'weights', (fitted -> 'metrics') || jsonb_build_object('rows', cardinality(labels),
+                                                                            'unmatched_rows', unmatched, 'as_of', as_of));
+    PERFORM custprofile.rescore_churn();
+    RETURN fitted || jsonb_build_object('rows', cardinality(labels), 'unmatched_rows', unmatched);
+END $$;
+COMMENT ON FUNCTION custprofile.train_churn_model(text, jsonb) IS
+    'Fits the churn weights to (customer key, churned) rows; custprofile.reset_churn_model() restores the defaults.';

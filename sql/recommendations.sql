@@ -1,0 +1,147 @@
+-- Acting on one customer's profile: the customers most like them, the items to offer them,
+-- and the answers to suggest for what they write. Exact search over arrays: every call scans
+-- the stored profiles or the catalogue once (see README "Recommendations and segments" for
+-- where that stops being quick).
+
+-- Raises ERROR 22023 unless 1 <= k <= maximum.
+CREATE FUNCTION custprofile.check_k(k int, maximum int) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF k IS NULL OR k < 1 OR k > maximum THEN
+        RAISE EXCEPTION 'k must be between 1 and %, not %', maximum, COALESCE(k::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END $$;
+
+-- The k customers most like this one (customer_similarity: 0.7 × cosine of the interest
+-- vectors + 0.3 × cosine of the orders by category), most similar first, the customer itself
+-- excluded. No rows for a customer without a stored profile; k at most 1000.
+CREATE FUNCTION custprofile.similar_customers(customer_id text, k int DEFAULT 10)
+RETURNS TABLE (customer_id text, similarity real)
+LANGUAGE sql STABLE AS $$
+    SELECT custprofile.check_k(k, 1000);
+    SELECT custprofile.require_profiles();
+    SELECT s.customer_key, s.similarity
+      FROM (SELECT p.customer_key,
+                   custprofile.customer_similarity(me.interest_vector, me.profile #> '{purchases,orders_by_category}',
+                                                   p.interest_vector, p.profile #> '{purchases,orders_by_category}') AS similarity
+              FROM custprofile.profiles me
+              JOIN custprofile.profiles p ON p.customer_key <> me.customer_key
+             WHERE me.customer_key = $1) s
+     WHERE s.similarity IS NOT NULL
+     ORDER BY s.similarity DESC, s.customer_key
+     LIMIT k;
+$$;
+CREATE FUNCTION custprofile.similar_customers(customer_id bigint, k int DEFAULT 10)
+RETURNS TABLE (customer_id bigint, similarity real)
+LANGUAGE sql STABLE AS $$ SELECT s.customer_id::bigint, s.similarity FROM custprofile.similar_customers($1::text, k) s $$;
+CREATE FUNCTION custprofile.similar_customers(customer_id uuid, k int DEFAULT 10)
+RETURNS TABLE (customer_id uuid, similarity real)
+LANGUAGE sql STABLE AS $$ SELECT s.customer_id::uuid, s.similarity FROM custprofile.similar_customers($1::text, k) s $$;
+COMMENT ON FUNCTION custprofile.similar_customers(text, int) IS
+    'The k customers with the closest interest vectors and purchase categories, most similar first.';
+
+-- Items for a customer, from their own evidence only:
+--   score = 0.6 × cosine(interest vector, item embedding)
+--         + 0.25 × share of the customer's orders in the item's category
+--         + 0.15 × mean sentiment of the customer's own reviews of items in that category
+-- Items the customer ordered or reviewed (the item role of the orders and texts sources holds
+-- the item key) are left out; so are all items when the customer has neither texts nor orders.
+-- The reason names that evidence: their orders in the category, an item of it they praised,
+-- the closeness to their reviews, the price against their usual order.
+CREATE FUNCTION custprofile.recommend(customer_id text, k int DEFAULT 10)
+RETURNS TABLE (item_id text, score real, reason text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    kt text;
+    orders_q text;
+BEGIN
+    PERFORM custprofile.check_k(k, 1000);
+    PERFORM FROM custprofile.registered('items');
+    PERFORM custprofile.require_profiles();
+    kt := custprofile.key_type();
+    orders_q := COALESCE(custprofile.orders_sql(),
+        format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, NULL::numeric AS amount, '
+               'NULL::text AS item, NULL::text AS category WHERE false', kt));
+    RETURN QUERY EXECUTE format($q$
+        WITH me AS (SELECT p.profile, p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = $1),
+        my_categories AS (
+            SELECT e.key AS category, e.value::text::float8 AS orders
+              FROM me, jsonb_each(COALESCE(me.profile #> '{purchases,orders_by_category}', '{}')) e),
+        total AS (SELECT COALESCE(sum(orders), 0) AS orders FROM my_categories),
+        items AS MATERIALIZED (%1$s),
+        my_texts AS MATERIALIZED (
+            SELECT t.item, t.body FROM (%2$s) t WHERE t.customer_key = $1::%4$s AND t.item IS NOT NULL),
+        owned AS (
+            SELECT o.item FROM (%3$s) o WHERE o.customer_key = $1::%4$s AND o.item IS NOT NULL
+            UNION SELECT t.item FROM my_texts t),
+        praise AS (
+            SELECT r.category, avg(r.sentiment) AS sentiment,
+                   (array_agg(r.title ORDER BY r.sentiment DESC, r.title))[1] AS best_item
+              FROM (SELECT i.category, COALESCE(i.title, i.key) AS title, custprofile.sentiment(t.body) AS sentiment
+                      FROM my_texts t JOIN items i ON i.key = t.item
+                     WHERE t.body IS NOT NULL AND i.category IS NOT NULL) r
+             GROUP BY r.category),
+        scored AS (
+            SELECT i.key, i.category, i.price,
+                   custprofile.cosine_similarity(me.interest_vector, i.embedding) AS interest,
+                   c.orders AS category_orders, total.orders AS all_orders,
+                   pr.sentiment AS praise, pr.best_item,
+                   (me.profile #>> '{purchases,average_spend}')::numeric AS average_spend
+              FROM items i CROSS JOIN me CROSS JOIN total
+              LEFT JOIN my_categories c ON c.category = i.category
+              LEFT JOIN praise pr ON pr.category = i.category
+             WHERE NOT EXISTS (SELECT FROM owned o WHERE o.item = i.key))
+        SELECT s.key,
+               (0.6 * COALESCE(s.interest, 0) + 0.25 * COALESCE(s.category_orders / NULLIF(s.all_orders, 0), 0)
+                + 0.15 * COALESCE(s.praise, 0))::real AS score,
+               COALESCE(NULLIF(concat_ws('; ',
+                   CASE WHEN s.category_orders > 0 THEN
+                       format('%%s: %%s of your %%s orders', s.category, s.category_orders, s.all_orders) END,
+                   CASE WHEN s.praise >= 0.25 THEN format('you praised the %%s', s.best_item) END,
+                   CASE WHEN s.interest >= 0.35 THEN 'close to what your reviews talk about' END,
+                   CASE WHEN s.price <= s.average_spend THEN 'within your usual spend' END), ''),
+                   'the closest match to your profile') AS reason
+          FROM scored s
+         WHERE s.interest IS NOT NULL OR s.category_orders > 0 OR s.praise IS NOT NULL
+         ORDER BY 2 DESC, s.key
+         LIMIT $2
+        $q$, custprofile.catalogue_sql('items'), custprofile.texts_sql(), orders_q, kt)
+    USING customer_id, k;
+END $$;
+CREATE FUNCTION custprofile.recommend(customer_id bigint, k int DEFAULT 10)
+RETURNS TABLE (item_id text, score real, reason text)
+LANGUAGE sql STABLE AS $$ SELECT * FROM custprofile.recommend($1::text, k) $$;
+CREATE FUNCTION custprofile.recommend(customer_id uuid, k int DEFAULT 10)
+RETURNS TABLE (item_id text, score real, reason text)
+LANGUAGE sql STABLE AS $$ SELECT * FROM custprofile.recommend($1::text, k) $$;
+COMMENT ON FUNCTION custprofile.recommend(text, int) IS
+    'Items matched to a customer''s interests, categories and praise, with the reason; bought items left out.';
+
+-- The best answers of the registered knowledge base for a customer's message, by cosine
+-- similarity between the message and each answer's question; answers below min_score are never
+-- suggested (no rows rather than a bad answer). The default 0.3 comes from the demo's help desk:
+-- messages that an article answers scored 0.35 to 0.86 against it, unrelated ones at most 0.22
+-- (tests/pg_regress/sql/acting.sql holds the cases). NULL or blank messages give no rows; k at most 100.
+CREATE FUNCTION custprofile.suggest_replies(message text, k int DEFAULT 3, min_score real DEFAULT 0.3)
+RETURNS TABLE (answer_id text, answer text, score real)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    m real[];
+BEGIN
+    PERFORM custprofile.check_k(k, 100);
+    IF min_score IS NULL OR NOT (min_score BETWEEN -1 AND 1) THEN
+        RAISE EXCEPTION 'min_score must be between -1 and 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM FROM custprofile.registered('answers');
+    IF message IS NULL OR btrim(message) = '' THEN
+        RETURN;
+    END IF;
+    m := custprofile.embed_text(message);
+    RETURN QUERY EXECUTE format(
+        'SELECT s.key, s.answer, s.score FROM (SELECT c.key, c.answer, custprofile.cosine_similarity(c.embedding, $1) AS score FROM (%s) c) s '
+        'WHERE s.score >= $2 ORDER BY s.score DESC, s.key LIMIT $3', custprofile.catalogue_sql('answers'))
+    USING m, min_score, k;
+END $$;
+COMMENT ON FUNCTION custprofile.suggest_replies(text, int, real) IS
+    'Answers from the registered knowledge base whose question matches the message, best first, above min_score.';

@@ -1,0 +1,138 @@
+-- Segments: segment_customers(k) clusters the stored profiles with k-means (src/functions/
+-- segments.rs: interest vectors plus scaled RFM scores, k-means++ with a fixed seed), stores each
+-- customer's segment in custprofile.profiles.segment and each segment's keywords here; the
+-- segments view describes them for people and BI tools.
+
+-- One row per segment of the last segment_customers run.
+CREATE TABLE custprofile.segmentation (
+    segment      int PRIMARY KEY,
+    -- normalised mean interest vector of the members with texts
+    centre       real[],
+    keywords     text[] NOT NULL DEFAULT '{}',
+    k            int NOT NULL,
+    options      jsonb NOT NULL,
+    segmented_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE custprofile.segmentation IS
+    'Segments of the last custprofile.segment_customers run: centre and keywords.';
+
+-- At most this many recent texts per segment feed its keywords.
+CREATE FUNCTION custprofile.segment_keyword_texts() RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 200 $$;
+
+CREATE FUNCTION custprofile.segment_customers(k int, options jsonb DEFAULT '{}')
+RETURNS TABLE (customer_id text, segment int)
+LANGUAGE plpgsql AS $$
+DECLARE
+    masking boolean;
+BEGIN
+    IF k IS NULL OR k < 1 OR k > 100 THEN
+        RAISE EXCEPTION 'k must be between 1 and 100, not %', COALESCE(k::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'For example {"seed": 42, "max_iterations": 50, "rfm_weight": 0.5}.';
+    END IF;
+    PERFORM custprofile.require_profiles();
+    masking := current_setting('custprofile.mask_pii')::boolean;
+
+    DROP TABLE IF EXISTS pg_temp.custprofile_segments;
+    CREATE TEMP TABLE custprofile_segments ON COMMIT DROP AS
+        SELECT s.customer_key, s.segment FROM custprofile.kmeans_segments(k, options) s;
+    UPDATE custprofile.profiles p SET segment = s.segment
+      FROM pg_temp.custprofile_segments s
+     WHERE s.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;
+
+    DELETE FROM custprofile.segmentation;
+    INSERT INTO custprofile.segmentation (segment, centre, k, options)
+    SELECT s.segment, custprofile.embedding_avg(p.interest_vector), k, options
+      FROM pg_temp.custprofile_segments s JOIN custprofile.profiles p USING (customer_key)
+     GROUP BY s.segment;
+
+    -- keywords from each segment's most recent texts, ranked against its centre
+    EXECUTE format($q$
+        UPDATE custprofile.segmentation g SET keywords = COALESCE(kw.keywords, '{}')
+          FROM (SELECT r.segment,
+                       custprofile.group_keywords(array_agg(r.body ORDER BY r.n), 5,
+                                                  (SELECT x.centre FROM custprofile.segmentation x WHERE x.segment = r.segment)) AS keywords
+                  FROM (SELECT s.segment, CASE WHEN $1 THEN custprofile.mask_pii(t.body) ELSE t.body END AS body,
+                               row_number() OVER (PARTITION BY s.segment ORDER BY t.written_at DESC NULLS LAST, t.body) AS n
+                          FROM (%s) t JOIN pg_temp.custprofile_segments s ON s.customer_key = t.customer_key::text
+                         WHERE t.body IS NOT NULL AND btrim(t.body) <> '') r
+                 WHERE r.n <= custprofile.segment_keyword_texts()
+                 GROUP BY r.segment) kw
+         WHERE kw.segment = g.segment
+        $q$, custprofile.texts_sql()) USING masking;
+
+    RETURN QUERY SELECT s.customer_key, s.segment FROM pg_temp.custprofile_segments s ORDER BY s.segment, s.customer_key;
+END $$;
+COMMENT ON FUNCTION custprofile.segment_customers(int, jsonb) IS
+    'k-means segments of the stored profiles (fixed seed); stores them in profiles.segment and custprofile.segments.';
+
+-- A name for a segment from what describes it, e.g. "price-sensitive electronics buyers, mostly
+-- negative on delivery".
+CREATE FUNCTION custprofile.segment_name(top_category text, main_need text, mean_monetary float8,
+                                         mean_sentiment float8, negative_topic text, positive_topic text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT concat_ws(' ',
+               CASE WHEN main_need = 'price' THEN 'price-sensitive'
+                    WHEN mean_monetary >= 4 THEN 'high-spending'
+                    WHEN mean_monetary <= 2 THEN 'low-spending' END,
+               CASE WHEN top_category IS NOT NULL THEN top_category || ' buyers' ELSE 'customers without orders' END)
+           || CASE WHEN mean_sentiment IS NULL THEN ', no reviews'
+                   WHEN mean_sentiment <= -0.25 THEN ', mostly negative' || COALESCE(' on ' || negative_topic, '')
+                   WHEN mean_sentiment >= 0.25 THEN ', mostly positive' || COALESCE(' about ' || positive_topic, '')
+                                                    || COALESCE(' but unhappy with ' || negative_topic, '')
+                   ELSE ', mixed feelings' || COALESCE(', unhappy with ' || negative_topic, '') END
+$$;
+
+CREATE VIEW custprofile.segments AS
+WITH members AS (
+    SELECT p.segment, p.profile FROM custprofile.profiles p WHERE p.segment IS NOT NULL),
+stats AS (
+    SELECT m.segment, count(*) AS customers,
+           avg((m.profile #>> '{texts,sentiment,mean}')::float8) AS mean_sentiment,
+           avg(COALESCE((m.profile #>> '{purchases,total_spend}')::numeric, 0)) AS mean_spend,
+           avg((m.profile #>> '{purchases,rfm,monetary}')::float8) AS mean_monetary
+      FROM members m GROUP BY m.segment),
+categories AS (
+    SELECT c.segment, array_agg(c.category ORDER BY c.orders DESC, c.category) AS top
+      FROM (SELECT m.segment, e.key AS category, sum(e.value::text::int) AS orders,
+                   row_number() OVER (PARTITION BY m.segment ORDER BY sum(e.value::text::int) DESC, e.key) AS rank
+              FROM members m, jsonb_each(COALESCE(m.profile #> '{purchases,orders_by_category}', '{}')) e
+             GROUP BY m.segment, e.key) c
+     WHERE c.rank <= 3 GROUP BY c.segment),
+topics AS (
+    SELECT m.segment, t ->> 'topic' AS topic, sum((t ->> 'texts')::int) AS texts,
+           sum((t ->> 'texts')::int * (t ->> 'sentiment')::float8) / sum((t ->> 'texts')::int) AS sentiment
+      FROM members m, jsonb_array_elements(COALESCE(m.profile #> '{texts,topics}', '[]')) t
+     GROUP BY m.segment, t ->> 'topic'),
+top_topics AS (
+    SELECT t.segment, (array_agg(t.topic ORDER BY t.texts DESC, t.topic))[1:3] AS top,
+           (array_agg(t.topic ORDER BY t.texts DESC, t.topic) FILTER (WHERE t.sentiment <= -0.25))[1] AS negative,
+           (array_agg(t.topic ORDER BY t.texts DESC, t.topic) FILTER (WHERE t.sentiment >= 0.25))[1] AS positive
+      FROM topics t GROUP BY t.segment),
+needs AS (
+    SELECT n.segment, (array_agg(n.need ORDER BY n.customers DESC, n.need))[1] AS main, max(n.customers) AS customers
+      FROM (SELECT m.segment, x.need, count(*) AS customers
+              FROM members m, jsonb_array_elements_text(COALESCE(m.profile #> '{texts,needs}', '[]')) x(need)
+             GROUP BY m.segment, x.need) n
+     GROUP BY n.segment)
+SELECT s.segment,
+       custprofile.segment_name(c.top[1], CASE WHEN n.customers * 3 >= s.customers THEN n.main END,
+                                s.mean_monetary, s.mean_sentiment, tt.negative, tt.positive) AS name,
+       s.customers,
+       round(s.mean_sentiment::numeric, 3) AS mean_sentiment,
+       round(s.mean_spend, 2) AS mean_spend,
+       COALESCE(c.top, '{}') AS top_categories,
+       COALESCE(tt.top, '{}') AS top_topics,
+       COALESCE(g.keywords, '{}') AS keywords
+  FROM stats s
+  LEFT JOIN categories c USING (segment)
+  LEFT JOIN top_topics tt USING (segment)
+  LEFT JOIN needs n USING (segment)
+  LEFT JOIN custprofile.segmentation g USING (segment)
+ ORDER BY s.segment;
+COMMENT ON VIEW custprofile.segments IS
+    'Each segment of the last segment_customers run: size, mean sentiment and spend, top categories, topics, keywords and a name.';

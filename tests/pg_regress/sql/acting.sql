@@ -1,0 +1,194 @@
+-- Acting on profiles over the demo shop: catalogues (items, answers) and their stored
+-- embeddings, similar customers, recommendations, segments, churn risk and reply suggestions.
+\set ECHO none
+\i ../../demo/shop.sql
+\set ECHO all
+\set VERBOSITY terse
+SET client_min_messages = warning;
+SELECT custprofile.register_source('customers', 'shop.customers', '{"key": "customer_id", "attributes": ["city"]}') IS NOT NULL AS registered;
+SELECT custprofile.register_source('orders', 'shop.orders',
+         '{"customer": "customer_id", "time": "ordered_at", "amount": "total", "item": "product", "category": "category"}') IS NOT NULL AS registered;
+SELECT custprofile.register_source('texts', 'shop.reviews',
+         '{"customer": "customer_id", "text": "body", "time": "written_at", "rating": "stars", "item": "product"}') IS NOT NULL AS registered;
+
+-- before anything is built or registered: errors that say what to do
+SELECT try($$SELECT * FROM custprofile.similar_customers(1007)$$);
+SELECT try($$SELECT custprofile.churn_risk(1007)$$);
+SELECT try($$SELECT * FROM custprofile.segment_customers(3)$$);
+SELECT try($$SELECT * FROM custprofile.recommend(1007)$$);
+SELECT try($$SELECT * FROM custprofile.suggest_replies('where is my refund')$$);
+
+-- registering catalogues is checked like every source
+SELECT try($$SELECT custprofile.register_source('items', 'shop.items', '{"key": "item_id"}')$$);
+SELECT try($$SELECT custprofile.register_source('items', 'shop.items', '{"key": "item_id", "title": "price"}')$$);
+SELECT try($$SELECT custprofile.register_source('answers', 'shop.help_articles', '{"key": "article_id", "question": "question"}')$$);
+SELECT custprofile.register_source('items', 'shop.items',
+         '{"key": "item_id", "title": "title", "description": "description", "category": "category", "price": "price"}') IS NOT NULL AS registered;
+SELECT custprofile.register_source('answers', 'shop.help_articles',
+         '{"key": "article_id", "question": "question", "answer": "answer"}') IS NOT NULL AS registered;
+SELECT kind, relation FROM custprofile.sources;
+
+-- the refresh embeds the catalogues once; a second refresh embeds nothing
+CALL custprofile.refresh_profiles();
+SELECT kind, count(*), min(cardinality(embedding)) AS dims FROM custprofile.catalogue_embeddings GROUP BY kind ORDER BY kind;
+SELECT * FROM custprofile.refresh_catalogues();
+-- a stored item vector is the embedding of "title. category. description"
+SELECT custprofile.cosine_similarity(e.embedding,
+         custprofile.embed_text('Burr coffee grinder. kitchen. Conical burr grinder with 30 settings from espresso to French press.')) > 0.9999 AS same
+  FROM custprofile.catalogue_embeddings e WHERE e.kind = 'items' AND e.key = 'coffee grinder';
+
+-- a changed item text: recommend never sees the stale vector, the next refresh re-embeds only it
+UPDATE shop.items SET description = 'Portable speaker for the beach and the pool.' WHERE item_id = 'bluetooth speaker';
+CREATE FUNCTION pg_temp.item_vector_fits(item text, document text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE v real[];
+BEGIN
+  EXECUTE format('SELECT c.embedding FROM (%s) c WHERE c.key = $1', custprofile.catalogue_sql('items')) INTO v USING item;
+  RETURN custprofile.cosine_similarity(v, custprofile.embed_text(document)) > 0.9999;
+END $$;
+SELECT pg_temp.item_vector_fits('bluetooth speaker', 'Pocket speaker. electronics. Portable speaker for the beach and the pool.') AS fresh_before_refresh;
+SELECT * FROM custprofile.refresh_catalogues();
+SELECT pg_temp.item_vector_fits('bluetooth speaker', 'Pocket speaker. electronics. Portable speaker for the beach and the pool.') AS fresh_after_refresh;
+DELETE FROM shop.help_articles WHERE article_id = 10;
+SELECT * FROM custprofile.refresh_catalogues();
+INSERT INTO shop.help_articles VALUES (10, 'I forgot my password.', 'Use the "forgot password" link on the sign-in page.');
+
+-- similar customers: most similar first, never the customer itself, the same answer from each
+-- key type overload; an unknown customer gives no rows
+SELECT count(*) AS rows, bool_and(customer_id <> 1007) AS without_itself,
+       bool_and(similarity BETWEEN -1 AND 1) AS in_range
+  FROM custprofile.similar_customers(1007, 10);
+SELECT array_agg(similarity ORDER BY similarity DESC) = array_agg(similarity) AS sorted
+  FROM custprofile.similar_customers(1007, 35);
+SELECT (SELECT array_agg(customer_id::text) FROM custprofile.similar_customers(1007, 5))
+     = (SELECT array_agg(customer_id) FROM custprofile.similar_customers('1007', 5)) AS overloads_agree;
+SELECT count(*) FROM custprofile.similar_customers(4242);
+-- customers who write about the same category as 1007 (outdoor, unhappy) rank above the rest
+SELECT avg(CASE WHEN s.customer_id % 5 = 1007 % 5 THEN rank END) < avg(CASE WHEN s.customer_id % 5 <> 1007 % 5 THEN rank END)
+       AS same_interest_first
+  FROM (SELECT customer_id, row_number() OVER (ORDER BY similarity DESC) AS rank
+          FROM custprofile.similar_customers(1007, 35)) s;
+SELECT try($$SELECT * FROM custprofile.similar_customers(1007, 0)$$);
+SELECT try($$SELECT * FROM custprofile.similar_customers(1007, 1001)$$);
+
+-- recommendations: nothing the customer ordered or reviewed; its own category and what it
+-- praised first; a reason from its own evidence
+SELECT count(*) AS owned_recommended
+  FROM custprofile.recommend(1007, 100) r
+ WHERE r.item_id IN (SELECT product FROM shop.orders WHERE customer_id = 1007 AND product IS NOT NULL
+                     UNION SELECT product FROM shop.reviews WHERE customer_id = 1007);
+SELECT item_id, round(score::numeric, 2) AS score, reason FROM custprofile.recommend(1007, 3);
+-- 1023 buys books and wrote happy reviews: books it does not own come first, with the praise
+SELECT r.item_id, i.category, r.reason ~ 'you praised' AS cites_praise
+  FROM custprofile.recommend(1023, 3) r JOIN shop.items i USING (item_id) ORDER BY r.score DESC;
+SELECT count(*) FROM custprofile.recommend(4242);
+SELECT try($$SELECT * FROM custprofile.recommend(1007, -1)$$);
+-- the reason never quotes a review: no word of five letters or more from any review text
+-- that is not also in the shop's catalogue and category names
+SELECT count(*) AS reasons_quoting_reviews
+  FROM shop.customers c, custprofile.recommend(c.customer_id, 5) r,
+       regexp_split_to_table(lower(r.reason), '[^a-z]+') w
+ WHERE length(w) >= 5
+   AND w NOT IN (SELECT regexp_split_to_table(lower(title || ' ' || item_id || ' ' || category), '[^a-z]+') FROM shop.items)
+   AND w NOT IN ('orders', 'praised', 'close', 'reviews', 'talk', 'about', 'within', 'usual', 'spend', 'closest',
+                 'match', 'profile', 'which', 'their', 'where');
+
+-- segments: k-means with a fixed seed, stored with the profile, described by the view
+SELECT segment, count(*) FROM custprofile.segment_customers(4) GROUP BY segment ORDER BY segment;
+SELECT count(*) FILTER (WHERE segment IS NULL) AS without_segment, count(DISTINCT segment) AS segments
+  FROM custprofile.profiles;
+-- the same data and seed give the same segments; another seed is allowed to differ
+CREATE TEMP TABLE first_run AS SELECT customer_key, segment FROM custprofile.profiles;
+SELECT count(*) AS changed FROM custprofile.segment_customers(4) s JOIN first_run f ON f.customer_key = s.customer_id
+ WHERE f.segment <> s.segment;
+SELECT segment, customers, name ~ '(buyers|customers)' AS named, cardinality(top_categories) > 0 AS has_categories,
+       cardinality(keywords) BETWEEN 1 AND 5 AS has_keywords
+  FROM custprofile.segments;
+SELECT sum(customers) AS all_customers FROM custprofile.segments;
+-- the customer's category dominates its segment's top category more often than not
+SELECT count(*) FILTER (WHERE s.top_categories[1] = (p.profile #>> '{purchases,favourite_categories,0}')) * 2
+       > count(*) AS category_shapes_segments
+  FROM custprofile.profiles p JOIN custprofile.segments s USING (segment);
+SELECT custprofile.segment_name('electronics', 'price', 3, -0.5, 'delivery', NULL);
+SELECT custprofile.segment_name(NULL, NULL, NULL, NULL, NULL, NULL);
+SELECT custprofile.segment_name('books', NULL, 4.5, 0.6, NULL, 'quality');
+SELECT try($$SELECT * FROM custprofile.segment_customers(0)$$);
+SELECT try($$SELECT * FROM custprofile.segment_customers(37)$$);
+SELECT try($$SELECT * FROM custprofile.segment_customers(3, '{"seeds": 1}')$$);
+SELECT try($$SELECT * FROM custprofile.segment_customers(3, '[]')$$);
+
+-- churn risk: in [0, 1], the stored factors explain it, unhappy and silent customers rank high
+SELECT count(*) AS profiles, bool_and(custprofile.churn_risk(customer_key) BETWEEN 0 AND 1) AS in_range,
+       bool_and(profile #> '{churn,factors}' ?& ARRAY['recency', 'sentiment_decline', 'complaints', 'disagreement', 'negative_share']) AS factors
+  FROM custprofile.profiles;
+SELECT custprofile.churn_risk(4242) AS unknown;
+-- the stored figure is the live one as of generated_at
+SELECT bool_and(abs((p.profile #>> '{churn,risk}')::float8 - (custprofile.churn_assessment(
+           p.profile, (p.profile #>> '{churn,rhythm_days}')::float8, (p.profile ->> 'generated_at')::timestamptz) ->> 'risk')::float8) < 1e-9)
+       AS stored_equals_live
+  FROM custprofile.profiles p;
+-- happy customers (id % 3 = 0 in the demo) are at lower risk than unhappy ones (id % 3 = 1)
+SELECT avg(churn_risk) FILTER (WHERE customer_key::int % 3 = 0) < avg(churn_risk) FILTER (WHERE customer_key::int % 3 = 1)
+       AS unhappy_at_higher_risk
+  FROM custprofile.customer_profiles;
+-- the formula by hand: one factor at a time
+SELECT (custprofile.churn_assessment('{"purchases": {"last_order": "2026-01-01T00:00:00Z"}}', 30, '2026-01-31') ->> 'risk')::real AS within_rhythm,
+       (custprofile.churn_assessment('{"purchases": {"last_order": "2026-01-01T00:00:00Z"}}', 30, '2026-04-01') ->> 'risk')::real AS three_rhythms,
+       (custprofile.churn_assessment('{"texts": {"needs": ["returns and refunds"]}}', 30, '2026-01-01') ->> 'risk')::real AS complaint,
+       (custprofile.churn_assessment('{"texts": {"needs": ["price"]}}', 30, '2026-01-01') ->> 'risk')::real AS not_a_complaint;
+-- training the weights on a labelled column replaces the defaults, everywhere
+SELECT r - 'metrics' - 'weights' AS result, (r #>> '{weights,recency}')::float8 > 0 AS recency_raises_risk,
+       r -> 'metrics' ? 'validation_accuracy' AS has_metrics
+  FROM custprofile.train_churn_model($$SELECT customer_id, max(ordered_at) < '2026-04-01' FROM shop.orders GROUP BY 1$$, '{"seed": 7}') r;
+SELECT DISTINCT profile #>> '{churn,weights}' AS weights FROM custprofile.profiles;
+SELECT custprofile.reset_churn_model();
+SELECT DISTINCT profile #>> '{churn,weights}' AS weights FROM custprofile.profiles;
+SELECT try($$SELECT custprofile.train_churn_model('SELECT customer_id, true FROM shop.orders')$$);
+SELECT try($$SELECT custprofile.train_churn_model('SELECT 4242, true')$$);
+SELECT try($$SELECT custprofile.train_churn_model('SELECT customer_id, NULL::boolean FROM shop.customers')$$);
+SELECT try($$SELECT custprofile.train_churn_model('')$$);
+
+-- reply suggestions: each message finds the article that answers it, above the threshold;
+-- unrelated messages get nothing rather than a bad answer
+CREATE TEMP TABLE messages (message text, answered_by text);
+INSERT INTO messages VALUES
+ ('I sent the headphones back a month ago and still have not got my money', '1'),
+ ('where is my refund??', '1'),
+ ('I want to return the jacket', '2'),
+ ('how do I send this back, it does not fit', '2'),
+ ('my package never showed up', '3'),
+ ('tracking says delivered but nothing here', '3'),
+ ('how many days until it arrives', '4'),
+ ('box was crushed and the lamp is broken', '5'),
+ ('the kettle came with a crack in it', '5'),
+ ('is my speaker still under guarantee? it stopped working', '6'),
+ ('I moved house, please ship to my new address', '7'),
+ ('please cancel my order', '8'),
+ ('can I pay with paypal', '9'),
+ ('cannot log in to my account', '10'),
+ ('I love the tent, thanks!', NULL),
+ ('what is the weather like in Lisbon', NULL),
+ ('do you sell bicycles', NULL),
+ ('your chef knife is great', NULL);
+SELECT count(*) AS messages,
+       count(*) FILTER (WHERE m.answered_by IS NOT NULL AND s.answer_id = m.answered_by) AS answered_right,
+       count(*) FILTER (WHERE m.answered_by IS NULL AND s.answer_id IS NULL) AS rightly_unanswered
+  FROM messages m LEFT JOIN LATERAL custprofile.suggest_replies(m.message, 1) s ON true;
+SELECT answer_id, left(answer, 40) AS answer FROM custprofile.suggest_replies('where is my refund??', 3);
+SELECT count(*) FROM custprofile.suggest_replies(NULL);
+SELECT count(*) FROM custprofile.suggest_replies('   ');
+SELECT count(*) FROM custprofile.suggest_replies('where is my refund??', 3, 0.99);
+SELECT try($$SELECT * FROM custprofile.suggest_replies('hello', 101)$$);
+SELECT try($$SELECT * FROM custprofile.suggest_replies('hello', 3, 2)$$);
+
+-- check_sources covers the catalogues
+SELECT kind, check_name, rows FROM custprofile.check_sources() WHERE kind IN ('items', 'answers');
+-- unregistering the answers: suggest_replies names the missing call, the vectors go at the next refresh
+SELECT custprofile.unregister_source('answers', 'shop.help_articles');
+SELECT try($$SELECT * FROM custprofile.suggest_replies('where is my refund')$$);
+SELECT kind, embedded, removed FROM custprofile.refresh_catalogues();
+SELECT kind, count(*) FROM custprofile.catalogue_embeddings GROUP BY kind;
+
+-- clean up: registrations, stored profiles, segments and vectors go with the shop
+SELECT custprofile.unregister_source(kind, relation) FROM custprofile.sources;
+TRUNCATE custprofile.profiles, custprofile.refresh_queue, custprofile.segmentation, custprofile.catalogue_embeddings;
+DROP SCHEMA shop CASCADE;
