@@ -2,7 +2,8 @@
 # The README's first command: installs everything, starts a private PostgreSQL cluster, creates
 # the extension, loads the demo shop (demo/shop.sql: 36 customers, their orders and reviews),
 # shows the model at work on the reviews, registers the shop's tables, builds the stored
-# profiles and prints two of them and the top of the customer_profiles view. The cluster keeps
+# profiles and prints two of them and the top of the customer_profiles view, then acts on them:
+# similar customers, recommendations, segments, churn risk and reply suggestions. The cluster keeps
 # running afterwards; the last lines say how to connect and how to stop it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -38,9 +39,13 @@ SELECT custprofile.unregister_source(kind, relation) FROM custprofile.sources \g
 SELECT custprofile.register_source('customers', 'shop.customers',
          '{"key": "customer_id", "attributes": ["age", "city", "country", "signup_date", "segment"]}') \g /dev/null
 SELECT custprofile.register_source('orders', 'shop.orders',
-         '{"customer": "customer_id", "time": "ordered_at", "amount": "total", "category": "category"}') \g /dev/null
+         '{"customer": "customer_id", "time": "ordered_at", "amount": "total", "item": "product", "category": "category"}') \g /dev/null
 SELECT custprofile.register_source('texts', 'shop.reviews',
          '{"customer": "customer_id", "text": "body", "time": "written_at", "rating": "stars", "item": "product"}') \g /dev/null
+SELECT custprofile.register_source('items', 'shop.items',
+         '{"key": "item_id", "title": "title", "description": "description", "category": "category", "price": "price"}') \g /dev/null
+SELECT custprofile.register_source('answers', 'shop.help_articles',
+         '{"key": "article_id", "question": "question", "answer": "answer"}') \g /dev/null
 SELECT kind, relation, columns FROM custprofile.sources;
 
 \echo '== Building the stored profiles (CALL custprofile.refresh_profiles()) =='
@@ -62,6 +67,38 @@ SELECT customer_key AS customer, text_count AS texts, round(mean_sentiment::nume
        order_count AS orders, total_spend AS spend,
        recency_score AS r, frequency_score AS f, monetary_score AS m, favourite_category
   FROM custprofile.customer_profiles ORDER BY total_spend DESC NULLS LAST LIMIT 10;
+
+\echo '== Customers most like 1007 (custprofile.similar_customers) =='
+SELECT s.customer_id, round(s.similarity::numeric, 3) AS similarity, p.favourite_category, round(p.mean_sentiment::numeric, 2) AS sentiment
+  FROM custprofile.similar_customers(1007, 3) s
+  JOIN custprofile.customer_profiles p ON p.customer_key = s.customer_id::text
+ ORDER BY s.similarity DESC;
+
+\echo '== What to offer customer 1023 next, and why (custprofile.recommend) =='
+SELECT r.item_id, i.price, round(r.score::numeric, 3) AS score, r.reason
+  FROM custprofile.recommend(1023, 5) r JOIN shop.items i USING (item_id)
+ ORDER BY r.score DESC;
+
+\echo '== Segments (custprofile.segment_customers(5), then the custprofile.segments view) =='
+SELECT custprofile.segment_customers(5) \g /dev/null
+SELECT segment, name, customers, mean_sentiment AS sentiment, mean_spend AS spend,
+       array_to_string(top_categories, ', ') AS categories, array_to_string(keywords, ', ') AS keywords
+  FROM custprofile.segments;
+
+\echo '== The five customers at highest churn risk (custprofile.churn_risk) and why =='
+SELECT p.customer_key AS customer, round(custprofile.churn_risk(p.customer_key)::numeric, 2) AS risk,
+       (SELECT string_agg(format('%s %s', e.key, round(e.value::text::numeric, 2)), ', ' ORDER BY e.value::text::numeric DESC)
+          FROM jsonb_each(p.profile #> '{churn,contributions}') e WHERE e.value::text::numeric > 0) AS main_factors,
+       c.last_activity::date AS last_active
+  FROM custprofile.profiles p JOIN custprofile.customer_profiles c USING (customer_key)
+ ORDER BY 2 DESC, 1 LIMIT 5;
+
+\echo '== Suggested replies from the help desk (custprofile.suggest_replies) =='
+SELECT m.message, s.answer_id AS article, round(s.score::numeric, 2) AS score, left(s.answer, 60) AS answer
+  FROM (VALUES ('I sent the headphones back a month ago and still have not got my money'),
+               ('the kettle came with a crack in it'),
+               ('do you sell bicycles')) m(message)
+  LEFT JOIN LATERAL custprofile.suggest_replies(m.message, 1) s ON true;
 
 \echo '== Rows the profiles leave out (custprofile.check_sources) =='
 SELECT kind, relation, check_name, rows FROM custprofile.check_sources() WHERE rows <> 0;

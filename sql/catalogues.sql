@@ -57,18 +57,26 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT hashtextextended(document || chr(31) || (model - 'extension')::text, 0)
 $$;
 
--- The rows of a catalogue ('items' or 'answers') with their embedding: the stored one when it is
--- fresh, else computed now. Rows without text are left out.
-CREATE FUNCTION custprofile.catalogue_sql(kind text) RETURNS text
+-- The rows of a catalogue ('items' or 'answers') with the cosine similarity of their text to a
+-- query vector (`vector_sql`: a parameter such as '$1', or any expression), as a column
+-- `similarity`: from the stored vector when it is fresh, else from an embedding computed now.
+-- The similarity is computed in the scan of the stored vectors (OFFSET 0 keeps the planner
+-- from pulling it above the join), so only (key, similarity) rows meet the catalogue, never
+-- the vectors themselves. Rows without text are left out; a NULL
+-- query vector gives NULL similarities.
+CREATE FUNCTION custprofile.catalogue_similarity_sql(kind text, vector_sql text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN format(
-        'SELECT c.*, COALESCE(e.embedding, custprofile.embed_text(c.document)) AS embedding '
-        'FROM (%s) c LEFT JOIN custprofile.catalogue_embeddings e '
-        'ON e.kind = %L AND e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %L) '
+        'SELECT c.*, CASE WHEN e.key IS NOT NULL THEN e.similarity '
+        '                 WHEN (%2$s) IS NOT NULL THEN custprofile.cosine_similarity(custprofile.embed_text(c.document), %2$s) END AS similarity '
+        'FROM (%1$s) c '
+        'LEFT JOIN (SELECT x.key, x.text_hash, custprofile.cosine_similarity(x.embedding, %2$s) AS similarity '
+        '             FROM custprofile.catalogue_embeddings x WHERE x.kind = %3$L OFFSET 0) e '
+        '  ON e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %4$L) '
         'WHERE c.document IS NOT NULL AND c.key IS NOT NULL',
         CASE kind WHEN 'items' THEN custprofile.items_sql() ELSE custprofile.answers_sql() END,
-        kind, custprofile.model_version());
+        vector_sql, kind, custprofile.model_version());
 END $$;
 
 -- Embeds the new and changed rows of the registered items and answers (in batches through

@@ -141,6 +141,9 @@ CREATE TABLE custprofile.profiles (
     interest_vector real[],
     -- the customer's segment from the last segment_customers run (NULL until then)
     segment         int,
+    -- a small copy for similar_customers, which reads it for every customer: reading it from
+    -- the document would decompress the whole document each time
+    orders_by_category jsonb GENERATED ALWAYS AS (profile #> '{purchases,orders_by_category}') STORED,
     -- fingerprint of the customer's source rows and the model when it was built
     source_hash     text NOT NULL,
     refreshed_at    timestamptz NOT NULL DEFAULT now()

@@ -23,11 +23,11 @@ LANGUAGE sql STABLE AS $$
     SELECT custprofile.require_profiles();
     SELECT s.customer_key, s.similarity
       FROM (SELECT p.customer_key,
-                   custprofile.customer_similarity(me.interest_vector, me.profile #> '{purchases,orders_by_category}',
-                                                   p.interest_vector, p.profile #> '{purchases,orders_by_category}') AS similarity
-              FROM custprofile.profiles me
-              JOIN custprofile.profiles p ON p.customer_key <> me.customer_key
-             WHERE me.customer_key = $1) s
+                   custprofile.customer_similarity(me.interest_vector, me.orders_by_category,
+                                                   p.interest_vector, p.orders_by_category) AS similarity
+              FROM (SELECT m.customer_key, m.interest_vector, m.orders_by_category
+                      FROM custprofile.profiles m WHERE m.customer_key = $1 OFFSET 0) me
+              JOIN custprofile.profiles p ON p.customer_key <> me.customer_key) s
      WHERE s.similarity IS NOT NULL
      ORDER BY s.similarity DESC, s.customer_key
      LIMIT k;
@@ -64,12 +64,15 @@ BEGIN
         format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, NULL::numeric AS amount, '
                'NULL::text AS item, NULL::text AS category WHERE false', kt));
     RETURN QUERY EXECUTE format($q$
-        WITH me AS (SELECT p.profile, p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = $1),
+        WITH me AS MATERIALIZED (
+            -- the customer's figures taken out of the document once, not once per item
+            SELECT p.interest_vector, p.orders_by_category, (p.profile #>> '{purchases,average_spend}')::numeric AS average_spend
+              FROM custprofile.profiles p WHERE p.customer_key = $1),
         my_categories AS (
             SELECT e.key AS category, e.value::text::float8 AS orders
-              FROM me, jsonb_each(COALESCE(me.profile #> '{purchases,orders_by_category}', '{}')) e),
+              FROM me, jsonb_each(COALESCE(me.orders_by_category, '{}')) e),
         total AS (SELECT COALESCE(sum(orders), 0) AS orders FROM my_categories),
-        items AS MATERIALIZED (%1$s),
+        catalogue AS (%1$s),
         my_texts AS MATERIALIZED (
             SELECT t.item, t.body FROM (%2$s) t WHERE t.customer_key = $1::%4$s AND t.item IS NOT NULL),
         owned AS (
@@ -79,16 +82,15 @@ BEGIN
             SELECT r.category, avg(r.sentiment) AS sentiment,
                    (array_agg(r.title ORDER BY r.sentiment DESC, r.title))[1] AS best_item
               FROM (SELECT i.category, COALESCE(i.title, i.key) AS title, custprofile.sentiment(t.body) AS sentiment
-                      FROM my_texts t JOIN items i ON i.key = t.item
+                      FROM my_texts t JOIN (%5$s) i ON i.key = t.item
                      WHERE t.body IS NOT NULL AND i.category IS NOT NULL) r
              GROUP BY r.category),
         scored AS (
             SELECT i.key, i.category, i.price,
-                   custprofile.cosine_similarity(me.interest_vector, i.embedding) AS interest,
+                   i.similarity AS interest,
                    c.orders AS category_orders, total.orders AS all_orders,
-                   pr.sentiment AS praise, pr.best_item,
-                   (me.profile #>> '{purchases,average_spend}')::numeric AS average_spend
-              FROM items i CROSS JOIN me CROSS JOIN total
+                   pr.sentiment AS praise, pr.best_item, me.average_spend
+              FROM catalogue i CROSS JOIN me CROSS JOIN total
               LEFT JOIN my_categories c ON c.category = i.category
               LEFT JOIN praise pr ON pr.category = i.category
              WHERE NOT EXISTS (SELECT FROM owned o WHERE o.item = i.key))
@@ -96,9 +98,10 @@ BEGIN
                (0.6 * COALESCE(s.interest, 0) + 0.25 * COALESCE(s.category_orders / NULLIF(s.all_orders, 0), 0)
                 + 0.15 * COALESCE(s.praise, 0))::real AS score,
                COALESCE(NULLIF(concat_ws('; ',
-                   CASE WHEN s.category_orders > 0 THEN
+                   CASE WHEN s.category_orders > 0 AND s.all_orders = 1 THEN format('%%s: your only order', s.category)
+                        WHEN s.category_orders > 0 THEN
                        format('%%s: %%s of your %%s orders', s.category, s.category_orders, s.all_orders) END,
-                   CASE WHEN s.praise >= 0.25 THEN format('you praised the %%s', s.best_item) END,
+                   CASE WHEN s.praise >= 0.25 THEN format('you praised %%s', s.best_item) END,
                    CASE WHEN s.interest >= 0.35 THEN 'close to what your reviews talk about' END,
                    CASE WHEN s.price <= s.average_spend THEN 'within your usual spend' END), ''),
                    'the closest match to your profile') AS reason
@@ -106,8 +109,8 @@ BEGIN
          WHERE s.interest IS NOT NULL OR s.category_orders > 0 OR s.praise IS NOT NULL
          ORDER BY 2 DESC, s.key
          LIMIT $2
-        $q$, custprofile.catalogue_sql('items'), custprofile.texts_sql(), orders_q, kt)
-    USING customer_id, k;
+        $q$, custprofile.catalogue_similarity_sql('items', '$3'), custprofile.texts_sql(), orders_q, kt, custprofile.items_sql())
+    USING customer_id, k, (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id);
 END $$;
 CREATE FUNCTION custprofile.recommend(customer_id bigint, k int DEFAULT 10)
 RETURNS TABLE (item_id text, score real, reason text)
@@ -139,8 +142,8 @@ BEGIN
     END IF;
     m := custprofile.embed_text(message);
     RETURN QUERY EXECUTE format(
-        'SELECT s.key, s.answer, s.score FROM (SELECT c.key, c.answer, custprofile.cosine_similarity(c.embedding, $1) AS score FROM (%s) c) s '
-        'WHERE s.score >= $2 ORDER BY s.score DESC, s.key LIMIT $3', custprofile.catalogue_sql('answers'))
+        'SELECT c.key, c.answer, c.similarity FROM (%s) c WHERE c.similarity >= $2 ORDER BY c.similarity DESC, c.key LIMIT $3',
+        custprofile.catalogue_similarity_sql('answers', '$1'))
     USING m, min_score, k;
 END $$;
 COMMENT ON FUNCTION custprofile.suggest_replies(text, int, real) IS

@@ -37,7 +37,9 @@ BEGIN
     PERFORM custprofile.require_profiles();
     masking := current_setting('custprofile.mask_pii')::boolean;
 
-    DROP TABLE IF EXISTS pg_temp.custprofile_segments;
+    IF to_regclass('pg_temp.custprofile_segments') IS NOT NULL THEN
+        DROP TABLE pg_temp.custprofile_segments;  -- from an earlier call in this transaction
+    END IF;
     CREATE TEMP TABLE custprofile_segments ON COMMIT DROP AS
         SELECT s.customer_key, s.segment FROM custprofile.kmeans_segments(k, options) s;
     UPDATE custprofile.profiles p SET segment = s.segment
