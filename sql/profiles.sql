@@ -313,6 +313,15 @@ COMMENT ON VIEW custprofile.customer_profiles IS
 -- One row per registered text with its sentiment, scored when read (bodies PII-masked when
 -- custprofile.mask_pii is on): for dashboards over large tables, materialise it
 -- (CREATE MATERIALIZED VIEW ... AS SELECT * FROM custprofile.text_insights).
+-- Whether custprofile.mask_pii is on. The setting exists once the library is loaded, which a
+-- new session has not necessarily done yet: model_version() loads it.
+CREATE FUNCTION custprofile.pii_masking() RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    PERFORM custprofile.model_version();
+    RETURN current_setting('custprofile.mask_pii')::boolean;
+END $$;
+
 CREATE FUNCTION custprofile.text_insight_rows()
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
                sentiment_label text, sentiment real)
@@ -320,9 +329,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     masking boolean;
 BEGIN
-    -- the settings exist once the library is loaded
-    PERFORM custprofile.model_version();
-    masking := current_setting('custprofile.mask_pii')::boolean;
+    masking := custprofile.pii_masking();
     RETURN QUERY EXECUTE format($q$
         SELECT t.source, t.customer_key::text, t.written_at, t.rating,
                CASE WHEN %L::boolean THEN custprofile.mask_pii(t.body) ELSE t.body END,

@@ -35,7 +35,7 @@ BEGIN
             HINT = 'For example {"seed": 42, "max_iterations": 50, "rfm_weight": 0.5}.';
     END IF;
     PERFORM custprofile.require_profiles();
-    masking := current_setting('custprofile.mask_pii')::boolean;
+    masking := custprofile.pii_masking();
 
     IF to_regclass('pg_temp.custprofile_segments') IS NOT NULL THEN
         DROP TABLE pg_temp.custprofile_segments;  -- from an earlier call in this transaction

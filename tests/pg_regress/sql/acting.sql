@@ -93,7 +93,11 @@ SELECT count(*) AS reasons_quoting_reviews
    AND w NOT IN ('order', 'orders', 'praised', 'close', 'reviews', 'talk', 'about', 'within', 'usual', 'spend', 'closest',
                  'match', 'profile', 'which', 'their', 'where');
 
--- segments: k-means with a fixed seed, stored with the profile, described by the view
+-- segments: k-means with a fixed seed, stored with the profile, described by the view; first
+-- thing in a new session (the settings it reads exist once the library is loaded)
+\c
+\set VERBOSITY terse
+SET client_min_messages = warning;
 SELECT segment, count(*) FROM custprofile.segment_customers(4) GROUP BY segment ORDER BY segment;
 SELECT count(*) FILTER (WHERE segment IS NULL) AS without_segment, count(DISTINCT segment) AS segments
   FROM custprofile.profiles;
