@@ -114,6 +114,7 @@ END $$;
 CREATE FUNCTION custprofile.reset_churn_model() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('custprofile.churn_model'));
     DELETE FROM custprofile.churn_model;
     PERFORM custprofile.rescore_churn();
 END $$;
@@ -158,6 +159,8 @@ BEGIN
         RAISE EXCEPTION 'the training query returned NULL churn labels' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     fitted := custprofile.fit_logistic(features, labels, names, options - 'as_of');
+    -- one model row: a concurrent training waits, then replaces it
+    PERFORM pg_advisory_xact_lock(hashtext('custprofile.churn_model'));
     DELETE FROM custprofile.churn_model;
     INSERT INTO custprofile.churn_model (weights, metrics)
     VALUES (fitted -> 'weights', (fitted -> 'metrics') || jsonb_build_object('rows', cardinality(labels),
