@@ -23,20 +23,18 @@ CREATE FUNCTION custprofile.items_sql() RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     s custprofile.source_registry;
-    cols jsonb;
+    title text;
+    category text;
 BEGIN
     SELECT * INTO s FROM custprofile.registered('items');
-    cols := s.columns;
+    title := custprofile.role_sql(s.columns, 'title', 'i', 'text');
+    category := custprofile.role_sql(s.columns, 'category', 'i', 'text');
     RETURN format(
-        'SELECT i.%I::text AS key, concat_ws(''. '', %s, %s, %s) AS document, %s AS title, %s AS category, %s AS price FROM %s i',
-        cols ->> 'key',
-        CASE WHEN cols ? 'title' THEN format('NULLIF(btrim(i.%I::text), '''')', cols ->> 'title') ELSE 'NULL' END,
-        CASE WHEN cols ? 'category' THEN format('NULLIF(btrim(i.%I::text), '''')', cols ->> 'category') ELSE 'NULL' END,
-        CASE WHEN cols ? 'description' THEN format('NULLIF(btrim(i.%I::text), '''')', cols ->> 'description') ELSE 'NULL' END,
-        CASE WHEN cols ? 'title' THEN format('i.%I::text', cols ->> 'title') ELSE 'NULL::text' END,
-        CASE WHEN cols ? 'category' THEN format('i.%I::text', cols ->> 'category') ELSE 'NULL::text' END,
-        CASE WHEN cols ? 'price' THEN format('i.%I::numeric', cols ->> 'price') ELSE 'NULL::numeric' END,
-        s.relid::regclass);
+        'SELECT i.%1$I::text AS key, '
+        'concat_ws(''. '', NULLIF(btrim(%2$s), ''''), NULLIF(btrim(%3$s), ''''), NULLIF(btrim(%4$s), '''')) AS document, '
+        '%2$s AS title, %3$s AS category, %5$s AS price FROM %6$s i',
+        s.columns ->> 'key', title, category, custprofile.role_sql(s.columns, 'description', 'i', 'text'),
+        custprofile.role_sql(s.columns, 'price', 'i', 'numeric'), s.relid::regclass);
 END $$;
 
 -- The answers source as (key text, document text, answer text): the question (or topic) is
@@ -50,6 +48,12 @@ BEGIN
     RETURN format('SELECT a.%I::text AS key, NULLIF(btrim(a.%I::text), '''') AS document, a.%I::text AS answer FROM %s a',
                   s.columns ->> 'key', s.columns ->> 'question', s.columns ->> 'answer', s.relid::regclass);
 END $$;
+
+-- The rows of a catalogue: items_sql() or answers_sql().
+CREATE FUNCTION custprofile.catalogue_rows_sql(kind text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE kind WHEN 'items' THEN custprofile.items_sql() ELSE custprofile.answers_sql() END
+$$;
 
 -- The hash that says whether a stored embedding still fits its text and the model.
 CREATE FUNCTION custprofile.catalogue_hash(document text, model jsonb) RETURNS bigint
@@ -75,8 +79,7 @@ BEGIN
         '             FROM custprofile.catalogue_embeddings x WHERE x.kind = %3$L OFFSET 0) e '
         '  ON e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %4$L) '
         'WHERE c.document IS NOT NULL AND c.key IS NOT NULL',
-        CASE kind WHEN 'items' THEN custprofile.items_sql() ELSE custprofile.answers_sql() END,
-        vector_sql, kind, custprofile.model_version());
+        custprofile.catalogue_rows_sql(kind), vector_sql, kind, custprofile.model_version());
 END $$;
 
 -- Embeds the new and changed rows of the registered items and answers (in batches through
@@ -99,7 +102,7 @@ BEGIN
         CREATE TEMP TABLE custprofile_catalogue (key text, document text) ON COMMIT DROP;
         EXECUTE format('INSERT INTO pg_temp.custprofile_catalogue SELECT DISTINCT ON (c.key) c.key, c.document FROM (%s) c '
                        'WHERE c.key IS NOT NULL AND c.document IS NOT NULL ORDER BY c.key',
-                       CASE k WHEN 'items' THEN custprofile.items_sql() ELSE custprofile.answers_sql() END);
+                       custprofile.catalogue_rows_sql(k));
         DELETE FROM custprofile.catalogue_embeddings e
          WHERE e.kind = k AND NOT EXISTS (SELECT FROM pg_temp.custprofile_catalogue c WHERE c.key = e.key);
         GET DIAGNOSTICS removed = ROW_COUNT;

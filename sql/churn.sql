@@ -77,6 +77,12 @@ RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE AS $$
      WHERE profile IS NOT NULL
 $$;
 
+-- The churn section of a stored profile recomputed as of a moment, with the rhythm it stored.
+CREATE FUNCTION custprofile.stored_churn(profile jsonb, as_of timestamptz) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT custprofile.churn_assessment(profile, (profile #>> '{churn,rhythm_days}')::float8, as_of)
+$$;
+
 -- The churn risk of one customer now, in [0, 1], from the stored profile (so recency keeps
 -- counting between refreshes); NULL for a customer without a stored profile.
 CREATE FUNCTION custprofile.churn_risk(customer_id text) RETURNS real
@@ -86,7 +92,7 @@ DECLARE
 BEGIN
     PERFORM custprofile.require_profiles();
     SELECT s.profile INTO p FROM custprofile.profiles s WHERE s.customer_key = customer_id;
-    RETURN (custprofile.churn_assessment(p, (p #>> '{churn,rhythm_days}')::float8, now()) ->> 'risk')::real;
+    RETURN (custprofile.stored_churn(p, now()) ->> 'risk')::real;
 END $$;
 CREATE FUNCTION custprofile.churn_risk(customer_id bigint) RETURNS real
 LANGUAGE sql STABLE AS $$ SELECT custprofile.churn_risk(customer_id::text) $$;
@@ -103,8 +109,8 @@ DECLARE
     n bigint;
 BEGIN
     UPDATE custprofile.profiles p
-       SET profile = jsonb_set(p.profile, '{churn}', custprofile.churn_assessment(
-               p.profile, (p.profile #>> '{churn,rhythm_days}')::float8, (p.profile ->> 'generated_at')::timestamptz))
+       SET profile = jsonb_set(p.profile, '{churn}',
+                               custprofile.stored_churn(p.profile, (p.profile ->> 'generated_at')::timestamptz))
      WHERE p.profile ? 'churn';
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;

@@ -59,8 +59,7 @@ BEGIN
     IF has_orders THEN
         breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints());
     ELSE
-        orders_q := format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, NULL::numeric AS amount, '
-                           'NULL::text AS item, NULL::text AS category WHERE false', kt);
+        orders_q := custprofile.no_orders_sql();
     END IF;
     RETURN QUERY EXECUTE format($q$
         WITH wanted AS (SELECT DISTINCT k::%1$s AS customer_key FROM unnest($1) AS k WHERE k IS NOT NULL),
@@ -162,6 +161,16 @@ BEGIN
     END IF;
 END $$;
 
+-- Raises ERROR 22023 unless 1 <= k <= maximum.
+CREATE FUNCTION custprofile.check_k(k int, maximum int) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF k IS NULL OR k < 1 OR k > maximum THEN
+        RAISE EXCEPTION 'k must be between 1 and %, not %', maximum, COALESCE(k::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END $$;
+
 -- Customers whose profile is to be (re)built: filled from the fingerprints, emptied batch by
 -- batch. Rows left by a cancelled or failed refresh are picked up by the next one.
 CREATE TABLE custprofile.refresh_queue (
@@ -194,9 +203,7 @@ BEGIN
                                                            extract(epoch FROM t.written_at)), 2)::numeric) AS h
                        FROM (%s) t GROUP BY t.customer_key) t ON t.customer_key = c.customer_key
         $q$, custprofile.customers_sql(),
-             COALESCE(orders_q, format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, '
-                                       'NULL::numeric AS amount, NULL::text AS item, NULL::text AS category WHERE false',
-                                       custprofile.key_type())),
+             COALESCE(orders_q, custprofile.no_orders_sql()),
              custprofile.texts_sql())
     USING (custprofile.model_version() - 'extension')::text
           || (SELECT COALESCE(string_agg(t.topic || ':' || t.description || ':' || t.complaint, ';' ORDER BY t.topic), '') FROM custprofile.topics t);
@@ -300,8 +307,7 @@ SELECT p.customer_key,
        (p.profile #>> '{purchases,rfm,frequency}')::int                 AS frequency_score,
        (p.profile #>> '{purchases,rfm,monetary}')::int                  AS monetary_score,
        p.profile #>> '{purchases,favourite_categories,0}'               AS favourite_category,
-       (custprofile.churn_assessment(p.profile, (p.profile #>> '{churn,rhythm_days}')::float8, now()) ->> 'risk')::real
-                                                                        AS churn_risk,
+       (custprofile.stored_churn(p.profile, now()) ->> 'risk')::real     AS churn_risk,
        p.segment,
        greatest((p.profile #>> '{purchases,last_order}')::timestamptz,
                 (p.profile #>> '{texts,last_seen}')::timestamptz)       AS last_activity,

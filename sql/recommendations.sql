@@ -3,16 +3,6 @@
 -- the stored profiles or the catalogue once (see README "Recommendations and segments" for
 -- where that stops being quick).
 
--- Raises ERROR 22023 unless 1 <= k <= maximum.
-CREATE FUNCTION custprofile.check_k(k int, maximum int) RETURNS void
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-BEGIN
-    IF k IS NULL OR k < 1 OR k > maximum THEN
-        RAISE EXCEPTION 'k must be between 1 and %, not %', maximum, COALESCE(k::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-END $$;
-
 -- The k customers most like this one (customer_similarity: 0.7 × cosine of the interest
 -- vectors + 0.3 × cosine of the orders by category), most similar first, the customer itself
 -- excluded. No rows for a customer without a stored profile; k at most 1000.
@@ -60,9 +50,7 @@ BEGIN
     PERFORM FROM custprofile.registered('items');
     PERFORM custprofile.require_profiles();
     kt := custprofile.key_type();
-    orders_q := COALESCE(custprofile.orders_sql(),
-        format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, NULL::numeric AS amount, '
-               'NULL::text AS item, NULL::text AS category WHERE false', kt));
+    orders_q := COALESCE(custprofile.orders_sql(), custprofile.no_orders_sql());
     RETURN QUERY EXECUTE format($q$
         WITH me AS MATERIALIZED (
             -- the customer's figures taken out of the document once, not once per item

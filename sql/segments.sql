@@ -26,10 +26,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     masking boolean;
 BEGIN
-    IF k IS NULL OR k < 1 OR k > 100 THEN
-        RAISE EXCEPTION 'k must be between 1 and 100, not %', COALESCE(k::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM custprofile.check_k(k, 100);
     IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
         RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'For example {"seed": 42, "max_iterations": 50, "rfm_weight": 0.5}.';
@@ -39,20 +36,16 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('custprofile.segment_customers'));
     masking := custprofile.pii_masking();
 
-    IF to_regclass('pg_temp.custprofile_segments') IS NOT NULL THEN
-        DROP TABLE pg_temp.custprofile_segments;  -- from an earlier call in this transaction
-    END IF;
-    CREATE TEMP TABLE custprofile_segments ON COMMIT DROP AS
-        SELECT s.customer_key, s.segment FROM custprofile.kmeans_segments(k, options) s;
+    -- kmeans_segments reads every stored profile; profiles.segment then holds the result
     UPDATE custprofile.profiles p SET segment = s.segment
-      FROM pg_temp.custprofile_segments s
+      FROM custprofile.kmeans_segments(k, options) s
      WHERE s.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;
 
     DELETE FROM custprofile.segmentation;
     INSERT INTO custprofile.segmentation (segment, centre, k, options)
-    SELECT s.segment, custprofile.embedding_avg(p.interest_vector), k, options
-      FROM pg_temp.custprofile_segments s JOIN custprofile.profiles p USING (customer_key)
-     GROUP BY s.segment;
+    SELECT p.segment, custprofile.embedding_avg(p.interest_vector), k, options
+      FROM custprofile.profiles p WHERE p.segment IS NOT NULL
+     GROUP BY p.segment;
 
     -- keywords from each segment's most recent texts, ranked against its centre
     EXECUTE format($q$
@@ -62,14 +55,15 @@ BEGIN
                                                   (SELECT x.centre FROM custprofile.segmentation x WHERE x.segment = r.segment)) AS keywords
                   FROM (SELECT s.segment, CASE WHEN $1 THEN custprofile.mask_pii(t.body) ELSE t.body END AS body,
                                row_number() OVER (PARTITION BY s.segment ORDER BY t.written_at DESC NULLS LAST, t.body) AS n
-                          FROM (%s) t JOIN pg_temp.custprofile_segments s ON s.customer_key = t.customer_key::text
+                          FROM (%s) t JOIN custprofile.profiles s ON s.customer_key = t.customer_key::text AND s.segment IS NOT NULL
                          WHERE t.body IS NOT NULL AND btrim(t.body) <> '') r
                  WHERE r.n <= custprofile.segment_keyword_texts()
                  GROUP BY r.segment) kw
          WHERE kw.segment = g.segment
         $q$, custprofile.texts_sql()) USING masking;
 
-    RETURN QUERY SELECT s.customer_key, s.segment FROM pg_temp.custprofile_segments s ORDER BY s.segment, s.customer_key;
+    RETURN QUERY SELECT p.customer_key, p.segment FROM custprofile.profiles p
+                  WHERE p.segment IS NOT NULL ORDER BY p.segment, p.customer_key;
 END $$;
 COMMENT ON FUNCTION custprofile.segment_customers(int, jsonb) IS
     'k-means segments of the stored profiles (fixed seed); stores them in profiles.segment and custprofile.segments.';

@@ -269,6 +269,13 @@ LANGUAGE sql STABLE AS $$
       FROM custprofile.registered('customers') s
 $$;
 
+-- The expression for an optional role of a registration: `alias.column::type`, or a typed NULL
+-- when the role is not registered.
+CREATE FUNCTION custprofile.role_sql(columns jsonb, role text, alias text, type text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN columns ? role THEN format('%s.%I::%s', alias, columns ->> role, type) ELSE 'NULL::' || type END
+$$;
+
 -- One query over every registered text source, with the columns
 -- (source text, customer_key <key type>, body text, rating real, written_at timestamptz, item text).
 CREATE FUNCTION custprofile.texts_sql() RETURNS text
@@ -282,9 +289,9 @@ BEGIN
         parts := parts || format(
             'SELECT %L::text AS source, t.%I::%s AS customer_key, t.%I::text AS body, %s AS rating, %s AS written_at, %s AS item FROM %s t',
             s.relid::regclass::text, s.columns ->> 'customer', kt, s.columns ->> 'text',
-            CASE WHEN s.columns ? 'rating' THEN format('t.%I::real', s.columns ->> 'rating') ELSE 'NULL::real' END,
-            CASE WHEN s.columns ? 'time' THEN format('t.%I::timestamptz', s.columns ->> 'time') ELSE 'NULL::timestamptz' END,
-            CASE WHEN s.columns ? 'item' THEN format('t.%I::text', s.columns ->> 'item') ELSE 'NULL::text' END,
+            custprofile.role_sql(s.columns, 'rating', 't', 'real'),
+            custprofile.role_sql(s.columns, 'time', 't', 'timestamptz'),
+            custprofile.role_sql(s.columns, 'item', 't', 'text'),
             s.relid::regclass);
     END LOOP;
     IF cardinality(parts) = 0 THEN
@@ -309,10 +316,17 @@ BEGIN
     RETURN format(
         'SELECT o.%I::%s AS customer_key, o.%I::timestamptz AS ordered_at, o.%I::numeric AS amount, %s AS item, %s AS category FROM %s o',
         s.columns ->> 'customer', kt, s.columns ->> 'time', s.columns ->> 'amount',
-        CASE WHEN s.columns ? 'item' THEN format('o.%I::text', s.columns ->> 'item') ELSE 'NULL::text' END,
-        CASE WHEN s.columns ? 'category' THEN format('o.%I::text', s.columns ->> 'category') ELSE 'NULL::text' END,
+        custprofile.role_sql(s.columns, 'item', 'o', 'text'),
+        custprofile.role_sql(s.columns, 'category', 'o', 'text'),
         s.relid::regclass);
 END $$;
+
+-- The shape of orders_sql() with no rows, for when no orders source is registered.
+CREATE FUNCTION custprofile.no_orders_sql() RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, NULL::numeric AS amount, '
+                  'NULL::text AS item, NULL::text AS category WHERE false', custprofile.key_type())
+$$;
 
 -- The customers source as (customer_key, attributes jsonb).
 CREATE FUNCTION custprofile.customers_sql() RETURNS text
