@@ -6,6 +6,7 @@ use pgrx::JsonB;
 use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise};
+use crate::heads::round4;
 use crate::heads::train::{self, Dataset, TrainOptions};
 
 /// Logistic regression of `labels` on `features` (row-major, `names.len()` values per row):
@@ -58,13 +59,9 @@ fn fit_logistic(features: Vec<Option<f64>>, labels: Vec<Option<bool>>, names: Ve
     // softmax over two classes is a logistic of the difference of their scores
     let layer = &trained.layers[0];
     let mut weights = Map::new();
-    weights.insert("bias".into(), json!(round4(layer.bias[1] - layer.bias[0])));
+    weights.insert("bias".into(), json!(round4((layer.bias[1] - layer.bias[0]) as f64)));
     for (j, name) in names.iter().enumerate() {
-        weights.insert(name.clone(), json!(round4(layer.weights[dim + j] - layer.weights[j])));
+        weights.insert(name.clone(), json!(round4((layer.weights[dim + j] - layer.weights[j]) as f64)));
     }
     JsonB(json!({ "weights": Value::Object(weights), "metrics": trained.metrics }))
-}
-
-fn round4(v: f32) -> f64 {
-    (v as f64 * 1e4).round() / 1e4
 }

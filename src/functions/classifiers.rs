@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise, Result};
 use crate::heads::train::{self, Dataset, TrainOptions};
-use crate::heads::{argmax, Head};
+use crate::heads::{argmax, round4, Head};
 use crate::runtime::{self, DEFAULT_ENCODER};
 
 /// Rows are encoded this many at a time, so token ids never pile up for a whole table.
@@ -247,7 +247,7 @@ fn predict(name: &str, input: &str) -> String {
 fn predict_scores(name: &str, input: &str) -> JsonB {
     let head = load_head(name).or_raise();
     let p = head.predict(&[input]).or_raise().pop().expect("one text");
-    let m: Map<String, Value> = head.classes.iter().zip(p).map(|(c, v)| (c.clone(), json!(((v as f64) * 1e4).round() / 1e4))).collect();
+    let m: Map<String, Value> = head.classes.iter().zip(p).map(|(c, v)| (c.clone(), json!(round4(v as f64)))).collect();
     JsonB(Value::Object(m))
 }
 

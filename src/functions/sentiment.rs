@@ -8,7 +8,7 @@ use pgrx::JsonB;
 use serde_json::json;
 
 use crate::errors::{OrRaise, Result};
-use crate::heads::{argmax, Head};
+use crate::heads::{argmax, round4, Head};
 use crate::runtime::files::sha256_hex;
 
 pub const SENTIMENT_HEAD_JSON: &str = include_str!("../../models/sentiment-head.json");
@@ -111,7 +111,7 @@ fn sentiment_label(input: &str) -> &'static str {
 fn sentiment_detail(input: &str) -> JsonB {
     let s = one(input);
     let p = s.probabilities;
-    let round = |v: f32| ((v as f64) * 1e4).round() / 1e4;
+    let round = |v: f32| round4(v as f64);
     JsonB(json!({
         "label": s.label(),
         "score": round(s.score()),

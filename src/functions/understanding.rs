@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise};
 use crate::functions::sentiment::{self, LABELS};
-use crate::heads::argmax;
+use crate::heads::{argmax, round4};
 use crate::heads::zero_shot::{self, Label};
 use crate::runtime;
 use crate::text::{aspects, keywords as kw, pooling::cosine, sentences};
@@ -46,7 +46,7 @@ fn classify_scores(input: &str, labels: Array<&str>) -> JsonB {
     let labels = labels_of(&labels, "labels");
     let p = label_probabilities(input, &labels);
     let map: Map<String, Value> =
-        labels.iter().zip(p).map(|(l, p)| (l.name.clone(), json!(((p as f64) * 1e4).round() / 1e4))).collect();
+        labels.iter().zip(p).map(|(l, p)| (l.name.clone(), json!(round4(p as f64)))).collect();
     JsonB(Value::Object(map))
 }
 
@@ -101,7 +101,7 @@ fn aspect_sentiment(input: &str, aspects: Array<&str>) -> JsonB {
         .into_iter()
         .map(|(i, (sum, p, n))| {
             let best = argmax(&p);
-            let score = ((sum / n as f32) as f64 * 1e4).round() / 1e4;
+            let score = round4((sum / n as f32) as f64);
             (aspects[i].name.clone(), json!({ "label": LABELS[best], "score": score, "sentences": n }))
         })
         .collect();

@@ -197,6 +197,11 @@ impl Head {
     }
 }
 
+/// Rounded to four decimals, as every probability, score and weight the SQL functions report.
+pub fn round4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+
 /// Index of the largest value, the first of equals; 0 for an empty slice.
 pub fn argmax<T: PartialOrd>(v: &[T]) -> usize {
     (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })

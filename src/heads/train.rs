@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{Layer, Pooling, Scoring};
+use super::{round4, Layer, Pooling, Scoring};
 use crate::errors::{Error, Result};
 
 #[derive(Clone, Debug)]
@@ -360,10 +360,6 @@ fn validation_metrics(predicted_classes: &[usize], ys: &[usize], k: usize, names
     json!({ "validation_rows": ys.len(), "validation_accuracy": acc, "per_class": per_class })
 }
 
-fn round4(v: f64) -> f64 {
-    (v * 10_000.0).round() / 10_000.0
-}
-
 /// Rewrites the first layer so that it takes raw features: W' = W / sigma, b' = b - W' . mu.
 fn fold_standardisation(l: &mut Layer, mu: &[f32], sigma: &[f32]) {
     for (row, b) in l.weights.chunks_exact_mut(l.inputs).zip(l.bias.iter_mut()) {
@@ -409,7 +405,7 @@ mod tests {
     }
 
     /// Not a timed assertion: prints how long the category-task shape takes
-    /// (`cargo pgrx test pg15 training_speed -- --ignored --nocapture`).
+    /// (`cargo test --release --lib --no-default-features --features pg15 training_speed -- --ignored --nocapture`).
     #[test]
     #[ignore]
     fn training_speed() {
