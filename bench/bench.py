@@ -2,16 +2,17 @@
 """custprofile benchmark: the Python onnxruntime baseline and the extension, side by side in one run.
 
 Run through bench/run.sh, which installs everything and starts the private cluster. Measures, on
-the same review texts, the same model files and one intra-op thread:
-  A  Python onnxruntime + tokenizers, one text per run, mean pooling
-  B  the same with length-sorted batches of 32
+the same review texts, the same tokenizer and one intra-op thread:
+  A  Python onnxruntime + tokenizers, one text per run, mean pooling, on the published model.onnx
+  B  the same with length-sorted batches (the fastest size of 4, 8, 16, 32)
+  A_int8  A on the extension's model.int8.onnx (not a target: tells the model's share of a ratio)
   C  SELECT custprofile.embed_text(body) FROM reviews
   D  custprofile.embed_texts over the whole column
   E  custprofile.sentiment over the column; profile_agg grouped by customer
   F  E with two parallel workers
   G  CALL custprofile.refresh_profiles() from scratch, then after 1% of the texts changed
-plus a backend's resident memory before and after the model loads and the first-call latency in
-a new connection. Prints texts per second and every ratio to A; writes bench/results/latest.json.
+plus a backend's resident memory before and after the model loads, the memory of 20 concurrent
+connections using the model, and the first-call latency in a new connection. Prints texts per second and every ratio to A; writes bench/results/latest.json.
 """
 import argparse
 import csv
@@ -57,7 +58,7 @@ def load_texts(data_dir, n, seed):
     return texts[:n]
 
 
-def baseline(texts, model_dir, batch):
+def baseline(texts, model_dir, batch, model="model.onnx"):
     import numpy as np
     import onnxruntime as ort
     from tokenizers import Tokenizer
@@ -65,7 +66,7 @@ def baseline(texts, model_dir, batch):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(os.path.join(model_dir, "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(os.path.join(model_dir, model), opts, providers=["CPUExecutionProvider"])
     tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
     tok.no_padding()
     tok.enable_truncation(256)
@@ -100,6 +101,27 @@ def baseline(texts, model_dir, batch):
 
 def rss_kb(status):
     return {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.*)$", status, re.M)}
+
+
+def concurrent_memory(n):
+    """n connections at once, each loading the model and embedding 20 texts, then reporting its own
+    memory while all are still open (each waits until every one has embedded)."""
+    psql("DROP TABLE IF EXISTS mem_ready; CREATE UNLOGGED TABLE mem_ready (pid int)")
+    script = ("SELECT count(custprofile.embed_text(body)) FROM (SELECT body FROM reviews ORDER BY id LIMIT 20) s;\n"
+              "INSERT INTO mem_ready VALUES (pg_backend_pid());\n"
+              f"DO $$ BEGIN WHILE (SELECT count(*) FROM mem_ready) < {n} LOOP PERFORM pg_sleep(0.2); END LOOP; END $$;\n"
+              "SELECT pg_read_file('/proc/self/status') || pg_read_file('/proc/self/smaps_rollup');\n"
+              "SELECT pg_sleep(1);\n")
+    procs = [subprocess.Popen(["psql", "-X", "-q", "-At", "-d", DB], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(n)]
+    outs = [p.communicate(script)[0] for p in procs]
+    rss = [int(re.search(r"^VmRSS:\s+(\d+)", o, re.M).group(1)) for o in outs]
+    pss = [int(re.search(r"^Pss:\s+(\d+)", o, re.M).group(1)) for o in outs]
+    idle = psql("SELECT pg_read_file('/proc/self/status') || pg_read_file('/proc/self/smaps_rollup');")
+    psql("DROP TABLE mem_ready")
+    return {"connections": n, "rss_min": min(rss), "rss_max": max(rss), "pss_total": sum(pss),
+            "idle_rss": int(re.search(r"^VmRSS:\s+(\d+)", idle, re.M).group(1)),
+            "idle_pss": int(re.search(r"^Pss:\s+(\d+)", idle, re.M).group(1))}
 
 
 def main():
@@ -138,6 +160,9 @@ def main():
     best = min(trials, key=trials.get)
     print(f"  B: batch sizes on {len(sample)} texts: " + ", ".join(f"{b}: {t:.1f} s" for b, t in trials.items()), flush=True)
     record("B", baseline(texts, a.model_dir, best), f"Python onnxruntime, length-sorted batches of {best} (the fastest of 4, 8, 16, 32)")
+    # not a target: the baseline on the extension's own int8 encoder, to tell the model's share
+    # of each ratio from the extension's
+    record("A_int8", baseline(texts, a.model_dir, 1, "model.int8.onnx"), "A on the extension's model.int8.onnx")
     serial = "SET max_parallel_workers_per_gather = 0;\n"
     record("C", psql(serial + "SELECT count(custprofile.embed_text(body)) FROM reviews;", timing=True) / 1000,
            "SELECT custprofile.embed_text(body) FROM reviews")
@@ -183,12 +208,17 @@ def main():
 
     first = [float(psql("SELECT custprofile.warmup();").strip()) for _ in range(3)]
     first_call = [first_call_ms() for _ in range(3)]
+    concurrent = concurrent_memory(20)
     results["memory_kb"] = {"before_load": before, "after_load": after, "after_500_embeddings": used,
-                            "added_by_load": after["VmRSS"] - before["VmRSS"]}
+                            "added_by_load": after["VmRSS"] - before["VmRSS"], "concurrent": concurrent}
     results["first_call_ms"] = {"warmup_load_ms": first, "first_embed_text_in_new_connection_ms": first_call}
     print(f"  memory: RSS {before['VmRSS'] // 1024} MB before load, {after['VmRSS'] // 1024} MB after "
           f"(+{(after['VmRSS'] - before['VmRSS']) // 1024} MB; peak {after['VmHWM'] // 1024} MB), "
           f"{used['VmRSS'] // 1024} MB after 500 embeddings")
+    print(f"  {concurrent['connections']} concurrent connections using the model: RSS {concurrent['rss_min'] // 1024}-"
+          f"{concurrent['rss_max'] // 1024} MB each, proportional set size (shared pages split) "
+          f"{concurrent['pss_total'] // 1024} MB in all, {concurrent['pss_total'] // concurrent['connections'] // 1024} MB each; "
+          f"an idle connection: RSS {concurrent['idle_rss'] // 1024} MB, PSS {concurrent['idle_pss'] // 1024} MB")
     print(f"  first call in a new connection: {', '.join(f'{x:.0f}' for x in first_call)} ms")
 
     a_rate = results["A"]["texts_per_second"]

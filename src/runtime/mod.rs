@@ -103,8 +103,8 @@ fn load_encoder(spec: &'static EncoderSpec, dir: &Path) -> Result<Encoder> {
         .commit_from_memory(&model_bytes)?;
     drop(model_bytes);
     drop(tokenizer_bytes);
-    // Loading builds fp32 copies of the int8 weights and frees the intermediates; hand the freed
-    // heap back to the system instead of keeping it in every backend.
+    // Loading copies the graph and prepacks the weights, then frees the file's bytes and the
+    // intermediates; hand the freed heap back to the system instead of keeping it in every backend.
     // SAFETY: malloc_trim only releases free memory of glibc's allocator
     unsafe { libc::malloc_trim(0) };
     let wants_token_types = session.inputs().iter().any(|i| i.name() == "token_type_ids");
