@@ -13,5 +13,7 @@ ready_cluster
 # crate's 0.22, numpy (pinned wheels, installed under target/ only)
 install_python_packages
 
+eval "$(bash scripts/cluster.sh env)"
+export PGHOST PGPORT PGUSER
 model_dir="$("$(pg_config_path)" --sharedir)/extension/custprofile/models/all-MiniLM-L6-v2"
 PYTHONPATH="$PYTHON_DIR" /usr/bin/python3 bench/bench.py --data "$(shared_data_dir)" --model-dir "$model_dir" "$@"
