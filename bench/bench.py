@@ -114,7 +114,12 @@ def concurrent_memory(n):
               "SELECT pg_sleep(1);\n")
     procs = [subprocess.Popen(["psql", "-X", "-q", "-At", "-d", DB], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for _ in range(n)]
-    outs = [p.communicate(script)[0] for p in procs]
+    for p in procs:  # every connection gets its script before any is waited for
+        p.stdin.write(script)
+        p.stdin.close()
+    outs = [p.stdout.read() for p in procs]
+    for p in procs:
+        p.wait()
     rss = [int(re.search(r"^VmRSS:\s+(\d+)", o, re.M).group(1)) for o in outs]
     pss = [int(re.search(r"^Pss:\s+(\d+)", o, re.M).group(1)) for o in outs]
     idle = psql("SELECT pg_read_file('/proc/self/status') || pg_read_file('/proc/self/smaps_rollup');")
