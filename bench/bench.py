@@ -99,8 +99,12 @@ def baseline(texts, model_dir, batch, model="model.onnx"):
     return time.perf_counter() - start
 
 
+MEMORY_SQL = "SELECT pg_read_file('/proc/self/status') || pg_read_file('/proc/self/smaps_rollup');"
+
+
 def rss_kb(status):
-    return {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.*)$", status, re.M)}
+    """VmRSS, VmHWM (from /proc/self/status) and Pss (from smaps_rollup, when given) in kB."""
+    return {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM|Pss):\s+(.*)$", status, re.M)}
 
 
 def concurrent_memory(n):
@@ -110,7 +114,7 @@ def concurrent_memory(n):
     script = ("SELECT count(custprofile.embed_text(body)) FROM (SELECT body FROM reviews ORDER BY id LIMIT 20) s;\n"
               "INSERT INTO mem_ready VALUES (pg_backend_pid());\n"
               f"DO $$ BEGIN WHILE (SELECT count(*) FROM mem_ready) < {n} LOOP PERFORM pg_sleep(0.2); END LOOP; END $$;\n"
-              "SELECT pg_read_file('/proc/self/status') || pg_read_file('/proc/self/smaps_rollup');\n"
+              f"{MEMORY_SQL}\n"
               "SELECT pg_sleep(1);\n")
     procs = [subprocess.Popen(["psql", "-X", "-q", "-At", "-d", DB], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for _ in range(n)]
@@ -120,13 +124,11 @@ def concurrent_memory(n):
     outs = [p.stdout.read() for p in procs]
     for p in procs:
         p.wait()
-    rss = [int(re.search(r"^VmRSS:\s+(\d+)", o, re.M).group(1)) for o in outs]
-    pss = [int(re.search(r"^Pss:\s+(\d+)", o, re.M).group(1)) for o in outs]
-    idle = psql("SELECT pg_read_file('/proc/self/status') || pg_read_file('/proc/self/smaps_rollup');")
+    used = [rss_kb(o) for o in outs]
+    idle = rss_kb(psql(MEMORY_SQL))
     psql("DROP TABLE mem_ready")
-    return {"connections": n, "rss_min": min(rss), "rss_max": max(rss), "pss_total": sum(pss),
-            "idle_rss": int(re.search(r"^VmRSS:\s+(\d+)", idle, re.M).group(1)),
-            "idle_pss": int(re.search(r"^Pss:\s+(\d+)", idle, re.M).group(1))}
+    return {"connections": n, "rss_min": min(u["VmRSS"] for u in used), "rss_max": max(u["VmRSS"] for u in used),
+            "pss_total": sum(u["Pss"] for u in used), "idle_rss": idle["VmRSS"], "idle_pss": idle["Pss"]}
 
 
 def main():

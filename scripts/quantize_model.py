@@ -75,7 +75,7 @@ def calibrate(shared_data, model_dir, out):
         inits, groups = weight_matmuls(model)
         smoothed = list(groups)
         for a in smoothed:
-            model.graph.output.append(helper.make_tensor_value_info(a, onnx.TensorProto.FLOAT, None))
+            model.graph.output.append(helper.make_tensor_value_info(a, TensorProto.FLOAT, None))
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
     tok.no_padding()
