@@ -111,15 +111,12 @@ def const(model, name, array):
 def int8_matmul(model, node, weight, factors):
     """The nodes computing node's output with int8 arithmetic, its input smoothed by factors."""
     p, x, out = node.name, node.input[0], node.output[0]
-    if factors is not None:
-        weight = weight * factors[:, None]
+    weight = weight * factors[:, None]
     w_scale = np.maximum(np.abs(weight).max(0), 1e-8) / 127.0
     w_q = np.round(weight / w_scale).astype(np.int8)
-    nodes = []
-    if factors is not None:
-        inverse = const(model, p + "_smooth_inv", (1.0 / factors).astype(np.float32))
-        nodes.append(helper.make_node("Mul", [x, inverse], [p + "_smoothed"]))
-        x = p + "_smoothed"
+    inverse = const(model, p + "_smooth_inv", (1.0 / factors).astype(np.float32))
+    nodes = [helper.make_node("Mul", [x, inverse], [p + "_smoothed"])]
+    x = p + "_smoothed"
     # per token: scale = max|x| / 127, q = round(x / scale) + 128 as uint8 (zero point 128)
     nodes += [
         helper.make_node("Abs", [x], [p + "_abs"]),
@@ -159,12 +156,14 @@ def build(source, factors_file, out):
         folded = os.path.join(tmp, "folded.onnx")
         fold(source, folded)
         model = onnx.load(folded)
-    inits, _ = weight_matmuls(model)
+    inits, groups = weight_matmuls(model)
+    if set(factors) != set(groups):
+        sys.exit("the smoothing factors do not name this graph's products: run calibrate for it")
     nodes = []
     for node in model.graph.node:
         if node.op_type == "MatMul" and node.input[1] in inits:
             weight = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)
-            nodes += int8_matmul(model, node, weight, factors.get(node.input[0]))
+            nodes += int8_matmul(model, node, weight, factors[node.input[0]])
         elif node.op_type == "Gather" and node.input[0] in inits and len(inits[node.input[0]].dims) == 2 \
                 and inits[node.input[0]].dims[0] > 10000:
             nodes += int8_gather(model, node, numpy_helper.to_array(inits[node.input[0]]).astype(np.float32))
