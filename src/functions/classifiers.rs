@@ -13,8 +13,9 @@ use pgrx::JsonB;
 use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise, Result};
-use crate::heads::train::{self, Dataset, TrainOptions};
-use crate::heads::{argmax, round4, Head};
+use crate::heads::token_store::TokenStore;
+use crate::heads::train::{self, Dataset, Inputs, TrainOptions};
+use crate::heads::{argmax, round4, Head, Pooling};
 use crate::runtime::{self, DEFAULT_ENCODER};
 
 /// Rows are encoded this many at a time, so token ids never pile up for a whole table.
@@ -119,18 +120,23 @@ fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
     }
 
     let started = Instant::now();
-    let x = features_of(&rows, &opts)?;
+    let encoded = encode_rows(&rows, &opts)?;
     let embedding_seconds = started.elapsed().as_secs_f64();
     let y: Vec<usize> = rows.iter().map(|r| classes.binary_search(&r.label).expect("class listed")).collect();
     let weight: Vec<f32> = rows.iter().map(|r| r.weight).collect();
-    let dim = opts.pooling.dim(DEFAULT_ENCODER.dimensions);
-    let data = Dataset { x: &x, dim, y: &y, weight: &weight, classes: classes.len() };
+    let inputs = match &encoded {
+        Encoded::Features(x) => Inputs::Fixed { x, dim: opts.pooling.dim(DEFAULT_ENCODER.dimensions, 0) },
+        Encoded::Tokens(store) => Inputs::Tokens { store, heads: opts.heads },
+    };
+    let data = Dataset { inputs, y: &y, weight: &weight, classes: classes.len() };
     let trained = train::train(&data, &classes, &opts, check_interrupts)?;
+    drop(encoded);
 
     let head = Head {
         name: name.to_string(),
         encoder: DEFAULT_ENCODER.name.to_string(),
         pooling: opts.pooling,
+        attention: trained.attention,
         scoring: opts.scoring,
         classes: classes.clone(),
         layers: trained.layers,
@@ -165,17 +171,48 @@ fn input_key(i: &Input) -> Vec<u8> {
     }
 }
 
-/// Feature rows for training, texts encoded in chunks. Training features are always those of
-/// the whole text, whatever the scoring mode.
-fn features_of(rows: &[Row], opts: &TrainOptions) -> Result<Vec<f32>> {
-    let dim = opts.pooling.dim(DEFAULT_ENCODER.dimensions);
+/// The training rows as the trainer takes them.
+enum Encoded {
+    /// Pooled features, row-major.
+    Features(Vec<f32>),
+    /// Every text's token vectors, for attention pooling.
+    Tokens(TokenStore),
+}
+
+/// Encodes the training texts in chunks. Training inputs are always those of the whole text,
+/// whatever the scoring mode.
+fn encode_rows(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
+    let dims = DEFAULT_ENCODER.dimensions;
+    if opts.pooling == Pooling::Attention {
+        let mut store = TokenStore::new(dims);
+        for chunk in rows.chunks(ENCODE_CHUNK) {
+            let mut texts = Vec::with_capacity(chunk.len());
+            for r in chunk {
+                match &r.input {
+                    Input::Text(t) => texts.push(t.as_str()),
+                    Input::Features(_) => {
+                        return Err(Error::new(
+                            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                            "attention pooling learns from the texts' tokens, so the training query must return text",
+                        )
+                        .hint("Return the texts instead of precomputed features, or use pooling \"mean_max_cls\"."))
+                    }
+                }
+            }
+            for tokens in runtime::with_encoder(|e| e.encode_with(&texts, |t| t.to_vec()))? {
+                store.push(&tokens)?;
+            }
+        }
+        return Ok(Encoded::Tokens(store));
+    }
+    let dim = opts.pooling.dim(dims, 0);
     let mut x = Vec::with_capacity(rows.len() * dim);
     for chunk in rows.chunks(ENCODE_CHUNK) {
         let texts: Vec<&str> = chunk.iter().filter_map(|r| match &r.input { Input::Text(t) => Some(t.as_str()), _ => None }).collect();
         let mut encoded = runtime::with_encoder(|e| e.encode(&texts))?.into_iter();
         for r in chunk {
             match &r.input {
-                Input::Text(_) => x.extend(opts.pooling.features(&encoded.next().expect("one per text"))),
+                Input::Text(_) => x.extend(opts.pooling.features(&encoded.next().expect("one per text")).expect("fixed pooling")),
                 Input::Features(v) if v.len() == dim => x.extend_from_slice(v),
                 Input::Features(v) => {
                     return Err(Error::new(
@@ -187,7 +224,7 @@ fn features_of(rows: &[Row], opts: &TrainOptions) -> Result<Vec<f32>> {
             }
         }
     }
-    Ok(x)
+    Ok(Encoded::Features(x))
 }
 
 thread_local! {
@@ -254,7 +291,12 @@ fn predict_scores(name: &str, input: &str) -> JsonB {
 /// The pooled features a head is trained on, for precomputing them in a table.
 #[pg_extern(stable, strict, parallel_safe, cost = 5000)]
 fn text_features(input: &str, pooling: default!(&str, "'mean_max_cls'")) -> Vec<f32> {
-    let pooling = crate::heads::Pooling::parse(pooling).or_raise();
+    let pooling = Pooling::parse(pooling).or_raise();
+    if pooling == Pooling::Attention {
+        Error::invalid_parameter("attention pooling depends on a trained classifier's queries; it has no fixed features")
+            .hint("Use pooling \"mean\" or \"mean_max_cls\", or train on the texts themselves.")
+            .raise();
+    }
     let f = runtime::with_encoder(|e| e.encode(&[input])).or_raise().pop().expect("one text");
-    pooling.features(&f)
+    pooling.features(&f).expect("fixed pooling")
 }

@@ -67,7 +67,7 @@ pub fn analyse_and_embed(texts: &[&str]) -> Result<Vec<(Sentiment, Option<Vec<f3
     with_head(|head| {
         let blank = |t: &str| t.trim().is_empty();
         let non_blank: Vec<&str> = texts.iter().copied().filter(|t| !blank(t)).collect();
-        let predicted = head.predict_with_features(&non_blank)?;
+        let predicted = head.predict_with_embeddings(&non_blank)?;
         let index: Vec<usize> = LABELS
             .iter()
             .map(|l| head.classes.iter().position(|c| c == l).expect("sentiment head has the three labels"))
@@ -79,8 +79,8 @@ pub fn analyse_and_embed(texts: &[&str]) -> Result<Vec<(Sentiment, Option<Vec<f3
                 if blank(t) {
                     return (Sentiment { probabilities: [0.0, 1.0, 0.0] }, None);
                 }
-                let (p, features) = it.next().expect("one per text");
-                (Sentiment { probabilities: [p[index[0]], p[index[1]], p[index[2]]] }, Some(features.mean))
+                let (p, embedding) = it.next().expect("one per text");
+                (Sentiment { probabilities: [p[index[0]], p[index[1]], p[index[2]]] }, Some(embedding))
             })
             .collect())
     })

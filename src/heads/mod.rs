@@ -2,6 +2,7 @@
 //! head trained with `custprofile.train_classifier` are the same `Head` type, trained by the same
 //! code (`train.rs`) and stored as the same JSON document.
 
+pub mod token_store;
 pub mod train;
 pub mod zero_shot;
 
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{Error, Result};
 use crate::runtime::{self, Features, DEFAULT_ENCODER};
-use crate::text::sentences;
+use crate::text::{pooling, sentences};
 
 /// Which pooled vectors feed the head.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -19,6 +20,10 @@ pub enum Pooling {
     Mean,
     /// Mean, max and [CLS] pooling side by side (3 x 384 values).
     MeanMaxCls,
+    /// The sentence embedding and learnt attention pooling side by side ((1 + heads) x 384
+    /// values): each attention head weighs the tokens by a query trained with the classifier,
+    /// so the head can look at the words that decide the class instead of their average.
+    Attention,
 }
 
 impl Pooling {
@@ -26,25 +31,47 @@ impl Pooling {
         match s {
             "mean" => Ok(Pooling::Mean),
             "mean_max_cls" => Ok(Pooling::MeanMaxCls),
+            "attention" => Ok(Pooling::Attention),
             _ => Err(Error::invalid_parameter(format!(
-                "unknown pooling \"{s}\"; use \"mean\" or \"mean_max_cls\""
+                "unknown pooling \"{s}\"; use \"mean\", \"mean_max_cls\" or \"attention\""
             ))),
         }
     }
 
-    /// Length of the feature vector for an encoder of `dims` dimensions.
-    pub fn dim(self, dims: usize) -> usize {
+    /// Length of the feature vector for an encoder of `dims` dimensions (`heads` counts only
+    /// for attention pooling).
+    pub fn dim(self, dims: usize, heads: usize) -> usize {
         match self {
             Pooling::Mean => dims,
             Pooling::MeanMaxCls => 3 * dims,
+            Pooling::Attention => (1 + heads) * dims,
         }
     }
 
-    pub fn features(self, f: &Features) -> Vec<f32> {
+    /// The fixed features of a text, which can be computed once and stored; `None` for attention
+    /// pooling, whose features depend on the head's learnt queries.
+    pub fn features(self, f: &Features) -> Option<Vec<f32>> {
         match self {
-            Pooling::Mean => f.mean.clone(),
-            Pooling::MeanMaxCls => [f.mean.as_slice(), &f.max, &f.cls].concat(),
+            Pooling::Mean => Some(f.mean.clone()),
+            Pooling::MeanMaxCls => Some([f.mean.as_slice(), &f.max, &f.cls].concat()),
+            Pooling::Attention => None,
         }
+    }
+}
+
+/// The learnt part of attention pooling.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Attention {
+    pub heads: usize,
+    /// One query per head, `heads * dims` values.
+    pub queries: Vec<f32>,
+}
+
+impl Attention {
+    /// The attention-pooled vectors of one text's tokens and the attention weights behind them.
+    pub fn pool(&self, tokens: &[f32], dim: usize) -> (Vec<f32>, Vec<f32>) {
+        let weights = pooling::attention_weights(tokens, dim, &self.queries, self.heads);
+        (pooling::attend(tokens, dim, &weights, self.heads), weights)
     }
 }
 
@@ -94,6 +121,9 @@ pub struct Head {
     /// The encoder whose features the head was trained on.
     pub encoder: String,
     pub pooling: Pooling,
+    /// The learnt queries, for attention pooling only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<Attention>,
     pub scoring: Scoring,
     pub classes: Vec<String>,
     /// Dense layers with ReLU between them: one layer is logistic regression, two an MLP.
@@ -109,6 +139,15 @@ impl Head {
     }
 
     fn validate(&self) -> Result<()> {
+        let dims = DEFAULT_ENCODER.dimensions;
+        let attention_ok = match (&self.attention, self.pooling) {
+            (Some(a), Pooling::Attention) => a.heads > 0 && a.queries.len() == a.heads * dims,
+            (None, Pooling::Attention) | (Some(_), _) => false,
+            (None, _) => true,
+        };
+        if !attention_ok {
+            return Err(Error::internal(format!("classifier head \"{}\" has inconsistent attention queries", self.name)));
+        }
         let mut inputs = self.input_dim();
         for l in &self.layers {
             if l.inputs != inputs || l.weights.len() != l.inputs * l.outputs || l.bias.len() != l.outputs {
@@ -123,7 +162,19 @@ impl Head {
     }
 
     pub fn input_dim(&self) -> usize {
-        self.pooling.dim(DEFAULT_ENCODER.dimensions)
+        self.pooling.dim(DEFAULT_ENCODER.dimensions, self.attention.as_ref().map_or(0, |a| a.heads))
+    }
+
+    /// The head's input for one text's token vectors, and the text's sentence embedding.
+    pub fn input_of(&self, tokens: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let dim = DEFAULT_ENCODER.dimensions;
+        let f = Features::of(tokens, dim);
+        let input = match (&self.attention, self.pooling.features(&f)) {
+            (_, Some(fixed)) => fixed,
+            (Some(a), None) => [f.mean.as_slice(), &a.pool(tokens, dim).0].concat(),
+            (None, None) => unreachable!("validate() requires queries for attention pooling"),
+        };
+        (input, f.mean)
     }
 
     /// Class log-probabilities of one feature vector.
@@ -153,12 +204,12 @@ impl Head {
 
     /// Class probabilities of each text, all texts and their pieces encoded in one batched pass.
     pub fn predict(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        Ok(self.predict_with_features(texts)?.into_iter().map(|(p, _)| p).collect())
+        Ok(self.predict_with_embeddings(texts)?.into_iter().map(|(p, _)| p).collect())
     }
 
-    /// Class probabilities of each text together with the features of the whole text (its
-    /// sentence embedding is `features.mean`), from the same batched encoder pass.
-    pub fn predict_with_features(&self, texts: &[&str]) -> Result<Vec<(Vec<f32>, Features)>> {
+    /// Class probabilities of each text together with its sentence embedding (what
+    /// `embed_text` gives), from the same batched encoder pass.
+    pub fn predict_with_embeddings(&self, texts: &[&str]) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
         if self.encoder != DEFAULT_ENCODER.name {
             return Err(Error::invalid_parameter(format!(
                 "classifier \"{}\" was trained on encoder {}, but this installation runs {}",
@@ -173,25 +224,27 @@ impl Head {
             spans.push((pieces.len(), p.len()));
             pieces.extend(p);
         }
-        let features = runtime::with_encoder(|e| e.encode(&pieces))?;
+        let mut pooled = runtime::with_encoder(|e| e.encode_with(&pieces, |tokens| self.input_of(tokens)))?;
         Ok(spans
             .iter()
             .map(|&(start, n)| {
-                let own = &features[start..start + n];
-                (self.probabilities(own), own[0].clone())
+                let own = &mut pooled[start..start + n];
+                let embedding = std::mem::take(&mut own[0].1);
+                let inputs: Vec<&[f32]> = own.iter().map(|(x, _)| x.as_slice()).collect();
+                (self.probabilities(&inputs), embedding)
             })
             .collect())
     }
 
-    /// Class probabilities of a text from the features of its pieces (see `pieces`).
-    pub fn probabilities(&self, piece_features: &[Features]) -> Vec<f32> {
+    /// Class probabilities of a text from the head inputs of its pieces (see `pieces`).
+    pub fn probabilities(&self, piece_inputs: &[&[f32]]) -> Vec<f32> {
         let mut acc = vec![0f32; self.classes.len()];
-        for f in piece_features {
-            for (a, l) in acc.iter_mut().zip(self.log_probs(&self.pooling.features(f))) {
+        for x in piece_inputs {
+            for (a, l) in acc.iter_mut().zip(self.log_probs(x)) {
                 *a += l;
             }
         }
-        let n = piece_features.len().max(1) as f32;
+        let n = piece_inputs.len().max(1) as f32;
         acc.iter_mut().for_each(|a| *a /= n);
         softmax(&acc)
     }

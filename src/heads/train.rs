@@ -1,15 +1,19 @@
 //! Training of classifier heads: softmax regression (one layer) or a one-hidden-layer MLP,
 //! L2-regularised, mini-batch Adam, features standardised during training and the scaling folded
-//! back into the first layer. Deterministic for a given seed: rows are put in a canonical order
-//! by the caller and every random choice comes from one seeded generator.
+//! back into the first layer. Under attention pooling the queries that pool the token vectors
+//! are trained with the layers, by the same gradient. Deterministic for a given seed: rows are
+//! put in a canonical order by the caller and every random choice comes from one seeded generator.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{round4, Layer, Pooling, Scoring};
+use super::token_store::TokenStore;
+use super::{round4, Attention, Layer, Pooling, Scoring};
 use crate::errors::{Error, Result};
+use crate::text::pooling;
 
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
@@ -22,6 +26,8 @@ pub struct TrainOptions {
     pub seed: u64,
     pub validation_share: f64,
     pub pooling: Pooling,
+    /// Attention heads (attention pooling only).
+    pub heads: usize,
     pub scoring: Scoring,
 }
 
@@ -40,6 +46,7 @@ impl TrainOptions {
             seed: 42,
             validation_share: 0.1,
             pooling: Pooling::MeanMaxCls,
+            heads: 4,
             scoring: Scoring::Text,
         };
         for (k, val) in obj {
@@ -55,11 +62,12 @@ impl TrainOptions {
                 "seed" => o.seed = num()? as u64,
                 "validation_share" => o.validation_share = num()?,
                 "pooling" => o.pooling = Pooling::parse(val.as_str().ok_or_else(bad)?)?,
+                "heads" => o.heads = num()? as usize,
                 "scoring" => o.scoring = Scoring::parse(val.as_str().ok_or_else(bad)?)?,
                 _ => {
                     return Err(Error::invalid_parameter(format!(
                         "unknown option \"{k}\"; known: model, hidden, l2, epochs, learning_rate, \
-                         batch_size, seed, validation_share, pooling, scoring"
+                         batch_size, seed, validation_share, pooling, heads, scoring"
                     )))
                 }
             }
@@ -74,6 +82,9 @@ impl TrainOptions {
             return Err(Error::invalid_parameter(
                 "epochs must be in 1..1000, batch_size and hidden positive (hidden at most 4096), l2 not negative",
             ));
+        }
+        if !(1..=16).contains(&o.heads) {
+            return Err(Error::invalid_parameter("option \"heads\" must be in 1..16"));
         }
         if o.learning_rate <= 0.0 {
             o.learning_rate = if o.model == "mlp" { 1e-3 } else { 1e-2 };
@@ -107,10 +118,18 @@ impl Rng {
     }
 }
 
-/// Training rows: features row-major, labels as class indices, optional per-row weights.
+/// What the training rows are.
+pub enum Inputs<'a> {
+    /// Fixed feature vectors, `dim` values per row, row-major.
+    Fixed { x: &'a [f32], dim: usize },
+    /// Each row's token vectors, pooled into the sentence embedding beside `heads` attention
+    /// pools whose queries are trained with the layers.
+    Tokens { store: &'a TokenStore, heads: usize },
+}
+
+/// Training rows: inputs, labels as class indices, per-row weights.
 pub struct Dataset<'a> {
-    pub x: &'a [f32],
-    pub dim: usize,
+    pub inputs: Inputs<'a>,
     pub y: &'a [usize],
     pub weight: &'a [f32],
     pub classes: usize,
@@ -125,6 +144,8 @@ pub struct ClassMetrics {
 
 pub struct Trained {
     pub layers: Vec<Layer>,
+    /// The trained queries, under attention pooling.
+    pub attention: Option<Attention>,
     pub metrics: Value,
 }
 
@@ -133,11 +154,81 @@ struct Adam {
     v: Vec<f32>,
 }
 
+impl Adam {
+    fn new(len: usize) -> Self {
+        Adam { m: vec![0.0; len], v: vec![0.0; len] }
+    }
+}
+
+/// Attention pooling while its queries are trained. Its pools are standardised like fixed
+/// features, with the statistics of the training rows' token vectors (a pool is a convex
+/// combination of tokens, so that is an affine map, folded into the first layer at the end).
+struct AttentionTraining<'a> {
+    store: &'a TokenStore,
+    attention: Attention,
+    adam: Adam,
+}
+
+/// One row's attention pools and what their backward pass needs.
+struct Pooled {
+    pooled: Vec<f32>,
+    tokens: Vec<f32>,
+    weights: Vec<f32>,
+}
+
+impl<'a> AttentionTraining<'a> {
+    fn new(store: &'a TokenStore, heads: usize, rng: &mut Rng) -> Self {
+        // small queries: training starts from (nearly) mean pooling
+        let queries = (0..heads * store.dim()).map(|_| (rng.uniform() * 2.0 - 1.0) * 0.01).collect();
+        AttentionTraining { store, attention: Attention { heads, queries }, adam: Adam::new(heads * store.dim()) }
+    }
+
+    fn width(&self) -> usize {
+        self.attention.heads * self.store.dim()
+    }
+
+    fn forward(&self, i: usize) -> Pooled {
+        let tokens = self.store.row(i);
+        let (pooled, weights) = self.attention.pool(&tokens, self.store.dim());
+        Pooled { pooled, tokens, weights }
+    }
+
+    /// Adds the queries' gradient given the gradient of the row's attention pools.
+    fn backward(&self, row: &Pooled, d_pooled: &[f32], grad: &mut [f32]) {
+        let (dim, heads) = (self.store.dim(), self.attention.heads);
+        let len = row.tokens.len() / dim;
+        // d loss / d weight[t, k] = d_pooled[k] . token[t]
+        let mut dw = vec![0f32; len * heads];
+        gemm(len, dim, heads, (&row.tokens, dim, 1), (d_pooled, 1, dim), &mut dw);
+        // through the softmax over tokens, to the scores query[k] . token[t]
+        let mut de = vec![0f32; len * heads];
+        for k in 0..heads {
+            let dot: f32 = (0..len).map(|t| row.weights[t * heads + k] * dw[t * heads + k]).sum();
+            for t in 0..len {
+                de[t * heads + k] = row.weights[t * heads + k] * (dw[t * heads + k] - dot);
+            }
+        }
+        let mut dq = vec![0f32; heads * dim];
+        gemm(heads, len, dim, (&de, 1, heads), (&row.tokens, dim, 1), &mut dq);
+        grad.iter_mut().zip(&dq).for_each(|(g, d)| *g += d);
+    }
+}
+
 /// Trains and reports validation metrics (on the held-out share, never trained on).
 pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut interrupt: impl FnMut()) -> Result<Trained> {
     let started = Instant::now();
     let n = data.y.len();
-    let dim = data.dim;
+    // the fixed part of each row: its features, or under attention pooling its sentence embedding
+    let (fixed, fixed_dim): (Cow<[f32]>, usize) = match &data.inputs {
+        Inputs::Fixed { x, dim } => (Cow::Borrowed(*x), *dim),
+        Inputs::Tokens { store, .. } => {
+            let mut x = Vec::with_capacity(n * store.dim());
+            for i in 0..n {
+                x.extend(pooling::pool(&store.row(i), store.dim()).0);
+            }
+            (Cow::Owned(x), store.dim())
+        }
+    };
     let mut rng = Rng::new(o.seed);
     let mut idx: Vec<usize> = (0..n).collect();
     rng.shuffle(&mut idx);
@@ -148,26 +239,41 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
         return Err(Error::invalid_parameter("no training rows are left after the validation share"));
     }
 
-    // standardise with training-row statistics
-    let mut mean = vec![0f64; dim];
-    let mut sq = vec![0f64; dim];
+    // standardise the fixed part with training-row statistics
+    let mut mean = vec![0f64; fixed_dim];
+    let mut sq = vec![0f64; fixed_dim];
     for &i in &train_idx {
-        for (j, &v) in data.x[i * dim..(i + 1) * dim].iter().enumerate() {
+        for (j, &v) in fixed[i * fixed_dim..(i + 1) * fixed_dim].iter().enumerate() {
             mean[j] += v as f64;
             sq[j] += (v as f64) * (v as f64);
         }
     }
-    let nt = train_idx.len() as f64;
-    let mu: Vec<f32> = mean.iter().map(|m| (m / nt) as f32).collect();
-    let sigma: Vec<f32> = sq
-        .iter()
-        .zip(&mean)
-        .map(|(s, m)| ((s / nt - (m / nt).powi(2)).max(0.0).sqrt() as f32).max(1e-6))
-        .collect();
-    let standardise = |i: usize| -> Vec<f32> {
-        data.x[i * dim..(i + 1) * dim].iter().zip(&mu).zip(&sigma).map(|((v, m), s)| (v - m) / s).collect()
-    };
+    let (mut mu, mut sigma) = mean_and_deviation(&mean, &sq, train_idx.len());
+    // the attention pools are standardised with the statistics of the training rows' tokens
+    if let Inputs::Tokens { store, heads } = data.inputs {
+        let d = store.dim();
+        let (mut mean, mut sq, mut count) = (vec![0f64; d], vec![0f64; d], 0usize);
+        for &i in &train_idx {
+            for t in store.row(i).chunks_exact(d) {
+                for (j, &v) in t.iter().enumerate() {
+                    mean[j] += v as f64;
+                    sq[j] += (v as f64) * (v as f64);
+                }
+                count += 1;
+            }
+        }
+        let (m, s) = mean_and_deviation(&mean, &sq, count);
+        for _ in 0..heads {
+            mu.extend_from_slice(&m);
+            sigma.extend_from_slice(&s);
+        }
+    }
 
+    let extra_dim = match data.inputs {
+        Inputs::Tokens { heads, store } => heads * store.dim(),
+        Inputs::Fixed { .. } => 0,
+    };
+    let dim = fixed_dim + extra_dim;
     let sizes: Vec<usize> = if o.model == "mlp" { vec![dim, o.hidden, data.classes] } else { vec![dim, data.classes] };
     let mut layers: Vec<Layer> = sizes
         .windows(2)
@@ -177,16 +283,34 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
             Layer { inputs: w[0], outputs: w[1], weights, bias: vec![0.0; w[1]] }
         })
         .collect();
-    let mut adam: Vec<(Adam, Adam)> = layers
-        .iter()
-        .map(|l| {
-            (Adam { m: vec![0.0; l.weights.len()], v: vec![0.0; l.weights.len()] }, Adam { m: vec![0.0; l.outputs], v: vec![0.0; l.outputs] })
-        })
-        .collect();
+    let mut adam: Vec<(Adam, Adam)> = layers.iter().map(|l| (Adam::new(l.weights.len()), Adam::new(l.outputs))).collect();
+    let mut attention = match data.inputs {
+        Inputs::Tokens { store, heads } => Some(AttentionTraining::new(store, heads, &mut rng)),
+        Inputs::Fixed { .. } => None,
+    };
 
-    let val_x: Vec<f32> = val_idx.iter().flat_map(|&i| standardise(i)).collect();
+    // one row's input, standardised: the fixed part, then the attention pools
+    let input_of = |i: usize, att: Option<&AttentionTraining>, out: &mut Vec<f32>| -> Option<Pooled> {
+        let start = out.len();
+        out.extend_from_slice(&fixed[i * fixed_dim..(i + 1) * fixed_dim]);
+        let pooled = att.map(|a| {
+            let p = a.forward(i);
+            out.extend_from_slice(&p.pooled);
+            p
+        });
+        out[start..].iter_mut().zip(&mu).zip(&sigma).for_each(|((v, m), s)| *v = (*v - m) / s);
+        pooled
+    };
+    let inputs_of = |rows: &[usize], att: Option<&AttentionTraining>| -> Vec<f32> {
+        let mut x = Vec::with_capacity(rows.len() * dim);
+        for &i in rows {
+            input_of(i, att, &mut x);
+        }
+        x
+    };
+
     let val_y: Vec<usize> = val_idx.iter().map(|&i| data.y[i]).collect();
-    let mut best: Option<(f64, Vec<Layer>, usize)> = None;
+    let mut best: Option<(f64, Vec<Layer>, Option<Attention>, usize)> = None;
     let mut step = 0i32;
     let mut xb: Vec<f32> = Vec::with_capacity(o.batch_size * dim);
     for epoch in 0..o.epochs {
@@ -195,9 +319,7 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
         for batch in train_idx.chunks(o.batch_size) {
             let rows = batch.len();
             xb.clear();
-            for &i in batch {
-                xb.extend(standardise(i));
-            }
+            let pooled: Vec<Option<Pooled>> = batch.iter().map(|&i| input_of(i, attention.as_ref(), &mut xb)).collect();
             // forward for the whole batch, keeping every layer's input (rows × width, row-major)
             let acts = forward_batch(&layers, &xb, rows);
             let classes = data.classes;
@@ -223,11 +345,13 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
                     gb.iter_mut().zip(row).for_each(|(g, d)| *g += d);
                 }
                 grads.push((gw, gb));
-                if k > 0 {
+                if k > 0 || attention.is_some() {
                     let mut prev = vec![0f32; rows * l.inputs];
                     gemm(rows, l.outputs, l.inputs, (&delta, l.outputs, 1), (&l.weights, l.inputs, 1), &mut prev);
-                    // ReLU derivative of the hidden layer
-                    prev.iter_mut().zip(input).for_each(|(p, &a)| if a <= 0.0 { *p = 0.0 });
+                    if k > 0 {
+                        // ReLU derivative of the hidden layer
+                        prev.iter_mut().zip(input).for_each(|(p, &a)| if a <= 0.0 { *p = 0.0 });
+                    }
                     delta = prev;
                 }
             }
@@ -237,30 +361,54 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
                 adam_step(&mut l.weights, gw, aw, o.learning_rate, o.l2, step);
                 adam_step(&mut l.bias, gb, ab, o.learning_rate, 0.0, step);
             }
+            if let Some(att) = attention.as_mut() {
+                // delta now holds the gradient of each row's input; its tail is the attention pools'
+                // (through the standardisation)
+                let mut grad = vec![0f32; att.width()];
+                for (r, p) in pooled.iter().enumerate() {
+                    let p = p.as_ref().expect("pooled under attention");
+                    let d: Vec<f32> = delta[r * dim + fixed_dim..(r + 1) * dim].iter().zip(&sigma[fixed_dim..]).map(|(d, s)| d / s).collect();
+                    att.backward(p, &d, &mut grad);
+                }
+                adam_step(&mut att.attention.queries, &grad, &mut att.adam, o.learning_rate, 0.0, step);
+            }
         }
         if !val_y.is_empty() {
+            let val_x = inputs_of(val_idx, attention.as_ref());
             let hits = predict_batch(&layers, &val_x, dim).iter().zip(&val_y).filter(|(p, y)| p == y).count();
             let acc = hits as f64 / val_y.len() as f64;
             if best.as_ref().map(|b| acc > b.0).unwrap_or(true) {
-                best = Some((acc, layers.clone(), epoch + 1));
+                best = Some((acc, layers.clone(), attention.as_ref().map(|a| a.attention.clone()), epoch + 1));
             }
         }
     }
     let best_epoch = match best {
-        Some((_, l, e)) => {
+        Some((_, l, a, e)) => {
             layers = l;
+            if let (Some(att), Some(a)) = (attention.as_mut(), a) {
+                att.attention = a;
+            }
             e
         }
         None => o.epochs,
     };
 
+    let val_x = inputs_of(val_idx, attention.as_ref());
     let metrics = validation_metrics(&predict_batch(&layers, &val_x, dim), &val_y, data.classes, class_names);
     fold_standardisation(&mut layers[0], &mu, &sigma);
     let mut metrics = metrics;
     metrics["best_epoch"] = json!(best_epoch);
     metrics["training_rows"] = json!(train_idx.len());
     metrics["training_seconds"] = json!((started.elapsed().as_secs_f64() * 100.0).round() / 100.0);
-    Ok(Trained { layers, metrics })
+    Ok(Trained { layers, attention: attention.map(|a| a.attention), metrics })
+}
+
+/// Per-feature mean and standard deviation (at least 1e-6) from sums and sums of squares.
+fn mean_and_deviation(sum: &[f64], sq: &[f64], n: usize) -> (Vec<f32>, Vec<f32>) {
+    let n = n.max(1) as f64;
+    let mu = sum.iter().map(|m| (m / n) as f32).collect();
+    let sigma = sq.iter().zip(sum).map(|(s, m)| ((s / n - (m / n).powi(2)).max(0.0).sqrt() as f32).max(1e-6)).collect();
+    (mu, sigma)
 }
 
 /// Subnormal floats are hundreds of times slower on x86; gradients of confident rows and Adam's
@@ -394,7 +542,7 @@ mod tests {
         let w = vec![1.0; 200];
         let names = vec!["a".to_string(), "b".to_string()];
         for model in ["logistic", "mlp"] {
-            let data = Dataset { x: &x, dim: 2, y: &y, weight: &w, classes: 2 };
+            let data = Dataset { inputs: Inputs::Fixed { x: &x, dim: 2 }, y: &y, weight: &w, classes: 2 };
             let a = train(&data, &names, &opts(model), || {}).unwrap();
             let b = train(&data, &names, &opts(model), || {}).unwrap();
             assert_eq!(a.metrics["validation_accuracy"], json!(1.0), "{model}");
@@ -415,11 +563,70 @@ mod tests {
         let x: Vec<f32> = (0..n * dim).map(|j| rng.uniform() + if j % dim == y[j / dim] { 1.0 } else { 0.0 }).collect();
         let w = vec![1.0; n];
         let names: Vec<String> = (0..4).map(|c| c.to_string()).collect();
-        let data = Dataset { x: &x, dim, y: &y, weight: &w, classes: 4 };
+        let data = Dataset { inputs: Inputs::Fixed { x: &x, dim }, y: &y, weight: &w, classes: 4 };
         let o = TrainOptions::from_json(&json!({ "model": "mlp", "hidden": 256, "epochs": 60, "l2": 1e-3 })).unwrap();
         let t = Instant::now();
         let r = train(&data, &names, &o, || {}).unwrap();
         eprintln!("mlp 256 x 60 epochs on {n} x {dim}: {:.1} s, {}", t.elapsed().as_secs_f64(), r.metrics["validation_accuracy"]);
+    }
+
+    /// The queries' gradient of attention pooling agrees with finite differences of
+    /// loss = d_pooled . pooled(queries).
+    #[test]
+    fn attention_gradient_matches_finite_differences() {
+        let (dim, heads, len) = (4, 2, 5);
+        let mut rng = Rng::new(11);
+        let mut store = TokenStore::new(dim);
+        let tokens: Vec<f32> = (0..len * dim).map(|_| rng.uniform() * 4.0 - 2.0).collect();
+        store.push(&tokens).unwrap();
+        let mut att = AttentionTraining::new(&store, heads, &mut rng);
+        att.attention.queries = (0..heads * dim).map(|_| rng.uniform() - 0.5).collect();
+        let d_pooled: Vec<f32> = (0..heads * dim).map(|_| rng.uniform() - 0.5).collect();
+        let loss = |a: &AttentionTraining| -> f64 {
+            a.forward(0).pooled.iter().zip(&d_pooled).map(|(p, d)| (*p as f64) * (*d as f64)).sum()
+        };
+        let mut grad = vec![0f32; heads * dim];
+        att.backward(&att.forward(0), &d_pooled, &mut grad);
+        for j in 0..heads * dim {
+            let q = att.attention.queries[j];
+            att.attention.queries[j] = q + 1e-2;
+            let up = loss(&att);
+            att.attention.queries[j] = q - 1e-2;
+            let down = loss(&att);
+            att.attention.queries[j] = q;
+            let numeric = (up - down) / 2e-2;
+            assert!((numeric - grad[j] as f64).abs() < 1e-2 * (1.0 + numeric.abs()), "{j}: {numeric} vs {}", grad[j]);
+        }
+    }
+
+    /// A class marked by one token among many is learnt through attention pooling, and training
+    /// twice gives the same queries.
+    #[test]
+    fn attention_pooling_learns_a_marked_token() {
+        let dim = 8;
+        let mut rng = Rng::new(5);
+        let mut store = TokenStore::new(dim);
+        let mut y = Vec::new();
+        for i in 0..300 {
+            let c = i % 2;
+            let mut tokens: Vec<f32> = (0..12 * dim).map(|_| rng.uniform() - 0.5).collect();
+            // class 1 has one token pointing along the last axis
+            if c == 1 {
+                let t = 1 + (rng.next_u64() % 10) as usize;
+                tokens[t * dim + dim - 1] = 4.0;
+            }
+            store.push(&tokens).unwrap();
+            y.push(c);
+        }
+        let w = vec![1.0; y.len()];
+        let names = vec!["a".to_string(), "b".to_string()];
+        let o = TrainOptions::from_json(&json!({ "model": "mlp", "hidden": 16, "epochs": 40, "batch_size": 16, "learning_rate": 0.01, "validation_share": 0.25, "pooling": "attention", "heads": 2 })).unwrap();
+        let data = Dataset { inputs: Inputs::Tokens { store: &store, heads: 2 }, y: &y, weight: &w, classes: 2 };
+        let a = train(&data, &names, &o, || {}).unwrap();
+        let b = train(&data, &names, &o, || {}).unwrap();
+        assert!(a.metrics["validation_accuracy"].as_f64().unwrap() >= 0.95, "{}", a.metrics);
+        assert_eq!(a.attention.as_ref().unwrap().queries, b.attention.as_ref().unwrap().queries);
+        assert_eq!(a.layers[0].inputs, 3 * dim);
     }
 
     #[test]

@@ -52,6 +52,14 @@ pub struct Features {
     pub cls: Vec<f32>,
 }
 
+impl Features {
+    /// The features of one text's token vectors (`len * dim` values).
+    pub fn of(tokens: &[f32], dim: usize) -> Self {
+        let (mean, max, cls) = pooling::pool(tokens, dim);
+        Features { mean, max, cls }
+    }
+}
+
 impl Encoder {
     /// Token ids of one text, truncated as sentence-transformers does: at most `max_tokens`
     /// including [CLS] and [SEP].
@@ -79,6 +87,14 @@ impl Encoder {
 
     /// Features of every text, in input order.
     pub fn encode(&mut self, texts: &[&str]) -> Result<Vec<Features>> {
+        let dim = self.spec.dimensions;
+        self.encode_with(texts, |tokens| Features::of(tokens, dim))
+    }
+
+    /// `pool` applied to the token vectors of every text (its real tokens only, `len * dim`
+    /// values), in input order. Token vectors live only for their batch: what a caller keeps is
+    /// what `pool` returns.
+    pub fn encode_with<T: Clone>(&mut self, texts: &[&str], mut pool: impl FnMut(&[f32]) -> T) -> Result<Vec<T>> {
         let max_tokens = settings::max_tokens();
         let batch_size = settings::batch_size();
 
@@ -102,11 +118,11 @@ impl Encoder {
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
 
-        let mut features: Vec<Option<Features>> = vec![None; ids.len()];
+        let mut features: Vec<Option<T>> = vec![None; ids.len()];
         for chunk in length_buckets(&order, |i| ids[i].len(), batch_size) {
             pgrx::check_for_interrupts!();
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
-            for (&i, f) in chunk.iter().zip(self.run_batch(&batch)?) {
+            for (&i, f) in chunk.iter().zip(self.run_batch(&batch, &mut pool)?) {
                 features[i] = Some(f);
             }
         }
@@ -116,12 +132,13 @@ impl Encoder {
             .collect())
     }
 
-    /// Runs one padded batch through the encoder and pools each row.
-    fn run_batch(&mut self, seqs: &[&[u32]]) -> Result<Vec<Features>> {
+    /// Runs one padded batch through the encoder and pools each row's real tokens.
+    fn run_batch<T>(&mut self, seqs: &[&[u32]], pool: &mut impl FnMut(&[f32]) -> T) -> Result<Vec<T>> {
         let rows = seqs.len();
         let cols = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         let mut input_ids = vec![0i64; rows * cols];
         let mut mask = vec![0i64; rows * cols];
+        // padding sits at the end of each row, so a row's real tokens are its first seq.len()
         for (r, seq) in seqs.iter().enumerate() {
             for (c, &id) in seq.iter().enumerate() {
                 input_ids[r * cols + c] = id as i64;
@@ -130,7 +147,7 @@ impl Encoder {
         }
         let shape = [rows as i64, cols as i64];
         let ids_tensor = Tensor::from_array((shape, input_ids))?;
-        let mask_tensor = Tensor::from_array((shape, mask.clone()))?;
+        let mask_tensor = Tensor::from_array((shape, mask))?;
         let outputs = if self.wants_token_types {
             let types = Tensor::from_array((shape, vec![0i64; rows * cols]))?;
             self.session.run(ort::inputs![
@@ -152,15 +169,10 @@ impl Encoder {
                 &out_shape[..]
             )));
         }
-        Ok((0..rows)
-            .map(|r| {
-                let (mean, max, cls) = pooling::pool(
-                    &hidden[r * cols * dim..(r + 1) * cols * dim],
-                    &mask[r * cols..(r + 1) * cols],
-                    dim,
-                );
-                Features { mean, max, cls }
-            })
+        Ok(seqs
+            .iter()
+            .enumerate()
+            .map(|(r, seq)| pool(&hidden[r * cols * dim..(r * cols + seq.len()) * dim]))
             .collect())
     }
 }

@@ -39,6 +39,25 @@ SELECT (custprofile.train_classifier('ticket_topic_mlp', 'SELECT body, topic FRO
         '{"model": "mlp", "hidden": 16, "epochs": 60, "validation_share": 0}') ->> 'model') AS model;
 SELECT custprofile.predict('ticket_topic_mlp', 'My parcel is late') AS topic;
 
+-- attention pooling: queries learnt with the head (the built-in sentiment head is trained so);
+-- the stored head carries them, it predicts and it is deterministic too
+SELECT (custprofile.train_classifier('ticket_topic_attention', 'SELECT body, topic FROM tickets',
+        '{"model": "mlp", "hidden": 16, "epochs": 60, "batch_size": 4, "pooling": "attention", "heads": 2, "validation_share": 0}') ->> 'rows') AS rows;
+SELECT head ->> 'pooling' AS pooling, (head -> 'attention' ->> 'heads')::int AS heads,
+       jsonb_array_length(head -> 'attention' -> 'queries') AS query_values,
+       (head -> 'layers' -> 0 ->> 'inputs')::int AS head_inputs
+  FROM custprofile.classifiers WHERE name = 'ticket_topic_attention';
+SELECT custprofile.predict('ticket_topic_attention', 'My parcel is late') AS topic;
+SELECT custprofile.predict('ticket_topic_attention', 'You billed my card two times for one purchase') AS topic;
+SELECT head AS attention_head FROM custprofile.classifiers WHERE name = 'ticket_topic_attention' \gset
+SELECT custprofile.train_classifier('ticket_topic_attention', 'SELECT body, topic FROM tickets ORDER BY random()',
+        '{"model": "mlp", "hidden": 16, "epochs": 60, "batch_size": 4, "pooling": "attention", "heads": 2, "validation_share": 0}') IS NOT NULL AS retrained;
+SELECT head = :'attention_head'::jsonb AS same_attention_head FROM custprofile.classifiers WHERE name = 'ticket_topic_attention';
+-- attention pooling has no fixed features: not from text_features, not from real[] rows
+SELECT try($$SELECT custprofile.text_features('x', 'attention')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT custprofile.text_features(body), topic FROM tickets', '{"pooling": "attention"}')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, topic FROM tickets', '{"pooling": "attention", "heads": 0}')$$);
+
 -- bad input
 SELECT try($$SELECT custprofile.predict('no_such_classifier', 'x')$$);
 SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, ''delivery'' FROM tickets')$$);
