@@ -90,6 +90,21 @@ fn ten_megabyte_text_is_answered() {
     assert!(s > 0.0, "score {s}");
 }
 
+/// 10 MB of distinct sentences: only the first 64 are scored one by one (and the whole text's
+/// first 256 tokens), so the score equals that of the first 64 sentences and comes back quickly.
+#[pg_test]
+fn sentence_scoring_reads_at_most_64_sentences() {
+    let (long, first) = Spi::get_two::<f32, f32>(
+        "SELECT custprofile.sentiment(string_agg(format('Line %s of the review is fine.', i), ' ' ORDER BY i)),
+                custprofile.sentiment(string_agg(format('Line %s of the review is fine.', i), ' ' ORDER BY i)
+                                      FILTER (WHERE i <= 64))
+           FROM generate_series(1, 300000) i",
+    )
+    .unwrap();
+    assert_eq!(crate::heads::MAX_SENTENCES, 64);
+    assert_eq!(long.unwrap(), first.unwrap());
+}
+
 #[pg_test]
 fn sentiment_scores_are_ordered_and_bounded() {
     let score = |t: &str| {

@@ -12,6 +12,10 @@ use crate::errors::{Error, Result};
 use crate::runtime::{self, Features, DEFAULT_ENCODER};
 use crate::text::{pooling, sentences};
 
+/// Sentences scored per text at most, so that a huge text costs a bounded number of encoder runs
+/// (reviews rarely have more than 30).
+pub const MAX_SENTENCES: usize = 64;
+
 /// Which pooled vectors feed the head.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -190,13 +194,14 @@ impl Head {
     }
 
     /// The pieces of a text that are encoded for this head: the text itself, and under sentence
-    /// scoring its sentences too when there is more than one.
+    /// scoring its first `MAX_SENTENCES` sentences too when there is more than one (sentences
+    /// past the whole text's token limit still count: a review's verdict is often at its end).
     pub fn pieces<'a>(&self, text: &'a str) -> Vec<&'a str> {
         let mut pieces = vec![text];
         if self.scoring == Scoring::Sentences {
             let s = sentences::split(text);
             if s.len() > 1 {
-                pieces.extend(s);
+                pieces.extend(s.into_iter().take(MAX_SENTENCES));
             }
         }
         pieces
