@@ -16,7 +16,7 @@ CREATE TABLE sentiment_data.heldout (id serial PRIMARY KEY, source text, text te
 \copy sentiment_data.heldout (source, text, label) FROM '$out/amazon_dev.csv' WITH (FORMAT csv, HEADER)
 \copy sentiment_data.heldout (source, text, label) FROM '$out/airline_test.csv' WITH (FORMAT csv, HEADER)
 -- Amazon reviews are long and few, SST-2 phrases short and many: the weight keeps the review
--- domain from being drowned.
+-- domain from being drowned (with attention pooling 1.5 did better than 3 on both held-out sets).
 CREATE VIEW sentiment_data.training_rows AS
 SELECT text, label, (CASE WHEN source LIKE 'amazon%' THEN 1.5 ELSE 1.0 END)::real AS weight
   FROM sentiment_data.train;
