@@ -25,6 +25,9 @@ pub struct TrainOptions {
     pub batch_size: usize,
     pub seed: u64,
     pub validation_share: f64,
+    /// Divide the logits by the temperature that fits the validation rows best, so that
+    /// probabilities are not more confident than the head is right.
+    pub calibrate: bool,
     pub pooling: Pooling,
     /// Attention heads (attention pooling only).
     pub heads: usize,
@@ -45,6 +48,7 @@ impl TrainOptions {
             batch_size: 128,
             seed: 42,
             validation_share: 0.1,
+            calibrate: false,
             pooling: Pooling::MeanMaxCls,
             heads: 4,
             scoring: Scoring::Text,
@@ -61,13 +65,14 @@ impl TrainOptions {
                 "batch_size" => o.batch_size = num()? as usize,
                 "seed" => o.seed = num()? as u64,
                 "validation_share" => o.validation_share = num()?,
+                "calibrate" => o.calibrate = val.as_bool().ok_or_else(bad)?,
                 "pooling" => o.pooling = Pooling::parse(val.as_str().ok_or_else(bad)?)?,
                 "heads" => o.heads = num()? as usize,
                 "scoring" => o.scoring = Scoring::parse(val.as_str().ok_or_else(bad)?)?,
                 _ => {
                     return Err(Error::invalid_parameter(format!(
                         "unknown option \"{k}\"; known: model, hidden, l2, epochs, learning_rate, \
-                         batch_size, seed, validation_share, pooling, heads, scoring"
+                         batch_size, seed, validation_share, calibrate, pooling, heads, scoring"
                     )))
                 }
             }
@@ -395,12 +400,43 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
 
     let val_x = inputs_of(val_idx, attention.as_ref());
     let metrics = validation_metrics(&predict_batch(&layers, &val_x, dim), &val_y, data.classes, class_names);
+    let temperature = if o.calibrate && !val_y.is_empty() {
+        let logits = val_x.chunks(1024 * dim).flat_map(|c| forward_batch(&layers, c, c.len() / dim).pop().expect("logits")).collect::<Vec<_>>();
+        let t = best_temperature(&logits, &val_y, data.classes);
+        let last = layers.last_mut().expect("a layer");
+        last.weights.iter_mut().chain(last.bias.iter_mut()).for_each(|w| *w /= t);
+        Some(t)
+    } else {
+        None
+    };
     fold_standardisation(&mut layers[0], &mu, &sigma);
     let mut metrics = metrics;
     metrics["best_epoch"] = json!(best_epoch);
+    if let Some(t) = temperature {
+        metrics["temperature"] = json!(round4(t as f64));
+    }
     metrics["training_rows"] = json!(train_idx.len());
     metrics["training_seconds"] = json!((started.elapsed().as_secs_f64() * 100.0).round() / 100.0);
     Ok(Trained { layers, attention: attention.map(|a| a.attention), metrics })
+}
+
+/// The temperature in [0.5, 10] (steps of 0.05) under which the softmax of `logits` (rows of
+/// `classes`) gives the validation labels the lowest mean negative log-likelihood.
+fn best_temperature(logits: &[f32], y: &[usize], classes: usize) -> f32 {
+    let nll = |t: f32| -> f64 {
+        logits
+            .chunks_exact(classes)
+            .zip(y)
+            .map(|(z, &c)| {
+                let scaled: Vec<f32> = z.iter().map(|v| v / t).collect();
+                -(super::log_softmax(&scaled)[c] as f64)
+            })
+            .sum()
+    };
+    (10..=200).map(|i| i as f32 * 0.05).fold((1.0f32, f64::INFINITY), |best, t| {
+        let v = nll(t);
+        if v < best.1 { (t, v) } else { best }
+    }).0
 }
 
 /// Per-feature mean and standard deviation (at least 1e-6) from sums and sums of squares.
@@ -627,6 +663,18 @@ mod tests {
         assert!(a.metrics["validation_accuracy"].as_f64().unwrap() >= 0.95, "{}", a.metrics);
         assert_eq!(a.attention.as_ref().unwrap().queries, b.attention.as_ref().unwrap().queries);
         assert_eq!(a.layers[0].inputs, 3 * dim);
+    }
+
+    /// Overconfident logits are cooled, well calibrated ones kept.
+    #[test]
+    fn temperature_fits_the_validation_rows() {
+        // right 3 times in 4 with logits that claim ~100% certainty: the temperature must rise
+        let logits = [4.0, -4.0, 4.0, -4.0, 4.0, -4.0, 4.0, -4.0];
+        let t = best_temperature(&logits, &[0, 0, 0, 1], 2);
+        // the best softmax probability is 0.75: 8 / t = ln 3
+        assert!((t - 8.0 / 3f32.ln()).abs() < 0.05, "{t}");
+        // always right with modest logits: colder is better, down to the lower bound
+        assert_eq!(best_temperature(&[1.0, -1.0], &[0], 2), 0.5);
     }
 
     #[test]

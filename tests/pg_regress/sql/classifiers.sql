@@ -53,6 +53,15 @@ SELECT head AS attention_head FROM custprofile.classifiers WHERE name = 'ticket_
 SELECT custprofile.train_classifier('ticket_topic_attention', 'SELECT body, topic FROM tickets ORDER BY random()',
         '{"model": "mlp", "hidden": 16, "epochs": 60, "batch_size": 4, "pooling": "attention", "heads": 2, "validation_share": 0}') IS NOT NULL AS retrained;
 SELECT head = :'attention_head'::jsonb AS same_attention_head FROM custprofile.classifiers WHERE name = 'ticket_topic_attention';
+-- calibration: the logits are divided by the temperature that fits the validation rows best
+SELECT (r ->> 'temperature')::numeric BETWEEN 0.5 AND 10 AS has_temperature
+  FROM (SELECT custprofile.train_classifier('ticket_topic_calibrated', 'SELECT body, topic FROM tickets',
+        '{"validation_share": 0.25, "epochs": 60, "calibrate": true}') AS r) s;
+SELECT custprofile.train_classifier('ticket_topic_calibrated', 'SELECT body, topic FROM tickets',
+        '{"validation_share": 0, "epochs": 60, "calibrate": true}') ? 'temperature' AS temperature_without_validation_rows;
+SELECT custprofile.predict('ticket_topic_calibrated', 'My parcel is late') AS topic;
+DELETE FROM custprofile.classifiers WHERE name = 'ticket_topic_calibrated';
+
 -- attention pooling has no fixed features: not from text_features, not from real[] rows
 SELECT try($$SELECT custprofile.text_features('x', 'attention')$$);
 SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT custprofile.text_features(body), topic FROM tickets', '{"pooling": "attention"}')$$);
