@@ -13,7 +13,7 @@ use pgrx::JsonB;
 use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise, Result};
-use crate::heads::token_store::TokenStore;
+use crate::heads::token_store::{self, TokenStore};
 use crate::heads::train::{self, Dataset, Inputs, TrainOptions};
 use crate::heads::{argmax, round4, Head, Pooling};
 use crate::runtime::{self, DEFAULT_ENCODER};
@@ -199,7 +199,7 @@ fn encode_rows(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
                     }
                 }
             }
-            for tokens in runtime::with_encoder(|e| e.encode_with(&texts, |t| t.to_vec()))? {
+            for tokens in runtime::with_encoder(|e| e.encode_with(&texts, token_store::bfloat16))? {
                 store.push(&tokens)?;
             }
         }

@@ -15,6 +15,12 @@ pub struct TokenStore {
     offsets: Vec<usize>,
 }
 
+/// One text's token vectors as bfloat16, ready for `TokenStore::push`. Converting as each text
+/// leaves the encoder keeps a chunk of texts from being held as f32 too.
+pub fn bfloat16(tokens: &[f32]) -> Vec<u16> {
+    tokens.iter().map(|&x| to_bf16(x)).collect()
+}
+
 fn to_bf16(x: f32) -> u16 {
     let bits = x.to_bits();
     // round to nearest, ties to even
@@ -34,8 +40,8 @@ impl TokenStore {
         self.dim
     }
 
-    /// Appends one text's token vectors (`len * dim` values).
-    pub fn push(&mut self, tokens: &[f32]) -> Result<()> {
+    /// Appends one text's token vectors (`len * dim` values, from `bfloat16`).
+    pub fn push(&mut self, tokens: &[u16]) -> Result<()> {
         let total = self.offsets.last().copied().unwrap_or(0) + tokens.len() / self.dim;
         if total > MAX_TOKENS {
             return Err(Error::new(
@@ -44,7 +50,7 @@ impl TokenStore {
             )
             .hint("Train on fewer or shorter texts (or lower custprofile.max_tokens), or use pooling \"mean_max_cls\"."));
         }
-        self.values.extend(tokens.iter().map(|&x| to_bf16(x)));
+        self.values.extend_from_slice(tokens);
         self.offsets.push(total);
         Ok(())
     }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::token_store::TokenStore;
+use super::token_store::{self, TokenStore};
 use super::{round4, Attention, Layer, Pooling, Scoring};
 use crate::errors::{Error, Result};
 use crate::text::pooling;
@@ -245,29 +245,19 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
     }
 
     // standardise the fixed part with training-row statistics
-    let mut mean = vec![0f64; fixed_dim];
-    let mut sq = vec![0f64; fixed_dim];
+    let mut stats = ColumnStats::new(fixed_dim);
     for &i in &train_idx {
-        for (j, &v) in fixed[i * fixed_dim..(i + 1) * fixed_dim].iter().enumerate() {
-            mean[j] += v as f64;
-            sq[j] += (v as f64) * (v as f64);
-        }
+        stats.add(&fixed[i * fixed_dim..(i + 1) * fixed_dim]);
     }
-    let (mut mu, mut sigma) = mean_and_deviation(&mean, &sq, train_idx.len());
+    let (mut mu, mut sigma) = stats.finish();
     // the attention pools are standardised with the statistics of the training rows' tokens
     if let Inputs::Tokens { store, heads } = data.inputs {
         let d = store.dim();
-        let (mut mean, mut sq, mut count) = (vec![0f64; d], vec![0f64; d], 0usize);
+        let mut stats = ColumnStats::new(d);
         for &i in &train_idx {
-            for t in store.row(i).chunks_exact(d) {
-                for (j, &v) in t.iter().enumerate() {
-                    mean[j] += v as f64;
-                    sq[j] += (v as f64) * (v as f64);
-                }
-                count += 1;
-            }
+            store.row(i).chunks_exact(d).for_each(|t| stats.add(t));
         }
-        let (m, s) = mean_and_deviation(&mean, &sq, count);
+        let (m, s) = stats.finish();
         for _ in 0..heads {
             mu.extend_from_slice(&m);
             sigma.extend_from_slice(&s);
@@ -439,12 +429,33 @@ fn best_temperature(logits: &[f32], y: &[usize], classes: usize) -> f32 {
     }).0
 }
 
-/// Per-feature mean and standard deviation (at least 1e-6) from sums and sums of squares.
-fn mean_and_deviation(sum: &[f64], sq: &[f64], n: usize) -> (Vec<f32>, Vec<f32>) {
-    let n = n.max(1) as f64;
-    let mu = sum.iter().map(|m| (m / n) as f32).collect();
-    let sigma = sq.iter().zip(sum).map(|(s, m)| ((s / n - (m / n).powi(2)).max(0.0).sqrt() as f32).max(1e-6)).collect();
-    (mu, sigma)
+/// Per-column sums and sums of squares of the rows added, for standardisation.
+struct ColumnStats {
+    sum: Vec<f64>,
+    sq: Vec<f64>,
+    rows: usize,
+}
+
+impl ColumnStats {
+    fn new(dim: usize) -> Self {
+        ColumnStats { sum: vec![0.0; dim], sq: vec![0.0; dim], rows: 0 }
+    }
+
+    fn add(&mut self, row: &[f32]) {
+        for ((s, q), &v) in self.sum.iter_mut().zip(&mut self.sq).zip(row) {
+            *s += v as f64;
+            *q += (v as f64) * (v as f64);
+        }
+        self.rows += 1;
+    }
+
+    /// Per-column mean and standard deviation (at least 1e-6).
+    fn finish(&self) -> (Vec<f32>, Vec<f32>) {
+        let n = self.rows.max(1) as f64;
+        let mu = self.sum.iter().map(|m| (m / n) as f32).collect();
+        let sigma = self.sq.iter().zip(&self.sum).map(|(s, m)| ((s / n - (m / n).powi(2)).max(0.0).sqrt() as f32).max(1e-6)).collect();
+        (mu, sigma)
+    }
 }
 
 /// Subnormal floats are hundreds of times slower on x86; gradients of confident rows and Adam's
@@ -614,7 +625,7 @@ mod tests {
         let mut rng = Rng::new(11);
         let mut store = TokenStore::new(dim);
         let tokens: Vec<f32> = (0..len * dim).map(|_| rng.uniform() * 4.0 - 2.0).collect();
-        store.push(&tokens).unwrap();
+        store.push(&token_store::bfloat16(&tokens)).unwrap();
         let mut att = AttentionTraining::new(&store, heads, &mut rng);
         att.attention.queries = (0..heads * dim).map(|_| rng.uniform() - 0.5).collect();
         let d_pooled: Vec<f32> = (0..heads * dim).map(|_| rng.uniform() - 0.5).collect();
@@ -651,7 +662,7 @@ mod tests {
                 let t = 1 + (rng.next_u64() % 10) as usize;
                 tokens[t * dim + dim - 1] = 4.0;
             }
-            store.push(&tokens).unwrap();
+            store.push(&token_store::bfloat16(&tokens)).unwrap();
             y.push(c);
         }
         let w = vec![1.0; y.len()];
