@@ -34,6 +34,11 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+# Encoder layers whose outputs the derived graph exposes beside last_hidden_state, as
+# hidden_layer_3 ... : classifier heads can read the mean of their tokens too (option "layers" of
+# train_classifier); the middle layers keep more of a sentence's sentiment than the last one,
+# which sentence-transformers trained for similarity.
+EXPOSED_LAYERS = (5, 4, 3)
 ALPHA = 0.65  # migration strength: of 0.5, 0.65, 0.8 the closest to the reference vectors
 CALIBRATION_TEXTS = 200
 
@@ -149,6 +154,19 @@ def int8_gather(model, node, table):
     ]
 
 
+def expose_layers(model):
+    """Adds an output hidden_layer_K for each of EXPOSED_LAYERS. Each BERT layer ends in two
+    LayerNormalizations (after attention, after the feed-forward block) and the embeddings in one,
+    so layer K's output is that of the (2K)-th, counting the embeddings' as the 0th."""
+    norms = [n.output[0] for n in model.graph.node if n.op_type == "LayerNormalization"]
+    if len(norms) != 13 or norms[-1] != "last_hidden_state":
+        sys.exit("the graph is not a 6-layer BERT ending in last_hidden_state")
+    for k in EXPOSED_LAYERS:
+        name = "hidden_layer_%d" % k
+        model.graph.node.append(helper.make_node("Identity", [norms[2 * k]], [name], name=name))
+        model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "sequence", 384]))
+
+
 def build(source, factors_file, out):
     with open(factors_file) as f:
         factors = {a: np.array(v, dtype=np.float32) for a, v in json.load(f)["factors"].items()}
@@ -175,6 +193,7 @@ def build(source, factors_file, out):
     model.graph.initializer.extend(kept)
     del model.graph.node[:]
     model.graph.node.extend(nodes)
+    expose_layers(model)
     onnx.checker.check_model(model)
     onnx.save(model, out)
 

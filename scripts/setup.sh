@@ -72,7 +72,7 @@ install_artifacts() {
 # The encoder the extension runs: model.int8.onnx, derived from the downloaded model.onnx by
 # scripts/quantize_model.py with the committed smoothing factors (int8 arithmetic, see there).
 # The derivation is deterministic; its result is checked by sha256 like a downloaded file.
-INT8_MODEL_SHA256=4d4a00e35db2f343dee08fcedff2a7b64332cfcecd4bbcf69bed03671fcbb458
+INT8_MODEL_SHA256=7aa0dfa2c894bec726e908ea3785c44c7713d2648e1b5d7a57bb6f40318642de
 derive_int8_model() {
   local dir dest cached
   dir="$("$PG_CONFIG" --sharedir)/extension/custprofile/models/all-MiniLM-L6-v2"

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise};
 use crate::heads::round4;
-use crate::heads::train::{self, Dataset, Inputs, TrainOptions};
+use crate::heads::train::{self, Dataset, TrainOptions};
 
 /// Logistic regression of `labels` on `features` (row-major, `names.len()` values per row):
 /// `{"weights": {"bias": b, name: w, ...}, "metrics": {...}}` such that
@@ -53,7 +53,7 @@ fn fit_logistic(features: Vec<Option<f64>>, labels: Vec<Option<bool>>, names: Ve
         Error::invalid_parameter("churn weights are fitted by logistic regression; leave out \"model\"").raise();
     }
     let weight = vec![1.0f32; y.len()];
-    let data = Dataset { inputs: Inputs::Fixed { x: &x, dim }, y: &y, weight: &weight, classes: 2 };
+    let data = Dataset { x: &x, dim, tokens: None, y: &y, weight: &weight, classes: 2 };
     let classes = vec!["retained".to_string(), "churned".to_string()];
     let trained = train::train(&data, &classes, &opts, || { pgrx::check_for_interrupts!(); }).or_raise();
     // softmax over two classes is a logistic of the difference of their scores

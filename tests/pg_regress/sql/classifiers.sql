@@ -62,6 +62,44 @@ SELECT custprofile.train_classifier('ticket_topic_calibrated', 'SELECT body, top
 SELECT custprofile.predict('ticket_topic_calibrated', 'My parcel is late') AS topic;
 DELETE FROM custprofile.classifiers WHERE name = 'ticket_topic_calibrated';
 
+-- average_weights: the head is the running mean of the weights from the second epoch on;
+-- deterministic like any training
+SELECT (r ->> 'best_epoch')::int BETWEEN 1 AND 30 AS picked_an_epoch, (r ->> 'validation_rows')::int AS validation_rows
+  FROM (SELECT custprofile.train_classifier('ticket_topic_averaged', 'SELECT body, topic FROM tickets',
+        '{"model": "mlp", "hidden": 16, "epochs": 30, "batch_size": 4, "average_weights": true, "validation_share": 0.25}') AS r) s;
+SELECT head AS averaged_head FROM custprofile.classifiers WHERE name = 'ticket_topic_averaged' \gset
+SELECT custprofile.train_classifier('ticket_topic_averaged', 'SELECT body, topic FROM tickets ORDER BY random()',
+        '{"model": "mlp", "hidden": 16, "epochs": 30, "batch_size": 4, "average_weights": true, "validation_share": 0.25}') IS NOT NULL AS retrained;
+SELECT head = :'averaged_head'::jsonb AS same_averaged_head FROM custprofile.classifiers WHERE name = 'ticket_topic_averaged';
+SELECT custprofile.predict('ticket_topic_averaged', 'My parcel is late') AS topic;
+DELETE FROM custprofile.classifiers WHERE name = 'ticket_topic_averaged';
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, topic FROM tickets', '{"average_weights": 1}')$$);
+
+-- encoder_layers: the means of layers below the last feed the head too; text_features gives the
+-- same fixed features, for training on precomputed rows
+SELECT array_length(custprofile.text_features('x', 'mean', 1), 1) AS mean_1,
+       array_length(custprofile.text_features('x', 'mean', 4), 1) AS mean_4,
+       array_length(custprofile.text_features('x', 'mean_max_cls', 2), 1) AS mean_max_cls_2;
+SELECT (custprofile.text_features('x', 'mean', 2))[1:384] = custprofile.embed_text('x') AS last_layer_first,
+       (custprofile.text_features('x', 'mean', 2))[385:768] <> custprofile.embed_text('x') AS layer_5_differs;
+SELECT custprofile.train_classifier('ticket_topic_layers', 'SELECT body, topic FROM tickets',
+        '{"validation_share": 0, "epochs": 60, "pooling": "mean", "encoder_layers": 3}') IS NOT NULL AS trained;
+SELECT (head ->> 'encoder_layers')::int AS encoder_layers, (head -> 'layers' -> 0 ->> 'inputs')::int AS head_inputs
+  FROM custprofile.classifiers WHERE name = 'ticket_topic_layers';
+SELECT custprofile.train_classifier('ticket_topic_layers', 'SELECT custprofile.text_features(body, ''mean'', 3), topic FROM tickets',
+        '{"validation_share": 0, "epochs": 60, "pooling": "mean", "encoder_layers": 3}') IS NOT NULL AS trained_on_features;
+SELECT (head ->> 'encoder_layers')::int AS encoder_layers, (head -> 'layers' -> 0 ->> 'inputs')::int AS head_inputs
+  FROM custprofile.classifiers WHERE name = 'ticket_topic_layers';
+SELECT custprofile.predict('ticket_topic_layers', 'My parcel is late') AS topic;
+SELECT (custprofile.train_classifier('ticket_topic_layers', 'SELECT body, topic FROM tickets',
+        '{"model": "mlp", "hidden": 16, "epochs": 30, "batch_size": 4, "pooling": "attention", "heads": 2, "encoder_layers": 2, "validation_share": 0}') ->> 'rows') AS attention_rows;
+SELECT (head -> 'layers' -> 0 ->> 'inputs')::int AS attention_head_inputs FROM custprofile.classifiers WHERE name = 'ticket_topic_layers';
+SELECT custprofile.predict('ticket_topic_layers', 'You billed my card two times for one purchase') AS topic;
+DELETE FROM custprofile.classifiers WHERE name = 'ticket_topic_layers';
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, topic FROM tickets', '{"encoder_layers": 5}')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT custprofile.text_features(body), topic FROM tickets', '{"encoder_layers": 2}')$$);
+SELECT try($$SELECT custprofile.text_features('x', 'mean', 0)$$);
+
 -- attention pooling has no fixed features: not from text_features, not from real[] rows
 SELECT try($$SELECT custprofile.text_features('x', 'attention')$$);
 SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT custprofile.text_features(body), topic FROM tickets', '{"pooling": "attention"}')$$);
