@@ -2,8 +2,11 @@
 //! defined in sql/aggregates.sql. The state (internal) holds a `TextSummary` and the texts not
 //! yet scored: texts are scored in batches (one encoder pass for many texts) when enough are
 //! pending, when the state is serialised for the leader of a parallel plan, and at the end.
+//! A batch takes the pending texts of every group of the process, not only the group at hand:
+//! under hash aggregation each group holds a text or two at a time, and scoring groups one by one
+//! meant one encoder call per row.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
@@ -11,7 +14,7 @@ use pgrx::{Internal, JsonB, PgMemoryContexts};
 use serde_json::json;
 
 use crate::errors::{Error, OrRaise};
-use crate::functions::sentiment::{self, LABELS};
+use crate::functions::sentiment::{self, Sentiment, LABELS};
 use crate::heads::argmax;
 use crate::heads::zero_shot::{self, Label};
 use crate::profiles::text_summary::{Scored, TextSummary};
@@ -27,6 +30,10 @@ const PENDING_BYTES_LIMIT: usize = 16 << 20;
 thread_local! {
     static PENDING_BYTES: Cell<usize> = const { Cell::new(0) };
     static PENDING_TEXTS: Cell<usize> = const { Cell::new(0) };
+    /// The states of this process that hold pending texts. A state is registered when its first
+    /// text becomes pending and leaves when its texts are scored or when it is dropped (its
+    /// memory context reset or deleted), so every pointer here is live.
+    static WITH_PENDING: RefCell<Vec<*mut ProfileState>> = const { RefCell::new(Vec::new()) };
 }
 
 struct Pending {
@@ -92,10 +99,17 @@ impl ProfileState {
         ProfileState { summary, pending: Vec::new(), pending_bytes: 0, topics: None }
     }
 
-    fn push(&mut self, body: Option<&str>, rating: Option<f32>, written_at: Option<TimestampWithTimeZone>) {
+    /// Adds a row; true when the process now holds a batch to score (`flush_all`).
+    fn push(&mut self, body: Option<&str>, rating: Option<f32>, written_at: Option<TimestampWithTimeZone>) -> bool {
         let body = match body {
-            None => return self.summary.null_texts += 1,
-            Some(b) if b.trim().is_empty() => return self.summary.blank_texts += 1,
+            None => {
+                self.summary.null_texts += 1;
+                return false;
+            }
+            Some(b) if b.trim().is_empty() => {
+                self.summary.blank_texts += 1;
+                return false;
+            }
             Some(b) => b,
         };
         if let Some(r) = rating {
@@ -106,29 +120,26 @@ impl ProfileState {
             }
         }
         let written_at = written_at.filter(|t| t.is_finite()).map(|t| t.into_inner());
+        if self.pending.is_empty() {
+            let me: *mut ProfileState = self;
+            WITH_PENDING.with(|w| w.borrow_mut().push(me));
+        }
         self.pending_bytes += body.len();
         PENDING_BYTES.with(|b| b.set(b.get() + body.len()));
         PENDING_TEXTS.with(|n| n.set(n.get() + 1));
         self.pending.push(Pending { body: body.to_owned(), rating, written_at });
-        // Score when this group has a batch, or when the groups of this process hold a batch
-        // between them: the work then happens while rows are read, so that each parallel worker
-        // scores the rows it reads (a leader that reads fast would otherwise end up scoring
-        // most of them at the end), and pending text stays bounded.
+        // Score when the groups of this process hold a batch between them: the work then
+        // happens while rows are read, so that each parallel worker scores the rows it reads (a
+        // leader that reads fast would otherwise end up scoring most of them at the end), and
+        // pending text stays bounded.
         let batch = 4 * settings::batch_size();
         let process_full = PENDING_TEXTS.with(|n| n.get()) >= batch;
         let over_limit = PENDING_BYTES.with(|b| b.get()) > PENDING_BYTES_LIMIT;
-        if self.pending.len() >= batch || process_full || over_limit {
-            self.flush();
-        }
+        process_full || over_limit
     }
 
-    /// Scores the pending texts in one batched encoder pass and folds them into the summary.
-    fn flush(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let texts: Vec<&str> = self.pending.iter().map(|p| p.body.as_str()).collect();
-        let scored = sentiment::analyse_and_embed(&texts).or_raise();
+    /// Folds the scores of the pending texts (in order) into the summary.
+    fn fold(&mut self, scored: Vec<(Sentiment, Option<Vec<f32>>)>) {
         let topics = self.topics.get_or_insert_with(load_topics);
         let labels: Vec<Label> = topics.iter().map(|(l, _)| l.clone()).collect();
         let topic_vectors = if labels.is_empty() { Vec::new() } else { zero_shot::label_vectors(&labels).or_raise() };
@@ -149,10 +160,38 @@ impl ProfileState {
     }
 
     fn release_pending(&mut self) {
+        if !self.pending.is_empty() {
+            let me: *mut ProfileState = self;
+            WITH_PENDING.with(|w| w.borrow_mut().retain(|&p| p != me));
+        }
         PENDING_BYTES.with(|b| b.set(b.get().saturating_sub(self.pending_bytes)));
         PENDING_TEXTS.with(|n| n.set(n.get().saturating_sub(self.pending.len())));
         self.pending.clear();
         self.pending_bytes = 0;
+    }
+}
+
+/// Scores the pending texts of `state`, and with them those of every other group of this
+/// process, in one batched encoder pass. Takes the Internal, not the state, so that no
+/// reference to a state is held while `flush_all` reaches every state.
+fn flush(state: &mut Internal) {
+    if state_mut(state).is_some_and(|s| !s.pending.is_empty()) {
+        flush_all();
+    }
+}
+
+/// Scores the pending texts of every state of this process in one batched encoder pass.
+fn flush_all() {
+    let pointers: Vec<*mut ProfileState> = WITH_PENDING.with(|w| w.borrow().clone());
+    // SAFETY: registered states are live (see WITH_PENDING) and distinct, and nothing else
+    // holds a reference to them while an aggregate support function runs
+    let mut states: Vec<&mut ProfileState> = pointers.into_iter().map(|p| unsafe { &mut *p }).collect();
+    let texts: Vec<&str> = states.iter().flat_map(|s| s.pending.iter().map(|p| p.body.as_str())).collect();
+    let mut scored = sentiment::analyse_and_embed(&texts).or_raise().into_iter();
+    drop(texts);
+    for state in states.iter_mut() {
+        let n = state.pending.len();
+        state.fold(scored.by_ref().take(n).collect());
     }
 }
 
@@ -197,7 +236,9 @@ fn accumulate(
     if !state.initialized() {
         state = new_state(fcinfo, ProfileState::default());
     }
-    state_mut(&mut state).expect("initialised").push(body, rating, written_at);
+    if state_mut(&mut state).expect("initialised").push(body, rating, written_at) {
+        flush_all();
+    }
     state
 }
 
@@ -230,24 +271,23 @@ fn profile_agg_accum_3(
 /// Merges two partial states (parallel workers, partitions).
 #[pg_extern(parallel_safe)]
 fn profile_agg_combine(mut a: Internal, mut b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    flush(&mut b);
+    flush(&mut a);
     let Some(b_state) = state_mut(&mut b) else { return a };
-    b_state.flush();
     if !a.initialized() {
         // b may live in a shorter-lived context (deserialised): copy it into ours
         let copy = ProfileState::from_summary(b_state.summary.clone());
         return new_state(fcinfo, copy);
     }
-    let a_state = state_mut(&mut a).expect("initialised");
-    a_state.flush();
-    a_state.summary.merge(&b_state.summary);
+    state_mut(&mut a).expect("initialised").summary.merge(&b_state.summary);
     a
 }
 
 /// Scores what is pending, then writes the summary for the leader of a parallel plan.
 #[pg_extern(strict, parallel_safe)]
 fn profile_agg_serialize(mut state: Internal) -> Vec<u8> {
+    flush(&mut state);
     let s = state_mut(&mut state).expect("strict: never NULL");
-    s.flush();
     serde_json::to_vec(&s.summary).expect("a summary serialises")
 }
 
@@ -261,8 +301,8 @@ fn profile_agg_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
 /// The text part of a profile; NULL when the aggregate saw no rows.
 #[pg_extern(parallel_safe)]
 fn profile_agg_final(mut state: Internal) -> Option<JsonB> {
+    flush(&mut state);
     let s = state_mut(&mut state)?;
-    s.flush();
     let model = json!({ "encoder": DEFAULT_ENCODER.name, "sentiment": sentiment::model_name() });
     let format_time = |t: i64| match TimestampWithTimeZone::try_from(t) {
         Ok(ts) => pgrx::datum::datetime_support::ToIsoString::to_iso_string(ts),

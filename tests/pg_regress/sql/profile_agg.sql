@@ -93,6 +93,21 @@ SET custprofile.batch_size = 1;
 SELECT customer, pg_temp.same(s.p, x.p) AS small_batches_same
   FROM serial s JOIN (SELECT customer, custprofile.profile_agg(body, rating, written_at) AS p FROM texts GROUP BY customer) x USING (customer)
  ORDER BY customer;
+-- and under hash aggregation, where a batch takes the pending texts of every group at once
+SET enable_sort = off;
+CREATE FUNCTION pg_temp.plan_has(q text, node text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+    IF l LIKE '%' || node || '%' THEN RETURN true; END IF;
+  END LOOP;
+  RETURN false;
+END $$;
+SELECT pg_temp.plan_has('SELECT customer, custprofile.profile_agg(body, rating, written_at) FROM texts GROUP BY customer', 'HashAggregate') AS hashed;
+SELECT customer, pg_temp.same(s.p, x.p) AS cross_group_batches_same
+  FROM serial s JOIN (SELECT customer, custprofile.profile_agg(body, rating, written_at) AS p FROM texts GROUP BY customer) x USING (customer)
+ ORDER BY customer;
+RESET enable_sort;
 RESET custprofile.batch_size;
 
 -- the support functions are not callable on their own
