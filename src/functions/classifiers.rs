@@ -16,7 +16,7 @@ use crate::errors::{Error, OrRaise, Result};
 use crate::heads::token_store::{self, TokenStore};
 use crate::heads::train::{self, Dataset, TrainOptions};
 use crate::heads::{argmax, max_encoder_layers, round4, Head, Pooling};
-use crate::runtime::{self, Features, DEFAULT_ENCODER};
+use crate::runtime::{self, DEFAULT_ENCODER};
 
 /// Rows are encoded this many at a time, so token ids never pile up for a whole table.
 const ENCODE_CHUNK: usize = 1024;
@@ -201,7 +201,7 @@ fn encode_rows(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
         let texts: Vec<&str> = chunk.iter().filter_map(|r| match &r.input { Input::Text(t) => Some(t.as_str()), _ => None }).collect();
         let mut encoded = runtime::with_encoder(|e| {
             e.encode_with(&texts, |h| {
-                let x = opts.pooling.fixed_features(&Features::of(&h, dims), opts.encoder_layers);
+                let x = opts.pooling.fixed_features(&h, opts.encoder_layers);
                 // bfloat16 as each text leaves the encoder: a chunk is never held as f32 too
                 (x, attention.then(|| token_store::bfloat16(h.tokens)))
             })
@@ -308,6 +308,5 @@ fn text_features(input: &str, pooling: default!(&str, "'mean_max_cls'"), encoder
     let layers = usize::try_from(encoder_layers).ok().filter(|n| (1..=max_encoder_layers()).contains(n)).unwrap_or_else(|| {
         Error::invalid_parameter(format!("encoder_layers must be in 1..{}", max_encoder_layers())).raise()
     });
-    let f = runtime::with_encoder(|e| e.encode(&[input])).or_raise().pop().expect("one text");
-    pooling.fixed_features(&f, layers)
+    runtime::with_encoder(|e| e.encode_with(&[input], |h| pooling.fixed_features(&h, layers))).or_raise().pop().expect("one text")
 }

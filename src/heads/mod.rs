@@ -60,14 +60,19 @@ impl Pooling {
 
     /// The features of a text that do not depend on what a head learns: the pooled vectors of
     /// the last layer (under attention pooling the sentence embedding only), then the means of
-    /// the `encoder_layers - 1` layers below it.
-    pub fn fixed_features(self, f: &Features, encoder_layers: usize) -> Vec<f32> {
+    /// the `encoder_layers - 1` layers below it. The first `dims` values are the sentence
+    /// embedding, as `embed_text` gives it. Only what the head reads is computed.
+    pub fn fixed_features(self, h: &Hidden, encoder_layers: usize) -> Vec<f32> {
+        let dims = DEFAULT_ENCODER.dimensions;
         let mut v = match self {
-            Pooling::Mean | Pooling::Attention => f.mean.clone(),
-            Pooling::MeanMaxCls => [f.mean.as_slice(), &f.max, &f.cls].concat(),
+            Pooling::Mean | Pooling::Attention => pooling::mean(h.tokens, dims),
+            Pooling::MeanMaxCls => {
+                let f = Features::of(h.tokens, dims);
+                [f.mean.as_slice(), &f.max, &f.cls].concat()
+            }
         };
-        for layer in &f.earlier[..encoder_layers - 1] {
-            v.extend_from_slice(layer);
+        for layer in &h.earlier[..encoder_layers - 1] {
+            v.extend(pooling::mean(layer, dims));
         }
         v
     }
@@ -202,12 +207,12 @@ impl Head {
     /// The head's input for one text's hidden states, and the text's sentence embedding.
     pub fn input_of(&self, h: &Hidden) -> (Vec<f32>, Vec<f32>) {
         let dim = DEFAULT_ENCODER.dimensions;
-        let f = Features::of(h, dim);
-        let mut input = self.pooling.fixed_features(&f, self.encoder_layers);
+        let mut input = self.pooling.fixed_features(h, self.encoder_layers);
+        let embedding = input[..dim].to_vec();
         if let Some(a) = &self.attention {
             input.extend(a.pool(h.tokens, dim).0);
         }
-        (input, f.mean)
+        (input, embedding)
     }
 
     /// Class log-probabilities of one feature vector.

@@ -22,7 +22,7 @@ pub struct EncoderSpec {
     pub name: &'static str,
     pub dimensions: usize,
     /// Graph outputs holding earlier layers' token vectors, nearest the top first: classifier
-    /// heads with option "layers" read their means too.
+    /// heads with option "encoder_layers" read their means too.
     pub earlier_layers: &'static [&'static str],
     pub model: ModelFile,
     pub tokenizer: ModelFile,

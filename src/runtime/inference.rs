@@ -50,27 +50,21 @@ pub struct Hidden<'a> {
     pub earlier: Vec<&'a [f32]>,
 }
 
-/// Sentence features of one text: mean, max and [CLS] pooling, each L2-normalised, and the
-/// L2-normalised mean of each earlier layer (nearest the top first). `mean` is the sentence
-/// embedding that sentence-transformers computes.
+/// Sentence features of one text: mean, max and [CLS] pooling of its last layer, each
+/// L2-normalised. `mean` is the sentence embedding that sentence-transformers computes.
 #[derive(Clone, Debug)]
 pub struct Features {
     pub mean: Vec<f32>,
     pub max: Vec<f32>,
     pub cls: Vec<f32>,
-    pub earlier: Vec<Vec<f32>>,
 }
 
 impl Features {
-    pub fn of(h: &Hidden, dim: usize) -> Self {
-        let (mean, max, cls) = pooling::pool(h.tokens, dim);
-        Features { mean, max, cls, earlier: earlier_means(h, dim) }
+    /// The features of one text's token vectors (`len * dim` values).
+    pub fn of(tokens: &[f32], dim: usize) -> Self {
+        let (mean, max, cls) = pooling::pool(tokens, dim);
+        Features { mean, max, cls }
     }
-}
-
-/// The L2-normalised mean of each earlier layer's tokens.
-pub fn earlier_means(h: &Hidden, dim: usize) -> Vec<Vec<f32>> {
-    h.earlier.iter().map(|t| pooling::mean(t, dim)).collect()
 }
 
 impl Encoder {
@@ -101,7 +95,7 @@ impl Encoder {
     /// Features of every text, in input order.
     pub fn encode(&mut self, texts: &[&str]) -> Result<Vec<Features>> {
         let dim = self.spec.dimensions;
-        self.encode_with(texts, |h| Features::of(&h, dim))
+        self.encode_with(texts, |h| Features::of(h.tokens, dim))
     }
 
     /// `pool` applied to the hidden states of every text, in input order. Token vectors live

@@ -10,17 +10,23 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
-/// Mean, max and first-token ([CLS]) pooling of one sequence, each L2-normalised.
-/// The L2-normalised mean of a sequence's token vectors (zeros for no tokens).
+/// The L2-normalised mean of a sequence's token vectors (zeros for no tokens); the same values,
+/// bit for bit, as the mean of `pool`.
 pub fn mean(tokens: &[f32], dim: usize) -> Vec<f32> {
     let mut mean = vec![0f32; dim];
+    let mut count = 0f32;
     for row in tokens.chunks_exact(dim) {
+        count += 1.0;
         mean.iter_mut().zip(row).for_each(|(m, &h)| *m += h);
+    }
+    if count > 0.0 {
+        mean.iter_mut().for_each(|m| *m /= count);
     }
     normalize(&mut mean);
     mean
 }
 
+/// Mean, max and first-token ([CLS]) pooling of one sequence, each L2-normalised.
 pub fn pool(tokens: &[f32], dim: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let mut mean = vec![0f32; dim];
     let mut max = vec![f32::NEG_INFINITY; dim];
@@ -100,6 +106,15 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Heads with mean pooling hand back their input's first values as the text's embedding,
+    /// which must be `embed_text`'s exactly.
+    #[test]
+    fn mean_is_the_mean_of_pool_bit_for_bit() {
+        let tokens: Vec<f32> = (0..7 * 5).map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0).collect();
+        assert_eq!(mean(&tokens, 5), pool(&tokens, 5).0);
+        assert_eq!(mean(&[], 5), pool(&[], 5).0);
+    }
 
     #[test]
     fn mean_max_and_cls_pooling() {
