@@ -47,8 +47,6 @@ struct ProfileState {
     summary: TextSummary,
     pending: Vec<Pending>,
     pending_bytes: usize,
-    /// custprofile.topics with their terms, read at the first batch
-    topics: Option<Vec<(Label, Vec<String>)>>,
 }
 
 /// A text that names none of the topics' terms counts towards its most similar topic only when
@@ -96,7 +94,7 @@ fn load_topics() -> Vec<(Label, Vec<String>)> {
 
 impl ProfileState {
     fn from_summary(summary: TextSummary) -> Self {
-        ProfileState { summary, pending: Vec::new(), pending_bytes: 0, topics: None }
+        ProfileState { summary, pending: Vec::new(), pending_bytes: 0 }
     }
 
     /// Adds a row; true when the process now holds a batch to score (`flush_all`).
@@ -138,15 +136,13 @@ impl ProfileState {
         process_full || over_limit
     }
 
-    /// Folds the scores of the pending texts (in order) into the summary.
-    fn fold(&mut self, scored: Vec<(Sentiment, Option<Vec<f32>>)>) {
-        let topics = self.topics.get_or_insert_with(load_topics);
-        let labels: Vec<Label> = topics.iter().map(|(l, _)| l.clone()).collect();
-        let topic_vectors = if labels.is_empty() { Vec::new() } else { zero_shot::label_vectors(&labels).or_raise() };
+    /// Folds the scores of the pending texts (in order) into the summary, sorting each text
+    /// into one of `topics` (whose label vectors are `topic_vectors`).
+    fn fold(&mut self, scored: Vec<(Sentiment, Option<Vec<f32>>)>, topics: &[(Label, Vec<String>)], topic_vectors: &[(Vec<f32>, f32)]) {
         for (p, (s, embedding)) in self.pending.iter().zip(scored) {
             let embedding = embedding.expect("non-blank texts have an embedding");
             let label = LABELS.iter().position(|l| *l == s.label()).expect("a known label");
-            let topic = if topics.is_empty() { None } else { topic_of(&p.body, &embedding, topics, &topic_vectors) };
+            let topic = if topics.is_empty() { None } else { topic_of(&p.body, &embedding, topics, topic_vectors) };
             self.summary.add(&Scored {
                 score: s.score(),
                 label,
@@ -189,9 +185,13 @@ fn flush_all() {
     let texts: Vec<&str> = states.iter().flat_map(|s| s.pending.iter().map(|p| p.body.as_str())).collect();
     let mut scored = sentiment::analyse_and_embed(&texts).or_raise().into_iter();
     drop(texts);
+    // the topics once per batch, not once per group
+    let topics = load_topics();
+    let labels: Vec<Label> = topics.iter().map(|(l, _)| l.clone()).collect();
+    let topic_vectors = if labels.is_empty() { Vec::new() } else { zero_shot::label_vectors(&labels).or_raise() };
     for state in states.iter_mut() {
         let n = state.pending.len();
-        state.fold(scored.by_ref().take(n).collect());
+        state.fold(scored.by_ref().take(n).collect(), &topics, &topic_vectors);
     }
 }
 
