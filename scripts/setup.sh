@@ -72,7 +72,7 @@ install_artifacts() {
 # The encoder the extension runs: model.int8.onnx, derived from the downloaded model.onnx by
 # scripts/quantize_model.py with the committed smoothing factors (int8 arithmetic, see there).
 # The derivation is deterministic; its result is checked by sha256 like a downloaded file.
-INT8_MODEL_SHA256=7aa0dfa2c894bec726e908ea3785c44c7713d2648e1b5d7a57bb6f40318642de
+INT8_MODEL_SHA256=83cd6bf5882f1656e08f0bf6f7650b9e40ef9fa3d86270e8ffc6a5f1a4ca5438
 derive_int8_model() {
   local dir dest cached
   dir="$("$PG_CONFIG" --sharedir)/extension/custprofile/models/all-MiniLM-L6-v2"

@@ -37,7 +37,7 @@ pub const DEFAULT_ENCODER: EncoderSpec = EncoderSpec {
     earlier_layers: &["hidden_layer_5", "hidden_layer_4", "hidden_layer_3"],
     model: ModelFile {
         name: "model.int8.onnx",
-        sha256: "7aa0dfa2c894bec726e908ea3785c44c7713d2648e1b5d7a57bb6f40318642de",
+        sha256: "83cd6bf5882f1656e08f0bf6f7650b9e40ef9fa3d86270e8ffc6a5f1a4ca5438",
     },
     tokenizer: ModelFile {
         name: "tokenizer.json",
