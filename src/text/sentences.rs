@@ -1,5 +1,6 @@
-//! A small rule-based sentence splitter: reviews are scored sentence by sentence, because mean
-//! pooling over a long review blurs its opinions.
+//! A small rule-based sentence splitter, for the scorers that look at a review sentence by sentence
+//! (aspect sentiment, heads trained with scoring "sentences"): mean pooling over a long review
+//! blurs its opinions.
 
 /// Splits on `.`, `!`, `?` and newlines followed by whitespace, keeping the punctuation.
 /// Pieces without a letter or digit are dropped; a text without a boundary is one sentence.
