@@ -9,9 +9,11 @@ the same review texts, the same tokenizer and one intra-op thread:
   C  SELECT custprofile.embed_text(body) FROM reviews
   D  custprofile.embed_texts over the whole column
   E  custprofile.sentiment over the column; profile_agg grouped by customer
-  F  E with two parallel workers (profile_agg also with hashed partial aggregation)
+  F  E with two parallel workers doing the work (parallel_leader_participation off)
   G  CALL custprofile.refresh_profiles() from scratch, then after 1% of the texts changed
-plus a backend's resident memory before and after the model loads, the memory of 20 concurrent
+A to F run in interleaved rounds (--rounds, 5 by default), each on a share of the customers, so
+that the machine's drifting speed is spread over all of them. Then G, and
+a backend's resident memory before and after the model loads, the memory of 20 concurrent
 connections using the model, and the first-call latency in a new connection. Prints texts per second and every ratio to A; writes bench/results/latest.json.
 """
 import argparse
@@ -166,6 +168,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--skip-refresh", action="store_true")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds the measurements are split into")
     ap.add_argument("--results", default="latest.json", help="file name under bench/results (the README's figures are latest.json)")
     ap.add_argument("--refresh-only", action="store_true",
                     help="only G (for the issue's 10,000 customers / 100,000 texts), into bench/results/refresh-N.json")
@@ -194,39 +197,55 @@ def main():
         results["G"] = refresh(a.customers, len(texts))
         write_results(a, texts, results, f"refresh-{a.customers}.json")
         return
-    print("measuring (one thread each; this takes a while)", flush=True)
-    record("A", baseline(texts, a.model_dir, 1), "Python onnxruntime, one text per run")
+    print(f"measuring (one thread each, in {a.rounds} interleaved rounds; this takes a while)", flush=True)
     # B: the batch size that is fastest on a sample, then the whole set with it
     sample = texts[: min(500, len(texts))]
     trials = {b: baseline(sample, a.model_dir, b) for b in (4, 8, 16, 32)}
     best = min(trials, key=trials.get)
     print(f"  B: batch sizes on {len(sample)} texts: " + ", ".join(f"{b}: {t:.1f} s" for b, t in trials.items()), flush=True)
-    record("B", baseline(texts, a.model_dir, best), f"Python onnxruntime, length-sorted batches of {best} (the fastest of 4, 8, 16, 32)")
-    # not a target: the baseline on the extension's own int8 encoder, to tell the model's share
-    # of each ratio from the extension's
-    record("A_int8", baseline(texts, a.model_dir, 1, "model.int8.onnx"), "A on the extension's model.int8.onnx")
+
+    # Every variant runs on each fifth of the rows in turn (the texts of the customers whose id %
+    # rounds is r, so a customer's texts stay together), in forward order in even rounds and backward in odd
+    # ones: this machine's speed drifts by tens of percent over minutes, and interleaving spreads
+    # the drift over all variants instead of charging it to whichever ran during a slow spell.
     serial = "SET max_parallel_workers_per_gather = 0;\n"
-    record("C", psql(serial + "SELECT count(custprofile.embed_text(body)) FROM reviews;", timing=True) / 1000,
-           "SELECT custprofile.embed_text(body) FROM reviews")
-    record("D", psql(serial + "SELECT count(*) FROM custprofile.embed_texts(ARRAY(SELECT body FROM reviews ORDER BY id));", timing=True) / 1000,
-           "custprofile.embed_texts over the column")
-    record("E_sentiment", psql(serial + "SELECT count(custprofile.sentiment(body)) FROM reviews;", timing=True) / 1000,
-           "SELECT custprofile.sentiment(body) FROM reviews")
-    record("E_profile_agg", psql(serial + "SELECT count(p) FROM (SELECT custprofile.profile_agg(body) AS p FROM reviews GROUP BY customer_id) s;", timing=True) / 1000,
-           "profile_agg(body) grouped by customer")
+    # F: two workers do the work and the leader only gathers, two processes for two cores. With
+    # the leader taking part, a grouped profile_agg runs no faster than serially: its plan sorts
+    # by customer below the partial aggregate, and the leader's sort reads all of its input
+    # before the workers have started, so they get no rows (README, Parallel profile_agg).
     parallel = ("SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
-                " SET min_parallel_table_scan_size = 0;\n")
-    record("F_sentiment", psql(parallel + "SELECT count(custprofile.sentiment(body)) FROM reviews;", timing=True) / 1000,
-           "E sentiment with two parallel workers")
-    record("F_profile_agg", psql(parallel + "SELECT count(p) FROM (SELECT custprofile.profile_agg(body) AS p FROM reviews GROUP BY customer_id) s;", timing=True) / 1000,
-           "E profile_agg with two parallel workers")
-    # Not the planner's choice at this size: it sorts by customer below the partial aggregate, and
-    # the leader's sort reads the whole table before the workers start. Hashed, the rows are
-    # scored as they are read, so the workers share them.
-    record("F_profile_agg_hashed", psql(parallel + "SET enable_sort = off;\n"
-                                        "SELECT count(p) FROM (SELECT custprofile.profile_agg(body) AS p FROM reviews GROUP BY customer_id) s;",
-                                        timing=True) / 1000,
-           "F profile_agg with hashed partial aggregation (enable_sort = off)")
+                " SET min_parallel_table_scan_size = 0; SET parallel_leader_participation = off;\n")
+    share = [[t for i, t in enumerate(texts) if i % a.customers % a.rounds == r] for r in range(a.rounds)]
+    agg = "SELECT count(p) FROM (SELECT custprofile.profile_agg(body) AS p FROM reviews WHERE {w} GROUP BY customer_id) s;"
+    variants = [
+        ("A", "Python onnxruntime, one text per run", lambda r: baseline(share[r], a.model_dir, 1)),
+        ("B", f"Python onnxruntime, length-sorted batches of {best} (the fastest of 4, 8, 16, 32)",
+         lambda r: baseline(share[r], a.model_dir, best)),
+        # not a target: the baseline on the extension's own int8 encoder, to tell the model's
+        # share of each ratio from the extension's
+        ("A_int8", "A on the extension's model.int8.onnx", lambda r: baseline(share[r], a.model_dir, 1, "model.int8.onnx")),
+        ("C", "SELECT custprofile.embed_text(body) FROM reviews",
+         "SELECT count(custprofile.embed_text(body)) FROM reviews WHERE {w};"),
+        ("D", "custprofile.embed_texts over the column",
+         "SELECT count(*) FROM custprofile.embed_texts(ARRAY(SELECT body FROM reviews WHERE {w} ORDER BY id));"),
+        ("E_sentiment", "SELECT custprofile.sentiment(body) FROM reviews",
+         "SELECT count(custprofile.sentiment(body)) FROM reviews WHERE {w};"),
+        ("E_profile_agg", "profile_agg(body) grouped by customer", agg),
+        ("F_sentiment", "E sentiment with two parallel workers",
+         parallel + "SELECT count(custprofile.sentiment(body)) FROM reviews WHERE {w};"),
+        ("F_profile_agg", "E profile_agg with two parallel workers", parallel + agg),
+    ]
+    seconds = {key: 0.0 for key, _, _ in variants}
+    for r in range(a.rounds):
+        for key, what, run in (variants if r % 2 == 0 else variants[::-1]):
+            if callable(run):
+                seconds[key] += run(r)
+            else:
+                sql = run.format(w=f"customer_id % {a.rounds} = {r}")
+                seconds[key] += psql(sql if sql.startswith("SET") else serial + sql, timing=True) / 1000
+        print(f"  round {r + 1} of {a.rounds}: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()), flush=True)
+    for key, what, _ in variants:
+        record(key, seconds[key], what)
 
     if not a.skip_refresh:
         results["G"] = refresh(a.customers, len(texts))
@@ -263,7 +282,7 @@ def main():
         if "texts_per_second" in v:
             v["ratio_to_A"] = round(v["texts_per_second"] / a_rate, 2)
             print(f"  {k:14s} {v['texts_per_second']:8.1f} texts/s  {v['ratio_to_A']:5.2f}x  {v['what']}")
-    for e, f in (("E_sentiment", "F_sentiment"), ("E_profile_agg", "F_profile_agg"), ("E_profile_agg", "F_profile_agg_hashed")):
+    for e, f in (("E_sentiment", "F_sentiment"), ("E_profile_agg", "F_profile_agg")):
         results[f]["ratio_to_E"] = round(results[f]["texts_per_second"] / results[e]["texts_per_second"], 2)
         print(f"  {f} / {e}: {results[f]['ratio_to_E']}x")
 
