@@ -204,10 +204,11 @@ def main():
     best = min(trials, key=trials.get)
     print(f"  B: batch sizes on {len(sample)} texts: " + ", ".join(f"{b}: {t:.1f} s" for b, t in trials.items()), flush=True)
 
-    # Every variant runs on each fifth of the rows in turn (the texts of the customers whose id %
-    # rounds is r, so a customer's texts stay together), in forward order in even rounds and backward in odd
-    # ones: this machine's speed drifts by tens of percent over minutes, and interleaving spreads
-    # the drift over all variants instead of charging it to whichever ran during a slow spell.
+    # Every variant runs on each share of the rows in turn (round r: the texts of the customers
+    # whose id % rounds is r, so a customer's texts stay together), in forward order in even
+    # rounds and backward in odd ones: this machine's speed drifts by tens of percent over
+    # minutes, and interleaving spreads the drift over all variants instead of charging it to
+    # whichever ran during a slow spell.
     serial = "SET max_parallel_workers_per_gather = 0;\n"
     # F: two workers do the work and the leader only gathers, two processes for two cores. With
     # the leader taking part, a grouped profile_agg runs no faster than serially: its plan sorts
@@ -237,7 +238,7 @@ def main():
     ]
     seconds = {key: 0.0 for key, _, _ in variants}
     for r in range(a.rounds):
-        for key, what, run in (variants if r % 2 == 0 else variants[::-1]):
+        for key, _, run in (variants if r % 2 == 0 else variants[::-1]):
             if callable(run):
                 seconds[key] += run(r)
             else:

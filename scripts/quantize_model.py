@@ -15,7 +15,7 @@ arithmetic (MatMulInteger, u8 x s8: the VNNI instructions of the CPU):
 The word embedding table is stored as int8 with a scale per row. Products that share an input
 (query, key, value) share its quantisation, and each layer's attention core runs as one
 MultiHeadAttention kernel (ONNX Runtime's contrib op) instead of a dozen small ones: 25% more
-texts per second on one thread than the graph without these two (scripts measured in the README).
+texts per second on one thread than the graph without these two (README, Set-up).
 
     build SOURCE FACTORS OUT      applies the committed smoothing factors; deterministic (the
                                   set-up checks the result's sha256)
