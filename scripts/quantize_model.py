@@ -208,13 +208,18 @@ def fuse_attention(nodes, inits):
         return c[0]
 
     def projection(name):
-        # back through the head split (Reshape, Transpose) and scaling (Mul) to the bias Add
+        """The bias Add behind name, back through the head split (Reshape, Transpose) and
+        scaling (Mul by a constant), and the product of those scales."""
+        scale = 1.0
         while made_by[name].op_type in ("Reshape", "Transpose", "Mul"):
-            name = made_by[name].input[0]
+            n = made_by[name]
+            if n.op_type == "Mul":
+                scale *= float(numpy_helper.to_array(inits[n.input[1]]))
+            name = n.input[0]
         add = made_by[name]
         if add.op_type != "Add" or not any(i in inits for i in add.input):
             sys.exit("unexpected attention pattern: %s is not a projection" % name)
-        return name
+        return name, scale
 
     mask = "attention_mask_int32"
     fused, replaced = [], {}
@@ -224,7 +229,11 @@ def fuse_attention(nodes, inits):
         scores = made_by[made_by[softmax.input[0]].input[0]]
         if scores.op_type != "MatMul":
             sys.exit("unexpected attention pattern: no score product before %s" % softmax.name)
-        q, k, v = projection(scores.input[0]), projection(scores.input[1]), projection(weighted.input[1])
+        (q, q_scale), (k, k_scale), (v, v_scale) = (projection(t) for t in (scores.input[0], scores.input[1], weighted.input[1]))
+        # MultiHeadAttention scales the scores by 1/sqrt(head size), as the export does (it
+        # scales query and key by its square root each)
+        if abs(q_scale * k_scale * np.sqrt(384 / HEADS) - 1) > 1e-5 or v_scale != 1.0:
+            sys.exit("unexpected attention pattern: the scores are not scaled by 1/sqrt(head size)")
         replaced[id(merged)] = helper.make_node(
             "MultiHeadAttention", [q, k, v, "", mask], [merged.output[0]],
             name=merged.name + "_attention", domain="com.microsoft", num_heads=HEADS)
