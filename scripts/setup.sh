@@ -72,7 +72,7 @@ install_artifacts() {
 # The encoder the extension runs: model.int8.onnx, derived from the downloaded model.onnx by
 # scripts/quantize_model.py with the committed smoothing factors (int8 arithmetic, see there).
 # The derivation is deterministic; its result is checked by sha256 like a downloaded file.
-INT8_MODEL_SHA256=83cd6bf5882f1656e08f0bf6f7650b9e40ef9fa3d86270e8ffc6a5f1a4ca5438
+INT8_MODEL_SHA256=83ac0631f09d71913f3efb1473ca0d5dffd4791d2714d386cd6b1ded38c4da95
 derive_int8_model() {
   local dir dest cached
   dir="$("$PG_CONFIG" --sharedir)/extension/custprofile/models/all-MiniLM-L6-v2"

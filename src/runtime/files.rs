@@ -37,7 +37,7 @@ pub const DEFAULT_ENCODER: EncoderSpec = EncoderSpec {
     earlier_layers: &["hidden_layer_5", "hidden_layer_4", "hidden_layer_3"],
     model: ModelFile {
         name: "model.int8.onnx",
-        sha256: "83cd6bf5882f1656e08f0bf6f7650b9e40ef9fa3d86270e8ffc6a5f1a4ca5438",
+        sha256: "83ac0631f09d71913f3efb1473ca0d5dffd4791d2714d386cd6b1ded38c4da95",
     },
     tokenizer: ModelFile {
         name: "tokenizer.json",
