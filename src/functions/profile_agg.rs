@@ -53,43 +53,49 @@ struct ProfileState {
 /// the zero-shot probability is at least this (similarity alone is a weak signal on reviews).
 const TOPIC_MIN_PROBABILITY: f32 = 0.85;
 
-/// The topic a text is mainly about: the one whose terms it names most (the first of equals),
-/// else the most similar one when the similarity is clear, else none.
-fn topic_of<'t>(text: &str, embedding: &[f32], topics: &'t [(Label, Vec<String>)], vectors: &[(Vec<f32>, f32)]) -> Option<&'t str> {
-    let words = aspects::Words::of(text);
-    let counts: Vec<usize> = topics.iter().map(|(_, terms)| words.mentions(terms)).collect();
-    let best = argmax(&counts);
-    if counts.get(best).is_some_and(|&c| c > 0) {
-        return Some(topics[best].0.name.as_str());
-    }
-    let p = zero_shot::probabilities(&zero_shot::scores(embedding, vectors));
-    let best = argmax(&p);
-    (p.get(best).is_some_and(|&x| x >= TOPIC_MIN_PROBABILITY)).then(|| topics[best].0.name.as_str())
+/// The topics profiles are sorted into (custprofile.topics, editable by the user), read once
+/// per batch: their labels, the terms that name each, and the labels' zero-shot vectors.
+struct Topics {
+    labels: Vec<Label>,
+    terms: Vec<Vec<String>>,
+    vectors: Vec<(Vec<f32>, f32)>,
 }
 
-/// The topics profiles are sorted into (custprofile.topics, editable by the user).
-fn load_topics() -> Vec<(Label, Vec<String>)> {
-    Spi::connect(|client| {
-        client
-            .select("SELECT topic, description FROM custprofile.topics ORDER BY topic", None, &[])?
-            .map(|row| {
-                Ok(Label {
-                    name: row.get::<String>(1)?.unwrap_or_default(),
-                    description: row.get::<String>(2)?.filter(|d| !d.trim().is_empty()),
+impl Topics {
+    fn load() -> Topics {
+        let labels = Spi::connect(|client| {
+            client
+                .select("SELECT topic, description FROM custprofile.topics ORDER BY topic", None, &[])?
+                .map(|row| {
+                    Ok(Label {
+                        name: row.get::<String>(1)?.unwrap_or_default(),
+                        description: row.get::<String>(2)?.filter(|d| !d.trim().is_empty()),
+                    })
                 })
-            })
-            .collect::<Result<Vec<Label>, pgrx::spi::SpiError>>()
-    })
-    .map(|labels| {
-        labels
-            .into_iter()
-            .map(|l| {
-                let terms = aspects::terms(&l.name, l.description.as_deref());
-                (l, terms)
-            })
-            .collect()
-    })
-    .unwrap_or_else(|e| Error::internal(format!("could not read custprofile.topics: {e}")).raise())
+                .collect::<Result<Vec<Label>, pgrx::spi::SpiError>>()
+        })
+        .unwrap_or_else(|e| Error::internal(format!("could not read custprofile.topics: {e}")).raise());
+        let terms = labels.iter().map(|l| aspects::terms(&l.name, l.description.as_deref())).collect();
+        let vectors = if labels.is_empty() { Vec::new() } else { zero_shot::label_vectors(&labels).or_raise() };
+        Topics { labels, terms, vectors }
+    }
+
+    /// The topic a text is mainly about: the one whose terms it names most (the first of
+    /// equals), else the most similar one when the similarity is clear, else none.
+    fn of(&self, text: &str, embedding: &[f32]) -> Option<&str> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        let words = aspects::Words::of(text);
+        let counts: Vec<usize> = self.terms.iter().map(|terms| words.mentions(terms)).collect();
+        let best = argmax(&counts);
+        if counts.get(best).is_some_and(|&c| c > 0) {
+            return Some(self.labels[best].name.as_str());
+        }
+        let p = zero_shot::probabilities(&zero_shot::scores(embedding, &self.vectors));
+        let best = argmax(&p);
+        (p.get(best).is_some_and(|&x| x >= TOPIC_MIN_PROBABILITY)).then(|| self.labels[best].name.as_str())
+    }
 }
 
 impl ProfileState {
@@ -137,12 +143,12 @@ impl ProfileState {
     }
 
     /// Folds the scores of the pending texts (in order) into the summary, sorting each text
-    /// into one of `topics` (whose label vectors are `topic_vectors`).
-    fn fold(&mut self, scored: Vec<(Sentiment, Option<Vec<f32>>)>, topics: &[(Label, Vec<String>)], topic_vectors: &[(Vec<f32>, f32)]) {
+    /// into one of `topics`.
+    fn fold(&mut self, scored: Vec<(Sentiment, Option<Vec<f32>>)>, topics: &Topics) {
         for (p, (s, embedding)) in self.pending.iter().zip(scored) {
             let embedding = embedding.expect("non-blank texts have an embedding");
             let label = LABELS.iter().position(|l| *l == s.label()).expect("a known label");
-            let topic = if topics.is_empty() { None } else { topic_of(&p.body, &embedding, topics, topic_vectors) };
+            let topic = topics.of(&p.body, &embedding);
             self.summary.add(&Scored {
                 score: s.score(),
                 label,
@@ -186,12 +192,10 @@ fn flush_all() {
     let mut scored = sentiment::analyse_and_embed(&texts).or_raise().into_iter();
     drop(texts);
     // the topics once per batch, not once per group
-    let topics = load_topics();
-    let labels: Vec<Label> = topics.iter().map(|(l, _)| l.clone()).collect();
-    let topic_vectors = if labels.is_empty() { Vec::new() } else { zero_shot::label_vectors(&labels).or_raise() };
+    let topics = Topics::load();
     for state in states.iter_mut() {
         let n = state.pending.len();
-        state.fold(scored.by_ref().take(n).collect(), &topics, &topic_vectors);
+        state.fold(scored.by_ref().take(n).collect(), &topics);
     }
 }
 
