@@ -17,7 +17,8 @@ The word embedding table is stored as int8 with a scale per row. Products that s
 MultiHeadAttention kernel (ONNX Runtime's contrib op) instead of a dozen small ones: 25% more
 texts per second on one thread than the graph without these two (README, Set-up). The
 quantisation rounds by its cast to uint8 (no Round kernel), and the smoothing of the attention
-output projection is folded into the value projection (fold_context_smoothing): 10% more.
+output projection is folded into the value projection (fold_context_smoothing): 2-10% more
+(README, Set-up).
 
     build SOURCE FACTORS OUT      applies the committed smoothing factors; deterministic (the
                                   set-up checks the result's sha256)
