@@ -174,6 +174,16 @@ def int8_gather(model, node, table):
     ]
 
 
+def links(nodes):
+    """The node that makes each tensor, and the nodes that read it."""
+    made_by = {o: n for n in nodes for o in n.output}
+    consumers = {}
+    for n in nodes:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    return made_by, consumers
+
+
 def drop_nan_guards(nodes):
     """Removes Where(IsNaN(softmax), 0, softmax) after each attention softmax, leaving the plain
     pattern fuse_attention replaces. The export guards rows whose every key is masked; [CLS]
@@ -200,11 +210,7 @@ def fuse_attention(nodes, inits):
     vectors (reshapes and transposes into heads, scaling, scores, mask, softmax, weighted sum and
     back), by one com.microsoft MultiHeadAttention node with the key padding mask: a dozen
     kernels per layer become one, and the mask arithmetic shared by all layers goes away."""
-    made_by = {o: n for n in nodes for o in n.output}
-    consumers = {}
-    for n in nodes:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    made_by, consumers = links(nodes)
 
     def only(name, op):
         c = consumers.get(name, [])
@@ -255,11 +261,7 @@ def fold_context_smoothing(model, nodes):
     value channel c's weight scale and bias by s_c divides the context by s_c. One multiplication
     pass per layer fewer; the same arithmetic."""
     inits = {i.name: i for i in model.graph.initializer}
-    made_by = {o: n for n in nodes for o in n.output}
-    consumers = {}
-    for n in nodes:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    made_by, consumers = links(nodes)
 
     def scale_init(name, factor):
         inits[name].CopyFrom(numpy_helper.from_array((numpy_helper.to_array(inits[name]) * factor).astype(np.float32), name))
