@@ -142,7 +142,7 @@ impl Layer {
         self.weights
             .chunks_exact(self.inputs)
             .zip(&self.bias)
-            .map(|(row, b)| b + row.iter().zip(x).map(|(w, v)| w * v).sum::<f32>())
+            .map(|(row, b)| b + pooling::dot(row, x))
             .collect()
     }
 }

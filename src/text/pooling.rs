@@ -2,6 +2,22 @@
 //! are unit-tested without a database. `tokens` always holds one text's real tokens only,
 //! row by row (`len * dim` values, [CLS] first).
 
+/// Dot product of two equally long vectors. Summed in 16 independent lanes: a plain running sum
+/// is one dependent add after another that the compiler may not reorder (floats), so it runs
+/// scalar; lanes let it use SIMD registers (the head's 3072-wide layer was 5% of a query).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 16;
+    let (xs, ys) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = xs.remainder().iter().zip(ys.remainder()).map(|(x, y)| x * y).sum();
+    let mut lanes = [0f32; LANES];
+    for (x, y) in xs.zip(ys) {
+        for i in 0..LANES {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
 /// L2-normalises in place; a zero vector stays zero.
 pub fn normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -48,7 +64,7 @@ pub fn attention_weights(tokens: &[f32], dim: usize, queries: &[f32], heads: usi
     let mut w = vec![0f32; len * heads];
     for (t, row) in tokens.chunks_exact(dim).enumerate() {
         for (k, q) in queries.chunks_exact(dim).enumerate() {
-            w[t * heads + k] = row.iter().zip(q).map(|(a, b)| a * b).sum();
+            w[t * heads + k] = dot(row, q);
         }
     }
     for k in 0..heads {
@@ -97,6 +113,16 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_matches_the_plain_sum_at_every_length() {
+        for n in [0, 1, 15, 16, 17, 384, 3072 + 5] {
+            let a: Vec<f32> = (0..n).map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0).collect();
+            let b: Vec<f32> = (0..n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
+            let plain: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64) * (*y as f64)).sum();
+            assert!((dot(&a, &b) as f64 - plain).abs() < 1e-3, "length {n}");
+        }
+    }
 
     #[test]
     fn mean_max_and_cls_pooling() {
