@@ -18,7 +18,7 @@ MultiHeadAttention kernel (ONNX Runtime's contrib op) instead of a dozen small o
 texts per second on one thread than the graph without these two (README, Set-up). The
 quantisation rounds by its cast to uint8 (no Round kernel), and the smoothing of the attention
 output projection is folded into the value projection (fold_context_smoothing): 2-10% more
-(README, Set-up).
+(README, Set-up); each feed-forward bias and GELU runs as one BiasGelu kernel (fuse_gelu): 8% more.
 
     build SOURCE FACTORS OUT      applies the committed smoothing factors; deterministic (the
                                   set-up checks the result's sha256)
@@ -286,6 +286,34 @@ def fold_context_smoothing(model, nodes):
     return [n for n in nodes if id(n) not in dropped]
 
 
+def fuse_gelu(nodes, inits):
+    """Replaces each feed-forward block's bias Add and exact GELU (x * 0.5 * (1 + erf(x / sqrt 2)),
+    five elementwise kernels over the 1536-wide activations, which ONNX Runtime's own fusion
+    does not match in this order) by one com.microsoft BiasGelu node: one pass instead of six,
+    8% more texts per second on one thread; the same function."""
+    made_by, consumers = links(nodes)
+    replaced, dropped = {}, set()
+    for erf in [n for n in nodes if n.op_type == "Erf"]:
+        div = made_by[erf.input[0]]
+        (plus_one,) = consumers[erf.output[0]]
+        (half,) = consumers[plus_one.output[0]]
+        (times_x,) = consumers[half.output[0]]
+        x = div.input[0]
+        bias_add = made_by[x]
+        biases = [i for i in bias_add.input if i in inits]
+        if [div.op_type, plus_one.op_type, half.op_type, times_x.op_type] != ["Div", "Add", "Mul", "Mul"] \
+                or x not in times_x.input or bias_add.op_type != "Add" or len(biases) != 1 \
+                or sorted(id(c) for c in consumers[x]) != sorted((id(div), id(times_x))):
+            sys.exit("unexpected GELU pattern at %s" % erf.name)
+        (product,) = [i for i in bias_add.input if i not in inits]
+        replaced[id(times_x)] = helper.make_node(
+            "BiasGelu", [product, biases[0]], [times_x.output[0]], name=times_x.name + "_bias_gelu", domain="com.microsoft")
+        dropped.update(id(n) for n in (bias_add, div, erf, plus_one, half))
+    if len(replaced) != 6:
+        sys.exit("expected 6 GELUs, found %d" % len(replaced))
+    return [replaced.get(id(n), n) for n in nodes if id(n) not in dropped]
+
+
 def live(nodes, outputs):
     """The nodes that contribute to the graph's outputs, in their order."""
     needed, kept = set(outputs), []
@@ -336,6 +364,7 @@ def build(source, factors_file, out):
         else:
             nodes.append(node)
     nodes = fold_context_smoothing(model, fuse_attention(drop_nan_guards(nodes), inits))
+    nodes = fuse_gelu(nodes, inits)
     nodes = live(nodes, [o.name for o in model.graph.output])
     used = {i for n in nodes for i in n.input}
     kept = [i for i in model.graph.initializer if i.name in used]

@@ -72,7 +72,7 @@ install_artifacts() {
 # The encoder the extension runs: model.int8.onnx, derived from the downloaded model.onnx by
 # scripts/quantize_model.py with the committed smoothing factors (int8 arithmetic, see there).
 # The derivation is deterministic; its result is checked by sha256 like a downloaded file.
-INT8_MODEL_SHA256=83ac0631f09d71913f3efb1473ca0d5dffd4791d2714d386cd6b1ded38c4da95
+INT8_MODEL_SHA256=5bfbccd4a1fb52be393a730df9943e0b20151728fb13bf8e6435545eacec30f1
 derive_int8_model() {
   local dir dest cached
   dir="$("$PG_CONFIG" --sharedir)/extension/custprofile/models/all-MiniLM-L6-v2"

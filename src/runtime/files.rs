@@ -37,7 +37,7 @@ pub const DEFAULT_ENCODER: EncoderSpec = EncoderSpec {
     earlier_layers: &["hidden_layer_5", "hidden_layer_4", "hidden_layer_3"],
     model: ModelFile {
         name: "model.int8.onnx",
-        sha256: "83ac0631f09d71913f3efb1473ca0d5dffd4791d2714d386cd6b1ded38c4da95",
+        sha256: "5bfbccd4a1fb52be393a730df9943e0b20151728fb13bf8e6435545eacec30f1",
     },
     tokenizer: ModelFile {
         name: "tokenizer.json",
