@@ -188,7 +188,7 @@ def drop_nan_guards(nodes):
     """Removes Where(IsNaN(softmax), 0, softmax) after each attention softmax, leaving the plain
     pattern fuse_attention replaces. The export guards rows whose every key is masked; [CLS]
     never is, so no row is."""
-    made_by = {o: n for n in nodes for o in n.output}
+    made_by, _ = links(nodes)
     renamed, dropped = {}, set()
     for n in nodes:
         if n.op_type != "Where" or n.input[0] not in made_by:
