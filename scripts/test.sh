@@ -44,6 +44,13 @@ pgxs="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
     --bindir="$("$PG_CONFIG" --bindir)" --inputdir=. --outputdir=. "${tests[@]}"
 ) || { cat tests/pg_regress/regression.diffs 2>/dev/null | head -200; die "SQL regression tests failed (tests/pg_regress/regression.diffs)"; }
 
+# no network and no telemetry files from a backend that runs the encoder, with CI unset
+if [[ $EUID -eq 0 ]]; then
+  bash tests/telemetry/no_telemetry.sh
+else
+  log "WARNING: tests/telemetry/no_telemetry.sh skipped: it traces the server's processes and needs root (CI runs it)"
+fi
+
 # profiles against their JSON Schema (the Debian python3-jsonschema, hence the system python)
 log "profile documents against schema/profile.schema.json"
 PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres /usr/bin/python3 tests/schema/check_profiles.py

@@ -59,6 +59,7 @@ fn ensure_runtime() -> Result<Environment> {
         if let Err(e) = std::fs::File::open(&wanted) {
             return Err(files::missing_file_error(&wanted, &e));
         }
+        switch_off_telemetry_environment();
         let environment = ort::init_from(&wanted)
             .map_err(|e| {
                 Error::new(
@@ -68,10 +69,25 @@ fn ensure_runtime() -> Result<Environment> {
                 .hint(format!("Run {} to install onnxruntime 1.31.1.", files::SETUP_COMMAND))
             })?
             .with_name("custprofile")
+            // DisableTelemetryEvents on the new environment: the C API's own switch
+            .with_telemetry(false)
             .build()?;
         *cell.borrow_mut() = Some(Runtime { library: wanted, environment: environment.clone() });
         Ok(environment)
     })
+}
+
+/// The environment variables that ONNX Runtime 1.29+ reads when it sets up its POSIX telemetry
+/// (an event queue under the server user's home, sent to a Microsoft collector): set before the
+/// library is loaded, whatever the server's own environment says. `DisableTelemetryEvents`
+/// alone comes after the environment (and its telemetry provider) exists.
+pub const TELEMETRY_SWITCHES: [(&str, &str); 1] = [("ORT_DISABLE_TELEMETRY", "1")];
+
+fn switch_off_telemetry_environment() {
+    for (name, value) in TELEMETRY_SWITCHES {
+        // the backend has no other threads yet: ONNX Runtime starts its own only after this
+        std::env::set_var(name, value);
+    }
 }
 
 fn load_encoder(spec: &'static EncoderSpec, dir: &Path) -> Result<Encoder> {
