@@ -13,6 +13,7 @@ use pgrx::JsonB;
 use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise, Result};
+use crate::functions::json_arg::JsonArg;
 use crate::heads::token_store::{self, TokenStore};
 use crate::heads::train::{self, Dataset, TrainOptions};
 use crate::heads::{argmax, max_encoder_layers, round4, Head, Pooling};
@@ -62,7 +63,12 @@ fn read_rows(table: SpiTupleTable) -> Result<Vec<Row>> {
         } else {
             let v: Option<Vec<Option<f32>>> = tuple.get(1).map_err(spi_error)?;
             let v: Option<Vec<f32>> = v.ok_or_else(|| null_input(n))?.into_iter().collect();
-            Input::Features(v.ok_or_else(|| null_input(n))?)
+            let v = v.ok_or_else(|| null_input(n))?;
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(Error::invalid_parameter(format!("row {} of the training query has a feature that is NaN or infinite", n + 1))
+                    .hint("Compute features with custprofile.text_features(text), or filter such rows out."));
+            }
+            Input::Features(v)
         };
         let weight = if columns == 3 {
             let w: Option<f32> = tuple.get(3).map_err(|_| Error::invalid_parameter("the weight column must be real"))?;
@@ -95,8 +101,8 @@ fn null_input(n: usize) -> Error {
 /// Trains a classifier head and stores it under `name`, replacing one of the same name in the
 /// same transaction. Returns the row count, classes and validation metrics.
 #[pg_extern(volatile, parallel_unsafe)]
-fn train_classifier(name: &str, training_query: &str, options: default!(JsonB, "'{}'")) -> JsonB {
-    train_and_store(name, training_query, &options.0).or_raise()
+fn train_classifier(name: &str, training_query: &str, options: default!(JsonArg, "'{}'")) -> JsonB {
+    train_and_store(name, training_query, &options.value().or_raise()).or_raise()
 }
 
 fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
@@ -104,7 +110,21 @@ fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
         return Err(Error::invalid_parameter("a classifier needs a non-empty name"));
     }
     let opts = TrainOptions::from_json(options)?;
-    let mut rows = Spi::connect(|client| read_rows(client.select(query, None, &[]).map_err(spi_error)?))?;
+    if query.trim().trim_matches(';').trim().is_empty() {
+        return Err(Error::invalid_parameter("the training query is empty")
+            .hint("Pass a query returning rows, for example 'SELECT body, label FROM public.reviews'."));
+    }
+    // every check that can refuse comes before the minutes of encoding
+    check_may_store(name)?;
+    let mut rows = Spi::connect(|client| {
+        let table = client.select(query, None, &[]).map_err(spi_error)?;
+        if table.columns().is_err() {
+            // a utility statement (SET, CREATE ...) has no result rows at all
+            return Err(Error::invalid_parameter("the training query returns no result set")
+                .hint("Pass a query returning rows, for example 'SELECT body, label FROM public.reviews'."));
+        }
+        read_rows(table)
+    })?;
     if rows.is_empty() {
         return Err(Error::invalid_parameter("the training query returned no rows"));
     }
@@ -156,12 +176,58 @@ fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
         .and_then(|s| serde_json::from_str(&s))
         .map_err(|e| Error::internal(e.to_string()))?;
     Spi::run_with_args(
-        "INSERT INTO custprofile.classifiers AS c (name, head, metrics, trained_at) VALUES ($1, $2, $3, now())
+        "INSERT INTO custprofile.classifiers AS c (name, head, metrics, trained_at, owner)
+         VALUES ($1, $2, $3, pg_catalog.now(), CURRENT_USER)
          ON CONFLICT (name) DO UPDATE SET head = excluded.head, metrics = excluded.metrics, trained_at = excluded.trained_at",
         &[name.into(), JsonB(head_json).into(), JsonB(report.clone()).into()],
     )
     .map_err(spi_error)?;
     Ok(JsonB(report))
+}
+
+/// Refuses, before any work, what the store at the end would refuse: a read-only transaction
+/// (or a standby), a role without INSERT on custprofile.classifiers, or a head of that name that
+/// belongs to another role (row-level security on the table enforces the same).
+fn check_may_store(name: &str) -> Result<()> {
+    // SAFETY: reads a backend-local flag
+    if unsafe { pg_sys::XactReadOnly } {
+        return Err(Error::new(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            "cannot train a classifier in a read-only transaction",
+        )
+        .hint("Train on the primary server, outside a READ ONLY transaction."));
+    }
+    let (may_insert, owner, may_replace) = Spi::connect(|client| {
+        let row = client
+            .select(
+                "SELECT pg_catalog.has_table_privilege('custprofile.classifiers', 'INSERT'),
+                        (SELECT c.owner::text FROM custprofile.classifiers c WHERE c.name OPERATOR(pg_catalog.=) $1),
+                        (SELECT pg_catalog.pg_has_role(c.owner, 'MEMBER') FROM custprofile.classifiers c
+                          WHERE c.name OPERATOR(pg_catalog.=) $1)",
+                Some(1),
+                &[name.into()],
+            )?
+            .first();
+        Ok::<_, pgrx::spi::SpiError>((row.get::<bool>(1)?, row.get::<String>(2)?, row.get::<bool>(3)?))
+    })
+    .map_err(spi_error)?;
+    if may_insert != Some(true) {
+        return Err(Error::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied to store classifiers")
+            .hint("An administrator can allow it: GRANT INSERT, UPDATE, DELETE ON custprofile.classifiers TO your_role;"));
+    }
+    if let (Some(owner), false) = (owner, may_replace.unwrap_or(true) || is_superuser()) {
+        return Err(Error::new(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("classifier \"{name}\" belongs to role \"{owner}\""),
+        )
+        .hint("Choose another name; only its owner (or a member of that role) can replace it."));
+    }
+    Ok(())
+}
+
+fn is_superuser() -> bool {
+    // SAFETY: plain catalogue lookup of the current user
+    unsafe { pg_sys::superuser() }
 }
 
 fn check_interrupts() {
@@ -247,14 +313,15 @@ const HEAD_CACHE_LIMIT: usize = 64;
 /// The stored head of a classifier; an unknown name is an ERROR listing the known ones.
 fn load_head(name: &str) -> Result<Rc<Head>> {
     // the row's physical version changes with every retraining, even within one transaction
-    let version: Option<String> = Spi::get_one_with_args(
-        "SELECT (SELECT ctid::text || '/' || xmin::text FROM custprofile.classifiers WHERE name = $1)",
-        &[name.into()],
-    )
-    .map_err(spi_error)?;
+    // read-only SPI throughout (Spi::get_one would take a transaction id, which a parallel
+    // worker or a standby cannot); operators and functions qualified, whatever the search_path
+    let version: Option<String> = read_one(
+        "SELECT pg_catalog.concat_ws('/', ctid, xmin) FROM custprofile.classifiers WHERE name OPERATOR(pg_catalog.=) $1",
+        name,
+    )?;
     let Some(version) = version else {
-        let known: Option<String> = Spi::get_one("SELECT string_agg(quote_literal(name), ', ' ORDER BY name) FROM custprofile.classifiers")
-            .map_err(spi_error)?;
+        let known: Option<String> =
+            read_one("SELECT pg_catalog.string_agg(pg_catalog.quote_literal(name), ', ' ORDER BY name) FROM custprofile.classifiers WHERE $1 IS NOT NULL", name)?;
         return Err(Error::new(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("classifier \"{name}\" does not exist"))
             .hint(match known {
                 Some(k) => format!("Available classifiers: {k}."),
@@ -265,8 +332,7 @@ fn load_head(name: &str) -> Result<Rc<Head>> {
         return Ok(head);
     }
     let json: Option<String> =
-        Spi::get_one_with_args("SELECT (SELECT head::text FROM custprofile.classifiers WHERE name = $1)", &[name.into()])
-            .map_err(spi_error)?;
+        read_one("SELECT head::text FROM custprofile.classifiers WHERE name OPERATOR(pg_catalog.=) $1", name)?;
     let head = Rc::new(Head::from_json(&json.unwrap_or_default())?);
     HEADS.with(|h| {
         let mut h = h.borrow_mut();
@@ -276,6 +342,19 @@ fn load_head(name: &str) -> Result<Rc<Head>> {
         h.insert(name.to_string(), (version, head.clone()));
     });
     Ok(head)
+}
+
+/// The first column of the first row of a read-only query with one text argument; None when it
+/// returns no row or NULL.
+fn read_one(query: &str, arg: &str) -> Result<Option<String>> {
+    Spi::connect(|client| {
+        let table = client.select(query, Some(1), &[arg.into()])?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        table.first().get_one::<String>()
+    })
+    .map_err(spi_error)
 }
 
 /// The most probable class.

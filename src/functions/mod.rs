@@ -4,6 +4,7 @@ pub mod aggregates;
 pub mod churn;
 pub mod classifiers;
 pub mod embedding;
+pub mod json_arg;
 pub mod models;
 pub mod profile_agg;
 pub mod segments;

@@ -106,6 +106,13 @@ impl TrainOptions {
         if !(1..=16).contains(&o.heads) {
             return Err(Error::invalid_parameter("option \"heads\" must be in 1..16"));
         }
+        // sane ranges: beyond them the optimiser overflows to NaN weights
+        if !(o.l2.is_finite() && (0.0..=100.0).contains(&o.l2)) {
+            return Err(Error::invalid_parameter("option \"l2\" must be between 0 and 100"));
+        }
+        if !(o.learning_rate.is_finite() && (0.0..=10.0).contains(&o.learning_rate)) {
+            return Err(Error::invalid_parameter("option \"learning_rate\" must be between 0 (the default) and 10"));
+        }
         if o.learning_rate <= 0.0 {
             o.learning_rate = if o.model == "mlp" { 1e-3 } else { 1e-2 };
         }
@@ -411,6 +418,16 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
         None
     };
     fold_standardisation(&mut layers[0], &mu, &sigma);
+    let finite = |v: &[f32]| v.iter().all(|w| w.is_finite());
+    if !layers.iter().all(|l| finite(&l.weights) && finite(&l.bias))
+        || !attention.as_ref().is_none_or(|a| finite(&a.attention.queries))
+    {
+        return Err(Error::new(
+            pgrx::PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            "training diverged: the head's weights are not finite numbers, so nothing was stored",
+        )
+        .hint("Train again with a smaller learning_rate (or l2), or check the inputs for extreme values."));
+    }
     let mut metrics = metrics;
     metrics["best_epoch"] = json!(best_epoch);
     if let Some(t) = temperature {
@@ -644,6 +661,31 @@ mod tests {
             // the folded layer works on raw features
             assert_eq!(predict_batch(&a.layers, &[-2.0, 1.0, 2.0, 1.0], 2), vec![0, 1]);
         }
+    }
+
+    /// Rows whose features overflow the optimiser give an ERROR (22003), not a head of NaNs.
+    #[test]
+    fn divergence_is_an_error_not_a_head() {
+        let x = vec![f32::MAX, -f32::MAX, f32::NAN, 1.0, -f32::MAX, f32::MAX, 1.0, f32::NAN];
+        let y = vec![0, 1, 0, 1];
+        let w = vec![1.0; 4];
+        let names = vec!["a".to_string(), "b".to_string()];
+        for model in ["logistic", "mlp"] {
+            let data = Dataset { x: &x, dim: 2, tokens: None, y: &y, weight: &w, classes: 2 };
+            let mut o = opts(model);
+            o.validation_share = 0.0;
+            let e = train(&data, &names, &o, || {}).err().expect("diverged training is refused");
+            assert_eq!(e.code, pgrx::PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "{model}");
+        }
+    }
+
+    /// Options beyond sane ranges are refused before any work.
+    #[test]
+    fn options_out_of_range_are_refused() {
+        for bad in [json!({"l2": 1e308}), json!({"learning_rate": 1e30}), json!({"l2": -1}), json!({"learning_rate": -0.5})] {
+            assert!(TrainOptions::from_json(&bad).is_err(), "{bad}");
+        }
+        assert!(TrainOptions::from_json(&json!({"l2": 0.01, "learning_rate": 0.5})).is_ok());
     }
 
     /// Not a timed assertion: prints how long the category-task shape takes
