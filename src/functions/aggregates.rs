@@ -24,7 +24,7 @@ fn dimension_error(state: usize, input: usize) -> ! {
 #[pg_extern(immutable, parallel_safe)]
 fn embedding_avg_accum(state: Option<Vec<f64>>, input: Option<Array<f32>>) -> Option<Vec<f64>> {
     let Some(input) = input else { return state };
-    let v = dense(&input, "input");
+    let v = dense(input, "input");
     let mut state = state.unwrap_or_else(|| vec![0.0; v.len() + 1]);
     if state.len() != v.len() + 1 {
         dimension_error(state.len() - 1, v.len());
@@ -60,8 +60,20 @@ fn embedding_avg_final(state: Option<Vec<f64>>) -> Option<Vec<f32>> {
     if count == 0.0 {
         return None;
     }
+    if state.iter().any(|s| !s.is_finite()) {
+        Error::new(PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "the sum of the embeddings overflows")
+            .hint("Embeddings are unit vectors; check the inputs for values near the limits of real.")
+            .raise();
+    }
     let mut mean: Vec<f32> = state[1..].iter().map(|s| (s / count) as f32).collect();
-    normalize(&mut mean);
+    if mean.iter().map(|x| x * x).sum::<f32>().is_finite() {
+        normalize(&mut mean);
+    } else {
+        // the squares overflow real: normalise in float8 instead (the same direction)
+        let mean64: Vec<f64> = state[1..].iter().map(|s| s / count).collect();
+        let norm = mean64.iter().map(|x| x * x).sum::<f64>().sqrt();
+        mean = mean64.iter().map(|x| (x / norm) as f32).collect();
+    }
     if mean.iter().all(|&x| x == 0.0) {
         return None;
     }

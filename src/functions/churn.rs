@@ -6,6 +6,7 @@ use pgrx::JsonB;
 use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise};
+use crate::functions::json_arg::JsonArg;
 use crate::heads::round4;
 use crate::heads::train::{self, Dataset, TrainOptions};
 
@@ -14,7 +15,7 @@ use crate::heads::train::{self, Dataset, TrainOptions};
 /// P(true) = 1 / (1 + exp(-(b + sum w * x))). Options as train_classifier's (model must stay
 /// "logistic"); more epochs by default, as there are few rows and few features.
 #[pg_extern(immutable, parallel_safe)]
-fn fit_logistic(features: Vec<Option<f64>>, labels: Vec<Option<bool>>, names: Vec<String>, options: default!(JsonB, "'{}'")) -> JsonB {
+fn fit_logistic(features: Vec<Option<f64>>, labels: Vec<Option<bool>>, names: Vec<String>, options: default!(JsonArg, "'{}'")) -> JsonB {
     let dim = names.len();
     if dim == 0 || features.len() != labels.len() * dim {
         Error::invalid_parameter(format!(
@@ -42,7 +43,7 @@ fn fit_logistic(features: Vec<Option<f64>>, labels: Vec<Option<bool>>, names: Ve
     if y.iter().all(|&c| c == y[0]) {
         Error::invalid_parameter("the labels are all the same; fitting needs both churned and retained customers").raise();
     }
-    let mut opts = options.0.clone();
+    let mut opts = options.value().or_raise();
     if let Some(o) = opts.as_object_mut() {
         o.entry("epochs").or_insert(json!(300));
         o.entry("batch_size").or_insert(json!(64));

@@ -31,8 +31,8 @@ fn embed_texts(inputs: Array<&str>) -> SetOfIterator<'static, Option<Vec<f32>>> 
 /// (the angle is undefined).
 #[pg_extern(immutable, strict, parallel_safe)]
 fn cosine_similarity(a: Array<f32>, b: Array<f32>) -> Option<f32> {
-    let a = dense(&a, "a");
-    let b = dense(&b, "b");
+    let a = dense(a, "a");
+    let b = dense(b, "b");
     if a.len() != b.len() {
         Error::new(
             PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR,
@@ -48,9 +48,16 @@ fn cosine_similarity(a: Array<f32>, b: Array<f32>) -> Option<f32> {
     Some(pooling::cosine(&a, &b))
 }
 
-/// A vector argument as plain floats: no NULL elements, not empty, finite.
-pub fn dense(v: &Array<f32>, name: &str) -> Vec<f32> {
+/// A vector argument as plain floats: one dimension, no NULL elements, not empty, finite.
+pub fn dense(v: Array<f32>, name: &str) -> Vec<f32> {
     let values: Option<Vec<f32>> = v.iter().collect();
+    // SAFETY: the pointer is the argument's detoasted array, valid for this call
+    let ndim = unsafe { (*v.into_array_type()).ndim };
+    if ndim > 1 {
+        Error::new(PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR, format!("vector {name} has {ndim} dimensions; a vector has one"))
+            .hint("Pass a one-dimensional real[] such as an embedding.")
+            .raise();
+    }
     let values = values.unwrap_or_else(|| {
         Error::invalid_parameter(format!("vector {name} contains NULL elements")).raise()
     });

@@ -98,6 +98,9 @@ impl Topics {
     }
 }
 
+/// The largest rating (in absolute value) profile_agg takes.
+const MAX_RATING: f32 = 1e6;
+
 impl ProfileState {
     fn from_summary(summary: TextSummary) -> Self {
         ProfileState { summary, pending: Vec::new(), pending_bytes: 0 }
@@ -117,13 +120,19 @@ impl ProfileState {
             Some(b) => b,
         };
         if let Some(r) = rating {
-            if !r.is_finite() {
-                Error::new(PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "rating is not a finite number")
-                    .hint("Pass ratings on a 1 to 5 scale, or NULL.")
+            // beyond this a rating is a data error, and sums of such values overflow real
+            if !(r.is_finite() && r.abs() <= MAX_RATING) {
+                Error::new(PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "rating is not a finite number between -1000000 and 1000000")
+                    .hint("Pass ratings on their own scale (1 to 5, 0 to 10 ...), or NULL.")
                     .raise();
             }
         }
-        let written_at = written_at.filter(|t| t.is_finite()).map(|t| t.into_inner());
+        if written_at.is_some_and(|t| !t.is_finite()) {
+            Error::new(PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW, "written_at is infinity or -infinity")
+                .hint("Pass NULL for texts whose time is unknown (NULLIF(written_at, 'infinity')).")
+                .raise();
+        }
+        let written_at = written_at.map(|t| t.into_inner());
         if self.pending.is_empty() {
             let me: *mut ProfileState = self;
             WITH_PENDING.with(|w| w.borrow_mut().push(me));

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use pgrx::prelude::*;
-use pgrx::JsonB;
 use serde_json::Value;
 
 use crate::errors::{Error, OrRaise, Result};
+use crate::functions::json_arg::JsonArg;
 use crate::profiles::kmeans;
 use crate::text::pooling::{cosine, normalize};
 
@@ -61,14 +61,16 @@ fn point(interest: Option<Vec<Option<f32>>>, rfm: [Option<i32>; 3], dim: usize, 
 #[pg_extern(volatile, parallel_unsafe)]
 fn kmeans_segments(
     k: i32,
-    options: default!(JsonB, "'{}'"),
+    options: default!(JsonArg, "'{}'"),
 ) -> TableIterator<'static, (name!(customer_key, String), name!(segment, i32), name!(distance, f32))> {
-    let opts = SegmentOptions::from_json(&options.0).or_raise();
+    let opts = SegmentOptions::from_json(&options.value().or_raise()).or_raise();
     let rows: Vec<(String, Option<Vec<Option<f32>>>, [Option<i32>; 3])> = Spi::connect(|client| {
         client
             .select(
-                "SELECT customer_key, interest_vector, (profile #>> '{purchases,rfm,recency}')::int, \
-                        (profile #>> '{purchases,rfm,frequency}')::int, (profile #>> '{purchases,rfm,monetary}')::int \
+                // operators qualified: the caller's search_path must not choose them
+                "SELECT customer_key, interest_vector, (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,recency}')::int, \
+                        (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,frequency}')::int, \
+                        (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,monetary}')::int \
                    FROM custprofile.profiles ORDER BY customer_key",
                 None,
                 &[],
@@ -123,9 +125,9 @@ fn category_cosine(a: &Value, b: &Value) -> Option<f32> {
 #[pg_extern(immutable, parallel_safe)]
 fn customer_similarity(
     a_interest: Option<Vec<Option<f32>>>,
-    a_categories: Option<JsonB>,
+    a_categories: Option<JsonArg>,
     b_interest: Option<Vec<Option<f32>>>,
-    b_categories: Option<JsonB>,
+    b_categories: Option<JsonArg>,
 ) -> Option<f32> {
     let dense = |v: Option<Vec<Option<f32>>>| v.and_then(|v| v.into_iter().collect::<Option<Vec<f32>>>()).filter(|v| !v.is_empty());
     let interest = match (dense(a_interest), dense(b_interest)) {
@@ -135,7 +137,7 @@ fn customer_similarity(
         _ => None,
     };
     let categories = match (a_categories, b_categories) {
-        (Some(a), Some(b)) => category_cosine(&a.0, &b.0),
+        (Some(a), Some(b)) => category_cosine(&a.value().or_raise(), &b.value().or_raise()),
         _ => None,
     };
     match (interest, categories) {

@@ -64,6 +64,10 @@ fn clauses(sentence: &str) -> Vec<&str> {
 /// also the sentence's closest).
 const ASPECT_SIMILARITY: f32 = 0.4;
 
+/// Clauses of one text that aspect_sentiment scores: every clause is an encoder run (about 2 ms),
+/// so a text of megabytes would take minutes; the first 128 clauses cover any review.
+pub const MAX_ASPECT_CLAUSES: usize = 128;
+
 /// For each aspect the text talks about, the sentiment of the sentences (clauses, cut at "but",
 /// "however", ";" ...) that concern it:
 /// `{"delivery": {"label": "negative", "score": -0.93, "sentences": 1}}`. Aspects the text does
@@ -72,7 +76,7 @@ const ASPECT_SIMILARITY: f32 = 0.4;
 fn aspect_sentiment(input: &str, aspects: Array<&str>) -> JsonB {
     let aspects = labels_of(&aspects, "aspects");
     let terms: Vec<Vec<String>> = aspects.iter().map(|a| aspects::terms(&a.name, a.description.as_deref())).collect();
-    let sents: Vec<&str> = sentences::split(input).into_iter().flat_map(clauses).collect();
+    let sents: Vec<&str> = sentences::split(input).into_iter().flat_map(clauses).take(MAX_ASPECT_CLAUSES).collect();
     if sents.is_empty() {
         return JsonB(json!({}));
     }
@@ -131,14 +135,23 @@ fn keywords(input: &str, k: default!(i32, 5)) -> Vec<String> {
 /// from all of them, ranked by similarity to `centre` (the group's mean interest vector, for
 /// example) or, when it is NULL, to the mean of the texts' embeddings, with diversity.
 #[pg_extern(stable, parallel_safe, cost = 100000)]
-fn group_keywords(texts: Array<&str>, k: default!(i32, 5), centre: default!(Option<Vec<Option<f32>>>, "NULL")) -> Vec<String> {
+fn group_keywords(
+    texts: Option<Array<&str>>,
+    k: default!(Option<i32>, 5),
+    centre: default!(Option<Vec<Option<f32>>>, "NULL"),
+) -> Option<Vec<String>> {
+    // not STRICT, for the NULL centre: NULL texts give NULL, a NULL k is an error
+    let texts = texts?;
+    let k = k.unwrap_or_else(|| {
+        Error::new(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "k must not be NULL").hint("Pass a k between 1 and 50.").raise()
+    });
     if !(1..=50).contains(&k) {
         Error::invalid_parameter(format!("k must be between 1 and 50, not {k}")).raise();
     }
     let present: Vec<&str> = texts.iter().flatten().filter(|t| !t.trim().is_empty()).collect();
     let candidates = kw::candidates(&present.join(".\n"));
     if candidates.is_empty() {
-        return Vec::new();
+        return Some(Vec::new());
     }
     let centre: Option<Vec<f32>> = centre.and_then(|c| c.into_iter().collect()).filter(|c: &Vec<f32>| !c.is_empty());
     let mut inputs: Vec<&str> = candidates.iter().map(String::as_str).collect();
@@ -157,5 +170,5 @@ fn group_keywords(texts: Array<&str>, k: default!(i32, 5), centre: default!(Opti
             .raise();
     }
     let vectors: Vec<Vec<f32>> = features[..candidates.len()].iter().map(|f| f.mean.clone()).collect();
-    kw::select(&document, &vectors, k as usize).into_iter().map(|i| candidates[i].clone()).collect()
+    Some(kw::select(&document, &vectors, k as usize).into_iter().map(|i| candidates[i].clone()).collect())
 }
