@@ -44,6 +44,9 @@ pgxs="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
     --bindir="$("$PG_CONFIG" --bindir)" --inputdir=. --outputdir=. "${tests[@]}"
 ) || { cat tests/pg_regress/regression.diffs 2>/dev/null | head -200; die "SQL regression tests failed (tests/pg_regress/regression.diffs)"; }
 
+# two writers of the stored profiles against each other: no deadlock
+bash tests/concurrency/refresh_vs_churn.sh
+
 # no network and no telemetry files from a backend that runs the encoder, with CI unset
 if [[ $EUID -eq 0 ]]; then
   bash tests/telemetry/no_telemetry.sh

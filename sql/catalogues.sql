@@ -20,7 +20,7 @@ COMMENT ON TABLE custprofile.catalogue_embeddings IS
 -- The items source as (key text, document text, title text, category text, price numeric):
 -- the document is what is embedded, "title. category. description".
 CREATE FUNCTION custprofile.items_sql() RETURNS text
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     s custprofile.source_registry;
     title text;
@@ -40,7 +40,7 @@ END $$;
 -- The answers source as (key text, document text, answer text): the question (or topic) is
 -- what is embedded and matched.
 CREATE FUNCTION custprofile.answers_sql() RETURNS text
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     s custprofile.source_registry;
 BEGIN
@@ -51,13 +51,13 @@ END $$;
 
 -- The rows of a catalogue: items_sql() or answers_sql().
 CREATE FUNCTION custprofile.catalogue_rows_sql(kind text) RETURNS text
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE kind WHEN 'items' THEN custprofile.items_sql() ELSE custprofile.answers_sql() END
 $$;
 
 -- The hash that says whether a stored embedding still fits its text and the model.
 CREATE FUNCTION custprofile.catalogue_hash(document text, model jsonb) RETURNS bigint
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT hashtextextended(document || chr(31) || (model - 'extension')::text, 0)
 $$;
 
@@ -69,7 +69,7 @@ $$;
 -- the vectors themselves. Rows without text are left out; a NULL
 -- query vector gives NULL similarities.
 CREATE FUNCTION custprofile.catalogue_similarity_sql(kind text, vector_sql text) RETURNS text
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     RETURN format(
         'SELECT c.*, CASE WHEN e.key IS NOT NULL THEN e.similarity '
@@ -87,11 +87,12 @@ END $$;
 -- how many removed. Kinds that are not registered are skipped.
 CREATE FUNCTION custprofile.refresh_catalogues()
 RETURNS TABLE (kind text, embedded bigint, removed bigint)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     k text;
     model jsonb := custprofile.model_version();
     chunk record;
+    previous_role text;
 BEGIN
     -- the vectors of a kind that is no longer registered
     DELETE FROM custprofile.catalogue_embeddings e
@@ -100,9 +101,16 @@ BEGIN
         PERFORM FROM custprofile.registered(k);  -- checks the registration
         kind := k;
         CREATE TEMP TABLE custprofile_catalogue (key text, document text) ON COMMIT DROP;
+        -- filled as the sources' reader (sql/sources.sql), who may write just this table
+        previous_role := custprofile.source_reader();
+        IF previous_role IS NOT NULL THEN
+            EXECUTE format('GRANT INSERT ON pg_temp.custprofile_catalogue TO %I', previous_role);
+        END IF;
+        previous_role := custprofile.enter_source_reader();
         EXECUTE format('INSERT INTO pg_temp.custprofile_catalogue SELECT DISTINCT ON (c.key) c.key, c.document FROM (%s) c '
                        'WHERE c.key IS NOT NULL AND c.document IS NOT NULL ORDER BY c.key',
                        custprofile.catalogue_rows_sql(k));
+        PERFORM custprofile.leave_source_reader(previous_role);
         DELETE FROM custprofile.catalogue_embeddings e
          WHERE e.kind = k AND NOT EXISTS (SELECT FROM pg_temp.custprofile_catalogue c WHERE c.key = e.key);
         GET DIAGNOSTICS removed = ROW_COUNT;

@@ -24,23 +24,23 @@ COMMENT ON TABLE custprofile.churn_model IS
     'Churn weights fitted by custprofile.train_churn_model; empty means the documented defaults.';
 
 CREATE FUNCTION custprofile.default_churn_weights() RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT '{"bias": -3.0, "recency": 3.0, "sentiment_decline": 1.5, "complaints": 1.5,
              "disagreement": 1.0, "negative_share": 1.5}'::jsonb
 $$;
 
 -- The weights in use: the trained ones when there are, else the defaults.
 CREATE FUNCTION custprofile.churn_weights() RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT COALESCE((SELECT m.weights FROM custprofile.churn_model m), custprofile.default_churn_weights())
 $$;
 
 CREATE FUNCTION custprofile.clamp01(x float8) RETURNS float8
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT least(1.0, greatest(0.0, COALESCE(x, 0.0))) $$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT least(1.0, greatest(0.0, COALESCE(x, 0.0))) $$;
 
 -- The five factors of a profile document as of a moment (see the top of this file).
 CREATE FUNCTION custprofile.churn_factors(profile jsonb, rhythm_days float8, as_of timestamptz)
-RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE AS $$
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT jsonb_build_object(
         'recency', round(custprofile.clamp01(
             (extract(epoch FROM as_of - greatest((profile #>> '{purchases,last_order}')::timestamptz,
@@ -60,7 +60,7 @@ $$;
 
 -- Risk, factors and each factor's contribution (weight * factor) for a profile document.
 CREATE FUNCTION custprofile.churn_assessment(profile jsonb, rhythm_days float8, as_of timestamptz)
-RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE AS $$
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT jsonb_build_object(
                'risk', round((1 / (1 + exp(-((w ->> 'bias')::float8 + c.total))))::numeric, 4),
                'factors', f,
@@ -79,14 +79,14 @@ $$;
 
 -- The churn section of a stored profile recomputed as of a moment, with the rhythm it stored.
 CREATE FUNCTION custprofile.stored_churn(profile jsonb, as_of timestamptz) RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT custprofile.churn_assessment(profile, (profile #>> '{churn,rhythm_days}')::float8, as_of)
 $$;
 
 -- The churn risk of one customer now, in [0, 1], from the stored profile (so recency keeps
 -- counting between refreshes); NULL for a customer without a stored profile.
 CREATE FUNCTION custprofile.churn_risk(customer_id text) RETURNS real
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     p jsonb;
 BEGIN
@@ -95,19 +95,22 @@ BEGIN
     RETURN (custprofile.stored_churn(p, now()) ->> 'risk')::real;
 END $$;
 CREATE FUNCTION custprofile.churn_risk(customer_id bigint) RETURNS real
-LANGUAGE sql STABLE AS $$ SELECT custprofile.churn_risk(customer_id::text) $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.churn_risk(customer_id::text) $$;
 CREATE FUNCTION custprofile.churn_risk(customer_id uuid) RETURNS real
-LANGUAGE sql STABLE AS $$ SELECT custprofile.churn_risk(customer_id::text) $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.churn_risk(customer_id::text) $$;
 COMMENT ON FUNCTION custprofile.churn_risk(text) IS
     'Churn risk in [0, 1] from the stored profile as of now; factors in profile -> churn.';
 
 -- Recomputes the churn section of every stored profile with the weights in use, as of the
 -- profile's generated_at (no model is run).
 CREATE FUNCTION custprofile.rescore_churn() RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     n bigint;
 BEGIN
+    -- the whole table at once, before any row: row by row in the table's order would deadlock
+    -- with a refresh writing the same rows in its own order
+    LOCK TABLE custprofile.profiles IN SHARE ROW EXCLUSIVE MODE;
     UPDATE custprofile.profiles p
        SET profile = jsonb_set(p.profile, '{churn}',
                                custprofile.stored_churn(p.profile, (p.profile ->> 'generated_at')::timestamptz))
@@ -118,7 +121,7 @@ END $$;
 
 -- Back to the default weights, in the stored profiles too.
 CREATE FUNCTION custprofile.reset_churn_model() RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('custprofile.churn_model'));
     DELETE FROM custprofile.churn_model;
@@ -130,32 +133,52 @@ END $$;
 -- logistic regression through the same trainer as train_classifier (options: l2, epochs, seed,
 -- validation_share, learning_rate). The weights replace the defaults, and every stored profile's
 -- churn section is recomputed with them, in one transaction.
+-- The caller's training query is resolved with the caller's search_path (their tables need no
+-- schema); everything else here runs with the pinned one, as every other function does. Hence no
+-- SET clause: the query's rows are read into arrays first, with the caller's path.
 CREATE FUNCTION custprofile.train_churn_model(training_query text, options jsonb DEFAULT '{}')
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    names text[] := ARRAY['recency', 'sentiment_decline', 'complaints', 'disagreement', 'negative_share'];
-    as_of timestamptz := COALESCE((options ->> 'as_of')::timestamptz, now());
+    caller_path text := pg_catalog.current_setting('search_path');
+    names text[];
+    as_of timestamptz;
+    user_rows text;
+    keys text[];
+    churned boolean[];
     features float8[];
     labels boolean[];
     unmatched bigint;
     fitted jsonb;
 BEGIN
-    IF training_query IS NULL OR btrim(training_query) = '' THEN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
+    names := ARRAY['recency', 'sentiment_decline', 'complaints', 'disagreement', 'negative_share'];
+    as_of := COALESCE((options ->> 'as_of')::timestamptz, now());
+    IF training_query IS NULL OR btrim(btrim(training_query), ';') = '' THEN
         RAISE EXCEPTION 'train_churn_model needs a query returning (customer key, churned boolean) rows'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM custprofile.require_profiles();
-    EXECUTE format($q$
-        SELECT array_agg(f.value ORDER BY l.k, f.n), (array_agg(l.churned ORDER BY l.k) FILTER (WHERE f.n = 1)),
-               (SELECT count(*) FROM (%1$s) q(k, churned) WHERE NOT EXISTS
-                    (SELECT FROM custprofile.profiles p WHERE p.customer_key = q.k::text))
-          FROM (SELECT q.k::text AS k, q.churned::boolean AS churned FROM (%1$s) q(k, churned)) l
-          JOIN custprofile.profiles p ON p.customer_key = l.k
-          CROSS JOIN LATERAL unnest(ARRAY(
-              SELECT (custprofile.churn_factors(p.profile, (p.profile #>> '{churn,rhythm_days}')::float8, $2) ->> n)::float8
-                FROM unnest($1) n)) WITH ORDINALITY AS f(value, n)
-        $q$, training_query)
-      INTO features, labels, unmatched USING names, as_of;
+    -- the shared weights change every customer's churn risk: refuse before any work whoever
+    -- could not store them
+    IF NOT has_table_privilege('custprofile.churn_model', 'INSERT') THEN
+        RAISE EXCEPTION 'permission denied to train the churn model'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The churn weights are shared by every profile: an administrator trains them.';
+    END IF;
+    user_rows := format('SELECT pg_catalog.array_agg(q.k::text), pg_catalog.array_agg(q.churned::boolean) FROM (%s) q(k, churned)',
+                        training_query);
+    PERFORM pg_catalog.set_config('search_path', caller_path, true);
+    EXECUTE user_rows INTO keys, churned;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
+    SELECT array_agg(f.value ORDER BY l.k, f.n), (array_agg(l.churned ORDER BY l.k) FILTER (WHERE f.n = 1)),
+           (SELECT count(*) FROM unnest(keys) q(k) WHERE NOT EXISTS
+                (SELECT FROM custprofile.profiles p WHERE p.customer_key = q.k))
+      INTO features, labels, unmatched
+      FROM unnest(keys, churned) l(k, churned)
+      JOIN custprofile.profiles p ON p.customer_key = l.k
+      CROSS JOIN LATERAL unnest(ARRAY(
+          SELECT (custprofile.churn_factors(p.profile, (p.profile #>> '{churn,rhythm_days}')::float8, as_of) ->> n)::float8
+            FROM unnest(names) n)) WITH ORDINALITY AS f(value, n);
     IF labels IS NULL THEN
         RAISE EXCEPTION 'the training query returned no rows that match a stored profile'
             USING ERRCODE = 'invalid_parameter_value',
@@ -172,7 +195,9 @@ BEGIN
     VALUES (fitted -> 'weights', (fitted -> 'metrics') || jsonb_build_object('rows', cardinality(labels),
                                                                             'unmatched_rows', unmatched, 'as_of', as_of));
     PERFORM custprofile.rescore_churn();
-    RETURN fitted || jsonb_build_object('rows', cardinality(labels), 'unmatched_rows', unmatched);
+    fitted := fitted || jsonb_build_object('rows', cardinality(labels), 'unmatched_rows', unmatched);
+    PERFORM pg_catalog.set_config('search_path', caller_path, true);
+    RETURN fitted;
 END $$;
 COMMENT ON FUNCTION custprofile.train_churn_model(text, jsonb) IS
     'Fits the churn weights to (customer key, churned) rows; custprofile.reset_churn_model() restores the defaults.';

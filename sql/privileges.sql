@@ -1,7 +1,18 @@
--- Who may use what. Every function is executable by PUBLIC (PostgreSQL's default), so analysts
--- need only USAGE on the schema to embed and score text. What could reveal customer data is not
--- granted: the stored profiles and their views, and writing the source registry, are for the
--- roles an administrator grants them to (see the README's Privileges section).
+-- Who may use what (the README's Privileges section says the same, and tests/pg_regress/sql/
+-- security.sql proves it). Every function is executable by PUBLIC (PostgreSQL's default), so
+-- analysts need only USAGE on the schema to embed and score text, and may train classifiers of
+-- their own (row-level security keeps everyone's heads their own). Not granted: the stored
+-- profiles and their views (they reveal customer data), writing the source registry (only
+-- register_source writes it, for the roles an administrator lets call it), and the churn
+-- weights that every profile shares.
 GRANT USAGE ON SCHEMA custprofile TO PUBLIC;
 GRANT SELECT ON custprofile.source_registry, custprofile.sources, custprofile.models, custprofile.classifiers, custprofile.topics,
       custprofile.churn_model TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON custprofile.classifiers TO PUBLIC;
+
+-- Registering decides what every profile is built from, and as whom it is read.
+REVOKE EXECUTE ON FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text)
+    FROM PUBLIC;
+-- The churn weights are shared by every profile: an administrator's.
+REVOKE EXECUTE ON FUNCTION custprofile.train_churn_model(text, jsonb), custprofile.reset_churn_model(),
+       custprofile.rescore_churn() FROM PUBLIC;

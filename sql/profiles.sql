@@ -6,14 +6,16 @@
 -- Quintile breakpoints (20/40/60/80 %) of recency, order count and spend over every customer
 -- with orders: the yardstick of the 1 to 5 RFM scores. NULL without an orders source.
 CREATE FUNCTION custprofile.rfm_breakpoints() RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     orders_q text := custprofile.orders_sql();
     result jsonb;
+    previous_role text;
 BEGIN
     IF orders_q IS NULL THEN
         RETURN NULL;
     END IF;
+    previous_role := custprofile.enter_source_reader();
     EXECUTE format($q$
         SELECT jsonb_build_object(
             'recency_days', to_jsonb(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency_days)),
@@ -30,6 +32,7 @@ BEGIN
                  WHERE o.customer_key IN (SELECT c.customer_key FROM (%s) c)
                  GROUP BY o.customer_key) per_customer
         $q$, orders_q, custprofile.customers_sql()) INTO result;
+    PERFORM custprofile.leave_source_reader(previous_role);
     RETURN result;
 END $$;
 COMMENT ON FUNCTION custprofile.rfm_breakpoints() IS
@@ -37,7 +40,7 @@ COMMENT ON FUNCTION custprofile.rfm_breakpoints() IS
 
 -- A score from 1 to 5: how many breakpoints the value exceeds (reversed when lower is better).
 CREATE FUNCTION custprofile.quintile_score(x float8, breakpoints jsonb, higher_is_better boolean)
-RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN x IS NULL OR breakpoints IS NULL OR jsonb_typeof(breakpoints) <> 'array' THEN NULL
                 WHEN higher_is_better THEN 1 + e.exceeded
                 ELSE 5 - e.exceeded END
@@ -50,17 +53,19 @@ $$;
 -- `breakpoints` (from rfm_breakpoints) is computed here when not passed.
 CREATE FUNCTION custprofile.build_profiles(customer_keys text[], breakpoints jsonb DEFAULT NULL)
 RETURNS TABLE (customer_key text, profile jsonb, interest_vector real[])
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     kt text := custprofile.key_type();
     orders_q text := custprofile.orders_sql();
     has_orders boolean := orders_q IS NOT NULL;
+    previous_role text;
 BEGIN
     IF has_orders THEN
         breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints());
     ELSE
         orders_q := custprofile.no_orders_sql();
     END IF;
+    previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format($q$
         WITH wanted AS (SELECT DISTINCT k::%1$s AS customer_key FROM unnest($1) AS k WHERE k IS NOT NULL),
         cust AS (SELECT c.customer_key, c.attributes FROM (%2$s) c WHERE c.customer_key IN (SELECT customer_key FROM wanted)),
@@ -118,18 +123,19 @@ BEGIN
           ) AS d(customer_key, profile, interest_vector, rhythm_days)
         $q$, kt, custprofile.customers_sql(), orders_q, custprofile.texts_sql())
     USING customer_keys, has_orders, breakpoints;
+    PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 
 -- The profile of one customer; NULL for an unknown customer. Keys of type bigint, text and uuid
 -- have their own overload so that literals resolve without casts.
 CREATE FUNCTION custprofile.build_profile(customer_id text) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT (SELECT b.profile FROM custprofile.build_profiles(ARRAY[customer_id]) b)
 $$;
 CREATE FUNCTION custprofile.build_profile(customer_id bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$ SELECT custprofile.build_profile(customer_id::text) $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.build_profile(customer_id::text) $$;
 CREATE FUNCTION custprofile.build_profile(customer_id uuid) RETURNS jsonb
-LANGUAGE sql STABLE AS $$ SELECT custprofile.build_profile(customer_id::text) $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.build_profile(customer_id::text) $$;
 COMMENT ON FUNCTION custprofile.build_profile(text) IS
     'Profile of one customer: demographics, purchases with RFM scores, text signals; NULL if unknown.';
 
@@ -152,7 +158,7 @@ COMMENT ON TABLE custprofile.profiles IS
 
 -- Raises the ERROR that tells the user to build profiles first.
 CREATE FUNCTION custprofile.require_profiles() RETURNS void
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF NOT EXISTS (SELECT FROM custprofile.profiles) THEN
         RAISE EXCEPTION 'no customer profiles have been built yet'
@@ -163,7 +169,7 @@ END $$;
 
 -- Raises ERROR 22023 unless 1 <= k <= maximum.
 CREATE FUNCTION custprofile.check_k(k int, maximum int) RETURNS void
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF k IS NULL OR k < 1 OR k > maximum THEN
         RAISE EXCEPTION 'k must be between 1 and %, not %', maximum, COALESCE(k::text, 'NULL')
@@ -186,9 +192,10 @@ CREATE TABLE custprofile.refresh_queue (
 -- stale.
 -- Times are hashed as epochs, so the session's TimeZone does not matter.
 CREATE FUNCTION custprofile.source_fingerprints() RETURNS TABLE (customer_key text, source_hash text)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     orders_q text := custprofile.orders_sql();
+    previous_role text := custprofile.enter_source_reader();
 BEGIN
     RETURN QUERY EXECUTE format($q$
         SELECT c.customer_key::text,
@@ -207,6 +214,7 @@ BEGIN
              custprofile.texts_sql())
     USING (custprofile.model_version() - 'extension')::text
           || (SELECT COALESCE(string_agg(t.topic || ':' || t.description || ':' || t.complaint, ';' ORDER BY t.topic), '') FROM custprofile.topics t);
+    PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 
 -- Rebuilds the profiles of customers whose source rows changed since the last refresh (all of
@@ -224,8 +232,11 @@ DECLARE
     batch text[];
     hashes text[];
     breakpoints jsonb;
-    started timestamptz := clock_timestamp();
+    started timestamptz := pg_catalog.clock_timestamp();
 BEGIN
+    -- a procedure that commits cannot have a SET clause: the search_path is pinned here and
+    -- again after every COMMIT (which ends a local setting)
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -253,13 +264,14 @@ BEGIN
             SET source_hash = EXCLUDED.source_hash, forced = q.forced OR EXCLUDED.forced)
     SELECT count(*) INTO removed FROM gone;
     COMMIT;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
 
     SELECT count(*) INTO total FROM custprofile.refresh_queue;
     breakpoints := custprofile.rfm_breakpoints();
 
     -- 2. build batch by batch
     LOOP
-        PERFORM set_config('TimeZone', 'UTC', true);
+        PERFORM pg_catalog.set_config('TimeZone', 'UTC', true);
         -- claim a batch; entries that a concurrent refresh has built meanwhile are fresh
         SELECT array_agg(c.customer_key), array_agg(c.source_hash) FILTER (WHERE NOT c.fresh),
                array_agg(c.customer_key) FILTER (WHERE NOT c.fresh)
@@ -284,6 +296,7 @@ BEGIN
                 USING DETAIL = format('%s s so far', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
         END IF;
         COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     END LOOP;
     RAISE NOTICE 'refresh_profiles: % profiles rebuilt, % removed', done, removed
         USING DETAIL = format('%s s', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
@@ -322,7 +335,7 @@ COMMENT ON VIEW custprofile.customer_profiles IS
 -- Whether custprofile.mask_pii is on. The setting exists once the library is loaded, which a
 -- new session has not necessarily done yet: model_version() loads it.
 CREATE FUNCTION custprofile.pii_masking() RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     PERFORM custprofile.model_version();
     RETURN current_setting('custprofile.mask_pii')::boolean;
@@ -331,11 +344,13 @@ END $$;
 CREATE FUNCTION custprofile.text_insight_rows()
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
                sentiment_label text, sentiment real)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     masking boolean;
+    previous_role text;
 BEGIN
     masking := custprofile.pii_masking();
+    previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format($q$
         SELECT t.source, t.customer_key::text, t.written_at, t.rating,
                CASE WHEN %L::boolean THEN custprofile.mask_pii(t.body) ELSE t.body END,
@@ -343,6 +358,7 @@ BEGIN
           FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.sentiment_detail(t.body) END AS d
                   FROM (%s) t) t
         $q$, masking, custprofile.texts_sql());
+    PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 CREATE VIEW custprofile.text_insights AS SELECT * FROM custprofile.text_insight_rows();
 COMMENT ON VIEW custprofile.text_insights IS
@@ -353,12 +369,13 @@ COMMENT ON VIEW custprofile.text_insights IS
 -- NULL keys and NULL texts. One row per check; rows = 0 means fine.
 CREATE FUNCTION custprofile.check_sources()
 RETURNS TABLE (kind text, relation text, check_name text, rows bigint, detail text)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     s custprofile.source_registry;
     rel text;
     n bigint;
     customers_q text;
+    previous_role text := custprofile.enter_source_reader();
 BEGIN
     FOR s IN SELECT * FROM custprofile.source_registry r
               ORDER BY array_position(ARRAY['customers', 'orders', 'texts', 'items', 'answers'], r.kind), r.relation_name LOOP
@@ -398,6 +415,7 @@ BEGIN
             RETURN NEXT;
         END IF;
     END LOOP;
+    PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.check_sources() IS
     'Checks the registered sources: registrations, rows of unknown customers, NULL keys and texts.';

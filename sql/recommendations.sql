@@ -8,7 +8,7 @@
 -- excluded. No rows for a customer without a stored profile; k at most 1000.
 CREATE FUNCTION custprofile.similar_customers(customer_id text, k int DEFAULT 10)
 RETURNS TABLE (customer_id text, similarity real)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT custprofile.check_k(k, 1000);
     SELECT custprofile.require_profiles();
     SELECT s.customer_key, s.similarity
@@ -24,10 +24,10 @@ LANGUAGE sql STABLE AS $$
 $$;
 CREATE FUNCTION custprofile.similar_customers(customer_id bigint, k int DEFAULT 10)
 RETURNS TABLE (customer_id bigint, similarity real)
-LANGUAGE sql STABLE AS $$ SELECT s.customer_id::bigint, s.similarity FROM custprofile.similar_customers($1::text, k) s $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT s.customer_id::bigint, s.similarity FROM custprofile.similar_customers($1::text, k) s $$;
 CREATE FUNCTION custprofile.similar_customers(customer_id uuid, k int DEFAULT 10)
 RETURNS TABLE (customer_id uuid, similarity real)
-LANGUAGE sql STABLE AS $$ SELECT s.customer_id::uuid, s.similarity FROM custprofile.similar_customers($1::text, k) s $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT s.customer_id::uuid, s.similarity FROM custprofile.similar_customers($1::text, k) s $$;
 COMMENT ON FUNCTION custprofile.similar_customers(text, int) IS
     'The k customers with the closest interest vectors and purchase categories, most similar first.';
 
@@ -41,16 +41,18 @@ COMMENT ON FUNCTION custprofile.similar_customers(text, int) IS
 -- the closeness to their reviews, the price against their usual order.
 CREATE FUNCTION custprofile.recommend(customer_id text, k int DEFAULT 10)
 RETURNS TABLE (item_id text, score real, reason text)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     kt text;
     orders_q text;
+    previous_role text;
 BEGIN
     PERFORM custprofile.check_k(k, 1000);
     PERFORM FROM custprofile.registered('items');
     PERFORM custprofile.require_profiles();
     kt := custprofile.key_type();
     orders_q := COALESCE(custprofile.orders_sql(), custprofile.no_orders_sql());
+    previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format($q$
         WITH me AS MATERIALIZED (
             -- the customer's figures taken out of the document once, not once per item
@@ -99,13 +101,14 @@ BEGIN
          LIMIT $2
         $q$, custprofile.catalogue_similarity_sql('items', '$3'), custprofile.texts_sql(), orders_q, kt, custprofile.items_sql())
     USING customer_id, k, (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id);
+    PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 CREATE FUNCTION custprofile.recommend(customer_id bigint, k int DEFAULT 10)
 RETURNS TABLE (item_id text, score real, reason text)
-LANGUAGE sql STABLE AS $$ SELECT * FROM custprofile.recommend($1::text, k) $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT * FROM custprofile.recommend($1::text, k) $$;
 CREATE FUNCTION custprofile.recommend(customer_id uuid, k int DEFAULT 10)
 RETURNS TABLE (item_id text, score real, reason text)
-LANGUAGE sql STABLE AS $$ SELECT * FROM custprofile.recommend($1::text, k) $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT * FROM custprofile.recommend($1::text, k) $$;
 COMMENT ON FUNCTION custprofile.recommend(text, int) IS
     'Items matched to a customer''s interests, categories and praise, with the reason; bought items left out.';
 
@@ -116,9 +119,10 @@ COMMENT ON FUNCTION custprofile.recommend(text, int) IS
 -- (tests/pg_regress/sql/acting.sql holds the cases). NULL or blank messages give no rows; k at most 100.
 CREATE FUNCTION custprofile.suggest_replies(message text, k int DEFAULT 3, min_score real DEFAULT 0.3)
 RETURNS TABLE (answer_id text, answer text, score real)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     m real[];
+    previous_role text;
 BEGIN
     PERFORM custprofile.check_k(k, 100);
     IF min_score IS NULL OR NOT (min_score BETWEEN -1 AND 1) THEN
@@ -129,10 +133,12 @@ BEGIN
         RETURN;
     END IF;
     m := custprofile.embed_text(message);
+    previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format(
         'SELECT c.key, c.answer, c.similarity FROM (%s) c WHERE c.similarity >= $2 ORDER BY c.similarity DESC, c.key LIMIT $3',
         custprofile.catalogue_similarity_sql('answers', '$1'))
     USING m, min_score, k;
+    PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.suggest_replies(text, int, real) IS
     'Answers from the registered knowledge base whose question matches the message, best first, above min_score.';

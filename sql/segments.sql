@@ -18,13 +18,16 @@ COMMENT ON TABLE custprofile.segmentation IS
 
 -- At most this many recent texts per segment feed its keywords.
 CREATE FUNCTION custprofile.segment_keyword_texts() RETURNS int
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 200 $$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT 200 $$;
 
 CREATE FUNCTION custprofile.segment_customers(k int, options jsonb DEFAULT '{}')
 RETURNS TABLE (customer_id text, segment int)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     masking boolean;
+    text_segments int[];
+    text_bodies text[];
+    previous_role text;
 BEGIN
     PERFORM custprofile.check_k(k, 100);
     IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
@@ -48,20 +51,25 @@ BEGIN
       FROM custprofile.profiles p WHERE p.segment IS NOT NULL
      GROUP BY p.segment;
 
-    -- keywords from each segment's most recent texts, ranked against its centre
+    previous_role := custprofile.enter_source_reader();
+    -- keywords from each segment's most recent texts, ranked against its centre; the texts are
+    -- read as the sources' reader (sql/sources.sql), the keywords stored as the caller
     EXECUTE format($q$
-        UPDATE custprofile.segmentation g SET keywords = COALESCE(kw.keywords, '{}')
-          FROM (SELECT r.segment,
-                       custprofile.group_keywords(array_agg(r.body ORDER BY r.n), 5,
-                                                  (SELECT x.centre FROM custprofile.segmentation x WHERE x.segment = r.segment)) AS keywords
-                  FROM (SELECT s.segment, CASE WHEN $1 THEN custprofile.mask_pii(t.body) ELSE t.body END AS body,
-                               row_number() OVER (PARTITION BY s.segment ORDER BY t.written_at DESC NULLS LAST, t.body) AS n
-                          FROM (%s) t JOIN custprofile.profiles s ON s.customer_key = t.customer_key::text AND s.segment IS NOT NULL
-                         WHERE t.body IS NOT NULL AND btrim(t.body) <> '') r
-                 WHERE r.n <= custprofile.segment_keyword_texts()
-                 GROUP BY r.segment) kw
-         WHERE kw.segment = g.segment
-        $q$, custprofile.texts_sql()) USING masking;
+        SELECT array_agg(r.segment ORDER BY r.segment, r.n), array_agg(r.body ORDER BY r.segment, r.n)
+          FROM (SELECT s.segment, CASE WHEN $1 THEN custprofile.mask_pii(t.body) ELSE t.body END AS body,
+                       row_number() OVER (PARTITION BY s.segment ORDER BY t.written_at DESC NULLS LAST, t.body) AS n
+                  FROM (%s) t JOIN custprofile.profiles s ON s.customer_key = t.customer_key::text AND s.segment IS NOT NULL
+                 WHERE t.body IS NOT NULL AND btrim(t.body) <> '') r
+         WHERE r.n <= custprofile.segment_keyword_texts()
+        $q$, custprofile.texts_sql()) INTO text_segments, text_bodies USING masking;
+    PERFORM custprofile.leave_source_reader(previous_role);
+    UPDATE custprofile.segmentation g SET keywords = COALESCE(kw.keywords, '{}')
+      FROM (SELECT r.segment,
+                   custprofile.group_keywords(array_agg(r.body ORDER BY r.n), 5,
+                                              (SELECT x.centre FROM custprofile.segmentation x WHERE x.segment = r.segment)) AS keywords
+              FROM unnest(text_segments, text_bodies) WITH ORDINALITY AS r(segment, body, n)
+             GROUP BY r.segment) kw
+     WHERE kw.segment = g.segment;
 
     RETURN QUERY SELECT p.customer_key, p.segment FROM custprofile.profiles p
                   WHERE p.segment IS NOT NULL ORDER BY p.segment, p.customer_key;
@@ -73,7 +81,7 @@ COMMENT ON FUNCTION custprofile.segment_customers(int, jsonb) IS
 -- negative on delivery".
 CREATE FUNCTION custprofile.segment_name(top_category text, main_need text, mean_monetary float8,
                                          mean_sentiment float8, negative_topic text, positive_topic text)
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT concat_ws(' ',
                CASE WHEN main_need = 'price' THEN 'price-sensitive'
                     WHEN mean_monetary >= 4 THEN 'high-spending'

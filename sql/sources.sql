@@ -26,7 +26,7 @@ COMMENT ON TABLE custprofile.source_registry IS
 -- NULL accepts any type).
 CREATE FUNCTION custprofile.source_roles(kind text)
 RETURNS TABLE (role text, required boolean, categories text)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT r.role, r.required, r.categories
       FROM (VALUES
         ('customers', 'key',        true,  'NSU'),
@@ -55,7 +55,7 @@ $$;
 
 -- The type of a live column, or NULL when the relation or the column is gone.
 CREATE FUNCTION custprofile.column_type(relid oid, col text) RETURNS regtype
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT a.atttypid::regtype FROM pg_catalog.pg_attribute a
      WHERE a.attrelid = relid AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
 $$;
@@ -64,7 +64,7 @@ $$;
 -- column exists with a usable type, customer keys compare with the customers key. Raises an
 -- ERROR that says what is wrong and what to do; returns the registration's columns.
 CREATE FUNCTION custprofile.check_registration(kind text, relid oid, relation_name text, columns jsonb)
-RETURNS void LANGUAGE plpgsql STABLE AS $$
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     r record;
     col text;
@@ -137,7 +137,7 @@ END $$;
 -- The registration of a kind, checked; raises the ERROR that names the missing
 -- register_source call when there is none.
 CREATE FUNCTION custprofile.registered(kind text)
-RETURNS SETOF custprofile.source_registry LANGUAGE plpgsql STABLE AS $$
+RETURNS SETOF custprofile.source_registry LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     s custprofile.source_registry;
     found_any boolean := false;
@@ -160,7 +160,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION custprofile.register_source(kind text, relation regclass, columns jsonb)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     r record;
     unknown text;
@@ -219,33 +219,145 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege', HINT = format('GRANT SELECT ON %s TO %I;', relation, current_user);
     END IF;
     PERFORM custprofile.check_registration(kind, relation, relation::text, columns);
+    PERFORM custprofile.store_registration(kind, relation, columns, current_user);
+    RETURN jsonb_build_object('kind', kind, 'relation', relation::text, 'columns', columns);
+END $$;
 
-    IF kind <> 'texts' THEN
-        DELETE FROM custprofile.source_registry s WHERE s.kind = register_source.kind;
+-- The only writer of the registry (nobody else may write it): records `registrant` as the role
+-- every read of the relation runs as. SECURITY DEFINER, so it cannot see its caller: it is told
+-- the caller's current_user by register_source and believes it only if the session's user may
+-- act as that role, and that role may register and read the relation.
+CREATE FUNCTION custprofile.store_registration(kind text, relation regclass, columns jsonb, registrant name)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    others name;
+BEGIN
+    IF registrant IS NULL OR NOT pg_has_role(session_user, registrant, 'MEMBER')
+       OR NOT has_function_privilege(registrant, 'custprofile.register_source(text, regclass, jsonb)', 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied to register sources'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'An administrator can allow a role to: GRANT EXECUTE ON FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text) TO that_role;';
     END IF;
-    INSERT INTO custprofile.source_registry AS s (kind, relid, relation_name, columns)
-    VALUES (kind, relation, relation::text, columns)
+    IF NOT has_table_privilege(registrant, relation, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied: % cannot read %', registrant, relation
+            USING ERRCODE = 'insufficient_privilege', HINT = format('GRANT SELECT ON %s TO %I;', relation, registrant);
+    END IF;
+    -- every source is read as one role: the others must have been registered by the same one
+    SELECT string_agg(DISTINCT s.registered_by::text, ', ') INTO others FROM custprofile.source_registry s
+     WHERE s.registered_by <> registrant
+       AND NOT (s.kind = store_registration.kind AND (s.kind <> 'texts' OR s.relid = relation));
+    IF others IS NOT NULL THEN
+        RAISE EXCEPTION 'the other sources are registered by %, so % cannot register one', others, registrant
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Sources are read with the rights of the one role that registered them: register as that role (SET ROLE %s), or unregister its sources first.', others);
+    END IF;
+    PERFORM custprofile.check_registration(kind, relation, relation::text, columns);
+    IF kind <> 'texts' THEN
+        DELETE FROM custprofile.source_registry s WHERE s.kind = store_registration.kind;
+    END IF;
+    INSERT INTO custprofile.source_registry AS s (kind, relid, relation_name, columns, registered_by)
+    VALUES (kind, relation, relation::text, columns, registrant)
     ON CONFLICT ON CONSTRAINT source_registry_pkey DO UPDATE
         SET relation_name = EXCLUDED.relation_name, columns = EXCLUDED.columns,
-            registered_at = now(), registered_by = current_user;
-    RETURN jsonb_build_object('kind', kind, 'relation', relation::text, 'columns', columns);
+            registered_at = now(), registered_by = EXCLUDED.registered_by;
+    -- what is built from the role's sources (profiles, item and answer vectors) is read together
+    -- with them, as that role
+    EXECUTE format('GRANT SELECT ON custprofile.profiles, custprofile.catalogue_embeddings, custprofile.segmentation TO %I',
+                   registrant);
 END $$;
 COMMENT ON FUNCTION custprofile.register_source(text, regclass, jsonb) IS
     'Registers where customers, orders or texts live and which columns play which role; checks them first.';
 
--- Removes a registration; the relation may already be dropped, so it is named as text.
+-- Removes a registration; the relation may already be dropped, so it is named as text. Only the
+-- registering role (or a member of it) may remove one.
 CREATE FUNCTION custprofile.unregister_source(kind text, relation text)
-RETURNS boolean LANGUAGE plpgsql AS $$
+RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    RETURN custprofile.drop_registration(kind, relation, current_user);
+END $$;
+
+-- The registry's only deleter; SECURITY DEFINER with the same trust rule as store_registration.
+CREATE FUNCTION custprofile.drop_registration(kind text, relation text, caller name)
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     removed int;
 BEGIN
+    IF caller IS NULL OR NOT pg_has_role(session_user, caller, 'MEMBER')
+       OR NOT has_function_privilege(caller, 'custprofile.unregister_source(text, text)', 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied to unregister sources'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'An administrator can allow a role to: GRANT EXECUTE ON FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text) TO that_role;';
+    END IF;
+    IF EXISTS (SELECT FROM custprofile.source_registry s
+                WHERE s.kind = drop_registration.kind AND NOT pg_has_role(caller, s.registered_by, 'MEMBER')
+                  AND (s.relation_name = relation OR s.relid = to_regclass(relation))) THEN
+        RAISE EXCEPTION 'the % source % was registered by another role', kind, relation
+            USING ERRCODE = 'insufficient_privilege', HINT = 'Only the role that registered a source (or a member of it) can remove it.';
+    END IF;
     DELETE FROM custprofile.source_registry s
-     WHERE s.kind = unregister_source.kind
+     WHERE s.kind = drop_registration.kind
        AND (s.relation_name = relation
             OR (EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relid) AND s.relid::regclass::text = relation)
             OR s.relid = to_regclass(relation));
     GET DIAGNOSTICS removed = ROW_COUNT;
     RETURN removed > 0;
+END $$;
+
+-- The role the registered sources are read as: the one that registered them (NULL when nothing
+-- is registered). Reading them as that role means a source never shows more than its registrant
+-- could see, and code in a source (a view calling a function) runs as its registrant, never as
+-- the superuser or pg_cron job that builds the profiles. The reader must be a member of it.
+CREATE FUNCTION custprofile.source_reader() RETURNS name
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    readers name[];
+BEGIN
+    SELECT array_agg(DISTINCT s.registered_by ORDER BY s.registered_by) INTO readers FROM custprofile.source_registry s;
+    IF readers IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF cardinality(readers) > 1 THEN
+        RAISE EXCEPTION 'the sources are registered by several roles (%)', array_to_string(readers, ', ')
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Register every source as one role: custprofile reads them with that role''s rights.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = readers[1]) THEN
+        RAISE EXCEPTION 'the sources were registered by role %, which no longer exists', readers[1]
+            USING ERRCODE = 'insufficient_privilege', HINT = 'Register the sources again as an existing role.';
+    END IF;
+    IF NOT pg_has_role(readers[1], 'MEMBER') THEN
+        RAISE EXCEPTION 'the sources are read as role %, which % is not a member of', readers[1], current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Sources are read with the rights of the role that registered them: GRANT %I TO %I; (or read the stored profiles).',
+                                readers[1], current_user);
+    END IF;
+    RETURN readers[1];
+END $$;
+
+-- Switches to the sources' reader role for one read and returns the role to switch back to with
+-- leave_source_reader (NULL: nothing to undo). No SET clause: a role set inside one would outlive
+-- the function anyway (only the SET clause's own variables are restored on exit), and the
+-- search_path is the caller's pinned one.
+CREATE FUNCTION custprofile.enter_source_reader() RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    reader name := custprofile.source_reader();
+    previous text;
+BEGIN
+    IF reader IS NULL OR reader OPERATOR(pg_catalog.=) CURRENT_USER THEN
+        RETURN NULL;
+    END IF;
+    previous := pg_catalog.current_setting('role');
+    PERFORM pg_catalog.set_config('role', reader, true);
+    RETURN previous;
+END $$;
+
+CREATE FUNCTION custprofile.leave_source_reader(previous text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF previous IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('role', previous, true);
+    END IF;
 END $$;
 
 CREATE VIEW custprofile.sources AS
@@ -264,7 +376,7 @@ COMMENT ON VIEW custprofile.sources IS 'The registered sources: kind, relation, 
 -- customers key, so that every source compares with it (and indexes on it are used when the
 -- types are the same).
 CREATE FUNCTION custprofile.key_type() RETURNS text
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT format_type(custprofile.column_type(s.relid, s.columns ->> 'key'), NULL)
       FROM custprofile.registered('customers') s
 $$;
@@ -272,14 +384,14 @@ $$;
 -- The expression for an optional role of a registration: `alias.column::type`, or a typed NULL
 -- when the role is not registered.
 CREATE FUNCTION custprofile.role_sql(columns jsonb, role text, alias text, type text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN columns ? role THEN format('%s.%I::%s', alias, columns ->> role, type) ELSE 'NULL::' || type END
 $$;
 
 -- One query over every registered text source, with the columns
 -- (source text, customer_key <key type>, body text, rating real, written_at timestamptz, item text).
 CREATE FUNCTION custprofile.texts_sql() RETURNS text
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     kt text := custprofile.key_type();
     parts text[] := '{}';
@@ -304,7 +416,7 @@ END $$;
 -- The orders source as (customer_key, ordered_at, amount, item, category); NULL when none is
 -- registered.
 CREATE FUNCTION custprofile.orders_sql() RETURNS text
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     kt text := custprofile.key_type();
     s custprofile.source_registry;
@@ -323,14 +435,14 @@ END $$;
 
 -- The shape of orders_sql() with no rows, for when no orders source is registered.
 CREATE FUNCTION custprofile.no_orders_sql() RETURNS text
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, NULL::numeric AS amount, '
                   'NULL::text AS item, NULL::text AS category WHERE false', custprofile.key_type())
 $$;
 
 -- The customers source as (customer_key, attributes jsonb).
 CREATE FUNCTION custprofile.customers_sql() RETURNS text
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     s custprofile.source_registry;
     attrs text;

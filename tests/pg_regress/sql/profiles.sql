@@ -35,10 +35,12 @@ SELECT kind, relation, columns, relation_exists FROM custprofile.sources;
 -- a role without SELECT on a table cannot register it
 CREATE ROLE analyst_without_access;
 GRANT USAGE ON SCHEMA shop TO analyst_without_access;
+GRANT EXECUTE ON FUNCTION custprofile.register_source(text, regclass, jsonb) TO analyst_without_access;
 SET ROLE analyst_without_access;
 SELECT try($$SELECT custprofile.register_source('texts', 'shop.reviews', '{"customer": "customer_id", "text": "body"}')$$);
 RESET ROLE;
 REVOKE USAGE ON SCHEMA shop FROM analyst_without_access;
+REVOKE EXECUTE ON FUNCTION custprofile.register_source(text, regclass, jsonb) FROM analyst_without_access;
 DROP ROLE analyst_without_access;
 
 -- one profile: demographics, purchases, text signals (times and recency depend on today)
