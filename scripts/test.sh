@@ -47,6 +47,9 @@ pgxs="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 # two writers of the stored profiles against each other: no deadlock
 bash tests/concurrency/refresh_vs_churn.sh
 
+# predict on a hot standby of the private cluster; training there is 25006
+bash tests/standby/predict_on_standby.sh
+
 # no network and no telemetry files from a backend that runs the encoder, with CI unset
 if [[ $EUID -eq 0 ]]; then
   bash tests/telemetry/no_telemetry.sh

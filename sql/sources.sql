@@ -223,6 +223,21 @@ BEGIN
     RETURN jsonb_build_object('kind', kind, 'relation', relation::text, 'columns', columns);
 END $$;
 
+-- The trust rule of the registry's writers below, which run as the extension's owner and so
+-- cannot see their caller: the role they are told the caller is (`claimed`) is believed only if
+-- the session's user may act as it, and it may call the entry point (register_source or
+-- unregister_source, whose EXECUTE an administrator grants).
+CREATE FUNCTION custprofile.check_registrar(claimed name, entry_point regprocedure, action text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF claimed IS NULL OR NOT pg_has_role(session_user, claimed, 'MEMBER')
+       OR NOT has_function_privilege(claimed, entry_point, 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied to % sources', action
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'An administrator can allow a role to: GRANT EXECUTE ON FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text) TO that_role;';
+    END IF;
+END $$;
+
 -- The only writer of the registry (nobody else may write it): records `registrant` as the role
 -- every read of the relation runs as. SECURITY DEFINER, so it cannot see its caller: it is told
 -- the caller's current_user by register_source and believes it only if the session's user may
@@ -232,12 +247,7 @@ RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cus
 DECLARE
     others name;
 BEGIN
-    IF registrant IS NULL OR NOT pg_has_role(session_user, registrant, 'MEMBER')
-       OR NOT has_function_privilege(registrant, 'custprofile.register_source(text, regclass, jsonb)', 'EXECUTE') THEN
-        RAISE EXCEPTION 'permission denied to register sources'
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'An administrator can allow a role to: GRANT EXECUTE ON FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text) TO that_role;';
-    END IF;
+    PERFORM custprofile.check_registrar(registrant, 'custprofile.register_source(text, regclass, jsonb)', 'register');
     IF NOT has_table_privilege(registrant, relation, 'SELECT') THEN
         RAISE EXCEPTION 'permission denied: % cannot read %', registrant, relation
             USING ERRCODE = 'insufficient_privilege', HINT = format('GRANT SELECT ON %s TO %I;', relation, registrant);
@@ -282,12 +292,7 @@ RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, 
 DECLARE
     removed int;
 BEGIN
-    IF caller IS NULL OR NOT pg_has_role(session_user, caller, 'MEMBER')
-       OR NOT has_function_privilege(caller, 'custprofile.unregister_source(text, text)', 'EXECUTE') THEN
-        RAISE EXCEPTION 'permission denied to unregister sources'
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'An administrator can allow a role to: GRANT EXECUTE ON FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text) TO that_role;';
-    END IF;
+    PERFORM custprofile.check_registrar(caller, 'custprofile.unregister_source(text, text)', 'unregister');
     IF EXISTS (SELECT FROM custprofile.source_registry s
                 WHERE s.kind = drop_registration.kind AND NOT pg_has_role(caller, s.registered_by, 'MEMBER')
                   AND (s.relation_name = relation OR s.relid = to_regclass(relation))) THEN
