@@ -47,6 +47,9 @@ pgxs="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 # two writers of the stored profiles against each other: no deadlock
 bash tests/concurrency/refresh_vs_churn.sh
 
+# ALTER EXTENSION UPDATE from every released version keeps the state and ends like a fresh install
+bash tests/upgrade/upgrade_from_0.1.0.sh
+
 # predict on a hot standby of the private cluster; training there is 25006
 bash tests/standby/predict_on_standby.sh
 

@@ -115,7 +115,7 @@ fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
             .hint("Pass a query returning rows, for example 'SELECT body, label FROM public.reviews'."));
     }
     // every check that can refuse comes before the minutes of encoding
-    check_may_store(name)?;
+    let owned = check_may_store(name)?;
     let mut rows = Spi::connect(|client| {
         let table = client.select(query, None, &[]).map_err(spi_error)?;
         if table.columns().is_err() {
@@ -176,9 +176,15 @@ fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
         .and_then(|s| serde_json::from_str(&s))
         .map_err(|e| Error::internal(e.to_string()))?;
     Spi::run_with_args(
-        "INSERT INTO custprofile.classifiers AS c (name, head, metrics, trained_at, owner)
-         VALUES ($1, $2, $3, pg_catalog.now(), CURRENT_USER)
-         ON CONFLICT (name) DO UPDATE SET head = excluded.head, metrics = excluded.metrics, trained_at = excluded.trained_at",
+        if owned {
+            "INSERT INTO custprofile.classifiers AS c (name, head, metrics, trained_at, owner)
+             VALUES ($1, $2, $3, pg_catalog.now(), CURRENT_USER)
+             ON CONFLICT (name) DO UPDATE SET head = excluded.head, metrics = excluded.metrics, trained_at = excluded.trained_at"
+        } else {
+            "INSERT INTO custprofile.classifiers AS c (name, head, metrics, trained_at)
+             VALUES ($1, $2, $3, pg_catalog.now())
+             ON CONFLICT (name) DO UPDATE SET head = excluded.head, metrics = excluded.metrics, trained_at = excluded.trained_at"
+        },
         &[name.into(), JsonB(head_json).into(), JsonB(report.clone()).into()],
     )
     .map_err(spi_error)?;
@@ -187,8 +193,10 @@ fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
 
 /// Refuses, before any work, what the store at the end would refuse: a read-only transaction
 /// (or a standby), a role without INSERT on custprofile.classifiers, or a head of that name that
-/// belongs to another role (row-level security on the table enforces the same).
-fn check_may_store(name: &str) -> Result<()> {
+/// belongs to another role (row-level security on the table enforces the same). Returns whether
+/// heads have owners: a database still at 0.1.0 (the new library installed, ALTER EXTENSION
+/// UPDATE not yet run) has no owner column.
+fn check_may_store(name: &str) -> Result<bool> {
     // SAFETY: reads a backend-local flag
     if unsafe { pg_sys::XactReadOnly } {
         return Err(Error::new(
@@ -196,6 +204,22 @@ fn check_may_store(name: &str) -> Result<()> {
             "cannot train a classifier in a read-only transaction",
         )
         .hint("Train on the primary server, outside a READ ONLY transaction."));
+    }
+    let owned: bool = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) 'custprofile.classifiers'::pg_catalog.regclass
+                                   AND attname OPERATOR(pg_catalog.=) 'owner' AND NOT attisdropped)",
+                Some(1),
+                &[],
+            )?
+            .first()
+            .get_one::<bool>()
+    })
+    .map_err(spi_error)?
+    .unwrap_or(false);
+    if !owned {
+        return Ok(false);
     }
     let (may_insert, owner, may_replace) = Spi::connect(|client| {
         let row = client
@@ -222,7 +246,7 @@ fn check_may_store(name: &str) -> Result<()> {
         )
         .hint("Choose another name; only its owner (or a member of that role) can replace it."));
     }
-    Ok(())
+    Ok(true)
 }
 
 fn is_superuser() -> bool {

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# ALTER EXTENSION custprofile UPDATE from 0.1.0 (its install script, frozen in
+# sql/released/custprofile--0.1.0.sql) to the version of this checkout: a database filled under
+# 0.1.0 (sources, stored profiles, a trained classifier, edited topics, churn weights) keeps
+# every piece of state, then has exactly the catalogue objects of a fresh install
+# (tests/upgrade/catalog.sql in both, compared line by line) and answers like one.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+cd "$REPO_ROOT"
+PG_CONFIG="$(pg_config_path)"
+current="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+OLD=custprofile_upgraded
+NEW=custprofile_fresh
+
+# the old version's install script beside the current one (the upgrade scripts come with
+# cargo pgrx install)
+as_root install -m 0644 sql/released/custprofile--0.1.0.sql "$("$PG_CONFIG" --sharedir)/extension/"
+bash scripts/cluster.sh start >/dev/null 2>&1
+in_db() { local db="$1"; shift; CUSTPROFILE_DB="$db" bash scripts/cluster.sh psql -q -v ON_ERROR_STOP=1 "$@"; }
+in_db postgres -c "DROP DATABASE IF EXISTS $OLD" -c "DROP DATABASE IF EXISTS $NEW" -c "CREATE DATABASE $OLD" -c "CREATE DATABASE $NEW"
+
+log "filling a database under custprofile 0.1.0"
+in_db "$OLD" -c "SET client_min_messages = warning" -c "CREATE EXTENSION custprofile VERSION '0.1.0'" >/dev/null
+in_db "$OLD" -f demo/shop.sql >/dev/null
+in_db "$OLD" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+SELECT custprofile.register_source('customers', 'shop.customers', '{"key": "customer_id", "attributes": ["city", "country"]}');
+SELECT custprofile.register_source('orders', 'shop.orders', '{"customer": "customer_id", "time": "ordered_at", "amount": "total", "item": "product", "category": "category"}');
+SELECT custprofile.register_source('texts', 'shop.reviews', '{"customer": "customer_id", "text": "body", "time": "written_at", "rating": "stars", "item": "product"}');
+UPDATE custprofile.topics SET description = description || ' and gift cards' WHERE topic = (SELECT min(topic) FROM custprofile.topics);
+INSERT INTO custprofile.topics (topic, description) VALUES ('gift wrapping', 'gift wrap, ribbons and presents');
+SELECT custprofile.train_classifier('upgrade_head',
+  'SELECT body, CASE WHEN stars >= 4 THEN ''pos'' ELSE ''neg'' END FROM shop.reviews WHERE stars <> 3 AND body IS NOT NULL', '{"validation_share": 0}');
+CALL custprofile.refresh_profiles();
+SELECT custprofile.train_churn_model('SELECT customer_id, customer_id % 3 = 0 FROM shop.customers');
+-- the state as it is under 0.1.0, kept outside the extension
+CREATE SCHEMA before;
+CREATE TABLE before.registry AS SELECT kind, relid::regclass::text AS relation, columns, registered_by FROM custprofile.source_registry;
+CREATE TABLE before.topics AS SELECT * FROM custprofile.topics;
+CREATE TABLE before.classifiers AS SELECT name, head, metrics, trained_at FROM custprofile.classifiers;
+CREATE TABLE before.churn_model AS SELECT weights, metrics FROM custprofile.churn_model;
+CREATE TABLE before.profiles AS SELECT customer_key, profile, interest_vector, segment, source_hash, refreshed_at FROM custprofile.profiles;
+CREATE TABLE before.predictions AS SELECT review_id, custprofile.predict('upgrade_head', body) AS label FROM shop.reviews;
+SQL
+[[ "$(in_db "$OLD" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'custprofile'")" == 0.1.0 ]] || die "not at 0.1.0"
+
+log "ALTER EXTENSION custprofile UPDATE (0.1.0 -> $current)"
+in_db "$OLD" -c "ALTER EXTENSION custprofile UPDATE"
+[[ "$(in_db "$OLD" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'custprofile'")" == "$current" ]] || die "not at $current after the update"
+
+# every piece of state survived: each comparison prints the rows that differ (none)
+lost="$(in_db "$OLD" -tA <<'SQL'
+SELECT 'registry' FROM (SELECT * FROM before.registry EXCEPT SELECT kind, relid::regclass::text, columns, registered_by FROM custprofile.source_registry) x
+UNION ALL SELECT 'topics' FROM (SELECT * FROM before.topics EXCEPT SELECT * FROM custprofile.topics) x
+UNION ALL SELECT 'classifiers' FROM (SELECT name, head::text, metrics::text, trained_at FROM before.classifiers
+                                     EXCEPT SELECT name, head::text, metrics::text, trained_at FROM custprofile.classifiers) x
+UNION ALL SELECT 'churn_model' FROM (SELECT weights::text, metrics::text FROM before.churn_model EXCEPT SELECT weights::text, metrics::text FROM custprofile.churn_model) x
+UNION ALL SELECT 'profiles' FROM (SELECT customer_key, profile::text, interest_vector, segment, source_hash, refreshed_at FROM before.profiles
+                                  EXCEPT SELECT customer_key, profile::text, interest_vector, segment, source_hash, refreshed_at FROM custprofile.profiles) x
+UNION ALL SELECT 'row counts' WHERE (SELECT count(*) FROM before.profiles) <> (SELECT count(*) FROM custprofile.profiles)
+       OR (SELECT count(*) FROM before.topics) <> (SELECT count(*) FROM custprofile.topics)
+       OR (SELECT count(*) FROM before.registry) <> (SELECT count(*) FROM custprofile.source_registry)
+UNION ALL SELECT 'predictions' FROM (SELECT * FROM before.predictions
+                                     EXCEPT SELECT review_id, custprofile.predict('upgrade_head', body) FROM shop.reviews) x
+-- heads trained before the update belong to the role that ran it
+UNION ALL SELECT 'owner' FROM custprofile.classifiers WHERE owner <> current_user;
+SQL
+)"
+[[ -z "$lost" ]] || die "state lost or changed by the update: $(echo $lost | tr '\n' ' ')"
+
+# it answers like a fresh install: nothing to rebuild (same sources, same models), and a full
+# rebuild gives the same documents but for their time and version stamps
+answers="$(in_db "$OLD" -tA <<'SQL'
+SET client_min_messages = warning;
+CALL custprofile.refresh_profiles();
+SELECT count(*) FROM custprofile.profiles p JOIN before.profiles b USING (customer_key) WHERE p.refreshed_at <> b.refreshed_at;
+CALL custprofile.refresh_profiles(full_rebuild => true);
+SELECT count(*) FROM custprofile.profiles p JOIN before.profiles b USING (customer_key)
+ WHERE (p.profile - 'generated_at' - 'model' - 'churn') <> (b.profile - 'generated_at' - 'model' - 'churn');
+SQL
+)"
+[[ "$answers" == $'0\n0' ]] || die "the updated database does not answer as before (rebuilt, changed documents: $(echo $answers))"
+
+log "comparing the catalogue objects with a fresh $current"
+in_db "$NEW" -c "SET client_min_messages = warning" -c "CREATE EXTENSION custprofile" >/dev/null
+out="$(mktemp -d)"
+in_db "$OLD" -tA -f tests/upgrade/catalog.sql >"$out/upgraded"
+in_db "$NEW" -tA -f tests/upgrade/catalog.sql >"$out/fresh"
+if ! diff -u "$out/fresh" "$out/upgraded" >"$out/diff"; then
+  head -60 "$out/diff" >&2
+  die "an updated database differs from a fresh $current (above: - fresh, + updated)"
+fi
+objects=$(wc -l <"$out/fresh")
+rm -rf "$out"
+in_db postgres -c "DROP DATABASE $OLD" -c "DROP DATABASE $NEW"
+log "0.1.0 -> $current: state kept, $objects catalogue lines the same as a fresh install"
