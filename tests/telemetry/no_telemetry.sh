@@ -24,6 +24,10 @@ if tr '\0' '\n' <"/proc/$postmaster/environ" | grep -qE '^(CI|ORT_DISABLE_TELEME
   die "the server's environment still has CI or ORT_* set: this check would prove nothing"
 fi
 
+DB=custprofile_telemetry
+CUSTPROFILE_DB=postgres bash scripts/cluster.sh psql -q -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+CUSTPROFILE_DB="$DB" bash scripts/cluster.sh psql -q -c "SET client_min_messages = warning" -c "CREATE EXTENSION custprofile"
+
 home="$(getent passwd "$(server_user)" | cut -d: -f6)"
 queue="$home/.cache/Microsoft"
 rm -rf "$queue"
@@ -35,7 +39,7 @@ sleep 1
 
 # a new backend (forked, hence traced): load the encoder, score, embed, train and predict, then
 # stay a while so that any background sender of ONNX Runtime has time to show itself
-cluster_psql -q -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
+CUSTPROFILE_DB="$DB" bash scripts/cluster.sh psql -q -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
 SET client_min_messages = warning;
 SELECT custprofile.sentiment('The delivery was late and the box was crushed.');
 SELECT custprofile.embed_text('Great kettle, boils fast.');
@@ -63,5 +67,6 @@ if ! grep -q 'model.int8.onnx' "$trace"; then
 fi
 lines=$(wc -l <"$trace")
 rm -rf "$(dirname "$trace")"
+CUSTPROFILE_DB=postgres bash scripts/cluster.sh psql -q -c "DROP DATABASE $DB"
 ((failed == 0)) || die "ONNX Runtime telemetry is not switched off"
 log "no network use and nothing under $home from a backend that ran the encoder (strace: $lines calls traced)"
