@@ -75,6 +75,22 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    reserve_prefix();
+}
+
+/// A mistyped setting (`custprofile.max_token`) is an ERROR once the library is loaded, not a
+/// placeholder that silently does nothing; placeholders set before the load are removed with a
+/// WARNING. PostgreSQL 13 and 14 can only warn about them.
+fn reserve_prefix() {
+    // SAFETY: called from _PG_init after the settings are defined, as PostgreSQL's own modules do
+    #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+    unsafe {
+        pg_sys::MarkGUCPrefixReserved(c"custprofile".as_ptr())
+    };
+    #[cfg(any(feature = "pg13", feature = "pg14"))]
+    unsafe {
+        pg_sys::EmitWarningsOnPlaceholders(c"custprofile".as_ptr())
+    };
 }
 
 fn non_empty(setting: &GucSetting<Option<CString>>) -> Option<String> {

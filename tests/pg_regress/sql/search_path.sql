@@ -143,7 +143,7 @@ SELECT p.oid::regprocedure AS without_set_clause
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'custprofile'
   JOIN pg_language l ON l.oid = p.prolang AND l.lanname IN ('sql', 'plpgsql')
  WHERE NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 
 -- clean up
 SELECT count(custprofile.unregister_source(kind, relation)) AS unregistered FROM custprofile.sources;

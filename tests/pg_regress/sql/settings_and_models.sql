@@ -4,6 +4,8 @@ LOAD 'custprofile';
 SHOW custprofile.max_tokens;
 SHOW custprofile.intra_threads;
 SHOW custprofile.batch_size;
+-- the prefix is reserved: a mistyped setting is an error, not a placeholder that does nothing
+SELECT try($$SET custprofile.max_token = 128$$);
 CREATE ROLE custprofile_analyst LOGIN;
 GRANT USAGE ON SCHEMA custprofile TO custprofile_analyst;
 SET ROLE custprofile_analyst;
