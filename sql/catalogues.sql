@@ -92,6 +92,7 @@ DECLARE
     k text;
     model jsonb := custprofile.model_version();
     chunk record;
+    reader name;
     previous_role text;
 BEGIN
     -- the vectors of a kind that is no longer registered
@@ -102,9 +103,9 @@ BEGIN
         kind := k;
         CREATE TEMP TABLE custprofile_catalogue (key text, document text) ON COMMIT DROP;
         -- filled as the sources' reader (sql/sources.sql), who may write just this table
-        previous_role := custprofile.source_reader();
-        IF previous_role IS NOT NULL THEN
-            EXECUTE format('GRANT INSERT ON pg_temp.custprofile_catalogue TO %I', previous_role);
+        reader := custprofile.source_reader();
+        IF reader IS NOT NULL THEN
+            EXECUTE format('GRANT INSERT ON pg_temp.custprofile_catalogue TO %I', reader);
         END IF;
         previous_role := custprofile.enter_source_reader();
         EXECUTE format('INSERT INTO pg_temp.custprofile_catalogue SELECT DISTINCT ON (c.key) c.key, c.document FROM (%s) c '

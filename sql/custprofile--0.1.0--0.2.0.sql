@@ -224,11 +224,7 @@ BEGIN
         RAISE EXCEPTION '% is not a table, view, materialized view or foreign table', relation
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    IF NOT has_table_privilege(relation, 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied: % cannot read %', current_user, relation
-            USING ERRCODE = 'insufficient_privilege', HINT = format('GRANT SELECT ON %s TO %I;', relation, current_user);
-    END IF;
-    PERFORM custprofile.check_registration(kind, relation, relation::text, columns);
+    -- the caller's right to read the relation and the registration itself are checked there
     PERFORM custprofile.store_registration(kind, relation, columns, current_user);
     RETURN jsonb_build_object('kind', kind, 'relation', relation::text, 'columns', columns);
 END $$;
@@ -707,6 +703,7 @@ DECLARE
     k text;
     model jsonb := custprofile.model_version();
     chunk record;
+    reader name;
     previous_role text;
 BEGIN
     -- the vectors of a kind that is no longer registered
@@ -717,9 +714,9 @@ BEGIN
         kind := k;
         CREATE TEMP TABLE custprofile_catalogue (key text, document text) ON COMMIT DROP;
         -- filled as the sources' reader (sql/sources.sql), who may write just this table
-        previous_role := custprofile.source_reader();
-        IF previous_role IS NOT NULL THEN
-            EXECUTE format('GRANT INSERT ON pg_temp.custprofile_catalogue TO %I', previous_role);
+        reader := custprofile.source_reader();
+        IF reader IS NOT NULL THEN
+            EXECUTE format('GRANT INSERT ON pg_temp.custprofile_catalogue TO %I', reader);
         END IF;
         previous_role := custprofile.enter_source_reader();
         EXECUTE format('INSERT INTO pg_temp.custprofile_catalogue SELECT DISTINCT ON (c.key) c.key, c.document FROM (%s) c '

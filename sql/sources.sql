@@ -214,11 +214,7 @@ BEGIN
         RAISE EXCEPTION '% is not a table, view, materialized view or foreign table', relation
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    IF NOT has_table_privilege(relation, 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied: % cannot read %', current_user, relation
-            USING ERRCODE = 'insufficient_privilege', HINT = format('GRANT SELECT ON %s TO %I;', relation, current_user);
-    END IF;
-    PERFORM custprofile.check_registration(kind, relation, relation::text, columns);
+    -- the caller's right to read the relation and the registration itself are checked there
     PERFORM custprofile.store_registration(kind, relation, columns, current_user);
     RETURN jsonb_build_object('kind', kind, 'relation', relation::text, 'columns', columns);
 END $$;

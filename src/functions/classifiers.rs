@@ -175,16 +175,14 @@ fn train_and_store(name: &str, query: &str, options: &Value) -> Result<JsonB> {
     let head_json: Value = serde_json::to_string(&head)
         .and_then(|s| serde_json::from_str(&s))
         .map_err(|e| Error::internal(e.to_string()))?;
+    // a 0.1.0 schema (library updated, ALTER EXTENSION UPDATE not yet run) has no owner column
+    let (owner_column, owner_value) = if owned { (", owner", ", CURRENT_USER") } else { ("", "") };
     Spi::run_with_args(
-        if owned {
-            "INSERT INTO custprofile.classifiers AS c (name, head, metrics, trained_at, owner)
-             VALUES ($1, $2, $3, pg_catalog.now(), CURRENT_USER)
+        &format!(
+            "INSERT INTO custprofile.classifiers AS c (name, head, metrics, trained_at{owner_column})
+             VALUES ($1, $2, $3, pg_catalog.now(){owner_value})
              ON CONFLICT (name) DO UPDATE SET head = excluded.head, metrics = excluded.metrics, trained_at = excluded.trained_at"
-        } else {
-            "INSERT INTO custprofile.classifiers AS c (name, head, metrics, trained_at)
-             VALUES ($1, $2, $3, pg_catalog.now())
-             ON CONFLICT (name) DO UPDATE SET head = excluded.head, metrics = excluded.metrics, trained_at = excluded.trained_at"
-        },
+        ),
         &[name.into(), JsonB(head_json).into(), JsonB(report.clone()).into()],
     )
     .map_err(spi_error)?;

@@ -59,7 +59,12 @@ fn ensure_runtime() -> Result<Environment> {
         if let Err(e) = std::fs::File::open(&wanted) {
             return Err(files::missing_file_error(&wanted, &e));
         }
-        switch_off_telemetry_environment();
+        // ONNX Runtime 1.29+ reads this when it sets up its POSIX telemetry (an event queue under
+        // the server user's home, sent to a Microsoft collector): set before the library loads,
+        // whatever the server's own environment says; DisableTelemetryEvents below comes only
+        // after the environment (and its telemetry provider) exists. The backend has no other
+        // threads yet: ONNX Runtime starts its own after this.
+        std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
         let environment = ort::init_from(&wanted)
             .map_err(|e| {
                 Error::new(
@@ -75,19 +80,6 @@ fn ensure_runtime() -> Result<Environment> {
         *cell.borrow_mut() = Some(Runtime { library: wanted, environment: environment.clone() });
         Ok(environment)
     })
-}
-
-/// The environment variables that ONNX Runtime 1.29+ reads when it sets up its POSIX telemetry
-/// (an event queue under the server user's home, sent to a Microsoft collector): set before the
-/// library is loaded, whatever the server's own environment says. `DisableTelemetryEvents`
-/// alone comes after the environment (and its telemetry provider) exists.
-pub const TELEMETRY_SWITCHES: [(&str, &str); 1] = [("ORT_DISABLE_TELEMETRY", "1")];
-
-fn switch_off_telemetry_environment() {
-    for (name, value) in TELEMETRY_SWITCHES {
-        // the backend has no other threads yet: ONNX Runtime starts its own only after this
-        std::env::set_var(name, value);
-    }
 }
 
 fn load_encoder(spec: &'static EncoderSpec, dir: &Path) -> Result<Encoder> {
