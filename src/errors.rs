@@ -32,6 +32,12 @@ impl Error {
         Error::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, message)
     }
 
+    /// An SPI failure of the extension's own query (the user's queries fail with their own ERROR
+    /// before SPI returns).
+    pub fn spi(e: pgrx::spi::SpiError) -> Self {
+        Error::internal(format!("SPI: {e}"))
+    }
+
     /// Raises the error as a PostgreSQL ERROR. Does not return.
     pub fn raise(self) -> ! {
         let mut report = ErrorReport::new(self.code, self.message, "custprofile");

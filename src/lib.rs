@@ -9,11 +9,14 @@
 use pgrx::prelude::*;
 
 mod errors;
-mod functions;
+mod api;
 mod heads;
+mod numeric;
 mod profiles;
 mod runtime;
+mod segments;
 mod settings;
+mod similarity;
 mod text;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -23,16 +26,16 @@ extension_sql_file!(
     "../sql/aggregates.sql",
     name = "aggregates",
     requires = [
-        functions::aggregates::embedding_avg_accum,
-        functions::aggregates::embedding_avg_combine,
-        functions::aggregates::embedding_avg_final,
-        functions::profile_agg::profile_agg_accum_1,
-        functions::profile_agg::profile_agg_accum_2,
-        functions::profile_agg::profile_agg_accum_3,
-        functions::profile_agg::profile_agg_combine,
-        functions::profile_agg::profile_agg_serialize,
-        functions::profile_agg::profile_agg_deserialize,
-        functions::profile_agg::profile_agg_final
+        api::aggregates::embedding_avg_accum,
+        api::aggregates::embedding_avg_combine,
+        api::aggregates::embedding_avg_final,
+        api::profile_agg::profile_agg_accum_1,
+        api::profile_agg::profile_agg_accum_2,
+        api::profile_agg::profile_agg_accum_3,
+        api::profile_agg::profile_agg_combine,
+        api::profile_agg::profile_agg_serialize,
+        api::profile_agg::profile_agg_deserialize,
+        api::profile_agg::profile_agg_final
     ]
 );
 extension_sql_file!("../sql/sources.sql", name = "sources");
@@ -46,21 +49,21 @@ extension_sql_file!(
         "topics",
         "churn",
         "aggregates",
-        functions::models::model_version,
-        functions::sentiment::sentiment_detail
+        api::models::model_version,
+        api::sentiment::sentiment_detail
     ]
 );
-extension_sql_file!("../sql/catalogues.sql", name = "catalogues", requires = ["sources", functions::models::model_version]);
+extension_sql_file!("../sql/catalogues.sql", name = "catalogues", requires = ["sources", api::models::model_version]);
 extension_sql_file!("../sql/segments.sql", name = "segments", requires = ["profiles", "aggregates"]);
 extension_sql_file!(
     "../sql/recommendations.sql",
     name = "recommendations",
-    requires = ["profiles", "catalogues", functions::segments::customer_similarity]
+    requires = ["profiles", "catalogues", api::segments::customer_similarity]
 );
 extension_sql_file!(
     "../sql/models.sql",
     name = "models_view",
-    requires = ["classifiers_table", functions::models::builtin_models]
+    requires = ["classifiers_table", api::models::builtin_models]
 );
 
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);

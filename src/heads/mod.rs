@@ -2,14 +2,20 @@
 //! head trained with `custprofile.train_classifier` are the same `Head` type, trained by the same
 //! code (`train.rs`) and stored as the same JSON document.
 
+pub mod classifier;
+pub mod logistic;
+pub mod sentiment;
+pub mod store;
 pub mod token_store;
 pub mod train;
+pub mod training_set;
 pub mod zero_shot;
 
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{Error, Result};
 use crate::runtime::{self, Features, Hidden, DEFAULT_ENCODER};
+use crate::numeric::{dot, log_softmax, softmax};
 use crate::text::{pooling, sentences};
 
 /// Sentences scored per text at most, so that a huge text costs a bounded number of encoder runs
@@ -142,7 +148,7 @@ impl Layer {
         self.weights
             .chunks_exact(self.inputs)
             .zip(&self.bias)
-            .map(|(row, b)| b + pooling::dot(row, x))
+            .map(|(row, b)| b + dot(row, x))
             .collect()
     }
 }
@@ -289,38 +295,9 @@ impl Head {
     }
 }
 
-/// Rounded to four decimals, as every probability, score and weight the SQL functions report.
-pub fn round4(v: f64) -> f64 {
-    (v * 1e4).round() / 1e4
-}
-
-/// Index of the largest value, the first of equals; 0 for an empty slice.
-pub fn argmax<T: PartialOrd>(v: &[T]) -> usize {
-    (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
-}
-
-pub fn log_softmax(z: &[f32]) -> Vec<f32> {
-    let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f32>().ln();
-    z.iter().map(|v| v - lse).collect()
-}
-
-pub fn softmax(z: &[f32]) -> Vec<f32> {
-    log_softmax(z).into_iter().map(f32::exp).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn softmax_sums_to_one_and_keeps_order() {
-        let p = softmax(&[1.0, 2.0, 3.0]);
-        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        assert!(p[0] < p[1] && p[1] < p[2]);
-        let big = softmax(&[1000.0, 0.0]);
-        assert!((big[0] - 1.0).abs() < 1e-6);
-    }
 
     #[test]
     fn layer_forward_is_affine() {

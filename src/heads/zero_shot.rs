@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use crate::errors::{Error, Result};
 use crate::runtime;
-use crate::text::pooling::cosine;
+use crate::numeric::{cosine, softmax};
 
 const TEMPLATE_PREFIX: &str = "This review is about ";
 const NULL_TEXT: &str = "This is a review.";
@@ -105,6 +105,13 @@ pub fn label_vectors(labels: &[Label]) -> Result<Vec<(Vec<f32>, f32)>> {
     }))
 }
 
+/// The probability of each label for one text.
+pub fn classify(text: &str, labels: &[Label]) -> Result<Vec<f32>> {
+    let vectors = label_vectors(labels)?;
+    let embedding = runtime::with_encoder(|e| e.encode(&[text]))?.pop().expect("one text in, one out").mean;
+    Ok(probabilities(&scores(&embedding, &vectors)))
+}
+
 /// Calibrated similarity of a text embedding to each label.
 pub fn scores(text: &[f32], labels: &[(Vec<f32>, f32)]) -> Vec<f32> {
     labels.iter().map(|(v, offset)| cosine(text, v) - offset).collect()
@@ -113,7 +120,7 @@ pub fn scores(text: &[f32], labels: &[(Vec<f32>, f32)]) -> Vec<f32> {
 /// Probabilities from calibrated similarities.
 pub fn probabilities(scores: &[f32]) -> Vec<f32> {
     let z: Vec<f32> = scores.iter().map(|s| s / TEMPERATURE).collect();
-    super::softmax(&z)
+    softmax(&z)
 }
 
 #[cfg(test)]

@@ -3,5 +3,6 @@
 //! demographics, purchases, stored profiles and their refresh) is SQL over the user's own
 //! tables: sql/sources.sql and sql/profiles.sql. `kmeans` clusters stored profiles into segments.
 
-pub mod kmeans;
+pub mod batch;
 pub mod text_summary;
+pub mod topics;

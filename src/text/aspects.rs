@@ -1,6 +1,11 @@
 //! Whether a piece of text concerns an aspect or topic: a built-in lexicon for the common retail
 //! aspects, the aspect's own name and the words of its description, matched as whole words
-//! (phrases as substrings) in lowercase.
+//! (phrases as substrings) in lowercase; and the rule that gives each aspect the sentiment of
+//! the clauses that concern it.
+
+use std::collections::BTreeMap;
+
+use crate::numeric::argmax;
 
 /// Words that mark a sentence as concerning one of the common retail aspects.
 pub fn lexicon(name: &str) -> &'static [&'static str] {
@@ -71,6 +76,56 @@ impl Words {
     }
 }
 
+/// Cosine above which a clause concerns an aspect it names no keyword of (when that aspect is
+/// also the clause's closest).
+const ASPECT_SIMILARITY: f32 = 0.4;
+
+/// Clauses of one text that aspect_sentiment scores: every clause is an encoder run (about 2 ms),
+/// so a text of megabytes would take minutes; the first 128 clauses cover any review.
+pub const MAX_CLAUSES: usize = 128;
+
+/// One scored clause: its sentiment (negative, neutral, positive) and its cosine to each aspect.
+pub struct Clause<'a> {
+    pub text: &'a str,
+    pub score: f32,
+    pub probabilities: [f32; 3],
+    pub similarity: Vec<f32>,
+}
+
+/// The sentiment of the clauses that concern one aspect.
+#[derive(Debug, PartialEq)]
+pub struct AspectSentiment {
+    /// Index of the most probable label (negative, neutral, positive) over the clauses.
+    pub label: usize,
+    /// Mean sentiment score of the clauses.
+    pub score: f32,
+    pub clauses: u32,
+}
+
+/// For each aspect (by index into `terms`) that some clause concerns, the sentiment of those
+/// clauses. A clause concerns an aspect whose terms it names, and the aspect it is closest to
+/// when the similarity is at least 0.4.
+pub fn tally(clauses: &[Clause], terms: &[Vec<String>]) -> BTreeMap<usize, AspectSentiment> {
+    // aspect -> (score sum, probability sums, clauses)
+    let mut acc: BTreeMap<usize, (f32, [f32; 3], u32)> = BTreeMap::new();
+    for c in clauses {
+        let words = Words::of(c.text);
+        let closest = argmax(&c.similarity);
+        for (i, t) in terms.iter().enumerate() {
+            let concerned = words.mentions(t) > 0 || (i == closest && c.similarity[i] >= ASPECT_SIMILARITY);
+            if concerned {
+                let a = acc.entry(i).or_insert((0.0, [0.0; 3], 0));
+                a.0 += c.score;
+                (0..3).for_each(|k| a.1[k] += c.probabilities[k]);
+                a.2 += 1;
+            }
+        }
+    }
+    acc.into_iter()
+        .map(|(i, (sum, p, n))| (i, AspectSentiment { label: argmax(&p), score: sum / n as f32, clauses: n }))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +138,27 @@ mod tests {
         let own = terms("setup", Some("instructions, assembly manual"));
         assert_eq!(Words::of("The assembly manual was missing").mentions(&own), 1);
         assert_eq!(Words::of("It stopped working").mentions(&terms("quality", None)), 1);
+    }
+
+    #[test]
+    fn clauses_count_towards_the_aspects_they_concern() {
+        let terms = vec![terms("delivery", None), terms("price", None)];
+        let clause = |text, score: f32, similarity: Vec<f32>| Clause {
+            text,
+            score,
+            probabilities: if score < 0.0 { [0.9, 0.05, 0.05] } else { [0.05, 0.05, 0.9] },
+            similarity,
+        };
+        let clauses = [
+            clause("the parcel arrived late", -0.8, vec![0.1, 0.1]),
+            clause("fair price", 0.6, vec![0.1, 0.2]),
+            clause("it came in two days", 0.4, vec![0.5, 0.1]),
+            clause("nice colour", 0.9, vec![0.2, 0.3]),
+        ];
+        let t = tally(&clauses, &terms);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[&0].clauses, 2, "named, then closest above 0.4");
+        assert!((t[&0].score - -0.2).abs() < 1e-6);
+        assert_eq!(t[&1], AspectSentiment { label: 2, score: 0.6, clauses: 1 });
     }
 }

@@ -2,12 +2,15 @@
 //! clause that contain no stop word and are not numbers; the selection is maximal marginal
 //! relevance: the next keyword is the candidate most similar to the whole text, less its
 //! similarity to the keywords already chosen, so that the list is relevant and not repetitive.
+//! `of_text` and `of_group` rank with the encoder's vectors.
 
 use once_cell::sync::Lazy;
 use regex::Regex;
 use std::collections::{HashMap, HashSet};
 
-use crate::text::pooling::cosine;
+use crate::errors::{Error, Result};
+use crate::numeric::cosine;
+use crate::runtime;
 
 /// Weight of relevance against diversity in the selection.
 const RELEVANCE: f32 = 0.5;
@@ -87,6 +90,48 @@ pub fn select(document: &[f32], candidates: &[Vec<f32>], k: usize) -> Vec<usize>
         }
     }
     chosen
+}
+
+/// Up to k keywords of one text, ranked against the text's own embedding.
+pub fn of_text(input: &str, k: usize) -> Result<Vec<String>> {
+    let candidates = candidates(input);
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut texts: Vec<&str> = vec![input];
+    texts.extend(candidates.iter().map(String::as_str));
+    let features = runtime::with_encoder(|e| e.encode(&texts))?;
+    let vectors: Vec<Vec<f32>> = features[1..].iter().map(|f| f.mean.clone()).collect();
+    Ok(select(&features[0].mean, &vectors, k).into_iter().map(|i| candidates[i].clone()).collect())
+}
+
+/// Up to k keywords of a group of (non-blank) texts, ranked against `centre` or, without one,
+/// the mean of the texts' embeddings.
+pub fn of_group(texts: &[&str], k: usize, centre: Option<Vec<f32>>) -> Result<Vec<String>> {
+    let candidates = candidates(&texts.join(".\n"));
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut inputs: Vec<&str> = candidates.iter().map(String::as_str).collect();
+    let group_texts = if centre.is_none() { texts.len() } else { 0 };
+    inputs.extend(&texts[..group_texts]);
+    let features = runtime::with_encoder(|e| e.encode(&inputs))?;
+    let document = centre.unwrap_or_else(|| {
+        let mut mean = vec![0f32; features[0].mean.len()];
+        for f in &features[candidates.len()..] {
+            mean.iter_mut().zip(&f.mean).for_each(|(m, x)| *m += x);
+        }
+        mean
+    });
+    if document.len() != features[0].mean.len() {
+        return Err(Error::invalid_parameter(format!(
+            "centre has {} values; the model's vectors have {}",
+            document.len(),
+            features[0].mean.len()
+        )));
+    }
+    let vectors: Vec<Vec<f32>> = features[..candidates.len()].iter().map(|f| f.mean.clone()).collect();
+    Ok(select(&document, &vectors, k).into_iter().map(|i| candidates[i].clone()).collect())
 }
 
 #[cfg(test)]

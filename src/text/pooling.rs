@@ -2,29 +2,7 @@
 //! are unit-tested without a database. `tokens` always holds one text's real tokens only,
 //! row by row (`len * dim` values, [CLS] first).
 
-/// Dot product of two equally long vectors. Summed in 16 independent lanes: a plain running sum
-/// is one dependent add after another that the compiler may not reorder (floats), so it runs
-/// scalar; lanes let it use SIMD registers (the head's 3072-wide layer was 5% of a query).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 16;
-    let (xs, ys) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = xs.remainder().iter().zip(ys.remainder()).map(|(x, y)| x * y).sum();
-    let mut lanes = [0f32; LANES];
-    for (x, y) in xs.zip(ys) {
-        for i in 0..LANES {
-            lanes[i] += x[i] * y[i];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
-/// L2-normalises in place; a zero vector stays zero.
-pub fn normalize(v: &mut [f32]) {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-}
+use crate::numeric::{dot, normalize};
 
 /// The L2-normalised mean of a sequence's token vectors (zeros for no tokens): the sentence
 /// embedding, and the mean of `pool`.
@@ -95,34 +73,9 @@ pub fn attend(tokens: &[f32], dim: usize, weights: &[f32], heads: usize) -> Vec<
     out
 }
 
-/// Cosine similarity of two equally long vectors; 0 when either is all zeros.
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
-    for (&x, &y) in a.iter().zip(b) {
-        dot += x as f64 * y as f64;
-        na += x as f64 * x as f64;
-        nb += y as f64 * y as f64;
-    }
-    if na == 0.0 || nb == 0.0 {
-        0.0
-    } else {
-        (dot / (na.sqrt() * nb.sqrt())) as f32
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dot_matches_the_plain_sum_at_every_length() {
-        for n in [0, 1, 15, 16, 17, 384, 3072 + 5] {
-            let a: Vec<f32> = (0..n).map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0).collect();
-            let b: Vec<f32> = (0..n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
-            let plain: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64) * (*y as f64)).sum();
-            assert!((dot(&a, &b) as f64 - plain).abs() < 1e-3, "length {n}");
-        }
-    }
 
     #[test]
     fn mean_max_and_cls_pooling() {
@@ -149,12 +102,5 @@ mod tests {
         let p = attend(&tokens, 2, &w, 2);
         assert!((p[0] - 10.0).abs() < 0.02 && p[1].abs() < 0.02);
         assert!((p[2] - 5.0).abs() < 1e-5 && (p[3] - 5.0).abs() < 1e-5);
-    }
-
-    #[test]
-    fn cosine_of_parallel_and_orthogonal_vectors() {
-        assert!((cosine(&[1.0, 2.0], &[2.0, 4.0]) - 1.0).abs() < 1e-6);
-        assert!(cosine(&[1.0, 0.0], &[0.0, 3.0]).abs() < 1e-6);
-        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 1.0]), 0.0);
     }
 }

@@ -1,6 +1,9 @@
 //! A small rule-based sentence splitter, for the scorers that look at a review sentence by sentence
 //! (aspect sentiment, heads trained with scoring "sentences"): mean pooling over a long review
-//! blurs its opinions.
+//! blurs its opinions. `clauses` cuts a sentence further where its opinion may turn.
+
+use once_cell::sync::Lazy;
+use regex::Regex;
 
 /// Splits on `.`, `!`, `?` and newlines followed by whitespace, keeping the punctuation.
 /// Pieces without a letter or digit are dropped; a text without a boundary is one sentence.
@@ -44,6 +47,16 @@ fn push<'a>(out: &mut Vec<&'a str>, piece: &'a str) {
     if piece.chars().any(|c| c.is_alphanumeric()) {
         out.push(piece);
     }
+}
+
+static CONTRAST_RE: Lazy<Regex> = Lazy::new(|| {
+    Regex::new(r"(?i)\s*(?:;|,\s*(?:but|however|although|though|whereas|while|yet)\b,?|\s+but\b)\s*").expect("valid")
+});
+
+/// A sentence cut where its opinion may turn ("fair price, but the strap broke"), so that each
+/// aspect gets the sentiment of its own clause.
+pub fn clauses(sentence: &str) -> Vec<&str> {
+    CONTRAST_RE.split(sentence).map(str::trim).filter(|c| c.chars().any(char::is_alphanumeric)).collect()
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 
 use pgrx::prelude::*;
 
-use super::sentiment;
 use crate::errors::OrRaise;
+use crate::heads::sentiment;
 use crate::runtime::{self, DEFAULT_ENCODER};
 use crate::settings;
 
@@ -37,7 +37,7 @@ fn builtin_models() -> TableIterator<
             runtime::encoder_loaded(),
         ),
         (
-            sentiment::model_name(),
+            sentiment::model_name().or_raise(),
             "sentiment".to_string(),
             3,
             vec!["built-in: models/sentiment-head.json".to_string()],
@@ -53,7 +53,7 @@ fn builtin_models() -> TableIterator<
 #[pg_extern(volatile, parallel_safe)]
 fn warmup() -> f64 {
     let started = std::time::Instant::now();
-    crate::functions::sentiment::analyse(&["warm up"]).or_raise();
+    sentiment::analyse(&["warm up"]).or_raise();
     started.elapsed().as_secs_f64() * 1000.0
 }
 
@@ -64,6 +64,6 @@ fn model_version() -> pgrx::JsonB {
     pgrx::JsonB(serde_json::json!({
         "extension": env!("CARGO_PKG_VERSION"),
         "encoder": DEFAULT_ENCODER.name,
-        "sentiment": sentiment::model_name(),
+        "sentiment": sentiment::model_name().or_raise(),
     }))
 }

@@ -4,7 +4,7 @@ use pgrx::prelude::*;
 
 use crate::errors::{Error, OrRaise};
 use crate::runtime;
-use crate::text::pooling;
+use crate::numeric;
 
 /// The all-MiniLM-L6-v2 sentence embedding: mean pooling over the attention mask, L2-normalised.
 /// Texts beyond `custprofile.max_tokens` tokens are truncated, never rejected.
@@ -45,7 +45,7 @@ fn cosine_similarity(a: Array<f32>, b: Array<f32>) -> Option<f32> {
     if zero(&a) || zero(&b) {
         return None;
     }
-    Some(pooling::cosine(&a, &b))
+    Some(numeric::cosine(&a, &b))
 }
 
 /// A vector argument as plain floats: one dimension, no NULL elements, not empty, finite.

@@ -8,8 +8,8 @@
 use pgrx::prelude::*;
 
 use crate::errors::Error;
-use crate::functions::embedding::dense;
-use crate::text::pooling::normalize;
+use crate::api::embedding::dense;
+use crate::numeric::normalize;
 
 fn dimension_error(state: usize, input: usize) -> ! {
     Error::new(

@@ -1,7 +1,7 @@
 //! k-means with k-means++ initialisation (Arthur and Vassilvitskii, 2007) and Lloyd iterations.
 //! Deterministic: the same points in the same order with the same seed give the same clusters.
 
-use crate::heads::train::Rng;
+use crate::numeric::Rng;
 
 pub struct Clustering {
     pub centroids: Vec<Vec<f32>>,

@@ -1,14 +1,13 @@
-//! Sentiment from the built-in head over the encoder's features. The head is trained by
-//! `custprofile.train_classifier` (scripts/train-sentiment.sh) and compiled into the extension
-//! from models/sentiment-head.json, so a result depends only on the text and the model.
+//! The built-in sentiment head: trained by `custprofile.train_classifier`
+//! (scripts/train-sentiment.sh) and compiled into the extension from models/sentiment-head.json,
+//! so a result depends only on the text and the model. Every function that reports a sentiment
+//! (sentiment, aspect_sentiment, profile_agg) scores through `analyse`/`analyse_and_embed`.
 
 use once_cell::unsync::OnceCell;
-use pgrx::prelude::*;
-use pgrx::JsonB;
-use serde_json::json;
 
-use crate::errors::{OrRaise, Result};
-use crate::heads::{argmax, round4, Head};
+use crate::errors::{Error, Result};
+use crate::heads::Head;
+use crate::numeric::argmax;
 use crate::runtime::files::sha256_hex;
 
 pub const SENTIMENT_HEAD_JSON: &str = include_str!("../../models/sentiment-head.json");
@@ -31,7 +30,7 @@ fn with_head<R>(f: impl FnOnce(&Head) -> Result<R>) -> Result<R> {
         let head = cell.get_or_try_init(|| {
             let head = Head::from_json(SENTIMENT_HEAD_JSON)?;
             debug_assert!(LABELS.iter().all(|l| head.classes.iter().any(|c| c == l)));
-            Ok::<Head, crate::errors::Error>(head)
+            Ok::<Head, Error>(head)
         })?;
         f(head)
     })
@@ -86,36 +85,7 @@ pub fn analyse_and_embed(texts: &[&str]) -> Result<Vec<(Sentiment, Option<Vec<f3
     })
 }
 
-fn one(input: &str) -> Sentiment {
-    analyse(&[input]).or_raise().pop().expect("one text in, one out")
+pub fn model_name() -> Result<String> {
+    with_head(|h| Ok(h.name.clone()))
 }
 
-pub fn model_name() -> String {
-    with_head(|h| Ok(h.name.clone())).or_raise()
-}
-
-/// Sentiment score in [-1, 1], negative to positive.
-#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
-fn sentiment(input: &str) -> f32 {
-    one(input).score()
-}
-
-/// `negative`, `neutral` or `positive`.
-#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
-fn sentiment_label(input: &str) -> &'static str {
-    one(input).label()
-}
-
-/// Label, score, the three probabilities and the model that produced them.
-#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
-fn sentiment_detail(input: &str) -> JsonB {
-    let s = one(input);
-    let p = s.probabilities;
-    let round = |v: f32| round4(v as f64);
-    JsonB(json!({
-        "label": s.label(),
-        "score": round(s.score()),
-        "probabilities": { "negative": round(p[0]), "neutral": round(p[1]), "positive": round(p[2]) },
-        "model": model_name(),
-    }))
-}

@@ -1,0 +1,58 @@
+//! SQL functions of trained classifiers (src/heads/classifier.rs trains, src/heads/store.rs
+//! keeps them): `train_classifier` reads (text, label) rows from any query, trains a head over
+//! the encoder's features and stores it in `custprofile.classifiers`; `predict` and
+//! `predict_scores` apply it. The built-in sentiment head is made the same way.
+
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::{json, Map, Value};
+
+use crate::api::json_arg::JsonArg;
+use crate::errors::{Error, OrRaise};
+use crate::heads::{classifier, max_encoder_layers, store, Pooling};
+use crate::numeric::{argmax, round4};
+use crate::runtime;
+
+/// Trains a classifier head and stores it under `name`, replacing one of the same name in the
+/// same transaction. Returns the row count, classes and validation metrics.
+#[pg_extern(volatile, parallel_unsafe)]
+fn train_classifier(name: &str, training_query: &str, options: default!(JsonArg, "'{}'")) -> JsonB {
+    let options = options.value().or_raise();
+    let interrupt = || {
+        pgrx::check_for_interrupts!();
+    };
+    JsonB(classifier::train_classifier(name, training_query, &options, interrupt).or_raise())
+}
+
+/// The most probable class.
+#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
+fn predict(name: &str, input: &str) -> String {
+    let head = store::load(name).or_raise();
+    let p = head.predict(&[input]).or_raise().pop().expect("one text");
+    let best = argmax(&p);
+    head.classes[best].clone()
+}
+
+/// Probability of each class.
+#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
+fn predict_scores(name: &str, input: &str) -> JsonB {
+    let head = store::load(name).or_raise();
+    let p = head.predict(&[input]).or_raise().pop().expect("one text");
+    let m: Map<String, Value> = head.classes.iter().zip(p).map(|(c, v)| (c.clone(), json!(round4(v as f64)))).collect();
+    JsonB(Value::Object(m))
+}
+
+/// The pooled features a head is trained on, for precomputing them in a table.
+#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
+fn text_features(input: &str, pooling: default!(&str, "'mean_max_cls'"), encoder_layers: default!(i32, 1)) -> Vec<f32> {
+    let pooling = Pooling::parse(pooling).or_raise();
+    if pooling == Pooling::Attention {
+        Error::invalid_parameter("attention pooling depends on a trained classifier's queries; it has no fixed features")
+            .hint("Use pooling \"mean\" or \"mean_max_cls\", or train on the texts themselves.")
+            .raise();
+    }
+    let layers = usize::try_from(encoder_layers).ok().filter(|n| (1..=max_encoder_layers()).contains(n)).unwrap_or_else(|| {
+        Error::invalid_parameter(format!("encoder_layers must be in 1..{}", max_encoder_layers())).raise()
+    });
+    runtime::with_encoder(|e| e.encode_with(&[input], |h| pooling.fixed_features(&h, layers))).or_raise().pop().expect("one text")
+}
