@@ -8,8 +8,9 @@
 
 use pgrx::prelude::*;
 
-mod errors;
 mod api;
+mod cache;
+mod errors;
 mod heads;
 mod numeric;
 mod profiles;

@@ -1,6 +1,8 @@
-//! Classifier heads over the encoder's pooled features: the built-in sentiment head and every
-//! head trained with `custprofile.train_classifier` are the same `Head` type, trained by the same
-//! code (`train.rs`) and stored as the same JSON document.
+//! Classifier heads over the encoder's pooled features: the built-in sentiment head
+//! (`sentiment`) and every head trained with `custprofile.train_classifier` (`classifier`,
+//! `training_set`, stored by `store`) are the same `Head` type, trained by the same code
+//! (`train/`) and stored as the same JSON document. `zero_shot` classifies against labels
+//! without training; `logistic` fits the churn weights.
 
 pub mod classifier;
 pub mod logistic;
@@ -204,6 +206,13 @@ impl Head {
             return Err(Error::internal(format!("classifier head \"{}\" does not end in one output per class", self.name)));
         }
         Ok(())
+    }
+
+    /// Approximate memory of the parsed head, for the backend's cache.
+    pub fn approx_bytes(&self) -> usize {
+        let floats: usize = self.layers.iter().map(|l| l.weights.len() + l.bias.len()).sum::<usize>()
+            + self.attention.as_ref().map_or(0, |a| a.queries.len());
+        4 * floats + 256
     }
 
     pub fn input_dim(&self) -> usize {

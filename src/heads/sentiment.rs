@@ -3,8 +3,7 @@
 //! so a result depends only on the text and the model. Every function that reports a sentiment
 //! (sentiment, aspect_sentiment, profile_agg) scores through `analyse`/`analyse_and_embed`.
 
-use once_cell::unsync::OnceCell;
-
+use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
 use crate::heads::Head;
 use crate::numeric::argmax;
@@ -12,13 +11,16 @@ use crate::runtime::files::sha256_hex;
 
 pub const SENTIMENT_HEAD_JSON: &str = include_str!("../../models/sentiment-head.json");
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
+/// Indexes into `LABELS` and `Sentiment::probabilities`.
+pub const NEGATIVE: usize = 0;
+pub const NEUTRAL: usize = 1;
+pub const POSITIVE: usize = 2;
 
-thread_local! {
-    static HEAD: OnceCell<Head> = const { OnceCell::new() };
-}
+/// The head's cache slot; compiled in, so one version per library.
+const SLOT: &str = "built-in";
 
 pub fn head_loaded() -> bool {
-    HEAD.with(|h| h.get().is_some())
+    cache::holds(Kind::SentimentHead, SLOT)
 }
 
 pub fn head_sha256() -> String {
@@ -26,14 +28,12 @@ pub fn head_sha256() -> String {
 }
 
 fn with_head<R>(f: impl FnOnce(&Head) -> Result<R>) -> Result<R> {
-    HEAD.with(|cell| {
-        let head = cell.get_or_try_init(|| {
-            let head = Head::from_json(SENTIMENT_HEAD_JSON)?;
-            debug_assert!(LABELS.iter().all(|l| head.classes.iter().any(|c| c == l)));
-            Ok::<Head, Error>(head)
-        })?;
-        f(head)
-    })
+    let head = cache::get_or_try_insert(Kind::SentimentHead, SLOT, env!("CARGO_PKG_VERSION"), Head::approx_bytes, || {
+        let head = Head::from_json(SENTIMENT_HEAD_JSON)?;
+        debug_assert!(LABELS.iter().all(|l| head.classes.iter().any(|c| c == l)));
+        Ok::<Head, Error>(head)
+    })?;
+    f(&head)
 }
 
 pub struct Sentiment {
@@ -44,7 +44,7 @@ pub struct Sentiment {
 impl Sentiment {
     /// p(positive) - p(negative), in [-1, 1].
     pub fn score(&self) -> f32 {
-        self.probabilities[2] - self.probabilities[0]
+        self.probabilities[POSITIVE] - self.probabilities[NEGATIVE]
     }
     pub fn label(&self) -> &'static str {
         let p = &self.probabilities;

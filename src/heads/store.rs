@@ -1,14 +1,13 @@
 //! The classifiers table (custprofile.classifiers): who may store a head, storing it, and
 //! loading a stored head by name, parsed once per backend and version of its row.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::Value;
 
+use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
 use crate::heads::Head;
 
@@ -95,15 +94,6 @@ pub fn save(name: &str, head: &Head, report: &Value, owned: bool) -> Result<()> 
     .map_err(Error::spi)
 }
 
-thread_local! {
-    /// Parsed heads by name, with the version of the row they were parsed from: a head is
-    /// parsed once per backend, not once per row (a large MLP head is megabytes of JSON).
-    static HEADS: RefCell<HashMap<String, (String, Rc<Head>)>> = RefCell::new(HashMap::new());
-}
-
-/// Heads kept per backend before the cache starts over.
-const HEAD_CACHE_LIMIT: usize = 64;
-
 /// The stored head of a classifier; an unknown name is an ERROR listing the known ones.
 pub fn load(name: &str) -> Result<Rc<Head>> {
     // the row's physical version changes with every retraining, even within one transaction
@@ -122,20 +112,12 @@ pub fn load(name: &str) -> Result<Rc<Head>> {
                 None => "No classifier has been trained yet; train one with custprofile.train_classifier.".into(),
             }));
     };
-    if let Some(head) = HEADS.with(|h| h.borrow().get(name).filter(|(v, _)| *v == version).map(|(_, head)| head.clone())) {
-        return Ok(head);
-    }
-    let json: Option<String> =
-        read_one("SELECT head::text FROM custprofile.classifiers WHERE name OPERATOR(pg_catalog.=) $1", name)?;
-    let head = Rc::new(Head::from_json(&json.unwrap_or_default())?);
-    HEADS.with(|h| {
-        let mut h = h.borrow_mut();
-        if h.len() >= HEAD_CACHE_LIMIT {
-            h.clear();
-        }
-        h.insert(name.to_string(), (version, head.clone()));
-    });
-    Ok(head)
+    // parsed once per backend and row version, not once per row (a large MLP head is megabytes of JSON)
+    cache::get_or_try_insert(Kind::Classifier, name, &version, Head::approx_bytes, || {
+        let json: Option<String> =
+            read_one("SELECT head::text FROM custprofile.classifiers WHERE name OPERATOR(pg_catalog.=) $1", name)?;
+        Head::from_json(&json.unwrap_or_default())
+    })
 }
 
 /// The first column of the first row of a read-only query with one text argument; None when it

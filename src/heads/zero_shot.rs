@@ -8,11 +8,11 @@
 //! kitchen: cosine to the bare words 75.1%, this template 84.0%, calibrated 86.3%
 //! (README, Understanding text).
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::rc::Rc;
 
+use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
-use crate::runtime;
+use crate::runtime::{self, DEFAULT_ENCODER};
 use crate::numeric::{cosine, softmax};
 
 const TEMPLATE_PREFIX: &str = "This review is about ";
@@ -21,8 +21,6 @@ const CALIBRATION: f32 = 0.75;
 /// Softmax temperature: calibrated cosines differ by a few hundredths between close labels.
 const TEMPERATURE: f32 = 0.05;
 pub const MAX_LABELS: usize = 100;
-/// Hypothesis embeddings kept per backend before the cache starts over.
-const CACHE_LIMIT: usize = 10_000;
 
 /// A label as given: `name` or `name: description`.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,37 +70,27 @@ pub fn parse_labels(labels: &[Option<&str>], what: &str) -> Result<Vec<Label>> {
     Ok(out)
 }
 
-thread_local! {
-    /// hypothesis text -> (embedding, calibration offset)
-    static CACHE: RefCell<HashMap<String, (Vec<f32>, f32)>> = RefCell::new(HashMap::new());
-}
-
-/// The embedding of each label's hypothesis and its calibration offset, encoded once per backend.
+/// The embedding of each label's hypothesis and its calibration offset, encoded once per backend
+/// and encoder (cached by hypothesis, under the encoder's model sha256).
 pub fn label_vectors(labels: &[Label]) -> Result<Vec<(Vec<f32>, f32)>> {
+    let version = DEFAULT_ENCODER.model.sha256;
     let hypotheses: Vec<String> = labels.iter().map(Label::hypothesis).collect();
-    let missing: Vec<&str> = CACHE.with(|c| {
-        let c = c.borrow();
-        hypotheses.iter().filter(|h| !c.contains_key(h.as_str())).map(String::as_str).collect()
-    });
+    let mut found: Vec<Option<Rc<(Vec<f32>, f32)>>> =
+        hypotheses.iter().map(|h| cache::get(Kind::LabelVector, h, version)).collect();
+    let missing: Vec<&str> = hypotheses.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(h, _)| h.as_str()).collect();
     if !missing.is_empty() {
         let mut texts = vec![NULL_TEXT];
         texts.extend(&missing);
         let features = runtime::with_encoder(|e| e.encode(&texts))?;
         let null = &features[0].mean;
-        CACHE.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.len() + missing.len() > CACHE_LIMIT {
-                c.clear();
-            }
-            for (h, f) in missing.iter().zip(&features[1..]) {
-                c.insert(h.to_string(), (f.mean.clone(), CALIBRATION * cosine(null, &f.mean)));
-            }
+        let mut made = missing.iter().zip(&features[1..]).map(|(h, f)| {
+            let v = Rc::new((f.mean.clone(), CALIBRATION * cosine(null, &f.mean)));
+            cache::put(Kind::LabelVector, h, version, 4 * f.mean.len() + h.len() + 64, v.clone());
+            v
         });
+        found.iter_mut().filter(|f| f.is_none()).for_each(|f| *f = made.next());
     }
-    Ok(CACHE.with(|c| {
-        let c = c.borrow();
-        hypotheses.iter().map(|h| c[h.as_str()].clone()).collect()
-    }))
+    Ok(found.into_iter().map(|v| v.expect("every hypothesis encoded").as_ref().clone()).collect())
 }
 
 /// The probability of each label for one text.

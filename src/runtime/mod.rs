@@ -1,13 +1,14 @@
 //! The model runtime of one backend: ONNX Runtime and the sentence encoder, loaded lazily on
 //! first use (never in `_PG_init`: a session carried across the postmaster's fork crashes) and
-//! kept for the life of the backend. A failed load leaves nothing behind, so the next call
-//! retries and the backend stays usable.
+//! kept in the backend's cache (src/cache.rs) under its model directory. A failed load leaves
+//! nothing behind, so the next call retries and the backend stays usable.
 
 pub mod files;
 mod inference;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
@@ -15,15 +16,15 @@ use ort::session::Session;
 use pgrx::PgSqlErrorCode;
 use tokenizers::Tokenizer;
 
+use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
 use crate::settings;
 pub use files::{EncoderSpec, DEFAULT_ENCODER};
 pub use inference::{Features, Hidden};
 
-/// A loaded encoder: ONNX session, tokenizer and the directory they came from.
+/// A loaded encoder: ONNX session and tokenizer.
 pub struct Encoder {
     pub spec: &'static EncoderSpec,
-    pub dir: PathBuf,
     session: Session,
     tokenizer: Tokenizer,
     /// Whether the graph takes `token_type_ids` (BERT exports differ).
@@ -36,9 +37,12 @@ struct Runtime {
 }
 
 thread_local! {
+    /// ONNX Runtime itself: loaded once per backend and never unloaded, so not a cache entry.
     static RUNTIME: RefCell<Option<Runtime>> = const { RefCell::new(None) };
-    static ENCODER: RefCell<Option<Encoder>> = const { RefCell::new(None) };
 }
+
+/// The cache slot of the backend's encoder: one at a time.
+const ENCODER_SLOT: &str = "encoder";
 
 fn ensure_runtime() -> Result<Environment> {
     let wanted = settings::runtime_library();
@@ -121,25 +125,30 @@ fn load_encoder(spec: &'static EncoderSpec, dir: &Path) -> Result<Encoder> {
     // SAFETY: malloc_trim only releases free memory of glibc's allocator
     unsafe { libc::malloc_trim(0) };
     let wants_token_types = session.inputs().iter().any(|i| i.name() == "token_type_ids");
-    Ok(Encoder { spec, dir: dir.to_path_buf(), session, tokenizer, wants_token_types })
+    Ok(Encoder { spec, session, tokenizer, wants_token_types })
 }
 
 /// Runs `f` with this backend's encoder, loading it first when needed or when
-/// `custprofile.model_dir` changed since it was loaded.
+/// `custprofile.model_dir` changed since it was loaded (the old one is dropped first).
 pub fn with_encoder<R>(f: impl FnOnce(&mut Encoder) -> Result<R>) -> Result<R> {
     let spec = &DEFAULT_ENCODER;
     let dir = spec.dir(&settings::model_dir());
-    ENCODER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.as_ref().map(|e| e.dir != dir).unwrap_or(true) {
-            *slot = None;
-            *slot = Some(load_encoder(spec, &dir)?);
+    let version = format!("{}@{}", spec.name, dir.display());
+    let encoder = match cache::get::<RefCell<Encoder>>(Kind::Encoder, ENCODER_SLOT, &version) {
+        Some(e) => e,
+        None => {
+            cache::remove(Kind::Encoder, ENCODER_SLOT);
+            let e = Rc::new(RefCell::new(load_encoder(spec, &dir)?));
+            let bytes = std::fs::metadata(dir.join(spec.model.name)).map_or(0, |m| m.len() as usize);
+            cache::put(Kind::Encoder, ENCODER_SLOT, &version, bytes, e.clone());
+            e
         }
-        f(slot.as_mut().expect("encoder just loaded"))
-    })
+    };
+    let mut encoder = encoder.borrow_mut();
+    f(&mut encoder)
 }
 
-/// Whether this backend holds the default encoder in memory.
+/// Whether this backend holds an encoder in memory.
 pub fn encoder_loaded() -> bool {
-    ENCODER.with(|cell| cell.borrow().is_some())
+    cache::holds(Kind::Encoder, ENCODER_SLOT)
 }
