@@ -2,7 +2,8 @@
 //! clause that contain no stop word and are not numbers; the selection is maximal marginal
 //! relevance: the next keyword is the candidate most similar to the whole text, less its
 //! similarity to the keywords already chosen, so that the list is relevant and not repetitive.
-//! `of_text` and `of_group` rank with the encoder's vectors.
+//! `of_text` and `of_group` rank with the sentence vectors that `embed` gives (the encoder's,
+//! handed in by the caller, so that this module stays below the runtime).
 
 use once_cell::sync::Lazy;
 use regex::Regex;
@@ -10,7 +11,6 @@ use std::collections::{HashMap, HashSet};
 
 use crate::errors::{Error, Result};
 use crate::numeric::cosine;
-use crate::runtime;
 
 /// Weight of relevance against diversity in the selection.
 const RELEVANCE: f32 = 0.5;
@@ -92,22 +92,25 @@ pub fn select(document: &[f32], candidates: &[Vec<f32>], k: usize) -> Vec<usize>
     chosen
 }
 
+/// Sentence vectors of texts, one per text in order.
+pub type Embed<'a> = &'a dyn Fn(&[&str]) -> Result<Vec<Vec<f32>>>;
+
 /// Up to k keywords of one text, ranked against the text's own embedding.
-pub fn of_text(input: &str, k: usize) -> Result<Vec<String>> {
+pub fn of_text(input: &str, k: usize, embed: Embed) -> Result<Vec<String>> {
     let candidates = candidates(input);
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
     let mut texts: Vec<&str> = vec![input];
     texts.extend(candidates.iter().map(String::as_str));
-    let features = runtime::with_encoder(|e| e.encode(&texts))?;
-    let vectors: Vec<Vec<f32>> = features[1..].iter().map(|f| f.mean.clone()).collect();
-    Ok(select(&features[0].mean, &vectors, k).into_iter().map(|i| candidates[i].clone()).collect())
+    let mut vectors = embed(&texts)?;
+    let document = vectors.remove(0);
+    Ok(select(&document, &vectors, k).into_iter().map(|i| candidates[i].clone()).collect())
 }
 
 /// Up to k keywords of a group of (non-blank) texts, ranked against `centre` or, without one,
 /// the mean of the texts' embeddings.
-pub fn of_group(texts: &[&str], k: usize, centre: Option<Vec<f32>>) -> Result<Vec<String>> {
+pub fn of_group(texts: &[&str], k: usize, centre: Option<Vec<f32>>, embed: Embed) -> Result<Vec<String>> {
     let candidates = candidates(&texts.join(".\n"));
     if candidates.is_empty() {
         return Ok(Vec::new());
@@ -115,22 +118,19 @@ pub fn of_group(texts: &[&str], k: usize, centre: Option<Vec<f32>>) -> Result<Ve
     let mut inputs: Vec<&str> = candidates.iter().map(String::as_str).collect();
     let group_texts = if centre.is_none() { texts.len() } else { 0 };
     inputs.extend(&texts[..group_texts]);
-    let features = runtime::with_encoder(|e| e.encode(&inputs))?;
+    let mut vectors = embed(&inputs)?;
+    let dims = vectors[0].len();
     let document = centre.unwrap_or_else(|| {
-        let mut mean = vec![0f32; features[0].mean.len()];
-        for f in &features[candidates.len()..] {
-            mean.iter_mut().zip(&f.mean).for_each(|(m, x)| *m += x);
+        let mut mean = vec![0f32; dims];
+        for v in &vectors[candidates.len()..] {
+            mean.iter_mut().zip(v).for_each(|(m, x)| *m += x);
         }
         mean
     });
-    if document.len() != features[0].mean.len() {
-        return Err(Error::invalid_parameter(format!(
-            "centre has {} values; the model's vectors have {}",
-            document.len(),
-            features[0].mean.len()
-        )));
+    if document.len() != dims {
+        return Err(Error::invalid_parameter(format!("centre has {} values; the model's vectors have {dims}", document.len())));
     }
-    let vectors: Vec<Vec<f32>> = features[..candidates.len()].iter().map(|f| f.mean.clone()).collect();
+    vectors.truncate(candidates.len());
     Ok(select(&document, &vectors, k).into_iter().map(|i| candidates[i].clone()).collect())
 }
 
