@@ -48,7 +48,10 @@ pgxs="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 bash tests/concurrency/refresh_vs_churn.sh
 
 # ALTER EXTENSION UPDATE from every released version keeps the state and ends like a fresh install
-bash tests/upgrade/upgrade_from_0.1.0.sh
+for released in sql/released/custprofile--*.sql; do
+  version="${released#sql/released/custprofile--}"
+  bash tests/upgrade/upgrade_from.sh "${version%.sql}"
+done
 
 # predict on a hot standby of the private cluster; training there is 25006
 bash tests/standby/predict_on_standby.sh

@@ -17,42 +17,36 @@ CREATE TABLE custprofile.catalogue_embeddings (
 COMMENT ON TABLE custprofile.catalogue_embeddings IS
     'Stored embeddings of the items and answers sources, kept by custprofile.refresh_catalogues().';
 
--- The items source as (key text, document text, title text, category text, price numeric):
--- the document is what is embedded, "title. category. description".
-CREATE FUNCTION custprofile.items_sql() RETURNS text
+-- The items source of `sources` (checked_sources) as (key text, document text, title text,
+-- category text, price numeric): the document is what is embedded, "title. category. description".
+CREATE FUNCTION custprofile.items_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s custprofile.source_registry;
-    title text;
-    category text;
+    s jsonb := sources -> 'items';
+    title text := custprofile.role_sql(s -> 'columns', 'title', 'i', 'text');
+    category text := custprofile.role_sql(s -> 'columns', 'category', 'i', 'text');
 BEGIN
-    SELECT * INTO s FROM custprofile.registered('items');
-    title := custprofile.role_sql(s.columns, 'title', 'i', 'text');
-    category := custprofile.role_sql(s.columns, 'category', 'i', 'text');
     RETURN format(
         'SELECT i.%1$I::text AS key, '
         'concat_ws(''. '', NULLIF(btrim(%2$s), ''''), NULLIF(btrim(%3$s), ''''), NULLIF(btrim(%4$s), '''')) AS document, '
         '%2$s AS title, %3$s AS category, %5$s AS price FROM %6$s i',
-        s.columns ->> 'key', title, category, custprofile.role_sql(s.columns, 'description', 'i', 'text'),
-        custprofile.role_sql(s.columns, 'price', 'i', 'numeric'), s.relid::regclass);
+        s #>> '{columns,key}', title, category, custprofile.role_sql(s -> 'columns', 'description', 'i', 'text'),
+        custprofile.role_sql(s -> 'columns', 'price', 'i', 'numeric'), s ->> 'relation');
 END $$;
 
--- The answers source as (key text, document text, answer text): the question (or topic) is
--- what is embedded and matched.
-CREATE FUNCTION custprofile.answers_sql() RETURNS text
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-DECLARE
-    s custprofile.source_registry;
-BEGIN
-    SELECT * INTO s FROM custprofile.registered('answers');
-    RETURN format('SELECT a.%I::text AS key, NULLIF(btrim(a.%I::text), '''') AS document, a.%I::text AS answer FROM %s a',
-                  s.columns ->> 'key', s.columns ->> 'question', s.columns ->> 'answer', s.relid::regclass);
-END $$;
-
--- The rows of a catalogue: items_sql() or answers_sql().
-CREATE FUNCTION custprofile.catalogue_rows_sql(kind text) RETURNS text
+-- The answers source of `sources` as (key text, document text, answer text): the question (or
+-- topic) is what is embedded and matched.
+CREATE FUNCTION custprofile.answers_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT CASE kind WHEN 'items' THEN custprofile.items_sql() ELSE custprofile.answers_sql() END
+    SELECT format('SELECT a.%I::text AS key, NULLIF(btrim(a.%I::text), '''') AS document, a.%I::text AS answer FROM %s a',
+                  s #>> '{columns,key}', s #>> '{columns,question}', s #>> '{columns,answer}', s ->> 'relation')
+      FROM (SELECT sources -> 'answers' AS s) x
+$$;
+
+-- The rows of a catalogue: items_sql(sources) or answers_sql(sources).
+CREATE FUNCTION custprofile.catalogue_rows_sql(kind text, sources jsonb) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT CASE kind WHEN 'items' THEN custprofile.items_sql(sources) ELSE custprofile.answers_sql(sources) END
 $$;
 
 -- The hash that says whether a stored embedding still fits its text and the model.
@@ -68,7 +62,7 @@ $$;
 -- from pulling it above the join), so only (key, similarity) rows meet the catalogue, never
 -- the vectors themselves. Rows without text are left out; a NULL
 -- query vector gives NULL similarities.
-CREATE FUNCTION custprofile.catalogue_similarity_sql(kind text, vector_sql text) RETURNS text
+CREATE FUNCTION custprofile.catalogue_similarity_sql(kind text, vector_sql text, sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     RETURN format(
@@ -79,7 +73,7 @@ BEGIN
         '             FROM custprofile.catalogue_embeddings x WHERE x.kind = %3$L OFFSET 0) e '
         '  ON e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %4$L) '
         'WHERE c.document IS NOT NULL AND c.key IS NOT NULL',
-        custprofile.catalogue_rows_sql(kind), vector_sql, kind, custprofile.model_version());
+        custprofile.catalogue_rows_sql(kind, sources), vector_sql, kind, custprofile.model_version());
 END $$;
 
 -- Embeds the new and changed rows of the registered items and answers (in batches through
@@ -92,6 +86,7 @@ DECLARE
     k text;
     model jsonb := custprofile.model_version();
     chunk record;
+    sources jsonb;
     reader name;
     previous_role text;
 BEGIN
@@ -99,7 +94,7 @@ BEGIN
     DELETE FROM custprofile.catalogue_embeddings e
      WHERE NOT EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = e.kind);
     FOR k IN SELECT r.kind FROM custprofile.source_registry r WHERE r.kind IN ('items', 'answers') ORDER BY 1 LOOP
-        PERFORM FROM custprofile.registered(k);  -- checks the registration
+        sources := custprofile.checked_sources(k);
         kind := k;
         CREATE TEMP TABLE custprofile_catalogue (key text, document text) ON COMMIT DROP;
         -- filled as the sources' reader (sql/sources.sql), who may write just this table
@@ -110,7 +105,7 @@ BEGIN
         previous_role := custprofile.enter_source_reader();
         EXECUTE format('INSERT INTO pg_temp.custprofile_catalogue SELECT DISTINCT ON (c.key) c.key, c.document FROM (%s) c '
                        'WHERE c.key IS NOT NULL AND c.document IS NOT NULL ORDER BY c.key',
-                       custprofile.catalogue_rows_sql(k));
+                       custprofile.catalogue_rows_sql(k, sources));
         PERFORM custprofile.leave_source_reader(previous_role);
         DELETE FROM custprofile.catalogue_embeddings e
          WHERE e.kind = k AND NOT EXISTS (SELECT FROM pg_temp.custprofile_catalogue c WHERE c.key = e.key);

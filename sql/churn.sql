@@ -43,19 +43,19 @@ CREATE FUNCTION custprofile.churn_factors(profile jsonb, rhythm_days float8, as_
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT jsonb_build_object(
         'recency', round(custprofile.clamp01(
-            (extract(epoch FROM as_of - greatest((profile #>> '{purchases,last_order}')::timestamptz,
-                                                 (profile #>> '{texts,last_seen}')::timestamptz)) / 86400
+            (extract(epoch FROM as_of - greatest((custprofile.profile_row(profile)).last_order_at,
+                                                 (custprofile.profile_row(profile)).last_text_at)) / 86400
              / greatest(COALESCE(rhythm_days, 91), 1) - 1) / 2)::numeric, 4),
         'sentiment_decline', round(custprofile.clamp01(
-            -(profile #>> '{texts,sentiment,trend,slope_per_month}')::float8 / 0.1)::numeric, 4),
+            -(custprofile.profile_row(profile)).sentiment_trend / 0.1)::numeric, 4),
         'complaints', CASE WHEN EXISTS (
-            SELECT FROM jsonb_array_elements_text(COALESCE(profile #> '{texts,needs}', '[]')) n(topic)
+            SELECT FROM jsonb_array_elements_text(COALESCE((custprofile.profile_row(profile)).needs, '[]')) n(topic)
               JOIN custprofile.topics t ON t.topic = n.topic AND t.complaint) THEN 1 ELSE 0 END,
         'disagreement', round(custprofile.clamp01(
-            (profile #>> '{texts,rating,conflicting_texts}')::float8
-            / NULLIF((profile #>> '{texts,rating,count}')::float8, 0))::numeric, 4),
+            (custprofile.profile_row(profile)).conflicting_texts::float8
+            / NULLIF((custprofile.profile_row(profile)).rated_texts::float8, 0))::numeric, 4),
         'negative_share', round(custprofile.clamp01(
-            (profile #>> '{texts,sentiment,distribution,negative}')::float8)::numeric, 4))
+            (custprofile.profile_row(profile)).negative_share)::numeric, 4))
 $$;
 
 -- Risk, factors and each factor's contribution (weight * factor) for a profile document.
@@ -80,7 +80,7 @@ $$;
 -- The churn section of a stored profile recomputed as of a moment, with the rhythm it stored.
 CREATE FUNCTION custprofile.stored_churn(profile jsonb, as_of timestamptz) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.churn_assessment(profile, (profile #>> '{churn,rhythm_days}')::float8, as_of)
+    SELECT custprofile.churn_assessment(profile, (custprofile.profile_row(profile)).rhythm_days, as_of)
 $$;
 
 -- The churn risk of one customer now, in [0, 1], from the stored profile (so recency keeps
@@ -112,9 +112,9 @@ BEGIN
     -- with a refresh writing the same rows in its own order
     LOCK TABLE custprofile.profiles IN SHARE ROW EXCLUSIVE MODE;
     UPDATE custprofile.profiles p
-       SET profile = jsonb_set(p.profile, '{churn}',
-                               custprofile.stored_churn(p.profile, (p.profile ->> 'generated_at')::timestamptz))
-     WHERE p.profile ? 'churn';
+       SET profile = custprofile.with_churn(p.profile,
+                               custprofile.stored_churn(p.profile, (custprofile.profile_row(p.profile)).generated_at))
+     WHERE (custprofile.profile_row(p.profile)).churn IS NOT NULL;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
@@ -177,7 +177,7 @@ BEGIN
       FROM unnest(keys, churned) l(k, churned)
       JOIN custprofile.profiles p ON p.customer_key = l.k
       CROSS JOIN LATERAL unnest(ARRAY(
-          SELECT (custprofile.churn_factors(p.profile, (p.profile #>> '{churn,rhythm_days}')::float8, as_of) ->> n)::float8
+          SELECT (custprofile.churn_factors(p.profile, (custprofile.profile_row(p.profile)).rhythm_days, as_of) ->> n)::float8
             FROM unnest(names) n)) WITH ORDINALITY AS f(value, n);
     IF labels IS NULL THEN
         RAISE EXCEPTION 'the training query returned no rows that match a stored profile'

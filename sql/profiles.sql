@@ -1,14 +1,16 @@
 -- Customer profiles: build_profile joins the registered sources (sql/sources.sql) into one JSONB
 -- document per customer; the profiles table stores them and refresh_profiles keeps it fresh;
--- customer_profiles and text_insights are the views BI tools read. The document's shape is
--- written down in schema/profile.schema.json.
+-- customer_profiles and text_insights are the views BI tools read. The document itself (its
+-- fields, writers and readers) is sql/profile_document.sql.
 
 -- Quintile breakpoints (20/40/60/80 %) of recency, order count and spend over every customer
--- with orders: the yardstick of the 1 to 5 RFM scores. NULL without an orders source.
-CREATE FUNCTION custprofile.rfm_breakpoints() RETURNS jsonb
+-- with orders: the yardstick of the 1 to 5 RFM scores, computed once per build_profiles call
+-- (one refresh batch), not per customer. NULL without an orders source. `sources` as
+-- checked_sources('customers', 'orders', ...) gives them.
+CREATE FUNCTION custprofile.rfm_breakpoints(sources jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    orders_q text := custprofile.orders_sql();
+    orders_q text := custprofile.orders_sql(sources);
     result jsonb;
     previous_role text;
 BEGIN
@@ -31,42 +33,24 @@ BEGIN
                   FROM (%s) o
                  WHERE o.customer_key IN (SELECT c.customer_key FROM (%s) c)
                  GROUP BY o.customer_key) per_customer
-        $q$, orders_q, custprofile.customers_sql()) INTO result;
+        $q$, orders_q, custprofile.customers_sql(sources)) INTO result;
     PERFORM custprofile.leave_source_reader(previous_role);
     RETURN result;
 END $$;
+CREATE FUNCTION custprofile.rfm_breakpoints() RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT custprofile.rfm_breakpoints(custprofile.checked_sources('customers', 'orders'))
+$$;
 COMMENT ON FUNCTION custprofile.rfm_breakpoints() IS
     'Quintile breakpoints of recency (days), order count and spend over all customers with orders.';
 
--- A score from 1 to 5: how many breakpoints the value exceeds (reversed when lower is better).
-CREATE FUNCTION custprofile.quintile_score(x float8, breakpoints jsonb, higher_is_better boolean)
-RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT CASE WHEN x IS NULL OR breakpoints IS NULL OR jsonb_typeof(breakpoints) <> 'array' THEN NULL
-                WHEN higher_is_better THEN 1 + e.exceeded
-                ELSE 5 - e.exceeded END
-      FROM (SELECT count(*)::int AS exceeded FROM jsonb_array_elements_text(breakpoints) AS b(v)
-             WHERE x > b.v::float8) e
-$$;
-
--- Profiles of the given customers (keys as text), built set-wise: one pass over each source for
--- all of them, texts scored in batches by profile_agg. Unknown customers give no row.
--- `breakpoints` (from rfm_breakpoints) is computed here when not passed.
-CREATE FUNCTION custprofile.build_profiles(customer_keys text[], breakpoints jsonb DEFAULT NULL)
-RETURNS TABLE (customer_key text, profile jsonb, interest_vector real[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-DECLARE
-    kt text := custprofile.key_type();
-    orders_q text := custprofile.orders_sql();
-    has_orders boolean := orders_q IS NOT NULL;
-    previous_role text;
-BEGIN
-    IF has_orders THEN
-        breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints());
-    ELSE
-        orders_q := custprofile.no_orders_sql();
-    END IF;
-    previous_role := custprofile.enter_source_reader();
-    RETURN QUERY EXECUTE format($q$
+-- The one query build_profiles runs, as text: every source read once for all the customers
+-- in $1 (keys as text), texts scored in batches by profile_agg, the document written by
+-- sql/profile_document.sql. $2: whether an orders source is registered, $3: the RFM
+-- breakpoints. explain_build_profiles shows its plan.
+CREATE FUNCTION custprofile.profiles_sql(sources jsonb) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT format($q$
         WITH wanted AS (SELECT DISTINCT k::%1$s AS customer_key FROM unnest($1) AS k WHERE k IS NOT NULL),
         cust AS (SELECT c.customer_key, c.attributes FROM (%2$s) c WHERE c.customer_key IN (SELECT customer_key FROM wanted)),
         orders AS (SELECT o.* FROM (%3$s) o WHERE o.customer_key IN (SELECT customer_key FROM wanted)),
@@ -89,31 +73,19 @@ BEGIN
             SELECT t.customer_key, custprofile.profile_agg(t.body, t.rating, t.written_at) AS signals
               FROM (%4$s) t WHERE t.customer_key IN (SELECT customer_key FROM wanted)
              GROUP BY t.customer_key)
-        SELECT d.customer_key, d.profile || jsonb_build_object('churn', custprofile.churn_assessment(d.profile, d.rhythm_days, now())),
+        SELECT d.customer_key, custprofile.with_churn(d.profile, custprofile.churn_assessment(d.profile, d.rhythm_days, now())),
                d.interest_vector
           FROM (
         SELECT c.customer_key::text,
-               jsonb_build_object(
-                   'customer_id', to_jsonb(c.customer_key),
-                   'demographics', c.attributes,
-                   'purchases', CASE WHEN $2 THEN jsonb_build_object(
-                       'orders', COALESCE(p.orders, 0),
-                       'total_spend', COALESCE(p.spend, 0),
-                       'average_spend', round(p.spend / p.orders, 2),
-                       'first_order', p.first_order,
-                       'last_order', p.last_order,
-                       'recency_days', floor(p.recency_days)::int,
-                       'rfm', CASE WHEN p.orders > 0 THEN jsonb_build_object(
-                           'recency', custprofile.quintile_score(p.recency_days, $3 -> 'recency_days', false),
-                           'frequency', custprofile.quintile_score(p.orders, $3 -> 'orders', true),
-                           'monetary', custprofile.quintile_score(p.spend, $3 -> 'spend', true)) END,
-                       'favourite_categories', COALESCE(cat.favourite, '[]'::jsonb),
-                       'orders_by_category', COALESCE(cat.orders_by_category, '{}'::jsonb),
-                       'order_interval_days', round(p.interval_days::numeric, 1)) END,
-                   'texts', t.signals,
-                   'generated_at', now(),
-                   'model', custprofile.model_version()),
-               ARRAY(SELECT v::real FROM jsonb_array_elements_text(t.signals -> 'interest_vector') v),
+               custprofile.profile_document(
+                   to_jsonb(c.customer_key),
+                   c.attributes,
+                   CASE WHEN $2 THEN custprofile.purchases_section(
+                       p.orders, p.spend, p.first_order, p.last_order, p.recency_days, p.interval_days,
+                       custprofile.rfm_section(p.recency_days, p.orders, p.spend, $3),
+                       cat.favourite, cat.orders_by_category) END,
+                   t.signals),
+               custprofile.texts_interest_vector(t.signals),
                -- the customer's own rhythm, else the shop's usual one, else a quarter
                COALESCE(p.interval_days, ($3 ->> 'interval_days')::float8, 91) AS rhythm_days
           FROM cust c
@@ -121,10 +93,51 @@ BEGIN
           LEFT JOIN categories cat ON cat.customer_key = c.customer_key
           LEFT JOIN texts t ON t.customer_key = c.customer_key
           ) AS d(customer_key, profile, interest_vector, rhythm_days)
-        $q$, kt, custprofile.customers_sql(), orders_q, custprofile.texts_sql())
-    USING customer_keys, has_orders, breakpoints;
+        $q$, custprofile.key_type(sources), custprofile.customers_sql(sources), custprofile.orders_or_none_sql(sources),
+             custprofile.texts_sql(sources))
+$$;
+
+-- Profiles of the given customers (keys as text), built set-wise. Unknown customers give no
+-- row. `breakpoints` (from rfm_breakpoints) is computed here when not passed.
+CREATE FUNCTION custprofile.build_profiles(customer_keys text[], breakpoints jsonb DEFAULT NULL)
+RETURNS TABLE (customer_key text, profile jsonb, interest_vector real[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
+    has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
+    previous_role text;
+BEGIN
+    IF has_orders THEN
+        breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints(sources));
+    END IF;
+    previous_role := custprofile.enter_source_reader();
+    RETURN QUERY EXECUTE custprofile.profiles_sql(sources) USING customer_keys, has_orders, breakpoints;
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
+
+-- The plan of the query build_profiles runs for these customers (EXPLAIN; with actual, EXPLAIN
+-- ANALYZE, which builds the profiles and throws them away).
+CREATE FUNCTION custprofile.explain_build_profiles(customer_keys text[], actual boolean DEFAULT false)
+RETURNS SETOF text
+-- volatile: PostgreSQL runs EXPLAIN only there
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
+    has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
+    breakpoints jsonb;
+    previous_role text;
+BEGIN
+    IF has_orders THEN
+        breakpoints := custprofile.rfm_breakpoints(sources);
+    END IF;
+    previous_role := custprofile.enter_source_reader();
+    RETURN QUERY EXECUTE CASE WHEN actual THEN 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ' ELSE 'EXPLAIN (COSTS OFF) ' END
+                         || custprofile.profiles_sql(sources)
+                 USING customer_keys, has_orders, breakpoints;
+    PERFORM custprofile.leave_source_reader(previous_role);
+END $$;
+COMMENT ON FUNCTION custprofile.explain_build_profiles(text[], boolean) IS
+    'The plan of the one query build_profile(s) runs for these customers.';
 
 -- The profile of one customer; NULL for an unknown customer. Keys of type bigint, text and uuid
 -- have their own overload so that literals resolve without casts.
@@ -194,7 +207,7 @@ CREATE TABLE custprofile.refresh_queue (
 CREATE FUNCTION custprofile.source_fingerprints() RETURNS TABLE (customer_key text, source_hash text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    orders_q text := custprofile.orders_sql();
+    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
     previous_role text := custprofile.enter_source_reader();
 BEGIN
     RETURN QUERY EXECUTE format($q$
@@ -209,9 +222,7 @@ BEGIN
                             sum(hashtextextended(concat_ws(chr(31), t.source, t.body, t.rating,
                                                            extract(epoch FROM t.written_at)), 2)::numeric) AS h
                        FROM (%s) t GROUP BY t.customer_key) t ON t.customer_key = c.customer_key
-        $q$, custprofile.customers_sql(),
-             COALESCE(orders_q, custprofile.no_orders_sql()),
-             custprofile.texts_sql())
+        $q$, custprofile.customers_sql(sources), custprofile.orders_or_none_sql(sources), custprofile.texts_sql(sources))
     USING (custprofile.model_version() - 'extension')::text
           || (SELECT COALESCE(string_agg(t.topic || ':' || t.description || ':' || t.complaint, ';' ORDER BY t.topic), '') FROM custprofile.topics t);
     PERFORM custprofile.leave_source_reader(previous_role);
@@ -307,24 +318,24 @@ COMMENT ON PROCEDURE custprofile.refresh_profiles(int, boolean) IS
 -- For BI tools: the main fields as plain typed columns, no JSON functions needed.
 CREATE VIEW custprofile.customer_profiles AS
 SELECT p.customer_key,
-       COALESCE((p.profile #>> '{texts,texts}')::int, 0)                AS text_count,
-       (p.profile #>> '{texts,sentiment,mean}')::real                   AS mean_sentiment,
-       (p.profile #>> '{texts,sentiment,distribution,negative}')::real  AS negative_share,
-       (p.profile #>> '{texts,sentiment,trend,slope_per_month}')::real  AS sentiment_trend,
-       (p.profile #>> '{texts,rating,mean}')::real                      AS mean_rating,
-       p.profile #>> '{texts,topics,0,topic}'                           AS main_topic,
-       p.profile #>> '{texts,needs,0}'                                  AS main_need,
-       (p.profile #>> '{purchases,orders}')::int                        AS order_count,
-       (p.profile #>> '{purchases,total_spend}')::numeric               AS total_spend,
-       (p.profile #>> '{purchases,rfm,recency}')::int                   AS recency_score,
-       (p.profile #>> '{purchases,rfm,frequency}')::int                 AS frequency_score,
-       (p.profile #>> '{purchases,rfm,monetary}')::int                  AS monetary_score,
-       p.profile #>> '{purchases,favourite_categories,0}'               AS favourite_category,
+       COALESCE((custprofile.profile_row(p.profile)).text_count, 0)    AS text_count,
+       (custprofile.profile_row(p.profile)).mean_sentiment::real        AS mean_sentiment,
+       (custprofile.profile_row(p.profile)).negative_share::real        AS negative_share,
+       (custprofile.profile_row(p.profile)).sentiment_trend::real       AS sentiment_trend,
+       (custprofile.profile_row(p.profile)).mean_rating::real           AS mean_rating,
+       (custprofile.profile_row(p.profile)).main_topic                  AS main_topic,
+       (custprofile.profile_row(p.profile)).main_need                   AS main_need,
+       (custprofile.profile_row(p.profile)).order_count                 AS order_count,
+       (custprofile.profile_row(p.profile)).total_spend                 AS total_spend,
+       (custprofile.profile_row(p.profile)).recency_score               AS recency_score,
+       (custprofile.profile_row(p.profile)).frequency_score             AS frequency_score,
+       (custprofile.profile_row(p.profile)).monetary_score              AS monetary_score,
+       (custprofile.profile_row(p.profile)).favourite_category          AS favourite_category,
        (custprofile.stored_churn(p.profile, now()) ->> 'risk')::real     AS churn_risk,
        p.segment,
-       greatest((p.profile #>> '{purchases,last_order}')::timestamptz,
-                (p.profile #>> '{texts,last_seen}')::timestamptz)       AS last_activity,
-       (p.profile ->> 'generated_at')::timestamptz                      AS profile_time
+       greatest((custprofile.profile_row(p.profile)).last_order_at,
+                (custprofile.profile_row(p.profile)).last_text_at)      AS last_activity,
+       (custprofile.profile_row(p.profile)).generated_at                AS profile_time
   FROM custprofile.profiles p;
 COMMENT ON VIEW custprofile.customer_profiles IS
     'One row per stored profile with its main fields as typed columns (for BI tools).';
@@ -357,7 +368,7 @@ BEGIN
                d ->> 'label', (d ->> 'score')::real
           FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.sentiment_detail(t.body) END AS d
                   FROM (%s) t) t
-        $q$, masking, custprofile.texts_sql());
+        $q$, masking, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts')));
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 CREATE VIEW custprofile.text_insights AS SELECT * FROM custprofile.text_insight_rows();
@@ -374,7 +385,7 @@ DECLARE
     s custprofile.source_registry;
     rel text;
     n bigint;
-    customers_q text;
+    customers jsonb;
     previous_role text := custprofile.enter_source_reader();
 BEGIN
     FOR s IN SELECT * FROM custprofile.source_registry r
@@ -400,9 +411,10 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        customers_q := custprofile.customers_sql();
+        customers := custprofile.checked_sources('customers');
         EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I IS NOT NULL AND x.%I::%s NOT IN (SELECT c.customer_key FROM (%s) c WHERE c.customer_key IS NOT NULL)',
-                       s.relid::regclass, s.columns ->> 'customer', s.columns ->> 'customer', custprofile.key_type(), customers_q) INTO n;
+                       s.relid::regclass, s.columns ->> 'customer', s.columns ->> 'customer', custprofile.key_type(customers),
+                       custprofile.customers_sql(customers)) INTO n;
         check_name := 'unknown customers'; rows := n;
         detail := 'rows whose customer is not in the customers source: left out of every profile';
         RETURN NEXT;

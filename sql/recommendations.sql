@@ -43,20 +43,18 @@ CREATE FUNCTION custprofile.recommend(customer_id text, k int DEFAULT 10)
 RETURNS TABLE (item_id text, score real, reason text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    kt text;
-    orders_q text;
+    sources jsonb;
     previous_role text;
 BEGIN
     PERFORM custprofile.check_k(k, 1000);
-    PERFORM FROM custprofile.registered('items');
+    sources := custprofile.checked_sources('items');
     PERFORM custprofile.require_profiles();
-    kt := custprofile.key_type();
-    orders_q := COALESCE(custprofile.orders_sql(), custprofile.no_orders_sql());
+    sources := sources || custprofile.checked_sources('customers', 'orders', 'texts');
     previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format($q$
         WITH me AS MATERIALIZED (
             -- the customer's figures taken out of the document once, not once per item
-            SELECT p.interest_vector, p.orders_by_category, (p.profile #>> '{purchases,average_spend}')::numeric AS average_spend
+            SELECT p.interest_vector, p.orders_by_category, (custprofile.profile_row(p.profile)).average_spend
               FROM custprofile.profiles p WHERE p.customer_key = $1),
         my_categories AS (
             SELECT e.key AS category, e.value::text::float8 AS orders
@@ -99,7 +97,8 @@ BEGIN
          WHERE s.interest IS NOT NULL OR s.category_orders > 0 OR s.praise IS NOT NULL
          ORDER BY 2 DESC, s.key
          LIMIT $2
-        $q$, custprofile.catalogue_similarity_sql('items', '$3'), custprofile.texts_sql(), orders_q, kt, custprofile.items_sql())
+        $q$, custprofile.catalogue_similarity_sql('items', '$3', sources), custprofile.texts_sql(sources),
+             custprofile.orders_or_none_sql(sources), custprofile.key_type(sources), custprofile.items_sql(sources))
     USING customer_id, k, (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id);
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
@@ -121,6 +120,7 @@ CREATE FUNCTION custprofile.suggest_replies(message text, k int DEFAULT 3, min_s
 RETURNS TABLE (answer_id text, answer text, score real)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
+    sources jsonb;
     m real[];
     previous_role text;
 BEGIN
@@ -128,7 +128,7 @@ BEGIN
     IF min_score IS NULL OR NOT (min_score BETWEEN -1 AND 1) THEN
         RAISE EXCEPTION 'min_score must be between -1 and 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM FROM custprofile.registered('answers');
+    sources := custprofile.checked_sources('answers');
     IF message IS NULL OR btrim(message) = '' THEN
         RETURN;
     END IF;
@@ -136,7 +136,7 @@ BEGIN
     previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format(
         'SELECT c.key, c.answer, c.similarity FROM (%s) c WHERE c.similarity >= $2 ORDER BY c.similarity DESC, c.key LIMIT $3',
-        custprofile.catalogue_similarity_sql('answers', '$1'))
+        custprofile.catalogue_similarity_sql('answers', '$1', sources))
     USING m, min_score, k;
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;

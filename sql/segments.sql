@@ -61,7 +61,7 @@ BEGIN
                   FROM (%s) t JOIN custprofile.profiles s ON s.customer_key = t.customer_key::text AND s.segment IS NOT NULL
                  WHERE t.body IS NOT NULL AND btrim(t.body) <> '') r
          WHERE r.n <= custprofile.segment_keyword_texts()
-        $q$, custprofile.texts_sql()) INTO text_segments, text_bodies USING masking;
+        $q$, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts'))) INTO text_segments, text_bodies USING masking;
     PERFORM custprofile.leave_source_reader(previous_role);
     UPDATE custprofile.segmentation g SET keywords = COALESCE(kw.keywords, '{}')
       FROM (SELECT r.segment,
@@ -96,24 +96,26 @@ $$;
 
 CREATE VIEW custprofile.segments AS
 WITH members AS (
-    SELECT p.segment, p.profile FROM custprofile.profiles p WHERE p.segment IS NOT NULL),
+    SELECT p.segment, f.mean_sentiment, f.total_spend, f.monetary_score, f.orders_by_category, f.topics, f.needs
+      FROM custprofile.profiles p, LATERAL (SELECT (custprofile.profile_row(p.profile)).*) f
+     WHERE p.segment IS NOT NULL),
 stats AS (
     SELECT m.segment, count(*) AS customers,
-           avg((m.profile #>> '{texts,sentiment,mean}')::float8) AS mean_sentiment,
-           avg(COALESCE((m.profile #>> '{purchases,total_spend}')::numeric, 0)) AS mean_spend,
-           avg((m.profile #>> '{purchases,rfm,monetary}')::float8) AS mean_monetary
+           avg(m.mean_sentiment) AS mean_sentiment,
+           avg(COALESCE(m.total_spend, 0)) AS mean_spend,
+           avg(m.monetary_score::float8) AS mean_monetary
       FROM members m GROUP BY m.segment),
 categories AS (
     SELECT c.segment, array_agg(c.category ORDER BY c.orders DESC, c.category) AS top
       FROM (SELECT m.segment, e.key AS category, sum(e.value::text::int) AS orders,
                    row_number() OVER (PARTITION BY m.segment ORDER BY sum(e.value::text::int) DESC, e.key) AS rank
-              FROM members m, jsonb_each(COALESCE(m.profile #> '{purchases,orders_by_category}', '{}')) e
+              FROM members m, jsonb_each(COALESCE(m.orders_by_category, '{}')) e
              GROUP BY m.segment, e.key) c
      WHERE c.rank <= 3 GROUP BY c.segment),
 topics AS (
     SELECT m.segment, t ->> 'topic' AS topic, sum((t ->> 'texts')::int) AS texts,
            sum((t ->> 'texts')::int * (t ->> 'sentiment')::float8) / sum((t ->> 'texts')::int) AS sentiment
-      FROM members m, jsonb_array_elements(COALESCE(m.profile #> '{texts,topics}', '[]')) t
+      FROM members m, jsonb_array_elements(COALESCE(m.topics, '[]')) t
      GROUP BY m.segment, t ->> 'topic'),
 top_topics AS (
     SELECT t.segment, (array_agg(t.topic ORDER BY t.texts DESC, t.topic))[1:3] AS top,
@@ -123,7 +125,7 @@ top_topics AS (
 needs AS (
     SELECT n.segment, (array_agg(n.need ORDER BY n.customers DESC, n.need))[1] AS main, max(n.customers) AS customers
       FROM (SELECT m.segment, x.need, count(*) AS customers
-              FROM members m, jsonb_array_elements_text(COALESCE(m.profile #> '{texts,needs}', '[]')) x(need)
+              FROM members m, jsonb_array_elements_text(COALESCE(m.needs, '[]')) x(need)
              GROUP BY m.segment, x.need) n
      GROUP BY n.segment)
 SELECT s.segment,

@@ -373,14 +373,44 @@ SELECT s.kind,
  ORDER BY array_position(ARRAY['customers', 'orders', 'texts', 'items', 'answers'], s.kind), 2;
 COMMENT ON VIEW custprofile.sources IS 'The registered sources: kind, relation, columns by role.';
 
--- SQL expressions over a registered relation, aliased: the customer key cast to the type of the
--- customers key, so that every source compares with it (and indexes on it are used when the
--- types are the same).
-CREATE FUNCTION custprofile.key_type() RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT format_type(custprofile.column_type(s.relid, s.columns ->> 'key'), NULL)
-      FROM custprofile.registered('customers') s
-$$;
+-- The registered sources one statement reads, checked once and handed to the query builders
+-- below (instead of each builder reading and checking the registry again). `kinds` are the
+-- kinds the caller reads, in the order they are checked: customers, items and answers must be
+-- registered when asked for (registered() raises the ERROR that names the register_source call),
+-- orders and texts are optional. The result:
+--   {"key_type": "bigint",            -- the customers key's type, when customers are asked for
+--    "customers": {"relation": "shop.customers", "columns": {"key": ...}},
+--    "orders": {...} or null, "texts": [{...}, ...], "items": {...}, "answers": {...}}
+CREATE FUNCTION custprofile.checked_sources(VARIADIC kinds text[]) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    k text;
+    entries jsonb;
+    sources jsonb := '{}';
+BEGIN
+    FOREACH k IN ARRAY kinds LOOP
+        SELECT jsonb_agg(jsonb_build_object('relation', s.relid::regclass::text, 'columns', s.columns) ORDER BY s.relation_name)
+          INTO entries FROM custprofile.registered(k) s;
+        sources := sources || jsonb_build_object(k, CASE WHEN k = 'texts' THEN COALESCE(entries, '[]') ELSE entries -> 0 END);
+        IF k = 'customers' THEN
+            sources := sources || jsonb_build_object('key_type',
+                (SELECT format_type(custprofile.column_type(r.relid, r.columns ->> 'key'), NULL)
+                   FROM custprofile.source_registry r WHERE r.kind = 'customers'));
+        END IF;
+    END LOOP;
+    RETURN sources;
+END $$;
+
+-- The type customer keys are cast to in every query: the customers key's, so that every source
+-- compares with it (and indexes on it are used when the types are the same).
+CREATE FUNCTION custprofile.key_type(sources jsonb) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF sources ->> 'key_type' IS NULL THEN
+        RAISE EXCEPTION 'custprofile: the customers source was not checked for this query' USING ERRCODE = 'internal_error';
+    END IF;
+    RETURN sources ->> 'key_type';
+END $$;
 
 -- The expression for an optional role of a registration: `alias.column::type`, or a typed NULL
 -- when the role is not registered.
@@ -389,23 +419,23 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     SELECT CASE WHEN columns ? role THEN format('%s.%I::%s', alias, columns ->> role, type) ELSE 'NULL::' || type END
 $$;
 
--- One query over every registered text source, with the columns
+-- One query over every registered text source of `sources` (checked_sources), with the columns
 -- (source text, customer_key <key type>, body text, rating real, written_at timestamptz, item text).
-CREATE FUNCTION custprofile.texts_sql() RETURNS text
+CREATE FUNCTION custprofile.texts_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    kt text := custprofile.key_type();
+    kt text := custprofile.key_type(sources);
     parts text[] := '{}';
-    s custprofile.source_registry;
+    s jsonb;
 BEGIN
-    FOR s IN SELECT * FROM custprofile.registered('texts') LOOP
+    FOR s IN SELECT e FROM jsonb_array_elements(COALESCE(sources -> 'texts', '[]')) e LOOP
         parts := parts || format(
             'SELECT %L::text AS source, t.%I::%s AS customer_key, t.%I::text AS body, %s AS rating, %s AS written_at, %s AS item FROM %s t',
-            s.relid::regclass::text, s.columns ->> 'customer', kt, s.columns ->> 'text',
-            custprofile.role_sql(s.columns, 'rating', 't', 'real'),
-            custprofile.role_sql(s.columns, 'time', 't', 'timestamptz'),
-            custprofile.role_sql(s.columns, 'item', 't', 'text'),
-            s.relid::regclass);
+            s ->> 'relation', s #>> '{columns,customer}', kt, s #>> '{columns,text}',
+            custprofile.role_sql(s -> 'columns', 'rating', 't', 'real'),
+            custprofile.role_sql(s -> 'columns', 'time', 't', 'timestamptz'),
+            custprofile.role_sql(s -> 'columns', 'item', 't', 'text'),
+            s ->> 'relation');
     END LOOP;
     IF cardinality(parts) = 0 THEN
         RETURN format('SELECT NULL::text AS source, NULL::%s AS customer_key, NULL::text AS body, NULL::real AS rating, '
@@ -414,43 +444,41 @@ BEGIN
     RETURN array_to_string(parts, ' UNION ALL ');
 END $$;
 
--- The orders source as (customer_key, ordered_at, amount, item, category); NULL when none is
--- registered.
-CREATE FUNCTION custprofile.orders_sql() RETURNS text
+-- The orders source of `sources` as (customer_key, ordered_at, amount, item, category); NULL
+-- when none is registered.
+CREATE FUNCTION custprofile.orders_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    kt text := custprofile.key_type();
-    s custprofile.source_registry;
+    s jsonb := sources -> 'orders';
 BEGIN
-    SELECT * INTO s FROM custprofile.registered('orders');
-    IF NOT FOUND THEN
+    IF jsonb_typeof(s) IS DISTINCT FROM 'object' THEN
         RETURN NULL;
     END IF;
     RETURN format(
         'SELECT o.%I::%s AS customer_key, o.%I::timestamptz AS ordered_at, o.%I::numeric AS amount, %s AS item, %s AS category FROM %s o',
-        s.columns ->> 'customer', kt, s.columns ->> 'time', s.columns ->> 'amount',
-        custprofile.role_sql(s.columns, 'item', 'o', 'text'),
-        custprofile.role_sql(s.columns, 'category', 'o', 'text'),
-        s.relid::regclass);
+        s #>> '{columns,customer}', custprofile.key_type(sources), s #>> '{columns,time}', s #>> '{columns,amount}',
+        custprofile.role_sql(s -> 'columns', 'item', 'o', 'text'),
+        custprofile.role_sql(s -> 'columns', 'category', 'o', 'text'),
+        s ->> 'relation');
 END $$;
 
--- The shape of orders_sql() with no rows, for when no orders source is registered.
-CREATE FUNCTION custprofile.no_orders_sql() RETURNS text
+-- orders_sql(sources), or the same shape with no rows when no orders source is registered.
+CREATE FUNCTION custprofile.orders_or_none_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, NULL::numeric AS amount, '
-                  'NULL::text AS item, NULL::text AS category WHERE false', custprofile.key_type())
+    SELECT COALESCE(custprofile.orders_sql(sources),
+                    format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, NULL::numeric AS amount, '
+                           'NULL::text AS item, NULL::text AS category WHERE false', custprofile.key_type(sources)))
 $$;
 
--- The customers source as (customer_key, attributes jsonb).
-CREATE FUNCTION custprofile.customers_sql() RETURNS text
+-- The customers source of `sources` as (customer_key, attributes jsonb).
+CREATE FUNCTION custprofile.customers_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s custprofile.source_registry;
+    s jsonb := sources -> 'customers';
     attrs text;
 BEGIN
-    SELECT * INTO s FROM custprofile.registered('customers');
     SELECT string_agg(format('%L, c.%I', a, a), ', ') INTO attrs
-      FROM jsonb_array_elements_text(COALESCE(s.columns -> 'attributes', '[]')) a;
+      FROM jsonb_array_elements_text(COALESCE(s #> '{columns,attributes}', '[]')) a;
     RETURN format('SELECT c.%I AS customer_key, jsonb_build_object(%s) AS attributes FROM %s c',
-                  s.columns ->> 'key', COALESCE(attrs, ''), s.relid::regclass);
+                  s #>> '{columns,key}', COALESCE(attrs, ''), s ->> 'relation');
 END $$;

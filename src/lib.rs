@@ -1,10 +1,15 @@
 //! custprofile: customer profiles from what customers write, computed inside PostgreSQL.
 //!
-//! Layout: `settings` (GUCs), `runtime` (ONNX Runtime, model files, batched inference),
-//! `text` (pooling, sentences), `heads` (classifier heads and their training), `profiles` (the
-//! text part of a profile, k-means), `functions` (the SQL surface by theme), `sql/` (hand-written
-//! tables, views and procedures: sources, profiles and their refresh, churn, catalogues,
-//! segments, recommendations).
+//! Layout: a thin SQL layer over domain modules.
+//! - `api`: every `#[pg_extern]`, one file per theme: argument checks, conversions, aggregate glue.
+//! - `heads` (classifier heads, the sentiment head, zero-shot labels, training, the classifiers
+//!   table), `profiles` (the texts section of a profile and its batched scoring, the topic rule),
+//!   `segments` (points, k-means), `similarity`, `text` (rules over text: cleaning, PII, sentences,
+//!   keywords, aspects, pooling): the domain, below `api`.
+//! - `runtime` (ONNX Runtime and the encoder), `cache` (the backend's one bounded LRU),
+//!   `numeric` (shared maths), `settings` (GUCs), `errors`: what the domain stands on.
+//! - `sql/`: hand-written tables, views and procedures, installed in the order below; the profile
+//!   document is owned by sql/profile_document.sql. docs/data-flow.md draws how a profile is built.
 
 use pgrx::prelude::*;
 
@@ -41,13 +46,15 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/sources.sql", name = "sources");
 extension_sql_file!("../sql/topics.sql", name = "topics");
-extension_sql_file!("../sql/churn.sql", name = "churn", requires = ["topics"]);
+extension_sql_file!("../sql/profile_document.sql", name = "profile_document", requires = [api::models::model_version]);
+extension_sql_file!("../sql/churn.sql", name = "churn", requires = ["topics", "profile_document"]);
 extension_sql_file!(
     "../sql/profiles.sql",
     name = "profiles",
     requires = [
         "sources",
         "topics",
+        "profile_document",
         "churn",
         "aggregates",
         api::models::model_version,

@@ -1,4 +1,6 @@
-//! The SQL surface, one module per theme.
+//! The SQL surface, one module per theme: `#[pg_extern]` functions and aggregate support
+//! functions, their argument checks and conversions. Rules and computations live in the domain
+//! modules they call (heads, profiles, segments, similarity, text).
 
 pub mod aggregates;
 pub mod churn;

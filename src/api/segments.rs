@@ -18,11 +18,10 @@ fn kmeans_segments(
     let rows: Vec<(String, Member)> = Spi::connect(|client| {
         client
             .select(
-                // operators qualified: the caller's search_path must not choose them
-                "SELECT customer_key, interest_vector, (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,recency}')::int, \
-                        (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,frequency}')::int, \
-                        (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,monetary}')::int \
-                   FROM custprofile.profiles ORDER BY customer_key",
+                // the RFM scores through the profile document's reader (sql/profile_document.sql)
+                "SELECT p.customer_key, p.interest_vector, (custprofile.profile_row(p.profile)).recency_score, \
+                        (custprofile.profile_row(p.profile)).frequency_score, (custprofile.profile_row(p.profile)).monetary_score \
+                   FROM custprofile.profiles p ORDER BY p.customer_key",
                 None,
                 &[],
             )?

@@ -5,7 +5,7 @@ use pgrx::JsonB;
 use serde_json::json;
 
 use crate::errors::OrRaise;
-use crate::heads::sentiment::{self, Sentiment};
+use crate::heads::sentiment::{self, Sentiment, NEGATIVE, NEUTRAL, POSITIVE};
 use crate::numeric::round4;
 
 fn one(input: &str) -> Sentiment {
@@ -33,7 +33,7 @@ fn sentiment_detail(input: &str) -> JsonB {
     JsonB(json!({
         "label": s.label(),
         "score": round(s.score()),
-        "probabilities": { "negative": round(p[0]), "neutral": round(p[1]), "positive": round(p[2]) },
+        "probabilities": { "negative": round(p[NEGATIVE]), "neutral": round(p[NEUTRAL]), "positive": round(p[POSITIVE]) },
         "model": sentiment::model_name().or_raise(),
     }))
 }

@@ -1,7 +1,9 @@
-//! Customer profiles: the text part of a profile, folded from a customer's texts by the
-//! `profile_agg` aggregate (src/functions/profile_agg.rs). The rest of a profile (sources,
-//! demographics, purchases, stored profiles and their refresh) is SQL over the user's own
-//! tables: sql/sources.sql and sql/profiles.sql. `kmeans` clusters stored profiles into segments.
+//! Customer profiles: the texts section of a profile, folded from a customer's texts by the
+//! `profile_agg` aggregate (glue in src/api/profile_agg.rs): `batch` scores pending texts across
+//! groups, `topics` sorts each text into a topic, `text_summary` is the mergeable summary that
+//! writes the section. The rest of a profile (sources, purchases, the document, stored profiles
+//! and their refresh) is SQL over the user's own tables: sql/sources.sql,
+//! sql/profile_document.sql and sql/profiles.sql.
 
 pub mod batch;
 pub mod text_summary;

@@ -1,12 +1,15 @@
 //! What a customer's texts say, as a mergeable summary: counts, sentiment statistics, a linear
 //! trend of sentiment over time, ratings against text sentiment, and the sum of embeddings.
 //! Every field is a count, a sum, a minimum or a maximum, so partial summaries built by parallel
-//! workers or per partition merge into the same result as one serial pass.
+//! workers or per partition merge into the same result as one serial pass. `to_json` writes the
+//! texts section of the profile document, whose fields sql/profile_document.sql lists.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+use crate::heads::sentiment::{NEGATIVE, NEUTRAL, POSITIVE};
 
 /// Days per month in the trend's slope.
 const DAYS_PER_MONTH: f64 = 30.0;
@@ -22,7 +25,7 @@ const MICROS_PER_DAY: f64 = 86_400e6;
 pub struct Scored<'a> {
     /// sentiment score in [-1, 1]
     pub score: f32,
-    /// index into ["negative", "neutral", "positive"]
+    /// index into heads::sentiment::LABELS
     pub label: usize,
     /// the text's sentence embedding (unit length)
     pub embedding: &'a [f32],
@@ -205,9 +208,9 @@ impl TextSummary {
                 "min": round(self.score_min),
                 "max": round(self.score_max),
                 "distribution": {
-                    "negative": round(self.labels[0] as f64 / n),
-                    "neutral": round(self.labels[1] as f64 / n),
-                    "positive": round(self.labels[2] as f64 / n),
+                    "negative": round(self.labels[NEGATIVE] as f64 / n),
+                    "neutral": round(self.labels[NEUTRAL] as f64 / n),
+                    "positive": round(self.labels[POSITIVE] as f64 / n),
                 },
                 "trend": trend,
             })

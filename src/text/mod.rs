@@ -1,5 +1,6 @@
-//! Text handling that needs no model: cleaning, PII masking, pooling of token vectors, sentence
-//! splitting and the character bound applied before tokenisation.
+//! Rules over text: cleaning, PII masking, sentences and clauses, aspect and topic terms and the
+//! aspect rule, keyword candidates (ranked with the encoder's vectors by `keywords::of_text`),
+//! pooling of token vectors, and the character bound applied before tokenisation.
 
 pub mod aspects;
 pub mod clean;

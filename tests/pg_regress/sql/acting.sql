@@ -42,7 +42,7 @@ UPDATE shop.items SET description = 'Portable speaker for the beach and the pool
 CREATE FUNCTION pg_temp.item_vector_fits(item text, document text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE similarity real;
 BEGIN
-  EXECUTE format('SELECT c.similarity FROM (%s) c WHERE c.key = $1', custprofile.catalogue_similarity_sql('items', '$2'))
+  EXECUTE format('SELECT c.similarity FROM (%s) c WHERE c.key = $1', custprofile.catalogue_similarity_sql('items', '$2', custprofile.checked_sources('items')))
      INTO similarity USING item, custprofile.embed_text(document);
   RETURN similarity > 0.9999;
 END $$;

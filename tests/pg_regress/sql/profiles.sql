@@ -153,6 +153,51 @@ DROP TABLE public.profile_writes;
 DROP FUNCTION public.log_profile_write();
 DROP EXTENSION dblink;
 
+-- the profile document has one owner (sql/profile_document.sql): every stored document is
+-- version 1, and profile_row reads each field as its JSON path does
+SELECT count(*) AS profiles, count(*) FILTER (WHERE (custprofile.profile_row(profile)).version = 1) AS version_1,
+       count(*) FILTER (WHERE profile -> 'version' = '1') AS stamped
+  FROM custprofile.profiles;
+SELECT count(*) AS mismatches FROM custprofile.profiles p, LATERAL (SELECT (custprofile.profile_row(p.profile)).*) r
+ WHERE r.text_count IS DISTINCT FROM (p.profile #>> '{texts,texts}')::int
+    OR r.mean_sentiment IS DISTINCT FROM (p.profile #>> '{texts,sentiment,mean}')::float8
+    OR r.negative_share IS DISTINCT FROM (p.profile #>> '{texts,sentiment,distribution,negative}')::float8
+    OR r.needs IS DISTINCT FROM p.profile #> '{texts,needs}'
+    OR r.main_topic IS DISTINCT FROM p.profile #>> '{texts,topics,0,topic}'
+    OR r.last_text_at IS DISTINCT FROM (p.profile #>> '{texts,last_seen}')::timestamptz
+    OR r.order_count IS DISTINCT FROM (p.profile #>> '{purchases,orders}')::int
+    OR r.average_spend IS DISTINCT FROM (p.profile #>> '{purchases,average_spend}')::numeric
+    OR r.recency_score IS DISTINCT FROM (p.profile #>> '{purchases,rfm,recency}')::int
+    OR r.monetary_score IS DISTINCT FROM (p.profile #>> '{purchases,rfm,monetary}')::int
+    OR r.orders_by_category IS DISTINCT FROM p.profile #> '{purchases,orders_by_category}'
+    OR r.rhythm_days IS DISTINCT FROM (p.profile #>> '{churn,rhythm_days}')::float8
+    OR r.generated_at IS DISTINCT FROM (p.profile ->> 'generated_at')::timestamptz;
+-- a document without "version" (stored before 0.3.0) reads as version 1; NULL has no version
+SELECT (custprofile.profile_row('{"texts": {"texts": 2}}')).version AS unversioned,
+       (custprofile.profile_row('{}')).text_count AS no_texts, (custprofile.profile_row(NULL)).version AS null_document;
+-- the reader is inlined: a view column is the bare JSON path
+CREATE FUNCTION pg_temp.verbose_plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN RETURN QUERY EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q; END $$;
+SELECT bool_or(line LIKE '%(p.profile #>> ''{texts,sentiment,mean}''::text[])%') AS inlined,
+       bool_or(line LIKE '%profile_row%') AS called
+  FROM pg_temp.verbose_plan('SELECT mean_sentiment FROM custprofile.customer_profiles') line;
+SELECT count(*) AS fields, count(DISTINCT field) AS distinct_fields,
+       count(*) FILTER (WHERE field LIKE 'texts.%') AS texts_fields FROM custprofile.profile_document_fields();
+
+-- the sources are checked once per statement: build_profile checks each registration once
+BEGIN;
+SET LOCAL track_functions = 'all';
+SELECT custprofile.build_profile(1011) IS NOT NULL AS built;
+SELECT s.calls AS registration_checks FROM pg_stat_xact_user_functions s
+ WHERE s.schemaname = 'custprofile' AND s.funcname = 'check_registration';
+COMMIT;
+-- the query behind it, with its plan
+SELECT count(*) > 10 AS has_plan, bool_or(line LIKE '%Seq Scan on reviews%') AS reads_reviews,
+       bool_or(line LIKE '%GroupAggregate%') AS groups_texts
+  FROM custprofile.explain_build_profiles(ARRAY['1011']) line;
+SELECT (SELECT count(*) FROM custprofile.explain_build_profiles(ARRAY['1011', '1012'], actual => true) l
+         WHERE l LIKE '%actual rows%') > 0 AS analysed;
+
 -- clean up: registrations and stored profiles go with the shop
 SELECT custprofile.unregister_source(kind, relation) FROM custprofile.sources;
 TRUNCATE custprofile.profiles, custprofile.refresh_queue;

@@ -1,39 +1,40 @@
 #!/usr/bin/env bash
-# ALTER EXTENSION custprofile UPDATE from 0.1.0 (its install script, frozen in
-# sql/released/custprofile--0.1.0.sql) to the version of this checkout: a database filled under
-# 0.1.0 (sources, stored profiles, a trained classifier, edited topics, churn weights) keeps
-# every piece of state, then has exactly the catalogue objects of a fresh install
+# ALTER EXTENSION custprofile UPDATE from a released version FROM (its install script, frozen in
+# sql/released/custprofile--FROM.sql) to the version of this checkout: a database filled under
+# FROM (sources, stored profiles, a trained classifier, edited topics, churn weights) keeps every
+# piece of state, then has exactly the catalogue objects of a fresh install
 # (tests/upgrade/catalog.sql in both, compared line by line) and answers like one.
+# Usage: tests/upgrade/upgrade_from.sh FROM   (scripts/test.sh runs it for every released version)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 cd "$REPO_ROOT"
 PG_CONFIG="$(pg_config_path)"
 current="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+FROM="${1:?usage: tests/upgrade/upgrade_from.sh FROM (a version in sql/released/)}"
+[[ -f "sql/released/custprofile--$FROM.sql" ]] || die "no frozen install script sql/released/custprofile--$FROM.sql"
 OLD=custprofile_upgraded
 NEW=custprofile_fresh
 
 # the old version's install script beside the current one (the upgrade scripts come with
 # cargo pgrx install)
-as_root install -m 0644 sql/released/custprofile--0.1.0.sql "$("$PG_CONFIG" --sharedir)/extension/"
+as_root install -m 0644 "sql/released/custprofile--$FROM.sql" "$("$PG_CONFIG" --sharedir)/extension/"
 bash scripts/cluster.sh start >/dev/null 2>&1
 in_db() { local db="$1"; shift; CUSTPROFILE_DB="$db" bash scripts/cluster.sh psql -q -v ON_ERROR_STOP=1 "$@"; }
 in_db postgres -c "DROP DATABASE IF EXISTS $OLD" -c "DROP DATABASE IF EXISTS $NEW" -c "CREATE DATABASE $OLD" -c "CREATE DATABASE $NEW"
 
-log "filling a database under custprofile 0.1.0"
-in_db "$OLD" -c "SET client_min_messages = warning" -c "CREATE EXTENSION custprofile VERSION '0.1.0'" >/dev/null
+log "filling a database under custprofile $FROM"
+in_db "$OLD" -c "SET client_min_messages = warning" -c "CREATE EXTENSION custprofile VERSION '$FROM'" >/dev/null
 in_db "$OLD" -f demo/shop.sql >/dev/null
 in_db "$OLD" >/dev/null <<'SQL'
 SET client_min_messages = warning;
-SELECT custprofile.register_source('customers', 'shop.customers', '{"key": "customer_id", "attributes": ["city", "country"]}');
-SELECT custprofile.register_source('orders', 'shop.orders', '{"customer": "customer_id", "time": "ordered_at", "amount": "total", "item": "product", "category": "category"}');
-SELECT custprofile.register_source('texts', 'shop.reviews', '{"customer": "customer_id", "text": "body", "time": "written_at", "rating": "stars", "item": "product"}');
+\i tests/upgrade/register_demo.sql
 UPDATE custprofile.topics SET description = description || ' and gift cards' WHERE topic = (SELECT min(topic) FROM custprofile.topics);
 INSERT INTO custprofile.topics (topic, description) VALUES ('gift wrapping', 'gift wrap, ribbons and presents');
 SELECT custprofile.train_classifier('upgrade_head',
   'SELECT body, CASE WHEN stars >= 4 THEN ''pos'' ELSE ''neg'' END FROM shop.reviews WHERE stars <> 3 AND body IS NOT NULL', '{"validation_share": 0}');
 CALL custprofile.refresh_profiles();
 SELECT custprofile.train_churn_model('SELECT customer_id, customer_id % 3 = 0 FROM shop.customers');
--- the state as it is under 0.1.0, kept outside the extension
+-- the state as it is under the old version, kept outside the extension
 CREATE SCHEMA before;
 CREATE TABLE before.registry AS SELECT kind, relid::regclass::text AS relation, columns, registered_by FROM custprofile.source_registry;
 CREATE TABLE before.topics AS SELECT * FROM custprofile.topics;
@@ -42,9 +43,9 @@ CREATE TABLE before.churn_model AS SELECT weights, metrics FROM custprofile.chur
 CREATE TABLE before.profiles AS SELECT customer_key, profile, interest_vector, segment, source_hash, refreshed_at FROM custprofile.profiles;
 CREATE TABLE before.predictions AS SELECT review_id, custprofile.predict('upgrade_head', body) AS label FROM shop.reviews;
 SQL
-[[ "$(in_db "$OLD" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'custprofile'")" == 0.1.0 ]] || die "not at 0.1.0"
+[[ "$(in_db "$OLD" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'custprofile'")" == "$FROM" ]] || die "not at $FROM"
 
-log "ALTER EXTENSION custprofile UPDATE (0.1.0 -> $current)"
+log "ALTER EXTENSION custprofile UPDATE ($FROM -> $current)"
 in_db "$OLD" -c "ALTER EXTENSION custprofile UPDATE"
 [[ "$(in_db "$OLD" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'custprofile'")" == "$current" ]] || die "not at $current after the update"
 
@@ -55,8 +56,10 @@ UNION ALL SELECT 'topics' FROM (SELECT * FROM before.topics EXCEPT SELECT * FROM
 UNION ALL SELECT 'classifiers' FROM (SELECT name, head::text, metrics::text, trained_at FROM before.classifiers
                                      EXCEPT SELECT name, head::text, metrics::text, trained_at FROM custprofile.classifiers) x
 UNION ALL SELECT 'churn_model' FROM (SELECT weights::text, metrics::text FROM before.churn_model EXCEPT SELECT weights::text, metrics::text FROM custprofile.churn_model) x
-UNION ALL SELECT 'profiles' FROM (SELECT customer_key, profile::text, interest_vector, segment, source_hash, refreshed_at FROM before.profiles
-                                  EXCEPT SELECT customer_key, profile::text, interest_vector, segment, source_hash, refreshed_at FROM custprofile.profiles) x
+-- stored documents keep every field; those from before 0.3.0 gain "version": 1 (the same shape)
+UNION ALL SELECT 'profiles' FROM (SELECT customer_key, (profile - 'version')::text, interest_vector, segment, source_hash, refreshed_at FROM before.profiles
+                                  EXCEPT SELECT customer_key, (profile - 'version')::text, interest_vector, segment, source_hash, refreshed_at FROM custprofile.profiles) x
+UNION ALL SELECT 'version' FROM custprofile.profiles WHERE NOT (profile -> 'version') = '1'
 UNION ALL SELECT 'row counts' WHERE (SELECT count(*) FROM before.profiles) <> (SELECT count(*) FROM custprofile.profiles)
        OR (SELECT count(*) FROM before.topics) <> (SELECT count(*) FROM custprofile.topics)
        OR (SELECT count(*) FROM before.registry) <> (SELECT count(*) FROM custprofile.source_registry)
@@ -76,13 +79,20 @@ CALL custprofile.refresh_profiles();
 SELECT count(*) FROM custprofile.profiles p JOIN before.profiles b USING (customer_key) WHERE p.refreshed_at <> b.refreshed_at;
 CALL custprofile.refresh_profiles(full_rebuild => true);
 SELECT count(*) FROM custprofile.profiles p JOIN before.profiles b USING (customer_key)
- WHERE (p.profile - 'generated_at' - 'model' - 'churn') <> (b.profile - 'generated_at' - 'model' - 'churn');
+ WHERE (p.profile - 'generated_at' - 'model' - 'churn' - 'version') <> (b.profile - 'generated_at' - 'model' - 'churn' - 'version');
 SQL
 )"
 [[ "$answers" == $'0\n0' ]] || die "the updated database does not answer as before (rebuilt, changed documents: $(echo $answers))"
 
 log "comparing the catalogue objects with a fresh $current"
 in_db "$NEW" -c "SET client_min_messages = warning" -c "CREATE EXTENSION custprofile" >/dev/null
+# registering grants the registrant SELECT on the stored profiles (since 0.2.0): state made by
+# use, not by the install, so both databases register the demo shop as the current version
+# does before their catalogues are compared
+in_db "$NEW" -f demo/shop.sql >/dev/null
+for db in "$OLD" "$NEW"; do
+  in_db "$db" -c "SET client_min_messages = warning" -f tests/upgrade/register_demo.sql >/dev/null
+done
 out="$(mktemp -d)"
 in_db "$OLD" -tA -f tests/upgrade/catalog.sql >"$out/upgraded"
 in_db "$NEW" -tA -f tests/upgrade/catalog.sql >"$out/fresh"
@@ -93,4 +103,4 @@ fi
 objects=$(wc -l <"$out/fresh")
 rm -rf "$out"
 in_db postgres -c "DROP DATABASE $OLD" -c "DROP DATABASE $NEW"
-log "0.1.0 -> $current: state kept, $objects catalogue lines the same as a fresh install"
+log "$FROM -> $current: state kept, $objects catalogue lines the same as a fresh install"
