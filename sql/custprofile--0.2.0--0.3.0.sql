@@ -11,10 +11,13 @@
 --   items_sql, answers_sql ...) take as their argument, instead of each re-reading and
 --   re-checking the registry; the zero-argument builders are dropped.
 -- * build_profiles runs one query, profiles_sql(sources), whose plan explain_build_profiles shows.
+-- * k-means gets its points as arguments: kmeans_assign (Rust) replaces kmeans_segments, which
+--   read the stored profiles itself.
 --
--- The definitions below are those of sql/*.sql at 0.3.0 (the Rust functions' definitions did
--- not change). tests/upgrade/upgrade_from.sh checks that an updated database has exactly the
--- objects of a fresh 0.3.0 and keeps its state.
+-- The definitions below are those of sql/*.sql at 0.3.0 and, for kmeans_assign, of the
+-- install script pgrx generates (the other Rust functions' definitions did not change).
+-- tests/upgrade/upgrade_from.sh checks that an updated database has exactly the objects of a
+-- fresh 0.3.0 and keeps its state.
 
 -- the profile document (sql/profile_document.sql)
 CREATE FUNCTION custprofile.profile_document_version() RETURNS int
@@ -413,6 +416,22 @@ BEGIN
     END LOOP;
 END $$;
 
+-- k-means over points passed in (src/api/segments.rs)
+CREATE FUNCTION custprofile."kmeans_assign"(
+	"interests" real[], /* Vec < Option < f32 > > */
+	"dims" INT, /* i32 */
+	"rfm" INT[], /* Vec < Option < i32 > > */
+	"k" INT, /* i32 */
+	"options" jsonb DEFAULT '{}' /* JsonArg */
+) RETURNS TABLE (
+	"member" INT,  /* i32 */
+	"segment" INT,  /* i32 */
+	"distance" real  /* f32 */
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'kmeans_assign_wrapper';
+
 -- readers of the document and the sources (sql/churn.sql, sql/profiles.sql, sql/segments.sql, sql/recommendations.sql)
 CREATE OR REPLACE FUNCTION custprofile.churn_factors(profile jsonb, rhythm_days float8, as_of timestamptz)
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
@@ -786,10 +805,25 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('custprofile.segment_customers'));
     masking := custprofile.pii_masking();
 
-    -- kmeans_segments reads every stored profile; profiles.segment then holds the result
+    -- every stored profile as a point, in key order: its interest vector (zeros without one, or
+    -- with another length than the longest) and its RFM scores; kmeans_assign numbers them
+    WITH members AS MATERIALIZED (
+        SELECT p.customer_key, row_number() OVER (ORDER BY p.customer_key)::int AS member, p.interest_vector,
+               ARRAY[(custprofile.profile_row(p.profile)).recency_score, (custprofile.profile_row(p.profile)).frequency_score,
+                     (custprofile.profile_row(p.profile)).monetary_score] AS rfm
+          FROM custprofile.profiles p),
+    dims AS (SELECT COALESCE(max(cardinality(m.interest_vector)), 0) AS n FROM members m),
+    points AS (
+        SELECT COALESCE((SELECT array_agg(v.x ORDER BY m.member, v.i)
+                           FROM members m, dims d,
+                                unnest(CASE WHEN cardinality(m.interest_vector) = d.n THEN m.interest_vector
+                                            ELSE array_fill(0::real, ARRAY[d.n]) END) WITH ORDINALITY AS v(x, i)), '{}') AS interests,
+               (SELECT d.n FROM dims d) AS dims,
+               (SELECT array_agg(r.x ORDER BY m.member, r.i) FROM members m, unnest(m.rfm) WITH ORDINALITY AS r(x, i)) AS rfm)
     UPDATE custprofile.profiles p SET segment = s.segment
-      FROM custprofile.kmeans_segments(k, options) s
-     WHERE s.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;
+      FROM points CROSS JOIN LATERAL custprofile.kmeans_assign(points.interests, points.dims, points.rfm, k, options) s
+      JOIN members m ON m.member = s.member
+     WHERE m.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;
 
     DELETE FROM custprofile.segmentation;
     INSERT INTO custprofile.segmentation (segment, centre, k, options)
@@ -970,6 +1004,10 @@ DROP FUNCTION custprofile.catalogue_similarity_sql(text, text);
 DROP FUNCTION custprofile.catalogue_rows_sql(text);
 DROP FUNCTION custprofile.items_sql();
 DROP FUNCTION custprofile.answers_sql();
+
+-- k-means takes its points as arguments (segment_customers gathers them) instead of reading
+-- the stored profiles itself
+DROP FUNCTION custprofile.kmeans_segments(int, jsonb);
 
 -- stored documents built by 0.2.0 have the shape of version 1
 UPDATE custprofile.profiles SET profile = profile || '{"version": 1}' WHERE NOT profile ? 'version';

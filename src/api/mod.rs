@@ -5,6 +5,7 @@
 pub mod aggregates;
 pub mod churn;
 pub mod classifiers;
+pub mod compat;
 pub mod embedding;
 pub mod json_arg;
 pub mod models;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::errors::{Error, Result};
 use crate::numeric::normalize;
 
-/// The options of `kmeans_segments`.
+/// The options of `segment_customers` (and `kmeans_assign`).
 pub struct SegmentOptions {
     pub seed: u64,
     pub max_iterations: usize,

@@ -33,6 +33,8 @@ INSERT INTO custprofile.topics (topic, description) VALUES ('gift wrapping', 'gi
 SELECT custprofile.train_classifier('upgrade_head',
   'SELECT body, CASE WHEN stars >= 4 THEN ''pos'' ELSE ''neg'' END FROM shop.reviews WHERE stars <> 3 AND body IS NOT NULL', '{"validation_share": 0}');
 CALL custprofile.refresh_profiles();
+-- segments through the old version's SQL and the new library (src/api/compat.rs)
+SELECT count(*) FROM custprofile.segment_customers(3);
 SELECT custprofile.train_churn_model('SELECT customer_id, customer_id % 3 = 0 FROM shop.customers');
 -- the state as it is under the old version, kept outside the extension
 CREATE SCHEMA before;
