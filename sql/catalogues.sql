@@ -22,7 +22,7 @@ COMMENT ON TABLE custprofile.catalogue_embeddings IS
 CREATE FUNCTION custprofile.items_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s jsonb := sources -> 'items';
+    s jsonb := custprofile.checked_source(sources, 'items');
     title text := custprofile.role_sql(s -> 'columns', 'title', 'i', 'text');
     category text := custprofile.role_sql(s -> 'columns', 'category', 'i', 'text');
 BEGIN
@@ -31,7 +31,7 @@ BEGIN
         'concat_ws(''. '', NULLIF(btrim(%2$s), ''''), NULLIF(btrim(%3$s), ''''), NULLIF(btrim(%4$s), '''')) AS document, '
         '%2$s AS title, %3$s AS category, %5$s AS price FROM %6$s i',
         s #>> '{columns,key}', title, category, custprofile.role_sql(s -> 'columns', 'description', 'i', 'text'),
-        custprofile.role_sql(s -> 'columns', 'price', 'i', 'numeric'), s ->> 'relation');
+        custprofile.role_sql(s -> 'columns', 'price', 'i', 'numeric'), custprofile.source_relation(s));
 END $$;
 
 -- The answers source of `sources` as (key text, document text, answer text): the question (or
@@ -39,8 +39,8 @@ END $$;
 CREATE FUNCTION custprofile.answers_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT format('SELECT a.%I::text AS key, NULLIF(btrim(a.%I::text), '''') AS document, a.%I::text AS answer FROM %s a',
-                  s #>> '{columns,key}', s #>> '{columns,question}', s #>> '{columns,answer}', s ->> 'relation')
-      FROM (SELECT sources -> 'answers' AS s) x
+                  s #>> '{columns,key}', s #>> '{columns,question}', s #>> '{columns,answer}', custprofile.source_relation(s))
+      FROM (SELECT custprofile.checked_source(sources, 'answers') AS s) x
 $$;
 
 -- The rows of a catalogue: items_sql(sources) or answers_sql(sources).

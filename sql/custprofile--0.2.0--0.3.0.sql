@@ -11,11 +11,9 @@
 --   items_sql, answers_sql ...) take as their argument, instead of each re-reading and
 --   re-checking the registry; the zero-argument builders are dropped.
 -- * build_profiles runs one query, profiles_sql(sources), whose plan explain_build_profiles shows.
--- * k-means gets its points as arguments: kmeans_assign (Rust) replaces kmeans_segments, which
---   read the stored profiles itself.
 --
--- The definitions below are those of sql/*.sql at 0.3.0 and, for kmeans_assign, of the
--- install script pgrx generates (the other Rust functions' definitions did not change).
+-- The definitions below are those of sql/*.sql at 0.3.0 (the Rust functions' definitions did
+-- not change).
 -- tests/upgrade/upgrade_from.sh checks that an updated database has exactly the objects of a
 -- fresh 0.3.0 and keeps its state.
 
@@ -155,7 +153,9 @@ $$;
 
 CREATE FUNCTION custprofile.texts_interest_vector(texts jsonb) RETURNS real[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT ARRAY(SELECT v::real FROM jsonb_array_elements_text(texts -> 'interest_vector') v)
+    SELECT CASE WHEN jsonb_typeof(texts -> 'interest_vector') = 'array'
+                THEN ARRAY(SELECT v::real FROM jsonb_array_elements_text(texts -> 'interest_vector') v)
+                ELSE '{}' END
 $$;
 
 
@@ -233,7 +233,8 @@ DECLARE
     sources jsonb := '{}';
 BEGIN
     FOREACH k IN ARRAY kinds LOOP
-        SELECT jsonb_agg(jsonb_build_object('relation', s.relid::regclass::text, 'columns', s.columns) ORDER BY s.relation_name)
+        SELECT jsonb_agg(jsonb_build_object('relid', s.relid, 'relation', s.relid::regclass::text, 'columns', s.columns)
+                         ORDER BY s.relation_name)
           INTO entries FROM custprofile.registered(k) s;
         sources := sources || jsonb_build_object(k, CASE WHEN k = 'texts' THEN COALESCE(entries, '[]') ELSE entries -> 0 END);
         IF k = 'customers' THEN
@@ -246,13 +247,29 @@ BEGIN
 END $$;
 
 
-CREATE FUNCTION custprofile.key_type(sources jsonb) RETURNS text
+CREATE FUNCTION custprofile.checked_source(sources jsonb, kind text) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF sources IS NULL OR NOT sources ? kind THEN
+        RAISE EXCEPTION 'custprofile: the % source was not checked for this query', kind USING ERRCODE = 'internal_error';
+    END IF;
+    RETURN NULLIF(sources -> kind, 'null');
+END $$;
+
+
+CREATE FUNCTION custprofile.source_relation(source jsonb) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT ((source ->> 'relid')::oid)::regclass::text
+$$;
+
+
+CREATE FUNCTION custprofile.key_type(sources jsonb) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF sources ->> 'key_type' IS NULL THEN
         RAISE EXCEPTION 'custprofile: the customers source was not checked for this query' USING ERRCODE = 'internal_error';
     END IF;
-    RETURN sources ->> 'key_type';
+    RETURN format_type((sources ->> 'key_type')::regtype, NULL);
 END $$;
 
 
@@ -263,14 +280,14 @@ DECLARE
     parts text[] := '{}';
     s jsonb;
 BEGIN
-    FOR s IN SELECT e FROM jsonb_array_elements(COALESCE(sources -> 'texts', '[]')) e LOOP
+    FOR s IN SELECT e FROM jsonb_array_elements(custprofile.checked_source(sources, 'texts')) e LOOP
         parts := parts || format(
             'SELECT %L::text AS source, t.%I::%s AS customer_key, t.%I::text AS body, %s AS rating, %s AS written_at, %s AS item FROM %s t',
-            s ->> 'relation', s #>> '{columns,customer}', kt, s #>> '{columns,text}',
+            custprofile.source_relation(s), s #>> '{columns,customer}', kt, s #>> '{columns,text}',
             custprofile.role_sql(s -> 'columns', 'rating', 't', 'real'),
             custprofile.role_sql(s -> 'columns', 'time', 't', 'timestamptz'),
             custprofile.role_sql(s -> 'columns', 'item', 't', 'text'),
-            s ->> 'relation');
+            custprofile.source_relation(s));
     END LOOP;
     IF cardinality(parts) = 0 THEN
         RETURN format('SELECT NULL::text AS source, NULL::%s AS customer_key, NULL::text AS body, NULL::real AS rating, '
@@ -283,9 +300,9 @@ END $$;
 CREATE FUNCTION custprofile.orders_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s jsonb := sources -> 'orders';
+    s jsonb := custprofile.checked_source(sources, 'orders');
 BEGIN
-    IF jsonb_typeof(s) IS DISTINCT FROM 'object' THEN
+    IF s IS NULL THEN
         RETURN NULL;
     END IF;
     RETURN format(
@@ -293,7 +310,7 @@ BEGIN
         s #>> '{columns,customer}', custprofile.key_type(sources), s #>> '{columns,time}', s #>> '{columns,amount}',
         custprofile.role_sql(s -> 'columns', 'item', 'o', 'text'),
         custprofile.role_sql(s -> 'columns', 'category', 'o', 'text'),
-        s ->> 'relation');
+        custprofile.source_relation(s));
 END $$;
 
 
@@ -308,20 +325,20 @@ $$;
 CREATE FUNCTION custprofile.customers_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s jsonb := sources -> 'customers';
+    s jsonb := custprofile.checked_source(sources, 'customers');
     attrs text;
 BEGIN
     SELECT string_agg(format('%L, c.%I', a, a), ', ') INTO attrs
       FROM jsonb_array_elements_text(COALESCE(s #> '{columns,attributes}', '[]')) a;
     RETURN format('SELECT c.%I AS customer_key, jsonb_build_object(%s) AS attributes FROM %s c',
-                  s #>> '{columns,key}', COALESCE(attrs, ''), s ->> 'relation');
+                  s #>> '{columns,key}', COALESCE(attrs, ''), custprofile.source_relation(s));
 END $$;
 
 
 CREATE FUNCTION custprofile.items_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s jsonb := sources -> 'items';
+    s jsonb := custprofile.checked_source(sources, 'items');
     title text := custprofile.role_sql(s -> 'columns', 'title', 'i', 'text');
     category text := custprofile.role_sql(s -> 'columns', 'category', 'i', 'text');
 BEGIN
@@ -330,15 +347,15 @@ BEGIN
         'concat_ws(''. '', NULLIF(btrim(%2$s), ''''), NULLIF(btrim(%3$s), ''''), NULLIF(btrim(%4$s), '''')) AS document, '
         '%2$s AS title, %3$s AS category, %5$s AS price FROM %6$s i',
         s #>> '{columns,key}', title, category, custprofile.role_sql(s -> 'columns', 'description', 'i', 'text'),
-        custprofile.role_sql(s -> 'columns', 'price', 'i', 'numeric'), s ->> 'relation');
+        custprofile.role_sql(s -> 'columns', 'price', 'i', 'numeric'), custprofile.source_relation(s));
 END $$;
 
 
 CREATE FUNCTION custprofile.answers_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT format('SELECT a.%I::text AS key, NULLIF(btrim(a.%I::text), '''') AS document, a.%I::text AS answer FROM %s a',
-                  s #>> '{columns,key}', s #>> '{columns,question}', s #>> '{columns,answer}', s ->> 'relation')
-      FROM (SELECT sources -> 'answers' AS s) x
+                  s #>> '{columns,key}', s #>> '{columns,question}', s #>> '{columns,answer}', custprofile.source_relation(s))
+      FROM (SELECT custprofile.checked_source(sources, 'answers') AS s) x
 $$;
 
 
@@ -415,22 +432,6 @@ BEGIN
         DROP TABLE pg_temp.custprofile_catalogue;
     END LOOP;
 END $$;
-
--- k-means over points passed in (src/api/segments.rs)
-CREATE FUNCTION custprofile."kmeans_assign"(
-	"interests" real[], /* Vec < Option < f32 > > */
-	"dims" INT, /* i32 */
-	"rfm" INT[], /* Vec < Option < i32 > > */
-	"k" INT, /* i32 */
-	"options" jsonb DEFAULT '{}' /* JsonArg */
-) RETURNS TABLE (
-	"member" INT,  /* i32 */
-	"segment" INT,  /* i32 */
-	"distance" real  /* f32 */
-)
-IMMUTABLE STRICT PARALLEL SAFE
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'kmeans_assign_wrapper';
 
 -- readers of the document and the sources (sql/churn.sql, sql/profiles.sql, sql/segments.sql, sql/recommendations.sql)
 CREATE OR REPLACE FUNCTION custprofile.churn_factors(profile jsonb, rhythm_days float8, as_of timestamptz)
@@ -609,8 +610,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
                    to_jsonb(c.customer_key),
                    c.attributes,
                    CASE WHEN $2 THEN custprofile.purchases_section(
-                       p.orders, p.spend, p.first_order, p.last_order, p.recency_days, p.interval_days,
-                       custprofile.rfm_section(p.recency_days, p.orders, p.spend, $3),
+                       p.orders, p.spend, p.first_order, p.last_order, p.recency_days::numeric, p.interval_days::numeric,
+                       custprofile.rfm_section(p.recency_days::numeric, p.orders, p.spend, $3),
                        cat.favourite, cat.orders_by_category) END,
                    t.signals),
                custprofile.texts_interest_vector(t.signals),
@@ -805,25 +806,10 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('custprofile.segment_customers'));
     masking := custprofile.pii_masking();
 
-    -- every stored profile as a point, in key order: its interest vector (zeros without one, or
-    -- with another length than the longest) and its RFM scores; kmeans_assign numbers them
-    WITH members AS MATERIALIZED (
-        SELECT p.customer_key, row_number() OVER (ORDER BY p.customer_key)::int AS member, p.interest_vector,
-               ARRAY[(custprofile.profile_row(p.profile)).recency_score, (custprofile.profile_row(p.profile)).frequency_score,
-                     (custprofile.profile_row(p.profile)).monetary_score] AS rfm
-          FROM custprofile.profiles p),
-    dims AS (SELECT COALESCE(max(cardinality(m.interest_vector)), 0) AS n FROM members m),
-    points AS (
-        SELECT COALESCE((SELECT array_agg(v.x ORDER BY m.member, v.i)
-                           FROM members m, dims d,
-                                unnest(CASE WHEN cardinality(m.interest_vector) = d.n THEN m.interest_vector
-                                            ELSE array_fill(0::real, ARRAY[d.n]) END) WITH ORDINALITY AS v(x, i)), '{}') AS interests,
-               (SELECT d.n FROM dims d) AS dims,
-               (SELECT array_agg(r.x ORDER BY m.member, r.i) FROM members m, unnest(m.rfm) WITH ORDINALITY AS r(x, i)) AS rfm)
+    -- kmeans_segments reads every stored profile; profiles.segment then holds the result
     UPDATE custprofile.profiles p SET segment = s.segment
-      FROM points CROSS JOIN LATERAL custprofile.kmeans_assign(points.interests, points.dims, points.rfm, k, options) s
-      JOIN members m ON m.member = s.member
-     WHERE m.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;
+      FROM custprofile.kmeans_segments(k, options) s
+     WHERE s.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;
 
     DELETE FROM custprofile.segmentation;
     INSERT INTO custprofile.segmentation (segment, centre, k, options)
@@ -1004,10 +990,6 @@ DROP FUNCTION custprofile.catalogue_similarity_sql(text, text);
 DROP FUNCTION custprofile.catalogue_rows_sql(text);
 DROP FUNCTION custprofile.items_sql();
 DROP FUNCTION custprofile.answers_sql();
-
--- k-means takes its points as arguments (segment_customers gathers them) instead of reading
--- the stored profiles itself
-DROP FUNCTION custprofile.kmeans_segments(int, jsonb);
 
 -- stored documents built by 0.2.0 have the shape of version 1
 UPDATE custprofile.profiles SET profile = profile || '{"version": 1}' WHERE NOT profile ? 'version';

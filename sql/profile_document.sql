@@ -5,7 +5,13 @@
 --                              write the document (its texts section is written by the
 --                              profile_agg aggregate, src/profiles/text_summary.rs, and listed here);
 --   profile_row()              reads it: typed columns for the views, churn, segments,
---                              recommendations and k-means, so that no other file spells a path.
+--                              recommendations and k-means, so that their readers spell no path
+--                              (what is left: the generated column profiles.orders_by_category,
+--                              which needs an immutable expression, the fields of each
+--                              texts.topics entry in the segments view, the churn section's own
+--                              "risk", read where churn_assessment's result is used, and the RFM
+--                              scores kmeans_segments reads in Rust, which also serves databases
+--                              not yet updated to a version with profile_row).
 -- Why SQL and not a Rust type: the readers are SQL views and queries over many profiles, and
 -- profile_row() is inlined by the planner, so reading a field through it costs what the literal
 -- JSON path costs; a Rust accessor would parse the whole document on every call.
@@ -157,10 +163,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     SELECT profile || jsonb_build_object('churn', churn)
 $$;
 
--- The texts section's interest vector as real[] (empty without one).
+-- The texts section's interest vector as real[]; empty without one (no texts, or only NULL and
+-- blank ones: the section then says "interest_vector": null).
 CREATE FUNCTION custprofile.texts_interest_vector(texts jsonb) RETURNS real[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT ARRAY(SELECT v::real FROM jsonb_array_elements_text(texts -> 'interest_vector') v)
+    SELECT CASE WHEN jsonb_typeof(texts -> 'interest_vector') = 'array'
+                THEN ARRAY(SELECT v::real FROM jsonb_array_elements_text(texts -> 'interest_vector') v)
+                ELSE '{}' END
 $$;
 
 -- The fields the readers use, typed. Numbers are float8 and numeric as written, so that readers

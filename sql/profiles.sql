@@ -4,9 +4,9 @@
 -- fields, writers and readers) is sql/profile_document.sql.
 
 -- Quintile breakpoints (20/40/60/80 %) of recency, order count and spend over every customer
--- with orders: the yardstick of the 1 to 5 RFM scores, computed once per build_profiles call
--- (one refresh batch), not per customer. NULL without an orders source. `sources` as
--- checked_sources('customers', 'orders', ...) gives them.
+-- with orders: the yardstick of the 1 to 5 RFM scores, computed once per refresh
+-- (refresh_profiles hands them to every batch) or per build_profiles call, never per customer.
+-- NULL without an orders source. `sources` as checked_sources('customers', 'orders', ...) gives them.
 CREATE FUNCTION custprofile.rfm_breakpoints(sources jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
@@ -81,8 +81,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
                    to_jsonb(c.customer_key),
                    c.attributes,
                    CASE WHEN $2 THEN custprofile.purchases_section(
-                       p.orders, p.spend, p.first_order, p.last_order, p.recency_days, p.interval_days,
-                       custprofile.rfm_section(p.recency_days, p.orders, p.spend, $3),
+                       p.orders, p.spend, p.first_order, p.last_order, p.recency_days::numeric, p.interval_days::numeric,
+                       custprofile.rfm_section(p.recency_days::numeric, p.orders, p.spend, $3),
                        cat.favourite, cat.orders_by_category) END,
                    t.signals),
                custprofile.texts_interest_vector(t.signals),

@@ -1,5 +1,6 @@
--- Segments: segment_customers(k) clusters the stored profiles with k-means (src/functions/
--- segments.rs: interest vectors plus scaled RFM scores, k-means++ with a fixed seed), stores each
+-- Segments: segment_customers(k) clusters the stored profiles with k-means (kmeans_segments in
+-- src/api/segments.rs over src/segments: interest vectors plus scaled RFM scores, k-means++
+-- with a fixed seed), stores each
 -- customer's segment in custprofile.profiles.segment and each segment's keywords here; the
 -- segments view describes them for people and BI tools.
 
@@ -40,25 +41,10 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('custprofile.segment_customers'));
     masking := custprofile.pii_masking();
 
-    -- every stored profile as a point, in key order: its interest vector (zeros without one, or
-    -- with another length than the longest) and its RFM scores; kmeans_assign numbers them
-    WITH members AS MATERIALIZED (
-        SELECT p.customer_key, row_number() OVER (ORDER BY p.customer_key)::int AS member, p.interest_vector,
-               ARRAY[(custprofile.profile_row(p.profile)).recency_score, (custprofile.profile_row(p.profile)).frequency_score,
-                     (custprofile.profile_row(p.profile)).monetary_score] AS rfm
-          FROM custprofile.profiles p),
-    dims AS (SELECT COALESCE(max(cardinality(m.interest_vector)), 0) AS n FROM members m),
-    points AS (
-        SELECT COALESCE((SELECT array_agg(v.x ORDER BY m.member, v.i)
-                           FROM members m, dims d,
-                                unnest(CASE WHEN cardinality(m.interest_vector) = d.n THEN m.interest_vector
-                                            ELSE array_fill(0::real, ARRAY[d.n]) END) WITH ORDINALITY AS v(x, i)), '{}') AS interests,
-               (SELECT d.n FROM dims d) AS dims,
-               (SELECT array_agg(r.x ORDER BY m.member, r.i) FROM members m, unnest(m.rfm) WITH ORDINALITY AS r(x, i)) AS rfm)
+    -- kmeans_segments reads every stored profile; profiles.segment then holds the result
     UPDATE custprofile.profiles p SET segment = s.segment
-      FROM points CROSS JOIN LATERAL custprofile.kmeans_assign(points.interests, points.dims, points.rfm, k, options) s
-      JOIN members m ON m.member = s.member
-     WHERE m.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;
+      FROM custprofile.kmeans_segments(k, options) s
+     WHERE s.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;
 
     DELETE FROM custprofile.segmentation;
     INSERT INTO custprofile.segmentation (segment, centre, k, options)

@@ -1,8 +1,10 @@
 -- Where the user's data lives. Users keep their own tables and column names;
 -- register_source(kind, relation, columns) records, per kind, the relation and which of its
 -- columns plays which role. Everything that reads user data (build_profile, refresh_profiles,
--- text_insights, check_sources) builds its queries from this registry, and checks it first, so
--- a dropped table or renamed column gives a clear ERROR instead of a wrong answer.
+-- text_insights, check_sources, segments, recommendations, catalogues) checks the registrations
+-- it reads once per statement (checked_sources), so a dropped table or renamed column gives a
+-- clear ERROR instead of a wrong answer, and builds its queries from that checked description
+-- (texts_sql, orders_sql, customers_sql here; items_sql, answers_sql in sql/catalogues.sql).
 
 CREATE TABLE custprofile.source_registry (
     kind          text NOT NULL CHECK (kind IN ('customers', 'orders', 'texts', 'items', 'answers')),
@@ -379,8 +381,10 @@ COMMENT ON VIEW custprofile.sources IS 'The registered sources: kind, relation, 
 -- registered when asked for (registered() raises the ERROR that names the register_source call),
 -- orders and texts are optional. The result:
 --   {"key_type": "bigint",            -- the customers key's type, when customers are asked for
---    "customers": {"relation": "shop.customers", "columns": {"key": ...}},
+--    "customers": {"relid": 16390, "relation": "shop.customers", "columns": {"key": ...}},
 --    "orders": {...} or null, "texts": [{...}, ...], "items": {...}, "answers": {...}}
+-- The builders take relations and types from it only as an oid and a regtype, so that a
+-- description made by hand cannot carry SQL into the query.
 CREATE FUNCTION custprofile.checked_sources(VARIADIC kinds text[]) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
@@ -389,7 +393,8 @@ DECLARE
     sources jsonb := '{}';
 BEGIN
     FOREACH k IN ARRAY kinds LOOP
-        SELECT jsonb_agg(jsonb_build_object('relation', s.relid::regclass::text, 'columns', s.columns) ORDER BY s.relation_name)
+        SELECT jsonb_agg(jsonb_build_object('relid', s.relid, 'relation', s.relid::regclass::text, 'columns', s.columns)
+                         ORDER BY s.relation_name)
           INTO entries FROM custprofile.registered(k) s;
         sources := sources || jsonb_build_object(k, CASE WHEN k = 'texts' THEN COALESCE(entries, '[]') ELSE entries -> 0 END);
         IF k = 'customers' THEN
@@ -401,15 +406,33 @@ BEGIN
     RETURN sources;
 END $$;
 
+-- The entry of `kind` in a checked_sources description (an object; for texts, an array; NULL
+-- for orders when none is registered). A kind the description was not made for is an internal
+-- ERROR, never an empty source.
+CREATE FUNCTION custprofile.checked_source(sources jsonb, kind text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF sources IS NULL OR NOT sources ? kind THEN
+        RAISE EXCEPTION 'custprofile: the % source was not checked for this query', kind USING ERRCODE = 'internal_error';
+    END IF;
+    RETURN NULLIF(sources -> kind, 'null');
+END $$;
+
+-- A source's relation, as a name to put in a query (from its oid, not from text).
+CREATE FUNCTION custprofile.source_relation(source jsonb) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT ((source ->> 'relid')::oid)::regclass::text
+$$;
+
 -- The type customer keys are cast to in every query: the customers key's, so that every source
 -- compares with it (and indexes on it are used when the types are the same).
 CREATE FUNCTION custprofile.key_type(sources jsonb) RETURNS text
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF sources ->> 'key_type' IS NULL THEN
         RAISE EXCEPTION 'custprofile: the customers source was not checked for this query' USING ERRCODE = 'internal_error';
     END IF;
-    RETURN sources ->> 'key_type';
+    RETURN format_type((sources ->> 'key_type')::regtype, NULL);
 END $$;
 
 -- The expression for an optional role of a registration: `alias.column::type`, or a typed NULL
@@ -428,14 +451,14 @@ DECLARE
     parts text[] := '{}';
     s jsonb;
 BEGIN
-    FOR s IN SELECT e FROM jsonb_array_elements(COALESCE(sources -> 'texts', '[]')) e LOOP
+    FOR s IN SELECT e FROM jsonb_array_elements(custprofile.checked_source(sources, 'texts')) e LOOP
         parts := parts || format(
             'SELECT %L::text AS source, t.%I::%s AS customer_key, t.%I::text AS body, %s AS rating, %s AS written_at, %s AS item FROM %s t',
-            s ->> 'relation', s #>> '{columns,customer}', kt, s #>> '{columns,text}',
+            custprofile.source_relation(s), s #>> '{columns,customer}', kt, s #>> '{columns,text}',
             custprofile.role_sql(s -> 'columns', 'rating', 't', 'real'),
             custprofile.role_sql(s -> 'columns', 'time', 't', 'timestamptz'),
             custprofile.role_sql(s -> 'columns', 'item', 't', 'text'),
-            s ->> 'relation');
+            custprofile.source_relation(s));
     END LOOP;
     IF cardinality(parts) = 0 THEN
         RETURN format('SELECT NULL::text AS source, NULL::%s AS customer_key, NULL::text AS body, NULL::real AS rating, '
@@ -449,9 +472,9 @@ END $$;
 CREATE FUNCTION custprofile.orders_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s jsonb := sources -> 'orders';
+    s jsonb := custprofile.checked_source(sources, 'orders');
 BEGIN
-    IF jsonb_typeof(s) IS DISTINCT FROM 'object' THEN
+    IF s IS NULL THEN
         RETURN NULL;
     END IF;
     RETURN format(
@@ -459,7 +482,7 @@ BEGIN
         s #>> '{columns,customer}', custprofile.key_type(sources), s #>> '{columns,time}', s #>> '{columns,amount}',
         custprofile.role_sql(s -> 'columns', 'item', 'o', 'text'),
         custprofile.role_sql(s -> 'columns', 'category', 'o', 'text'),
-        s ->> 'relation');
+        custprofile.source_relation(s));
 END $$;
 
 -- orders_sql(sources), or the same shape with no rows when no orders source is registered.
@@ -474,11 +497,11 @@ $$;
 CREATE FUNCTION custprofile.customers_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s jsonb := sources -> 'customers';
+    s jsonb := custprofile.checked_source(sources, 'customers');
     attrs text;
 BEGIN
     SELECT string_agg(format('%L, c.%I', a, a), ', ') INTO attrs
       FROM jsonb_array_elements_text(COALESCE(s #> '{columns,attributes}', '[]')) a;
     RETURN format('SELECT c.%I AS customer_key, jsonb_build_object(%s) AS attributes FROM %s c',
-                  s #>> '{columns,key}', COALESCE(attrs, ''), s ->> 'relation');
+                  s #>> '{columns,key}', COALESCE(attrs, ''), custprofile.source_relation(s));
 END $$;

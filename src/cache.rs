@@ -67,18 +67,23 @@ pub fn get<T: 'static>(kind: Kind, name: &str, version: &str) -> Option<Rc<T>> {
 /// Stores `value` in `kind`/`name` as made from `version`, replacing what the slot held, then
 /// evicts the least recently used entries beyond the bounds (never the one just stored).
 pub fn put<T: 'static>(kind: Kind, name: &str, version: &str, bytes: usize, value: Rc<T>) {
-    CACHE.with(|c| {
+    // what leaves is dropped after the cache is released: dropping an encoder runs native code
+    let _left: Vec<Entry> = CACHE.with(|c| {
         let mut c = c.borrow_mut();
+        let mut left = Vec::new();
         let entry = Entry { version: version.to_string(), bytes, value };
         if let Some((_, old)) = c.entries.push((kind, name.to_string()), entry) {
             c.bytes -= old.bytes;
+            left.push(old);
         }
         c.bytes += bytes;
         while c.entries.len() > 1 && (c.entries.len() > MAX_ENTRIES || c.bytes > MAX_BYTES) {
             let (_, old) = c.entries.pop_lru().expect("more than one entry");
             c.bytes -= old.bytes;
+            left.push(old);
         }
-    })
+        left
+    });
 }
 
 /// The value in `kind`/`name` made from `version`: the cached one, or `make`'s, stored with the
@@ -101,12 +106,12 @@ pub fn get_or_try_insert<T: 'static, E>(
 /// Drops the entry of a slot, whatever its version (the encoder before another loads, so that
 /// two never sit in memory together).
 pub fn remove(kind: Kind, name: &str) {
-    CACHE.with(|c| {
+    let _left: Option<Entry> = CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if let Some(old) = c.entries.pop(&(kind, name.to_string())) {
-            c.bytes -= old.bytes;
-        }
-    })
+        let old = c.entries.pop(&(kind, name.to_string()))?;
+        c.bytes -= old.bytes;
+        Some(old)
+    });
 }
 
 /// Whether the slot holds an entry of any version, without marking it used.

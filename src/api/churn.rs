@@ -38,6 +38,9 @@ fn fit_logistic(features: Vec<Option<f64>>, labels: Vec<Option<bool>>, names: Ve
             None => Error::new(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "a label is NULL").raise(),
         })
         .collect();
+    if y.iter().all(|&c| c == y[0]) {
+        Error::invalid_parameter("the labels are all the same; fitting needs both churned and retained customers").raise();
+    }
     let options = options.value().or_raise();
     let interrupt = || {
         pgrx::check_for_interrupts!();

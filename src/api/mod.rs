@@ -5,7 +5,6 @@
 pub mod aggregates;
 pub mod churn;
 pub mod classifiers;
-pub mod compat;
 pub mod embedding;
 pub mod json_arg;
 pub mod models;

@@ -1,5 +1,7 @@
-//! SQL functions of segmentation (src/segments) and customer similarity (src/similarity.rs). Both
-//! take what they compare as arguments; segment_customers (sql/segments.sql) gathers the points.
+//! SQL functions of segmentation (src/segments) and customer similarity (src/similarity.rs).
+//! kmeans_segments reads the stored profiles itself, through SPI: passed as one array argument,
+//! 384 values per profile hit PostgreSQL's array size limit (about 134 M elements) near 175,000
+//! profiles, and SPI has no such limit. The points are then the domain's input.
 
 use pgrx::prelude::*;
 
@@ -8,44 +10,45 @@ use crate::api::json_arg::JsonArg;
 use crate::segments::{self, Member, SegmentOptions};
 use crate::similarity;
 
-/// k-means (k-means++ start, fixed seed) over the points segment_customers gathers from the
-/// stored profiles (sql/segments.sql): `interests` holds each member's interest vector, `dims`
-/// values each (zeros for a member without one), `rfm` its recency, frequency and monetary
-/// scores, three each. Members are numbered from 1 in input order; segments from 1 by size,
-/// largest first. `distance` is the Euclidean distance to the segment's centre.
-#[pg_extern(immutable, parallel_safe)]
-fn kmeans_assign(
-    interests: Vec<Option<f32>>,
-    dims: i32,
-    rfm: Vec<Option<i32>>,
+/// k-means (k-means++ start, fixed seed) over every stored profile. Segments are numbered from
+/// 1 by size, largest first. `distance` is the Euclidean distance to the segment's centre.
+#[pg_extern(volatile, parallel_unsafe)]
+fn kmeans_segments(
     k: i32,
     options: default!(JsonArg, "'{}'"),
-) -> TableIterator<'static, (name!(member, i32), name!(segment, i32), name!(distance, f32))> {
+) -> TableIterator<'static, (name!(customer_key, String), name!(segment, i32), name!(distance, f32))> {
     let opts = SegmentOptions::from_json(&options.value().or_raise()).or_raise();
-    let members = rfm.len() / 3;
-    let dims = usize::try_from(dims).unwrap_or(usize::MAX);
-    if rfm.len() % 3 != 0 || interests.len() != members.saturating_mul(dims) {
-        Error::invalid_parameter(format!(
-            "{} interest values and {} RFM scores do not make members of {dims} values and 3 scores",
-            interests.len(),
-            rfm.len()
-        ))
-        .raise();
+    let rows: Vec<(String, Member)> = Spi::connect(|client| {
+        client
+            .select(
+                // the RFM scores by their paths in the document (version 1, as
+                // profile_document_fields lists them), not through profile_row: the library also
+                // serves databases still at 0.1.0 or 0.2.0 until ALTER EXTENSION UPDATE, which have
+                // no profile_row; operators qualified, whatever the caller's search_path
+                "SELECT customer_key, interest_vector, (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,recency}')::int, \
+                        (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,frequency}')::int, \
+                        (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,monetary}')::int \
+                   FROM custprofile.profiles ORDER BY customer_key",
+                None,
+                &[],
+            )?
+            .map(|r| {
+                let member = Member { interest: r.get(2)?, rfm: [r.get(3)?, r.get(4)?, r.get(5)?] };
+                Ok((r.get::<String>(1)?.unwrap_or_default(), member))
+            })
+            .collect::<std::result::Result<Vec<_>, pgrx::spi::SpiError>>()
+    })
+    .unwrap_or_else(|e| Error::internal(format!("could not read custprofile.profiles: {e}")).raise());
+    if k < 1 || k as usize > rows.len() {
+        Error::invalid_parameter(format!("k must be between 1 and the number of stored profiles ({}), not {k}", rows.len()))
+            .raise();
     }
-    if k < 1 || k as usize > members {
-        Error::invalid_parameter(format!("k must be between 1 and the number of stored profiles ({members}), not {k}")).raise();
-    }
-    let members: Vec<Member> = (0..members)
-        .map(|i| Member {
-            interest: (dims > 0).then(|| interests[i * dims..(i + 1) * dims].to_vec()),
-            rfm: [rfm[3 * i], rfm[3 * i + 1], rfm[3 * i + 2]],
-        })
-        .collect();
+    let (keys, members): (Vec<String>, Vec<Member>) = rows.into_iter().unzip();
     let s = segments::segment(&members, k as usize, &opts, || {
         pgrx::check_for_interrupts!();
     });
     pgrx::debug1!("custprofile: k-means stopped after {} iterations, inertia {:.3}", s.iterations, s.inertia);
-    TableIterator::new(s.members.into_iter().enumerate().map(|(i, (segment, distance))| (i as i32 + 1, segment, distance)).collect::<Vec<_>>())
+    TableIterator::new(keys.into_iter().zip(s.members).map(|(key, (segment, distance))| (key, segment, distance)).collect::<Vec<_>>())
 }
 
 /// How alike two customers are, in [-1, 1]: 0.7 × the cosine of their interest vectors + 0.3 ×

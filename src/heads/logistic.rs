@@ -10,11 +10,9 @@ use crate::numeric::round4;
 /// Logistic regression of `y` (0 or 1) on `x` (row-major, `names.len()` values per row):
 /// `{"weights": {"bias": b, name: w, ...}, "metrics": {...}}` such that
 /// P(1) = 1 / (1 + exp(-(b + sum w * x))). Options as train_classifier's (model must stay
-/// "logistic"); more epochs by default, as there are few rows and few features.
+/// "logistic"); more epochs by default, as there are few rows and few features. Both classes
+/// must occur in `y` (the caller checks).
 pub fn fit(x: &[f32], y: &[usize], names: &[String], options: Value, interrupt: impl FnMut()) -> Result<Value> {
-    if y.iter().all(|&c| c == y[0]) {
-        return Err(Error::invalid_parameter("the labels are all the same; fitting needs both churned and retained customers"));
-    }
     let mut opts = options;
     if let Some(o) = opts.as_object_mut() {
         o.entry("epochs").or_insert(json!(300));

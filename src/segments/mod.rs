@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::errors::{Error, Result};
 use crate::numeric::normalize;
 
-/// The options of `segment_customers` (and `kmeans_assign`).
+/// The options of `kmeans_segments` (segment_customers).
 pub struct SegmentOptions {
     pub seed: u64,
     pub max_iterations: usize,

@@ -3,9 +3,9 @@
 //! back into the first layer. Under attention pooling the queries that pool the token vectors
 //! are trained with the layers, by the same gradient. Deterministic for a given seed: rows are
 //! put in a canonical order by the caller and every random choice comes from one seeded generator.
-//! `train` runs the phases in order; the arithmetic is in `optimiser`, attention pooling's
-//! gradient in `attention`, weight averaging in `averaging`, standardisation and calibration in
-//! `scaling`.
+//! `train` runs the phases in order and `Training::step` is one optimiser step (forward, backward,
+//! update); the matrix products and Adam are in `optimiser`, attention pooling's gradient in
+//! `attention`, weight averaging in `averaging`, standardisation and calibration in `scaling`.
 
 use std::time::Instant;
 

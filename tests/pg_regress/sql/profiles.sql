@@ -184,6 +184,18 @@ SELECT bool_or(line LIKE '%(p.profile #>> ''{texts,sentiment,mean}''::text[])%')
 SELECT count(*) AS fields, count(DISTINCT field) AS distinct_fields,
        count(*) FILTER (WHERE field LIKE 'texts.%') AS texts_fields FROM custprofile.profile_document_fields();
 
+-- a customer whose texts are all NULL or blank has a texts section whose interest vector is
+-- null: the stored vector is empty, not an ERROR that fails the refresh batch
+SELECT p -> 'interest_vector' AS in_document, custprofile.texts_interest_vector(p) AS stored
+  FROM (SELECT custprofile.profile_agg(b) AS p FROM (VALUES (NULL::text), ('  ')) v(b)) x;
+
+-- a source description (checked_sources) is only read for the kinds it was made for, and names
+-- relations and types only through an oid and a regtype
+SELECT try($$SELECT custprofile.texts_sql(custprofile.checked_sources('customers'))$$);
+SELECT try($$SELECT custprofile.orders_sql(custprofile.checked_sources('customers', 'texts'))$$);
+SELECT try($$SELECT custprofile.key_type('{"key_type": "bigint; DROP TABLE shop.orders"}')$$);
+SELECT custprofile.orders_sql(custprofile.checked_sources('customers', 'orders')) LIKE '%FROM shop.orders o' AS orders_by_oid;
+
 -- the sources are checked once per statement: build_profile checks each registration once
 BEGIN;
 SET LOCAL track_functions = 'all';
