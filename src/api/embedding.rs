@@ -10,8 +10,7 @@ use crate::numeric;
 /// Texts beyond `custprofile.max_tokens` tokens are truncated, never rejected.
 #[pg_extern(stable, strict, parallel_safe, cost = 5000)]
 fn embed_text(input: &str) -> Vec<f32> {
-    let mut features = runtime::with_encoder(|e| e.encode(&[input])).or_raise();
-    features.pop().expect("one text in, one out").mean
+    runtime::embed(&[input]).or_raise().pop().expect("one text in, one out")
 }
 
 /// One embedding per array element, in input order (NULL elements give NULL rows), computed in
@@ -20,10 +19,8 @@ fn embed_text(input: &str) -> Vec<f32> {
 fn embed_texts(inputs: Array<&str>) -> SetOfIterator<'static, Option<Vec<f32>>> {
     let texts: Vec<Option<&str>> = inputs.iter().collect();
     let present: Vec<&str> = texts.iter().flatten().copied().collect();
-    let features = runtime::with_encoder(|e| e.encode(&present)).or_raise();
-    let mut it = features.into_iter();
-    let rows: Vec<Option<Vec<f32>>> =
-        texts.iter().map(|t| t.map(|_| it.next().expect("one per text").mean)).collect();
+    let mut it = runtime::embed(&present).or_raise().into_iter();
+    let rows: Vec<Option<Vec<f32>>> = texts.iter().map(|t| t.map(|_| it.next().expect("one per text"))).collect();
     SetOfIterator::new(rows)
 }
 

@@ -6,17 +6,12 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Map, Value};
 
-use crate::errors::{Error, OrRaise, Result};
+use crate::errors::{Error, OrRaise};
 use crate::heads::sentiment::{self, LABELS};
 use crate::numeric::{argmax, cosine, round4};
 use crate::heads::zero_shot::{self, Label};
 use crate::runtime;
 use crate::text::{aspects, keywords as kw, sentences};
-
-/// Sentence embeddings from this backend's encoder, for the keyword ranking.
-fn embed(texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-    Ok(runtime::with_encoder(|e| e.encode(texts))?.into_iter().map(|f| f.mean).collect())
-}
 
 fn labels_of(labels: &Array<&str>, what: &str) -> Vec<Label> {
     let raw: Vec<Option<&str>> = labels.iter().collect();
@@ -86,7 +81,7 @@ fn keywords(input: &str, k: default!(i32, 5)) -> Vec<String> {
     if !(1..=50).contains(&k) {
         Error::invalid_parameter(format!("k must be between 1 and 50, not {k}")).raise();
     }
-    kw::of_text(input, k as usize, &embed).or_raise()
+    kw::of_text(input, k as usize, &runtime::embed).or_raise()
 }
 
 /// Up to k phrases that best represent a group of texts (a segment's reviews, say): candidates
@@ -108,5 +103,5 @@ fn group_keywords(
     }
     let present: Vec<&str> = texts.iter().flatten().filter(|t| !t.trim().is_empty()).collect();
     let centre: Option<Vec<f32>> = centre.and_then(|c| c.into_iter().collect()).filter(|c: &Vec<f32>| !c.is_empty());
-    Some(kw::of_group(&present, k as usize, centre, &embed).or_raise())
+    Some(kw::of_group(&present, k as usize, centre, &runtime::embed).or_raise())
 }

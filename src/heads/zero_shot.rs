@@ -81,11 +81,11 @@ pub fn label_vectors(labels: &[Label]) -> Result<Vec<(Vec<f32>, f32)>> {
     if !missing.is_empty() {
         let mut texts = vec![NULL_TEXT];
         texts.extend(&missing);
-        let features = runtime::with_encoder(|e| e.encode(&texts))?;
-        let null = &features[0].mean;
-        let mut made = missing.iter().zip(&features[1..]).map(|(h, f)| {
-            let v = Rc::new((f.mean.clone(), CALIBRATION * cosine(null, &f.mean)));
-            cache::put(Kind::LabelVector, h, version, 4 * f.mean.len() + h.len() + 64, v.clone());
+        let vectors = runtime::embed(&texts)?;
+        let null = &vectors[0];
+        let mut made = missing.iter().zip(&vectors[1..]).map(|(h, e)| {
+            let v = Rc::new((e.clone(), CALIBRATION * cosine(null, e)));
+            cache::put(Kind::LabelVector, h, version, 4 * e.len() + h.len() + 64, v.clone());
             v
         });
         found.iter_mut().filter(|f| f.is_none()).for_each(|f| *f = made.next());
@@ -96,7 +96,7 @@ pub fn label_vectors(labels: &[Label]) -> Result<Vec<(Vec<f32>, f32)>> {
 /// The probability of each label for one text.
 pub fn classify(text: &str, labels: &[Label]) -> Result<Vec<f32>> {
     let vectors = label_vectors(labels)?;
-    let embedding = runtime::with_encoder(|e| e.encode(&[text]))?.pop().expect("one text in, one out").mean;
+    let embedding = runtime::embed(&[text])?.pop().expect("one text in, one out");
     Ok(probabilities(&scores(&embedding, &vectors)))
 }
 

@@ -148,6 +148,12 @@ pub fn with_encoder<R>(f: impl FnOnce(&mut Encoder) -> Result<R>) -> Result<R> {
     f(&mut encoder)
 }
 
+/// The sentence embedding (`embed_text`'s vector: mean pooling, unit length) of each text, in
+/// order, from one batched pass.
+pub fn embed(texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    Ok(with_encoder(|e| e.encode(texts))?.into_iter().map(|f| f.mean).collect())
+}
+
 /// Whether this backend holds an encoder in memory.
 pub fn encoder_loaded() -> bool {
     cache::holds(Kind::Encoder, ENCODER_SLOT)
