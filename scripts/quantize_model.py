@@ -20,10 +20,15 @@ quantisation rounds by its cast to uint8 (no Round kernel), and the smoothing of
 output projection is folded into the value projection (fold_context_smoothing): 2-10% more
 (README, Set-up); each feed-forward bias and GELU runs as one BiasGelu kernel (fuse_gelu): 8% more.
 
-    build SOURCE FACTORS OUT      applies the committed smoothing factors; deterministic (the
-                                  set-up checks the result's sha256)
-    calibrate DATA MODEL_DIR OUT  measures the activations on real reviews and writes the
-                                  smoothing factors (models/all-MiniLM-L6-v2.int8.json)
+    build MANIFEST SOURCE FACTORS OUT
+        applies the committed smoothing factors; deterministic (the set-up checks the result's
+        sha256)
+    calibrate MANIFEST DATA SOURCE TOKENIZER OUT
+        measures the activations on real reviews and writes the smoothing factors
+        (models/ENCODER/int8.json)
+
+MANIFEST is the encoder's models/ENCODER/manifest.json: its layers, attention heads, width, input
+prefix and the layers the graph exposes (exposed_layers).
 
 Needs onnx and onnxruntime (the set-up installs pinned wheels for it).
 """
@@ -40,12 +45,10 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-# Encoder layers whose outputs the derived graph exposes beside last_hidden_state, as
-# hidden_layer_3 ... : classifier heads can read the mean of their tokens too (option "layers" of
-# train_classifier); the middle layers keep more of a sentence's sentiment than the last one,
-# which sentence-transformers trained for similarity.
-EXPOSED_LAYERS = (5, 4, 3)
-HEADS = 12  # attention heads of all-MiniLM-L6-v2
+# The manifest's exposed_layers: encoder layers whose outputs the derived graph exposes beside
+# last_hidden_state, as hidden_layer_K: classifier heads can read the mean of their tokens too
+# (option "encoder_layers" of train_classifier); the middle layers keep more of a sentence's
+# sentiment than the last one, which sentence encoders are trained for similarity.
 ALPHA = 0.65  # migration strength: of 0.5, 0.65, 0.8 the closest to the reference vectors
 CALIBRATION_TEXTS = 200
 
@@ -68,7 +71,13 @@ def weight_matmuls(model):
     return inits, groups
 
 
-def calibrate(shared_data, model_dir, out):
+def read_manifest(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def calibration_texts(shared_data, manifest):
+    """Amazon reviews and airline tweets; Chinese reviews too for a multilingual encoder."""
     texts = []
     for cat in ("books", "dvd", "electronics", "kitchen"):
         with open(os.path.join(shared_data, "reviews/amazon_multidomain", cat, "train.tsv"), newline="") as f:
@@ -76,26 +85,40 @@ def calibrate(shared_data, model_dir, out):
     with open(os.path.join(shared_data, "sentiment/airline_tweets/Tweets.csv"), newline="") as f:
         texts += [row["text"] for row in csv.DictReader(f)]
     random.Random(99).shuffle(texts)
-    texts = texts[:CALIBRATION_TEXTS]
+    if manifest["languages"] == ["en"]:
+        return texts[:CALIBRATION_TEXTS]
+    chinese = []
+    for name in ("ChnSentiCorp_htl_all.csv", "waimai_10k.csv", "online_shopping_10_cats.half.csv"):
+        with open(os.path.join(shared_data, "chinese", name), newline="") as f:
+            chinese += [row["review"] for row in csv.DictReader(f) if row.get("review")]
+    random.Random(99).shuffle(chinese)
+    return texts[:CALIBRATION_TEXTS // 2] + chinese[:CALIBRATION_TEXTS // 2]
+
+
+def calibrate(manifest_file, shared_data, source, tokenizer, out):
+    manifest = read_manifest(manifest_file)
+    texts = calibration_texts(shared_data, manifest)
 
     from tokenizers import Tokenizer
 
     with tempfile.TemporaryDirectory() as tmp:
         folded = os.path.join(tmp, "folded.onnx")
-        fold(os.path.join(model_dir, "model.onnx"), folded)
+        fold(source, folded)
         model = onnx.load(folded)
         inits, groups = weight_matmuls(model)
         smoothed = list(groups)
         for a in smoothed:
             model.graph.output.append(helper.make_tensor_value_info(a, TensorProto.FLOAT, None))
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+    tok = Tokenizer.from_file(tokenizer)
     tok.no_padding()
     tok.enable_truncation(256)
     amax = {a: np.zeros(0) for a in smoothed}
     for text in texts:
-        ids = np.array([tok.encode(text).ids], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        ids = np.array([tok.encode(manifest["input_prefix"] + text).ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        if manifest["token_type_ids"]:
+            feeds["token_type_ids"] = np.zeros_like(ids)
         for a, r in zip(smoothed, session.run(smoothed, feeds)):
             m = np.abs(r.reshape(-1, r.shape[-1])).max(0)
             amax[a] = m if amax[a].size == 0 else np.maximum(amax[a], m)
@@ -107,7 +130,8 @@ def calibrate(shared_data, model_dir, out):
     doc = {
         "what": "SmoothQuant factors for model.int8.onnx (scripts/quantize_model.py)",
         "alpha": ALPHA,
-        "calibration": f"{CALIBRATION_TEXTS} texts: Amazon multi-domain train reviews and airline tweets, seed 99",
+        "calibration": f"{CALIBRATION_TEXTS} texts: Amazon multi-domain train reviews and airline tweets"
+                       + ("" if manifest["languages"] == ["en"] else "; half of them Chinese hotel, waimai and shopping reviews") + ", seed 99",
         "factors": factors,
     }
     with open(out, "w") as f:
@@ -205,7 +229,7 @@ def drop_nan_guards(nodes):
     return kept
 
 
-def fuse_attention(nodes, inits):
+def fuse_attention(nodes, inits, manifest):
     """Replaces each layer's attention, from the projected query, key and value to the context
     vectors (reshapes and transposes into heads, scaling, scores, mask, softmax, weighted sum and
     back), by one com.microsoft MultiHeadAttention node with the key padding mask: a dozen
@@ -243,14 +267,15 @@ def fuse_attention(nodes, inits):
         (q, q_scale), (k, k_scale), (v, v_scale) = (projection(t) for t in (scores.input[0], scores.input[1], weighted.input[1]))
         # MultiHeadAttention scales the scores by 1/sqrt(head size), as the export does (it
         # scales query and key by its square root each)
-        if abs(q_scale * k_scale * np.sqrt(384 / HEADS) - 1) > 1e-5 or v_scale != 1.0:
+        heads = manifest["attention_heads"]
+        if abs(q_scale * k_scale * np.sqrt(manifest["dimensions"] / heads) - 1) > 1e-5 or v_scale != 1.0:
             sys.exit("unexpected attention pattern: the scores are not scaled by 1/sqrt(head size)")
         replaced[id(merged)] = helper.make_node(
             "MultiHeadAttention", [q, k, v, "", mask], [merged.output[0]],
-            name=merged.name + "_attention", domain="com.microsoft", num_heads=HEADS)
+            name=merged.name + "_attention", domain="com.microsoft", num_heads=heads)
         fused.append(softmax.name)
-    if len(fused) != 6:
-        sys.exit("expected 6 attention layers, found %d" % len(fused))
+    if len(fused) != manifest["layers"]:
+        sys.exit("expected %d attention layers, found %d" % (manifest["layers"], len(fused)))
     cast = helper.make_node("Cast", ["attention_mask"], [mask], name="attention_mask_int32", to=TensorProto.INT32)
     return [cast] + [replaced.get(id(n), n) for n in nodes]
 
@@ -286,7 +311,7 @@ def fold_context_smoothing(model, nodes):
     return [n for n in nodes if id(n) not in dropped]
 
 
-def fuse_gelu(nodes, inits):
+def fuse_gelu(nodes, inits, manifest):
     """Replaces each feed-forward block's bias Add and exact GELU (x * 0.5 * (1 + erf(x / sqrt 2)),
     five elementwise kernels over the 1536-wide activations, which ONNX Runtime's own fusion
     does not match in this order) by one com.microsoft BiasGelu node: one pass instead of six,
@@ -309,8 +334,8 @@ def fuse_gelu(nodes, inits):
         replaced[id(times_x)] = helper.make_node(
             "BiasGelu", [product, biases[0]], [times_x.output[0]], name=times_x.name + "_bias_gelu", domain="com.microsoft")
         dropped.update(id(n) for n in (bias_add, div, erf, plus_one, half))
-    if len(replaced) != 6:
-        sys.exit("expected 6 GELUs, found %d" % len(replaced))
+    if len(replaced) != manifest["layers"]:
+        sys.exit("expected %d GELUs, found %d" % (manifest["layers"], len(replaced)))
     return [replaced.get(id(n), n) for n in nodes if id(n) not in dropped]
 
 
@@ -324,20 +349,22 @@ def live(nodes, outputs):
     return kept[::-1]
 
 
-def expose_layers(model):
-    """Adds an output hidden_layer_K for each of EXPOSED_LAYERS. Each BERT layer ends in two
-    LayerNormalizations (after attention, after the feed-forward block) and the embeddings in one,
-    so layer K's output is that of the (2K)-th, counting the embeddings' as the 0th."""
+def expose_layers(model, manifest):
+    """Adds an output hidden_layer_K for each of the manifest's exposed_layers. Each BERT layer
+    ends in two LayerNormalizations (after attention, after the feed-forward block) and the
+    embeddings in one, so layer K's output is that of the (2K)-th, counting the embeddings' as
+    the 0th."""
     norms = [n.output[0] for n in model.graph.node if n.op_type == "LayerNormalization"]
-    if len(norms) != 13 or norms[-1] != "last_hidden_state":
-        sys.exit("the graph is not a 6-layer BERT ending in last_hidden_state")
-    for k in EXPOSED_LAYERS:
+    if len(norms) != 2 * manifest["layers"] + 1 or norms[-1] != "last_hidden_state":
+        sys.exit("the graph is not a %d-layer BERT ending in last_hidden_state" % manifest["layers"])
+    for k in manifest["exposed_layers"]:
         name = "hidden_layer_%d" % k
         model.graph.node.append(helper.make_node("Identity", [norms[2 * k]], [name], name=name))
-        model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "sequence", 384]))
+        model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "sequence", manifest["dimensions"]]))
 
 
-def build(source, factors_file, out):
+def build(manifest_file, source, factors_file, out):
+    manifest = read_manifest(manifest_file)
     with open(factors_file) as f:
         factors = {a: np.array(v, dtype=np.float32) for a, v in json.load(f)["factors"].items()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -363,8 +390,8 @@ def build(source, factors_file, out):
             nodes += int8_gather(model, node, numpy_helper.to_array(inits[node.input[0]]).astype(np.float32))
         else:
             nodes.append(node)
-    nodes = fold_context_smoothing(model, fuse_attention(drop_nan_guards(nodes), inits))
-    nodes = fuse_gelu(nodes, inits)
+    nodes = fold_context_smoothing(model, fuse_attention(drop_nan_guards(nodes), inits, manifest))
+    nodes = fuse_gelu(nodes, inits, manifest)
     nodes = live(nodes, [o.name for o in model.graph.output])
     used = {i for n in nodes for i in n.input}
     kept = [i for i in model.graph.initializer if i.name in used]
@@ -372,15 +399,15 @@ def build(source, factors_file, out):
     model.graph.initializer.extend(kept)
     del model.graph.node[:]
     model.graph.node.extend(nodes)
-    expose_layers(model)
+    expose_layers(model, manifest)
     onnx.checker.check_model(model)
     onnx.save(model, out)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "build":
+    if len(sys.argv) == 6 and sys.argv[1] == "build":
         build(*sys.argv[2:])
-    elif len(sys.argv) == 5 and sys.argv[1] == "calibrate":
+    elif len(sys.argv) == 7 and sys.argv[1] == "calibrate":
         calibrate(*sys.argv[2:])
     else:
         sys.exit(__doc__)

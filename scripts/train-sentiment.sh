@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces models/sentiment-head.json: trains the built-in sentiment head with the extension's
+# Reproduces models/all-MiniLM-L6-v2/sentiment-head.json: trains the built-in sentiment head with the extension's
 # own custprofile.train_classifier, inside the private cluster, from ../shared/data.
 # Then rebuild (scripts/test.sh or scripts/demo.sh) to compile the new head in, and run
 # scripts/eval-sentiment.sh for the held-out figures.
@@ -22,5 +22,5 @@ SELECT jsonb_pretty(custprofile.train_classifier('$HEAD_NAME', \$\$
     SELECT text, label, weight FROM sentiment_data.training_rows
 \$\$, '$OPTIONS') - 'per_class');
 SQL
-cluster_psql -Atc "SELECT head FROM custprofile.classifiers WHERE name = '$HEAD_NAME'" > models/sentiment-head.json
-log "wrote models/sentiment-head.json ($(wc -c < models/sentiment-head.json) bytes); rebuild to compile it in"
+cluster_psql -Atc "SELECT head FROM custprofile.classifiers WHERE name = '$HEAD_NAME'" > models/all-MiniLM-L6-v2/sentiment-head.json
+log "wrote models/all-MiniLM-L6-v2/sentiment-head.json ($(wc -c < models/all-MiniLM-L6-v2/sentiment-head.json) bytes); rebuild to compile it in"

@@ -9,7 +9,7 @@ use crate::heads::Head;
 use crate::numeric::argmax;
 use crate::runtime::files::sha256_hex;
 
-pub const SENTIMENT_HEAD_JSON: &str = include_str!("../../models/sentiment-head.json");
+pub const SENTIMENT_HEAD_JSON: &str = include_str!("../../models/all-MiniLM-L6-v2/sentiment-head.json");
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
 /// Indexes into `LABELS` and `Sentiment::probabilities`.
 pub const NEGATIVE: usize = 0;
