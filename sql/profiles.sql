@@ -164,7 +164,10 @@ CREATE TABLE custprofile.profiles (
     orders_by_category jsonb GENERATED ALWAYS AS (profile #> '{purchases,orders_by_category}') STORED,
     -- fingerprint of the customer's source rows and the model when it was built
     source_hash     text NOT NULL,
-    refreshed_at    timestamptz NOT NULL DEFAULT now()
+    refreshed_at    timestamptz NOT NULL DEFAULT now(),
+    -- the encoder's vector space (vector_space()) the interest vector is in: only vectors of
+    -- one space are compared
+    vector_space    text
 );
 COMMENT ON TABLE custprofile.profiles IS
     'Stored customer profiles (build_profile documents) and interest vectors, kept by CALL custprofile.refresh_profiles().';
@@ -177,6 +180,39 @@ BEGIN
         RAISE EXCEPTION 'no customer profiles have been built yet'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Register your sources with custprofile.register_source(...), then run CALL custprofile.refresh_profiles();';
+    END IF;
+END $$;
+
+-- Raises the ERROR that tells the user to rebuild the profiles when the customer's stored
+-- interest vector is in another encoder's vector space than custprofile.encoder's (after the
+-- setting changed, until refresh_profiles has rebuilt it). No customer, no error.
+CREATE FUNCTION custprofile.require_vector_space(customer_key text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    built text;
+BEGIN
+    SELECT p.vector_space INTO built FROM custprofile.profiles p WHERE p.customer_key = $1;
+    IF FOUND AND built IS DISTINCT FROM custprofile.vector_space() THEN
+        RAISE EXCEPTION 'this customer''s stored profile was built with encoder %, but custprofile.encoder is %',
+                        COALESCE(split_part(built, '@', 1), 'unknown'), current_setting('custprofile.encoder')
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Vectors of two encoders are never compared: run CALL custprofile.refresh_profiles(); to rebuild the profiles with the current encoder.';
+    END IF;
+END $$;
+
+-- The same for every stored profile at once (k-means over the whole base).
+CREATE FUNCTION custprofile.require_one_vector_space() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    other text;
+BEGIN
+    SELECT p.vector_space INTO other FROM custprofile.profiles p
+     WHERE p.vector_space IS DISTINCT FROM custprofile.vector_space() LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'some stored profiles were built with encoder %, but custprofile.encoder is %',
+                        COALESCE(split_part(other, '@', 1), 'unknown'), current_setting('custprofile.encoder')
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Vectors of two encoders are never compared: run CALL custprofile.refresh_profiles(); to rebuild the profiles with the current encoder.';
     END IF;
 END $$;
 
@@ -293,12 +329,12 @@ BEGIN
                   LEFT JOIN custprofile.profiles p ON p.customer_key = q.customer_key
                  ORDER BY q.customer_key LIMIT batch_size FOR UPDATE OF q SKIP LOCKED) c;
         EXIT WHEN claimed IS NULL;
-        INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, refreshed_at)
-        SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, now()
+        INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at)
+        SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now()
           FROM custprofile.build_profiles(batch, breakpoints) b
           JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key
         ON CONFLICT (customer_key) DO UPDATE
-            SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector,
+            SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
                 source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at;
         DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
         done := done + COALESCE(cardinality(batch), 0);

@@ -5,19 +5,22 @@
 
 -- The k customers most like this one (customer_similarity: 0.7 × cosine of the interest
 -- vectors + 0.3 × cosine of the orders by category), most similar first, the customer itself
--- excluded. No rows for a customer without a stored profile; k at most 1000.
+-- excluded. No rows for a customer without a stored profile; k at most 1000. Only profiles in
+-- the current encoder's vector space are compared: after custprofile.encoder changed, asking
+-- about a customer not yet rebuilt is an ERROR, and customers not yet rebuilt are left out.
 CREATE FUNCTION custprofile.similar_customers(customer_id text, k int DEFAULT 10)
 RETURNS TABLE (customer_id text, similarity real)
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT custprofile.check_k(k, 1000);
     SELECT custprofile.require_profiles();
+    SELECT custprofile.require_vector_space($1);
     SELECT s.customer_key, s.similarity
       FROM (SELECT p.customer_key,
                    custprofile.customer_similarity(me.interest_vector, me.orders_by_category,
                                                    p.interest_vector, p.orders_by_category) AS similarity
-              FROM (SELECT m.customer_key, m.interest_vector, m.orders_by_category
+              FROM (SELECT m.customer_key, m.interest_vector, m.orders_by_category, m.vector_space
                       FROM custprofile.profiles m WHERE m.customer_key = $1 OFFSET 0) me
-              JOIN custprofile.profiles p ON p.customer_key <> me.customer_key) s
+              JOIN custprofile.profiles p ON p.customer_key <> me.customer_key AND p.vector_space = me.vector_space) s
      WHERE s.similarity IS NOT NULL
      ORDER BY s.similarity DESC, s.customer_key
      LIMIT k;
@@ -49,6 +52,7 @@ BEGIN
     PERFORM custprofile.check_k(k, 1000);
     sources := custprofile.checked_sources('items');
     PERFORM custprofile.require_profiles();
+    PERFORM custprofile.require_vector_space(customer_id);
     sources := sources || custprofile.checked_sources('customers', 'orders', 'texts');
     previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format($q$

@@ -42,6 +42,7 @@ BEGIN
     masking := custprofile.pii_masking();
 
     -- kmeans_segments reads every stored profile; profiles.segment then holds the result
+    PERFORM custprofile.require_one_vector_space();
     UPDATE custprofile.profiles p SET segment = s.segment
       FROM custprofile.kmeans_segments(k, options) s
      WHERE s.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;

@@ -25,6 +25,8 @@ const MAX_BYTES: usize = 512 << 20;
 /// What an entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// An encoder's manifest, by encoder name.
+    Manifest,
     /// The ONNX session and tokenizer (one per backend).
     Encoder,
     /// The built-in sentiment head.
@@ -112,6 +114,11 @@ pub fn remove(kind: Kind, name: &str) {
         c.bytes -= old.bytes;
         Some(old)
     });
+}
+
+/// The version and size of the slot's entry, if any, without marking it used.
+pub fn peek(kind: Kind, name: &str) -> Option<(String, usize)> {
+    CACHE.with(|c| c.borrow().entries.peek(&(kind, name.to_string())).map(|e| (e.version.clone(), e.bytes)))
 }
 
 /// Whether the slot holds an entry of any version, without marking it used.

@@ -58,6 +58,7 @@ extension_sql_file!(
         "churn",
         "aggregates",
         api::models::model_version,
+        api::models::vector_space,
         api::sentiment::sentiment_detail
     ]
 );

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 
+static ENCODER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"all-MiniLM-L6-v2"));
 static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static RUNTIME_LIBRARY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static INTRA_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
@@ -15,12 +16,23 @@ static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(32);
 static MAX_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(256);
 static MASK_PII: GucSetting<bool> = GucSetting::<bool>::new(false);
 
-/// The largest token limit: the encoder has 512 position embeddings.
+/// The encoder when custprofile.encoder is empty.
+pub const DEFAULT_ENCODER: &str = "all-MiniLM-L6-v2";
+/// The largest token limit: no installed encoder has more than 512 position embeddings; the
+/// encoder's manifest may lower it.
 pub const MAX_TOKENS_LIMIT: i32 = 512;
 /// Runtime library file name as shipped in the onnxruntime 1.31.1 wheel.
 pub const RUNTIME_FILE: &str = "libonnxruntime.so.1.31.1";
 
 pub fn register() {
+    GucRegistry::define_string_guc(
+        c"custprofile.encoder",
+        c"The sentence encoder every function embeds, scores and classifies with (superuser only).",
+        c"The name of an encoder folder under custprofile.model_dir (the custprofile.models view lists them). Set it per database with ALTER DATABASE ... SET, then CALL custprofile.refresh_profiles() to rebuild what the old one made.",
+        &ENCODER,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"custprofile.model_dir",
         c"Directory holding the model folders (superuser only).",
@@ -60,7 +72,7 @@ pub fn register() {
     GucRegistry::define_int_guc(
         c"custprofile.max_tokens",
         c"Tokens kept per text; longer texts are truncated, never rejected.",
-        c"256 matches sentence-transformers for all-MiniLM-L6-v2.",
+        c"256 matches sentence-transformers for all-MiniLM-L6-v2; an encoder's manifest may set a lower ceiling.",
         &MAX_TOKENS,
         8,
         MAX_TOKENS_LIMIT,
@@ -117,6 +129,10 @@ fn c_path(buf: &[std::ffi::c_char]) -> PathBuf {
     // SAFETY: PostgreSQL wrote a NUL-terminated path into the buffer
     let s = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
     PathBuf::from(s.to_string_lossy().into_owned())
+}
+
+pub fn encoder() -> String {
+    non_empty(&ENCODER).unwrap_or_else(|| DEFAULT_ENCODER.to_string())
 }
 
 pub fn model_dir() -> PathBuf {

@@ -128,10 +128,7 @@ fn missing_model_files_leave_the_backend_usable() {
     .catch_others(|e| {
         if let pg_sys::panic::CaughtError::PostgresError(report) = &e {
             assert_eq!(report.sql_error_code(), PgSqlErrorCode::ERRCODE_UNDEFINED_FILE);
-            assert!(report.message().contains(&format!(
-                "/nonexistent/custprofile-models/all-MiniLM-L6-v2/{}",
-                crate::runtime::DEFAULT_ENCODER.model.name
-            )));
+            assert!(report.message().contains("/nonexistent/custprofile-models/all-MiniLM-L6-v2/manifest.json"), "{}", report.message());
             assert!(report.hint().unwrap_or("").contains("scripts/setup.sh"));
         }
         true
@@ -142,12 +139,21 @@ fn missing_model_files_leave_the_backend_usable() {
     assert_eq!(embed("hello").len(), 384);
 }
 
-#[pg_test]
-fn a_model_file_with_the_wrong_sha256_is_not_loaded() {
-    let dir = std::env::temp_dir().join(format!("custprofile-badmodel-{}", std::process::id()));
+/// A model folder for all-MiniLM-L6-v2 under a new temporary model directory, holding only the
+/// installed manifest: the directory and the path of the model file to fake.
+fn model_dir_with_manifest(what: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("custprofile-{what}-{}", std::process::id()));
     let model = dir.join("all-MiniLM-L6-v2");
     std::fs::create_dir_all(&model).unwrap();
-    std::fs::write(model.join(crate::runtime::DEFAULT_ENCODER.model.name), b"not an onnx graph").unwrap();
+    let installed = crate::settings::model_dir().join("all-MiniLM-L6-v2/manifest.json");
+    std::fs::copy(installed, model.join("manifest.json")).unwrap();
+    (dir, model.join("model.int8.onnx"))
+}
+
+#[pg_test]
+fn a_model_file_with_the_wrong_sha256_is_not_loaded() {
+    let (dir, model) = model_dir_with_manifest("badmodel");
+    std::fs::write(model, b"not an onnx graph").unwrap();
     Spi::run(&format!("SET custprofile.model_dir = '{}'", dir.display())).unwrap();
     let code = error_of(|| {
         embed("hello");
@@ -179,10 +185,7 @@ fn errors_never_quote_the_input_text() {
 #[pg_test]
 fn an_unreadable_model_file_is_a_permission_error() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("custprofile-unreadable-{}", std::process::id()));
-    let model = dir.join("all-MiniLM-L6-v2");
-    std::fs::create_dir_all(&model).unwrap();
-    let file = model.join(crate::runtime::DEFAULT_ENCODER.model.name);
+    let (dir, file) = model_dir_with_manifest("unreadable");
     std::fs::write(&file, b"x").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
     Spi::run(&format!("SET custprofile.model_dir = '{}'", dir.display())).unwrap();
@@ -192,5 +195,5 @@ fn an_unreadable_model_file_is_a_permission_error() {
     std::fs::remove_dir_all(&dir).ok();
     let (code, message) = code.expect("an error");
     assert_eq!(code, PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, "{message}");
-    assert!(message.contains(crate::runtime::DEFAULT_ENCODER.model.name), "{message}");
+    assert!(message.contains("model.int8.onnx"), "{message}");
 }

@@ -51,8 +51,11 @@ fn text_features(input: &str, pooling: default!(&str, "'mean_max_cls'"), encoder
             .hint("Use pooling \"mean\" or \"mean_max_cls\", or train on the texts themselves.")
             .raise();
     }
-    let layers = usize::try_from(encoder_layers).ok().filter(|n| (1..=max_encoder_layers()).contains(n)).unwrap_or_else(|| {
-        Error::invalid_parameter(format!("encoder_layers must be in 1..{}", max_encoder_layers())).raise()
+    let encoder = runtime::current().or_raise();
+    let most = max_encoder_layers(&encoder);
+    let layers = usize::try_from(encoder_layers).ok().filter(|n| (1..=most).contains(n)).unwrap_or_else(|| {
+        Error::invalid_parameter(format!("encoder_layers must be in 1..{most}")).raise()
     });
-    runtime::with_encoder(|e| e.encode_with(&[input], |h| pooling.fixed_features(&h, layers))).or_raise().pop().expect("one text")
+    let dims = encoder.dimensions;
+    runtime::with_encoder(|e| e.encode_with(&[input], |h| pooling.fixed_features(&h, dims, layers))).or_raise().pop().expect("one text")
 }

@@ -4,66 +4,102 @@ use pgrx::prelude::*;
 
 use crate::errors::OrRaise;
 use crate::heads::sentiment;
-use crate::runtime::{self, DEFAULT_ENCODER};
+use crate::runtime::{self, manifest};
 use crate::settings;
 
-/// The built-in models: the encoder (files on disk) and the sentiment head (compiled in).
-/// Trained classifiers are added by the view from `custprofile.classifiers`.
+type ModelRow = (String, String, String, i32, Vec<String>, String, Vec<String>, Vec<String>, bool, bool, bool, Option<i64>);
+
+/// Every installed encoder (a folder with a manifest under custprofile.model_dir) and the
+/// built-in sentiment head of each that has one. Trained classifiers are added by the view from
+/// `custprofile.classifiers`.
 #[pg_extern(stable, parallel_safe)]
 fn builtin_models() -> TableIterator<
     'static,
     (
         name!(name, String),
         name!(task, String),
+        name!(encoder, String),
         name!(dimensions, i32),
+        name!(languages, Vec<String>),
+        name!(description, String),
         name!(files, Vec<String>),
         name!(sha256, Vec<String>),
         name!(installed, bool),
+        name!(active, bool),
         name!(loaded, bool),
+        name!(memory_bytes, Option<i64>),
     ),
 > {
-    let dir = DEFAULT_ENCODER.dir(&settings::model_dir());
-    let files = [&DEFAULT_ENCODER.model, &DEFAULT_ENCODER.tokenizer];
-    let paths: Vec<String> = files.iter().map(|f| dir.join(f.name).display().to_string()).collect();
-    let installed = files.iter().all(|f| dir.join(f.name).is_file());
-    TableIterator::new(vec![
-        (
-            DEFAULT_ENCODER.name.to_string(),
+    let model_dir = settings::model_dir();
+    let active = settings::encoder();
+    let loaded = runtime::loaded_encoder();
+    let mut rows: Vec<ModelRow> = Vec::new();
+    for m in manifest::installed(&model_dir) {
+        let dir = m.dir(&model_dir);
+        let files = [&m.files.model, &m.files.tokenizer];
+        let installed = files.iter().all(|f| dir.join(&f.name).is_file());
+        let memory = loaded.as_ref().filter(|(identity, _)| *identity == m.identity()).map(|(_, bytes)| *bytes as i64);
+        let is_active = m.name == active;
+        rows.push((
+            m.name.clone(),
             "embedding".to_string(),
-            DEFAULT_ENCODER.dimensions as i32,
-            paths,
-            files.iter().map(|f| f.sha256.to_string()).collect(),
+            m.name.clone(),
+            m.dimensions as i32,
+            m.languages.clone(),
+            m.description.clone(),
+            files.iter().map(|f| dir.join(&f.name).display().to_string()).collect(),
+            files.iter().map(|f| f.sha256.clone()).collect(),
             installed,
-            runtime::encoder_loaded(),
-        ),
-        (
-            sentiment::model_name().or_raise(),
-            "sentiment".to_string(),
-            3,
-            vec!["built-in: models/sentiment-head.json".to_string()],
-            vec![sentiment::head_sha256()],
-            installed,
-            sentiment::head_loaded() && runtime::encoder_loaded(),
-        ),
-    ])
+            is_active,
+            memory.is_some(),
+            memory,
+        ));
+        if let Some((head, json)) = sentiment::built_in_for(&m) {
+            rows.push((
+                head.to_string(),
+                "sentiment".to_string(),
+                m.name.clone(),
+                3,
+                m.languages.clone(),
+                format!("built-in sentiment head (negative, neutral, positive) for {}", m.name),
+                vec![format!("built-in: models/{}/sentiment-head.json", m.name)],
+                vec![sentiment::head_sha256(json)],
+                installed,
+                is_active,
+                memory.is_some() && sentiment::head_loaded(head),
+                None,
+            ));
+        }
+    }
+    TableIterator::new(rows)
 }
 
-/// Loads the encoder and the sentiment head now, so that the first real call does not pay for
-/// it; returns the milliseconds it took (0 when already loaded).
+/// Loads the encoder and its sentiment head (where it has one) now, so that the first real call
+/// does not pay for it; returns the milliseconds it took (0 when already loaded).
 #[pg_extern(volatile, parallel_safe)]
 fn warmup() -> f64 {
     let started = std::time::Instant::now();
-    sentiment::analyse(&["warm up"]).or_raise();
+    if sentiment::built_in_for(&runtime::current().or_raise()).is_some() {
+        sentiment::analyse(&["warm up"]).or_raise();
+    } else {
+        runtime::embed(&["warm up"]).or_raise();
+    }
     started.elapsed().as_secs_f64() * 1000.0
 }
 
-/// What produced a profile: the extension's version, the encoder and the sentiment head.
-/// Stored profiles built by another model are rebuilt by the next refresh.
-#[pg_extern(immutable, parallel_safe)]
+/// What produced a profile: the extension's version, the encoder (by name and by content) and
+/// the sentiment head. Stored profiles built by another model are rebuilt by the next refresh;
+/// stable, since it follows custprofile.encoder.
+#[pg_extern(stable, parallel_safe)]
 fn model_version() -> pgrx::JsonB {
-    pgrx::JsonB(serde_json::json!({
-        "extension": env!("CARGO_PKG_VERSION"),
-        "encoder": DEFAULT_ENCODER.name,
-        "sentiment": sentiment::model_name().or_raise(),
-    }))
+    let mut v = sentiment::provenance().or_raise();
+    v["extension"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
+    pgrx::JsonB(v)
+}
+
+/// The vector space of the chosen encoder (`Manifest::identity`): stored interest vectors carry
+/// it, and only vectors of the same space are compared.
+#[pg_extern(stable, parallel_safe)]
+fn vector_space() -> String {
+    runtime::current().or_raise().identity()
 }

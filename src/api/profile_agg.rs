@@ -5,7 +5,6 @@
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::{Internal, JsonB, PgMemoryContexts};
-use serde_json::json;
 
 use crate::errors::{Error, OrRaise, Result};
 use crate::heads::sentiment;
@@ -13,7 +12,6 @@ use crate::heads::zero_shot::Label;
 use crate::profiles::batch::{self, ProfileState};
 use crate::profiles::text_summary::TextSummary;
 use crate::profiles::topics::Topics;
-use crate::runtime::DEFAULT_ENCODER;
 
 /// The largest rating (in absolute value) profile_agg takes.
 const MAX_RATING: f32 = 1e6;
@@ -165,7 +163,7 @@ fn profile_agg_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
 fn profile_agg_final(mut state: Internal) -> Option<JsonB> {
     flush(&mut state);
     let s = state_mut(&mut state)?;
-    let model = json!({ "encoder": DEFAULT_ENCODER.name, "sentiment": sentiment::model_name().or_raise() });
+    let model = sentiment::provenance().or_raise();
     let format_time = |t: i64| match TimestampWithTimeZone::try_from(t) {
         Ok(ts) => pgrx::datum::datetime_support::ToIsoString::to_iso_string(ts),
         Err(_) => String::new(),

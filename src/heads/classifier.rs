@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::errors::{Error, Result};
 use crate::heads::train::{self, Dataset, TrainOptions};
 use crate::heads::{store, training_set, Head};
-use crate::runtime::DEFAULT_ENCODER;
+use crate::runtime;
 
 /// Trains a head on the rows of `query` and stores it under `name`; returns the training
 /// report (rows, classes, validation metrics, timings).
@@ -33,6 +33,13 @@ pub fn train_classifier(name: &str, query: &str, options: &Value, interrupt: imp
         )));
     }
 
+    let encoder = runtime::current()?;
+    let layers = super::max_encoder_layers(&encoder);
+    if !(1..=layers).contains(&opts.encoder_layers) {
+        return Err(Error::invalid_parameter(format!(
+            "option \"encoder_layers\" must be in 1..{layers}: the encoder exposes its last {layers} layers"
+        )));
+    }
     let started = Instant::now();
     let encoded = training_set::encode(&rows, &opts)?;
     let embedding_seconds = started.elapsed().as_secs_f64();
@@ -40,7 +47,7 @@ pub fn train_classifier(name: &str, query: &str, options: &Value, interrupt: imp
     let weight: Vec<f32> = rows.iter().map(|r| r.weight).collect();
     let data = Dataset {
         x: &encoded.fixed,
-        dim: opts.pooling.fixed_dim(DEFAULT_ENCODER.dimensions, opts.encoder_layers),
+        dim: opts.pooling.fixed_dim(encoder.dimensions, opts.encoder_layers),
         tokens: encoded.tokens.as_ref().map(|store| (store, opts.heads)),
         y: &y,
         weight: &weight,
@@ -51,7 +58,8 @@ pub fn train_classifier(name: &str, query: &str, options: &Value, interrupt: imp
 
     let head = Head {
         name: name.to_string(),
-        encoder: DEFAULT_ENCODER.name.to_string(),
+        encoder: encoder.name.clone(),
+        dimensions: encoder.dimensions,
         pooling: opts.pooling,
         encoder_layers: opts.encoder_layers,
         attention: trained.attention,

@@ -16,7 +16,7 @@ pub mod zero_shot;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{Error, Result};
-use crate::runtime::{self, Features, Hidden, DEFAULT_ENCODER};
+use crate::runtime::{self, Features, Hidden, Manifest};
 use crate::numeric::{dot, log_softmax, softmax};
 use crate::text::{pooling, sentences};
 
@@ -70,8 +70,7 @@ impl Pooling {
     /// the last layer (under attention pooling the sentence embedding only), then the means of
     /// the `encoder_layers - 1` layers below it. The first `dims` values are the sentence
     /// embedding, as `embed_text` gives it. Only what the head reads is computed.
-    pub fn fixed_features(self, h: &Hidden, encoder_layers: usize) -> Vec<f32> {
-        let dims = DEFAULT_ENCODER.dimensions;
+    pub fn fixed_features(self, h: &Hidden, dims: usize, encoder_layers: usize) -> Vec<f32> {
         let mut v = match self {
             Pooling::Mean | Pooling::Attention => pooling::mean(h.tokens, dims),
             Pooling::MeanMaxCls => {
@@ -87,8 +86,13 @@ impl Pooling {
 }
 
 /// Encoder layers a head may read: the last one and those the encoder exposes below it.
-pub fn max_encoder_layers() -> usize {
-    1 + DEFAULT_ENCODER.earlier_layers.len()
+pub fn max_encoder_layers(encoder: &Manifest) -> usize {
+    1 + encoder.exposed_layers.len()
+}
+
+/// Heads stored before heads recorded their width were all trained on all-MiniLM-L6-v2.
+fn minilm_dimensions() -> usize {
+    384
 }
 
 fn is_one(n: &usize) -> bool {
@@ -158,8 +162,11 @@ impl Layer {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Head {
     pub name: String,
-    /// The encoder whose features the head was trained on.
+    /// The encoder whose features the head was trained on (its name), and the width of its
+    /// vectors.
     pub encoder: String,
+    #[serde(default = "minilm_dimensions")]
+    pub dimensions: usize,
     pub pooling: Pooling,
     /// How many of the encoder's last layers feed the head: the last through `pooling`, each
     /// one below it through the mean of its tokens.
@@ -183,7 +190,7 @@ impl Head {
     }
 
     fn validate(&self) -> Result<()> {
-        let dims = DEFAULT_ENCODER.dimensions;
+        let dims = self.dimensions;
         let attention_ok = match (&self.attention, self.pooling) {
             (Some(a), Pooling::Attention) => a.heads > 0 && a.queries.len() == a.heads * dims,
             (None, Pooling::Attention) | (Some(_), _) => false,
@@ -192,7 +199,7 @@ impl Head {
         if !attention_ok {
             return Err(Error::internal(format!("classifier head \"{}\" has inconsistent attention queries", self.name)));
         }
-        if !(1..=max_encoder_layers()).contains(&self.encoder_layers) {
+        if self.encoder_layers == 0 || dims == 0 {
             return Err(Error::internal(format!("classifier head \"{}\" reads more encoder layers than there are", self.name)));
         }
         let mut inputs = self.input_dim();
@@ -216,18 +223,42 @@ impl Head {
     }
 
     pub fn input_dim(&self) -> usize {
-        self.pooling.dim(DEFAULT_ENCODER.dimensions, self.attention.as_ref().map_or(0, |a| a.heads), self.encoder_layers)
+        self.pooling.dim(self.dimensions, self.attention.as_ref().map_or(0, |a| a.heads), self.encoder_layers)
     }
 
     /// The head's input for one text's hidden states, and the text's sentence embedding.
     pub fn input_of(&self, h: &Hidden) -> (Vec<f32>, Vec<f32>) {
-        let dim = DEFAULT_ENCODER.dimensions;
-        let mut input = self.pooling.fixed_features(h, self.encoder_layers);
+        let dim = self.dimensions;
+        let mut input = self.pooling.fixed_features(h, dim, self.encoder_layers);
         let embedding = input[..dim].to_vec();
         if let Some(a) = &self.attention {
             input.extend(a.pool(h.tokens, dim).0);
         }
         (input, embedding)
+    }
+
+    /// An ERROR naming both encoders unless the head was trained on `encoder`'s vectors.
+    pub fn check_encoder(&self, encoder: &Manifest) -> Result<()> {
+        if self.encoder != encoder.name {
+            return Err(Error::new(
+                pgrx::PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "classifier \"{}\" was trained on encoder {}, but custprofile.encoder is {}",
+                    self.name, self.encoder, encoder.name
+                ),
+            )
+            .hint(format!(
+                "Retrain it with custprofile.train_classifier under {}, or SET custprofile.encoder = '{}'.",
+                encoder.name, self.encoder
+            )));
+        }
+        if self.dimensions != encoder.dimensions || self.encoder_layers > max_encoder_layers(encoder) {
+            return Err(Error::internal(format!(
+                "classifier \"{}\" does not fit encoder {}: its width or layers differ",
+                self.name, encoder.name
+            )));
+        }
+        Ok(())
     }
 
     /// Class log-probabilities of one feature vector.
@@ -264,13 +295,7 @@ impl Head {
     /// Class probabilities of each text together with its sentence embedding (what
     /// `embed_text` gives), from the same batched encoder pass.
     pub fn predict_with_embeddings(&self, texts: &[&str]) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
-        if self.encoder != DEFAULT_ENCODER.name {
-            return Err(Error::invalid_parameter(format!(
-                "classifier \"{}\" was trained on encoder {}, but this installation runs {}",
-                self.name, self.encoder, DEFAULT_ENCODER.name
-            ))
-            .hint("Retrain it with custprofile.train_classifier."));
-        }
+        self.check_encoder(&*runtime::current()?)?;
         let mut pieces = Vec::new();
         let mut spans = Vec::with_capacity(texts.len());
         for t in texts {

@@ -8,7 +8,7 @@ use crate::errors::{Error, Result};
 use crate::heads::token_store::{self, TokenStore};
 use crate::heads::train::TrainOptions;
 use crate::heads::Pooling;
-use crate::runtime::{self, DEFAULT_ENCODER};
+use crate::runtime;
 
 /// Rows are encoded this many at a time, so token ids never pile up for a whole table.
 const ENCODE_CHUNK: usize = 1024;
@@ -121,7 +121,7 @@ pub struct Encoded {
 /// Encodes the training texts in chunks. Training inputs are always those of the whole text,
 /// whatever the scoring mode.
 pub fn encode(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
-    let dims = DEFAULT_ENCODER.dimensions;
+    let dims = runtime::current()?.dimensions;
     let dim = opts.pooling.fixed_dim(dims, opts.encoder_layers);
     let attention = opts.pooling == Pooling::Attention;
     if attention && rows.iter().any(|r| matches!(r.input, Input::Features(_))) {
@@ -137,7 +137,7 @@ pub fn encode(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
         let texts: Vec<&str> = chunk.iter().filter_map(|r| match &r.input { Input::Text(t) => Some(t.as_str()), _ => None }).collect();
         let mut encoded = runtime::with_encoder(|e| {
             e.encode_with(&texts, |h| {
-                let x = opts.pooling.fixed_features(&h, opts.encoder_layers);
+                let x = opts.pooling.fixed_features(&h, dims, opts.encoder_layers);
                 // bfloat16 as each text leaves the encoder: a chunk is never held as f32 too
                 (x, attention.then(|| token_store::bfloat16(h.tokens)))
             })

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
-use crate::runtime::{self, DEFAULT_ENCODER};
+use crate::runtime;
 use crate::numeric::{cosine, softmax};
 
 const TEMPLATE_PREFIX: &str = "This review is about ";
@@ -71,9 +71,10 @@ pub fn parse_labels(labels: &[Option<&str>], what: &str) -> Result<Vec<Label>> {
 }
 
 /// The embedding of each label's hypothesis and its calibration offset, encoded once per backend
-/// and encoder (cached by hypothesis, under the encoder's model sha256).
+/// and encoder (cached by hypothesis, under the encoder's identity).
 pub fn label_vectors(labels: &[Label]) -> Result<Vec<(Vec<f32>, f32)>> {
-    let version = DEFAULT_ENCODER.model.sha256;
+    let identity = runtime::current()?.identity();
+    let version = identity.as_str();
     let hypotheses: Vec<String> = labels.iter().map(Label::hypothesis).collect();
     let mut found: Vec<Option<Rc<(Vec<f32>, f32)>>> =
         hypotheses.iter().map(|h| cache::get(Kind::LabelVector, h, version)).collect();

@@ -69,8 +69,8 @@ impl Features {
 }
 
 impl Encoder {
-    /// Token ids of one text, truncated as sentence-transformers does: at most `max_tokens`
-    /// including [CLS] and [SEP].
+    /// Token ids of one text after the encoder's input prefix, truncated as
+    /// sentence-transformers does: at most `max_tokens` including the start and end tokens.
     fn tokenize(&self, text: &str, max_tokens: usize) -> Result<Vec<u32>> {
         let masked;
         let text = if settings::mask_pii() {
@@ -79,9 +79,16 @@ impl Encoder {
         } else {
             text
         };
+        let prefixed;
+        let text = if self.manifest.input_prefix.is_empty() {
+            token_prefix(text, max_tokens)
+        } else {
+            prefixed = format!("{}{}", self.manifest.input_prefix, token_prefix(text, max_tokens));
+            prefixed.as_str()
+        };
         let encoding = self
             .tokenizer
-            .encode(token_prefix(text, max_tokens), true)
+            .encode(text, true)
             // the tokenizer's own message may quote the input: keep it out of the log
             .map_err(|_| Error::internal("the tokenizer could not encode an input text"))?;
         let mut ids = encoding.get_ids().to_vec();
@@ -95,14 +102,14 @@ impl Encoder {
 
     /// Features of every text, in input order.
     pub fn encode(&mut self, texts: &[&str]) -> Result<Vec<Features>> {
-        let dim = self.spec.dimensions;
+        let dim = self.manifest.dimensions;
         self.encode_with(texts, |h| Features::of(h.tokens, dim))
     }
 
     /// `pool` applied to the hidden states of every text, in input order. Token vectors live
     /// only for their batch: what a caller keeps is what `pool` returns.
     pub fn encode_with<T: Clone>(&mut self, texts: &[&str], mut pool: impl FnMut(Hidden) -> T) -> Result<Vec<T>> {
-        let max_tokens = settings::max_tokens();
+        let max_tokens = settings::max_tokens().min(self.manifest.max_tokens);
         let batch_size = settings::batch_size();
 
         // one slot per distinct text
@@ -155,7 +162,7 @@ impl Encoder {
         let shape = [rows as i64, cols as i64];
         let ids_tensor = Tensor::from_array((shape, input_ids))?;
         let mask_tensor = Tensor::from_array((shape, mask))?;
-        let outputs = if self.wants_token_types {
+        let outputs = if self.manifest.token_type_ids {
             let types = Tensor::from_array((shape, vec![0i64; rows * cols]))?;
             self.session.run(ort::inputs![
                 "input_ids" => ids_tensor,
@@ -166,10 +173,10 @@ impl Encoder {
             self.session
                 .run(ort::inputs!["input_ids" => ids_tensor, "attention_mask" => mask_tensor])?
         };
-        let dim = self.spec.dimensions;
-        let mut layers = Vec::with_capacity(1 + self.spec.earlier_layers.len());
-        for name in std::iter::once(&"last_hidden_state").chain(self.spec.earlier_layers) {
-            let (out_shape, values) = outputs[*name].try_extract_tensor::<f32>()?;
+        let dim = self.manifest.dimensions;
+        let mut layers = Vec::with_capacity(1 + self.earlier_layers.len());
+        for name in std::iter::once("last_hidden_state").chain(self.earlier_layers.iter().map(String::as_str)) {
+            let (out_shape, values) = outputs[name].try_extract_tensor::<f32>()?;
             if out_shape.len() != 3 || out_shape[0] as usize != rows || out_shape[1] as usize != cols
                 || out_shape[2] as usize != dim
             {

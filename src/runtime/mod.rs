@@ -1,10 +1,13 @@
-//! The model runtime of one backend: ONNX Runtime and the sentence encoder, loaded lazily on
-//! first use (never in `_PG_init`: a session carried across the postmaster's fork crashes) and
-//! kept in the backend's cache (src/cache.rs) under its model directory. A failed load leaves
-//! nothing behind, so the next call retries and the backend stays usable.
+//! The model runtime of one backend: ONNX Runtime and the sentence encoder that
+//! `custprofile.encoder` names (an installed folder with its manifest, see `manifest`), loaded
+//! lazily on first use (never in `_PG_init`: a session carried across the postmaster's fork
+//! crashes) and kept in the backend's cache (src/cache.rs). One encoder is loaded at a time: a
+//! changed setting drops the old one before the new one loads. A failed load leaves nothing
+//! behind, so the next call retries and the backend stays usable.
 
 pub mod files;
 mod inference;
+pub mod manifest;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -19,16 +22,18 @@ use tokenizers::Tokenizer;
 use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
 use crate::settings;
-pub use files::{EncoderSpec, DEFAULT_ENCODER};
 pub use inference::{Features, Hidden};
+pub use manifest::Manifest;
 
 /// A loaded encoder: ONNX session and tokenizer.
 pub struct Encoder {
-    pub spec: &'static EncoderSpec,
+    pub manifest: Rc<Manifest>,
     session: Session,
     tokenizer: Tokenizer,
-    /// Whether the graph takes `token_type_ids` (BERT exports differ).
-    wants_token_types: bool,
+    /// The graph outputs of the exposed layers, nearest the top first.
+    earlier_layers: Vec<String>,
+    /// Resident memory the backend grew by while loading it (graph, weights, tokenizer).
+    pub resident_bytes: usize,
 }
 
 struct Runtime {
@@ -86,14 +91,25 @@ fn ensure_runtime() -> Result<Environment> {
     })
 }
 
-fn load_encoder(spec: &'static EncoderSpec, dir: &Path) -> Result<Encoder> {
+/// The backend's resident set in bytes (0 where /proc cannot tell).
+fn resident_bytes() -> usize {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<usize>().ok()))
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as usize
+}
+
+fn load_encoder(manifest: Rc<Manifest>, dir: &Path) -> Result<Encoder> {
+    let before = resident_bytes();
     // Read and verify both files before handing either to native code.
-    let model_bytes = files::read_verified(dir, &spec.model)?;
-    let tokenizer_bytes = files::read_verified(dir, &spec.tokenizer)?;
+    let model_bytes = files::read_verified(dir, &manifest.files.model)?;
+    let tokenizer_bytes = files::read_verified(dir, &manifest.files.tokenizer)?;
     let environment = ensure_runtime()?;
 
     let mut tokenizer = Tokenizer::from_bytes(&tokenizer_bytes)
-        .map_err(|e| Error::internal(format!("could not parse {}: {e}", spec.tokenizer.name)))?;
+        .map_err(|e| Error::internal(format!("could not parse {}: {e}", manifest.files.tokenizer.name)))?;
     // The shipped tokenizer.json pads and truncates everything to 128: we pad per batch ourselves
     // and truncate to custprofile.max_tokens at each call.
     tokenizer.with_padding(None);
@@ -124,22 +140,43 @@ fn load_encoder(spec: &'static EncoderSpec, dir: &Path) -> Result<Encoder> {
     // intermediates; hand the freed heap back to the system instead of keeping it in every backend.
     // SAFETY: malloc_trim only releases free memory of glibc's allocator
     unsafe { libc::malloc_trim(0) };
-    let wants_token_types = session.inputs().iter().any(|i| i.name() == "token_type_ids");
-    Ok(Encoder { spec, session, tokenizer, wants_token_types })
+    let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+    if inputs.contains(&"token_type_ids") != manifest.token_type_ids {
+        return Err(Error::internal(format!(
+            "encoder \"{}\": its graph's inputs do not match its manifest's token_type_ids",
+            manifest.name
+        )));
+    }
+    let earlier_layers = manifest.earlier_layer_outputs();
+    let resident = resident_bytes().saturating_sub(before);
+    Ok(Encoder { manifest, session, tokenizer, earlier_layers, resident_bytes: resident })
+}
+
+/// The manifest of the encoder `custprofile.encoder` names (read once per backend and
+/// model directory).
+pub fn current() -> Result<Rc<Manifest>> {
+    let name = settings::encoder();
+    let model_dir = settings::model_dir();
+    cache::get_or_try_insert(Kind::Manifest, &name, &model_dir.display().to_string(), |_| 1024, || {
+        Manifest::read(&model_dir, &name)
+    })
 }
 
 /// Runs `f` with this backend's encoder, loading it first when needed or when
-/// `custprofile.model_dir` changed since it was loaded (the old one is dropped first).
+/// `custprofile.encoder` or `custprofile.model_dir` changed since it was loaded (the old one is
+/// dropped first).
 pub fn with_encoder<R>(f: impl FnOnce(&mut Encoder) -> Result<R>) -> Result<R> {
-    let spec = &DEFAULT_ENCODER;
-    let dir = spec.dir(&settings::model_dir());
-    let version = format!("{}@{}", spec.name, dir.display());
+    let manifest = current()?;
+    let dir = manifest.dir(&settings::model_dir());
+    // identity first, up to the space (names have none): loaded_encoder reads it back
+    let version = format!("{} {}", manifest.identity(), dir.display());
     let encoder = match cache::get::<RefCell<Encoder>>(Kind::Encoder, ENCODER_SLOT, &version) {
         Some(e) => e,
         None => {
             cache::remove(Kind::Encoder, ENCODER_SLOT);
-            let e = Rc::new(RefCell::new(load_encoder(spec, &dir)?));
-            let bytes = std::fs::metadata(dir.join(spec.model.name)).map_or(0, |m| m.len() as usize);
+            let loaded = load_encoder(manifest, &dir)?;
+            let bytes = loaded.resident_bytes;
+            let e = Rc::new(RefCell::new(loaded));
             cache::put(Kind::Encoder, ENCODER_SLOT, &version, bytes, e.clone());
             e
         }
@@ -154,7 +191,9 @@ pub fn embed(texts: &[&str]) -> Result<Vec<Vec<f32>>> {
     Ok(with_encoder(|e| e.encode(texts))?.into_iter().map(|f| f.mean).collect())
 }
 
-/// Whether this backend holds an encoder in memory.
-pub fn encoder_loaded() -> bool {
-    cache::holds(Kind::Encoder, ENCODER_SLOT)
+/// The identity (`Manifest::identity`) of the encoder this backend holds in memory and the
+/// resident memory its load took, if one is loaded.
+pub fn loaded_encoder() -> Option<(String, usize)> {
+    let (version, bytes) = cache::peek(Kind::Encoder, ENCODER_SLOT)?;
+    Some((version.split(' ').next().unwrap_or_default().to_string(), bytes))
 }

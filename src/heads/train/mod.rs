@@ -136,12 +136,7 @@ impl TrainOptions {
                 "epochs must be in 1..1000, batch_size and hidden positive (hidden at most 4096), l2 not negative",
             ));
         }
-        if !(1..=super::max_encoder_layers()).contains(&o.encoder_layers) {
-            return Err(Error::invalid_parameter(format!(
-                "option \"encoder_layers\" must be in 1..{}: the encoder exposes its last {0} layers",
-                super::max_encoder_layers()
-            )));
-        }
+        // "encoder_layers" depends on the encoder: heads::classifier checks it against the manifest
         if !(1..=16).contains(&o.heads) {
             return Err(Error::invalid_parameter("option \"heads\" must be in 1..16"));
         }

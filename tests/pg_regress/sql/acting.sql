@@ -185,6 +185,29 @@ SELECT count(*) FROM custprofile.suggest_replies('where is my refund??', 3, 0.99
 SELECT try($$SELECT * FROM custprofile.suggest_replies('hello', 101)$$);
 SELECT try($$SELECT * FROM custprofile.suggest_replies('hello', 3, 2)$$);
 
+-- one vector space at a time: the stored profiles were built with all-MiniLM-L6-v2
+SELECT count(*) AS profiles, count(*) FILTER (WHERE vector_space = custprofile.vector_space()) AS in_this_space
+  FROM custprofile.profiles;
+-- a profile not yet rebuilt in the current space: asking about it is an ERROR, and it is left
+-- out of everyone else's similar customers
+SELECT count(*) AS similar_before FROM custprofile.similar_customers(1007, 1000);
+UPDATE custprofile.profiles SET vector_space = 'some-other-encoder@0000000000000000' WHERE customer_key = '1011';
+SELECT try($$SELECT * FROM custprofile.similar_customers(1011)$$);
+SELECT try($$SELECT * FROM custprofile.recommend(1011)$$);
+SELECT try($$SELECT * FROM custprofile.segment_customers(3)$$);
+SELECT count(*) AS similar_after FROM custprofile.similar_customers(1007, 1000);
+UPDATE custprofile.profiles SET vector_space = custprofile.vector_space() WHERE customer_key = '1011';
+-- under another encoder every stored profile is stale (the fingerprint names the encoder by
+-- content) and none is compared until refresh_profiles rebuilt it
+SET custprofile.encoder = 'multilingual-e5-small';
+SELECT count(*) FILTER (WHERE f.source_hash = p.source_hash) AS fresh_under_e5
+  FROM custprofile.source_fingerprints() f JOIN custprofile.profiles p USING (customer_key);
+SELECT try($$SELECT * FROM custprofile.similar_customers(1007)$$);
+SELECT try($$SELECT custprofile.build_profile(1007)$$);
+RESET custprofile.encoder;
+SELECT count(*) FILTER (WHERE f.source_hash = p.source_hash) = count(*) AS all_fresh_again
+  FROM custprofile.source_fingerprints() f JOIN custprofile.profiles p USING (customer_key);
+
 -- check_sources covers the catalogues
 SELECT kind, check_name, rows FROM custprofile.check_sources() WHERE kind IN ('items', 'answers');
 -- unregistering the answers: suggest_replies names the missing call, the vectors go at the next refresh

@@ -1,0 +1,133 @@
+//! An encoder is a folder under `custprofile.model_dir` holding its files and a `manifest.json`
+//! that says what it is (models/ENCODER/manifest.json in the source tree; the set-up installs
+//! it beside the files). The manifest is the one description of an encoder: its files and their
+//! sha256, the input prefix, the token limit, the layers the graph exposes, the built-in heads
+//! trained for it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pgrx::PgSqlErrorCode;
+use serde::Deserialize;
+
+use super::files::{self, ModelFile, SETUP_COMMAND};
+use crate::errors::{Error, Result};
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Files {
+    pub model: ModelFile,
+    pub tokenizer: ModelFile,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub dimensions: usize,
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// Put before every text, as the model was trained (e5: "query: ").
+    #[serde(default)]
+    pub input_prefix: String,
+    /// "mean": the sentence embedding is the mean of the last layer's tokens.
+    pub pooling: String,
+    /// The most tokens the model reads (its position embeddings).
+    pub max_tokens: usize,
+    /// Whether the graph takes a token_type_ids input.
+    #[serde(default)]
+    pub token_type_ids: bool,
+    /// Encoder layers the graph exposes as hidden_layer_K beside last_hidden_state, nearest the
+    /// top first: classifier heads with option "encoder_layers" read their means too.
+    #[serde(default)]
+    pub exposed_layers: Vec<usize>,
+    pub files: Files,
+    /// Built-in heads trained for this encoder, by task ("sentiment" -> head name).
+    #[serde(default)]
+    pub heads: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    pub fn dir(&self, model_dir: &Path) -> PathBuf {
+        model_dir.join(&self.name)
+    }
+
+    /// The graph outputs of the exposed layers, nearest the top first.
+    pub fn earlier_layer_outputs(&self) -> Vec<String> {
+        self.exposed_layers.iter().map(|k| format!("hidden_layer_{k}")).collect()
+    }
+
+    /// What the vectors of this encoder are, by content: its name and the sha256 of its graph
+    /// and tokenizer. Two installations with the same identity produce the same vectors; a
+    /// changed file is another vector space even under the same name.
+    pub fn identity(&self) -> String {
+        let digest = files::sha256_hex(format!("{}|{}|{}", self.files.model.sha256, self.files.tokenizer.sha256, self.input_prefix).as_bytes());
+        format!("{}@{}", self.name, &digest[..16])
+    }
+
+    /// The manifest of the encoder `name` under `model_dir`; an ERROR listing the installed
+    /// encoders when there is none.
+    pub fn read(model_dir: &Path, name: &str) -> Result<Manifest> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+        if name.is_empty() || name.starts_with('.') || !name.chars().all(plain) {
+            return Err(Error::invalid_parameter(format!(
+                "custprofile.encoder must be the name of an encoder folder (letters, digits, '.', '_', '-'), not \"{name}\""
+            )));
+        }
+        let path = model_dir.join(name).join(MANIFEST_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let installed: Vec<String> = installed(model_dir).into_iter().map(|m| m.name).collect();
+                if installed.is_empty() {
+                    return Err(files::missing_file_error(&path, &e));
+                }
+                return Err(Error::new(
+                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!(
+                        "custprofile.encoder is \"{name}\", which is not installed in \"{}\"; installed: {}",
+                        model_dir.display(),
+                        installed.join(", ")
+                    ),
+                )
+                .hint(format!("SET custprofile.encoder to one of the installed encoders, or run {SETUP_COMMAND}.")));
+            }
+            Err(e) => return Err(files::missing_file_error(&path, &e)),
+        };
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("encoder manifest \"{}\" is malformed: {e}", path.display()))
+                .hint(format!("Reinstall the model files with {SETUP_COMMAND}."))
+        })?;
+        if manifest.name != name {
+            return Err(Error::new(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                format!("encoder manifest \"{}\" names encoder \"{}\", not \"{name}\"", path.display(), manifest.name),
+            ));
+        }
+        if manifest.pooling != "mean" || manifest.dimensions == 0 || manifest.max_tokens < 8 {
+            return Err(Error::new(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("encoder \"{name}\": only mean pooling with at least 8 tokens and 1 dimension is supported"),
+            ));
+        }
+        Ok(manifest)
+    }
+}
+
+/// Every encoder installed under `model_dir` (a folder with a readable manifest), by name.
+pub fn installed(model_dir: &Path) -> Vec<Manifest> {
+    let mut found: Vec<Manifest> = std::fs::read_dir(model_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            entry.path().join(MANIFEST_FILE).is_file().then_some(())?;
+            Manifest::read(model_dir, &name).ok()
+        })
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found
+}
