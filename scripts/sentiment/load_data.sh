@@ -5,7 +5,18 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$REPO_ROOT"
 out="$(server_dir sentiment-data)"
-python3 scripts/sentiment/prepare_data.py "$(shared_data_dir)" "$out"
+# VADER's human-rated sentences (three classes, the neutral ones among them) ship in the
+# vaderSentiment source distribution on PyPI; scripts/sentiment/prepare_data.py says how they are used
+VADER_SDIST="vaderSentiment==3.3.2"
+VADER_SDIST_SHA256=5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9
+vader="$out/vader"
+if [[ ! -f "$vader/hutto_ICWSM_2014/tweets_GroundTruth.txt" ]]; then
+  rm -rf "$vader" && mkdir -p "$vader"
+  tar -xzf "$(cached_sdist "$VADER_SDIST" "$VADER_SDIST_SHA256")" -C "$vader" --strip-components=2 \
+    vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz
+  tar -xzf "$vader/hutto_ICWSM_2014.tar.gz" -C "$vader"
+fi
+python3 scripts/sentiment/prepare_data.py "$(shared_data_dir)" "$out" "$vader/hutto_ICWSM_2014"
 cluster_psql -q <<SQL
 DROP SCHEMA IF EXISTS sentiment_data CASCADE;
 CREATE SCHEMA sentiment_data;
@@ -16,14 +27,21 @@ CREATE TABLE sentiment_data.heldout (id serial PRIMARY KEY, source text, text te
 \copy sentiment_data.heldout (source, text, label) FROM '$out/amazon_dev.csv' WITH (FORMAT csv, HEADER)
 \copy sentiment_data.heldout (source, text, label) FROM '$out/airline_test.csv' WITH (FORMAT csv, HEADER)
 \copy sentiment_data.heldout (source, text, label) FROM '$out/chinese_test.csv' WITH (FORMAT csv, HEADER)
+\copy sentiment_data.heldout (source, text, label) FROM '$out/vader_test.csv' WITH (FORMAT csv, HEADER)
+-- the product category of the Chinese shopping reviews (label: the category's Chinese name)
+CREATE TABLE sentiment_data.zh_category_train (id serial PRIMARY KEY, source text, text text, label text);
+CREATE TABLE sentiment_data.zh_category_heldout (id serial PRIMARY KEY, source text, text text, label text);
+\copy sentiment_data.zh_category_train (source, text, label) FROM '$out/zh_category_train.csv' WITH (FORMAT csv, HEADER)
+\copy sentiment_data.zh_category_heldout (source, text, label) FROM '$out/zh_category_test.csv' WITH (FORMAT csv, HEADER)
 -- Amazon reviews are long and few, SST-2 phrases short and many: the weight keeps the review
 -- domain from being drowned (the head scores whole texts: 2.5 gave SST-2 84.9 / Amazon 88.2,
 -- 1.5 gave 85.2 / 86.8; with sentence scoring 1.5 had done better than 3).
--- The heads of English encoders train on the English sources only; a multilingual encoder's
--- on the Chinese reviews too.
+-- The head of all-MiniLM-L6-v2 (sentiment-minilm-v1) trained on the English sources before the
+-- VADER sentences were added; a multilingual encoder's trains on everything: the Chinese
+-- reviews and the VADER sentences too.
 CREATE VIEW sentiment_data.training_rows AS
 SELECT text, label, (CASE WHEN source LIKE 'amazon%' THEN 2.5 ELSE 1.0 END)::real AS weight
-  FROM sentiment_data.train WHERE source NOT LIKE 'zh%';
+  FROM sentiment_data.train WHERE source NOT LIKE 'zh%' AND source NOT LIKE 'vader%';
 CREATE VIEW sentiment_data.training_rows_multilingual AS
 SELECT text, label, (CASE WHEN source LIKE 'amazon%' THEN 2.5 ELSE 1.0 END)::real AS weight
   FROM sentiment_data.train;
