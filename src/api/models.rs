@@ -101,5 +101,5 @@ fn model_version() -> pgrx::JsonB {
 /// it, and only vectors of the same space are compared.
 #[pg_extern(stable, parallel_safe)]
 fn vector_space() -> String {
-    runtime::current().or_raise().identity()
+    runtime::current().or_raise().identity().to_string()
 }

@@ -73,8 +73,8 @@ pub fn parse_labels(labels: &[Option<&str>], what: &str) -> Result<Vec<Label>> {
 /// The embedding of each label's hypothesis and its calibration offset, encoded once per backend
 /// and encoder (cached by hypothesis, under the encoder's identity).
 pub fn label_vectors(labels: &[Label]) -> Result<Vec<(Vec<f32>, f32)>> {
-    let identity = runtime::current()?.identity();
-    let version = identity.as_str();
+    let manifest = runtime::current()?;
+    let version = manifest.identity();
     let hypotheses: Vec<String> = labels.iter().map(Label::hypothesis).collect();
     let mut found: Vec<Option<Rc<(Vec<f32>, f32)>>> =
         hypotheses.iter().map(|h| cache::get(Kind::LabelVector, h, version)).collect();

@@ -47,6 +47,9 @@ pub struct Manifest {
     /// Built-in heads trained for this encoder, by task ("sentiment" -> head name).
     #[serde(default)]
     pub heads: BTreeMap<String, String>,
+    /// `identity()`, computed once when the manifest is read.
+    #[serde(skip)]
+    identity: String,
 }
 
 impl Manifest {
@@ -62,7 +65,11 @@ impl Manifest {
     /// What the vectors of this encoder are, by content: its name and the sha256 of its graph
     /// and tokenizer. Two installations with the same identity produce the same vectors; a
     /// changed file is another vector space even under the same name.
-    pub fn identity(&self) -> String {
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    fn content_identity(&self) -> String {
         let digest = files::sha256_hex(format!("{}|{}|{}", self.files.model.sha256, self.files.tokenizer.sha256, self.input_prefix).as_bytes());
         format!("{}@{}", self.name, &digest[..16])
     }
@@ -96,7 +103,7 @@ impl Manifest {
             }
             Err(e) => return Err(files::missing_file_error(&path, &e)),
         };
-        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+        let mut manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
             Error::new(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("encoder manifest \"{}\" is malformed: {e}", path.display()))
                 .hint(format!("Reinstall the model files with {SETUP_COMMAND}."))
         })?;
@@ -112,6 +119,7 @@ impl Manifest {
                 format!("encoder \"{name}\": only mean pooling with at least 8 tokens and 1 dimension is supported"),
             ));
         }
+        manifest.identity = manifest.content_identity();
         Ok(manifest)
     }
 }
