@@ -59,12 +59,12 @@ fn aspect_sentiment(input: &str, aspects: Array<&str>) -> JsonB {
             score: s.score(),
             probabilities: s.probabilities,
             similarity: match e {
-                Some(e) => vectors.iter().map(|(v, _)| cosine(e, v)).collect(),
+                Some(e) => vectors.vectors.iter().map(|(v, _)| cosine(e, v)).collect(),
                 None => vec![0.0; aspects.len()],
             },
         })
         .collect();
-    let out: Map<String, Value> = aspects::tally(&concerned, &terms)
+    let out: Map<String, Value> = aspects::tally(&concerned, &terms, runtime::current().or_raise().zero_shot.aspect_similarity)
         .into_iter()
         .map(|(i, t)| {
             (aspects[i].name.clone(), json!({ "label": LABELS[t.label], "score": round4(t.score as f64), "sentences": t.clauses }))

@@ -21,6 +21,38 @@ pub struct Files {
     pub tokenizer: ModelFile,
 }
 
+/// How zero-shot classification and aspect matching read this encoder's similarities
+/// (src/heads/zero_shot.rs, src/text/aspects.rs): encoders differ in how they phrase a label best
+/// and in how close unrelated texts sit (all-MiniLM-L6-v2's cosines spread over 0..1,
+/// multilingual-e5-small's crowd above 0.7). The defaults are all-MiniLM-L6-v2's.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ZeroShot {
+    /// Hypotheses of a label, "{label}" standing for its name (or "name: description"); the
+    /// label's vector is the normalised mean of their embeddings.
+    pub templates: Vec<String>,
+    /// A label-free sentence: a share (`calibration`) of a label's cosine to it is taken off the
+    /// label's score, so that labels that pull every text do not win by default.
+    pub null_text: String,
+    pub calibration: f32,
+    /// Softmax temperature over the calibrated cosines.
+    pub temperature: f32,
+    /// Cosine above which a clause concerns the closest aspect without naming it.
+    pub aspect_similarity: f32,
+}
+
+impl Default for ZeroShot {
+    fn default() -> ZeroShot {
+        ZeroShot {
+            templates: vec!["This review is about {label}.".to_string()],
+            null_text: "This is a review.".to_string(),
+            calibration: 0.75,
+            temperature: 0.05,
+            aspect_similarity: 0.4,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct Manifest {
     pub name: String,
@@ -47,6 +79,8 @@ pub struct Manifest {
     /// Built-in heads trained for this encoder, by task ("sentiment" -> head name).
     #[serde(default)]
     pub heads: BTreeMap<String, String>,
+    #[serde(default)]
+    pub zero_shot: ZeroShot,
     /// `identity()`, computed once when the manifest is read.
     #[serde(skip)]
     identity: String,
@@ -111,6 +145,13 @@ impl Manifest {
             return Err(Error::new(
                 PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
                 format!("encoder manifest \"{}\" names encoder \"{}\", not \"{name}\"", path.display(), manifest.name),
+            ));
+        }
+        let z = &manifest.zero_shot;
+        if z.templates.is_empty() || !z.templates.iter().all(|t| t.contains("{label}")) || !(z.temperature > 0.0) {
+            return Err(Error::new(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                format!("encoder manifest \"{}\": zero_shot needs templates that each contain {{label}} and a positive temperature", path.display()),
             ));
         }
         if manifest.pooling != "mean" || manifest.dimensions == 0 || manifest.max_tokens < 8 {

@@ -76,10 +76,6 @@ impl Words {
     }
 }
 
-/// Cosine above which a clause concerns an aspect it names no keyword of (when that aspect is
-/// also the clause's closest).
-const ASPECT_SIMILARITY: f32 = 0.4;
-
 /// Clauses of one text that aspect_sentiment scores: every clause is an encoder run (about 2 ms),
 /// so a text of megabytes would take minutes; the first 128 clauses cover any review.
 pub const MAX_CLAUSES: usize = 128;
@@ -104,15 +100,15 @@ pub struct AspectSentiment {
 
 /// For each aspect (by index into `terms`) that some clause concerns, the sentiment of those
 /// clauses. A clause concerns an aspect whose terms it names, and the aspect it is closest to
-/// when the similarity is at least 0.4.
-pub fn tally(clauses: &[Clause], terms: &[Vec<String>]) -> BTreeMap<usize, AspectSentiment> {
+/// when the cosine is at least `min_similarity` (the encoder's: all-MiniLM-L6-v2's is 0.4).
+pub fn tally(clauses: &[Clause], terms: &[Vec<String>], min_similarity: f32) -> BTreeMap<usize, AspectSentiment> {
     // aspect -> (score sum, probability sums, clauses)
     let mut acc: BTreeMap<usize, (f32, [f32; 3], u32)> = BTreeMap::new();
     for c in clauses {
         let words = Words::of(c.text);
         let closest = argmax(&c.similarity);
         for (i, t) in terms.iter().enumerate() {
-            let concerned = words.mentions(t) > 0 || (i == closest && c.similarity[i] >= ASPECT_SIMILARITY);
+            let concerned = words.mentions(t) > 0 || (i == closest && c.similarity[i] >= min_similarity);
             if concerned {
                 let a = acc.entry(i).or_insert((0.0, [0.0; 3], 0));
                 a.0 += c.score;
@@ -155,7 +151,7 @@ mod tests {
             clause("it came in two days", 0.4, vec![0.5, 0.1]),
             clause("nice colour", 0.9, vec![0.2, 0.3]),
         ];
-        let t = tally(&clauses, &terms);
+        let t = tally(&clauses, &terms, 0.4);
         assert_eq!(t.len(), 2);
         assert_eq!(t[&0].clauses, 2, "named, then closest above 0.4");
         assert!((t[&0].score - -0.2).abs() < 1e-6);
