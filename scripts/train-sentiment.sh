@@ -27,6 +27,9 @@ log "training $HEAD_NAME on $ENCODER from $ROWS (encodes every training text: mi
 cluster_psql -q <<SQL
 \timing on
 SET custprofile.encoder = '$ENCODER';
+-- attention pooling holds every training token as bfloat16: about 5.2 million tokens (4 GB) on
+-- multilingual-e5-small, whose tokenizer splits Chinese finely
+SET maintenance_work_mem = '6GB';
 SELECT jsonb_pretty(custprofile.train_classifier('$HEAD_NAME', \$\$
     SELECT text, label, weight FROM $ROWS
 \$\$, '$OPTIONS') - 'per_class');

@@ -131,6 +131,12 @@ fn c_path(buf: &[std::ffi::c_char]) -> PathBuf {
     PathBuf::from(s.to_string_lossy().into_owned())
 }
 
+/// PostgreSQL's maintenance_work_mem in bytes: what a training run may hold, as an index build.
+pub fn maintenance_work_mem_bytes() -> usize {
+    // SAFETY: a GUC variable of the server, read in the backend's own thread
+    (unsafe { pg_sys::maintenance_work_mem }).max(0) as usize * 1024
+}
+
 pub fn encoder() -> String {
     non_empty(&ENCODER).unwrap_or_else(|| DEFAULT_ENCODER.to_string())
 }

@@ -9,6 +9,7 @@ use crate::heads::token_store::{self, TokenStore};
 use crate::heads::train::TrainOptions;
 use crate::heads::Pooling;
 use crate::runtime;
+use crate::settings;
 
 /// Rows are encoded this many at a time, so token ids never pile up for a whole table.
 const ENCODE_CHUNK: usize = 1024;
@@ -132,7 +133,17 @@ pub fn encode(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
         .hint("Return the texts instead of precomputed features, or use pooling \"mean_max_cls\"."));
     }
     let mut fixed = Vec::with_capacity(rows.len() * dim);
-    let mut store = attention.then(|| TokenStore::new(dims));
+    let mut store = None;
+    if attention {
+        // the token vectors are kept for the whole run: refuse before encoding, not minutes in
+        let limit = token_store::token_limit(dims, settings::maintenance_work_mem_bytes());
+        let texts: Vec<&str> = rows.iter().filter_map(|r| match &r.input { Input::Text(t) => Some(t.as_str()), _ => None }).collect();
+        let tokens = runtime::with_encoder(|e| e.total_tokens(&texts))?;
+        if tokens > limit {
+            return Err(token_store::too_many_tokens(tokens, limit));
+        }
+        store = Some(TokenStore::new(dims, limit));
+    }
     for chunk in rows.chunks(ENCODE_CHUNK) {
         let texts: Vec<&str> = chunk.iter().filter_map(|r| match &r.input { Input::Text(t) => Some(t.as_str()), _ => None }).collect();
         let mut encoded = runtime::with_encoder(|e| {

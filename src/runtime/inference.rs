@@ -100,6 +100,20 @@ impl Encoder {
         Ok(ids)
     }
 
+    /// How many tokens the encoder reads of all these texts together (the same truncation as
+    /// `encode_with`): what a training run will hold before it starts.
+    pub fn total_tokens(&self, texts: &[&str]) -> Result<usize> {
+        let max_tokens = settings::max_tokens().min(self.manifest.max_tokens);
+        let mut total = 0;
+        for (i, t) in texts.iter().enumerate() {
+            if i % 1024 == 0 {
+                pgrx::check_for_interrupts!();
+            }
+            total += self.tokenize(t, max_tokens)?.len();
+        }
+        Ok(total)
+    }
+
     /// Features of every text, in input order.
     pub fn encode(&mut self, texts: &[&str]) -> Result<Vec<Features>> {
         let dim = self.manifest.dimensions;

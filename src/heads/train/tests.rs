@@ -83,7 +83,7 @@ fn training_speed() {
 fn attention_gradient_matches_finite_differences() {
     let (dim, heads, len) = (4, 2, 5);
     let mut rng = Rng::new(11);
-    let mut store = TokenStore::new(dim);
+    let mut store = TokenStore::new(dim, token_store::MIN_TOKEN_LIMIT);
     let tokens: Vec<f32> = (0..len * dim).map(|_| rng.uniform() * 4.0 - 2.0).collect();
     store.push(&token_store::bfloat16(&tokens)).unwrap();
     let mut att = AttentionTraining::new(&store, heads, &mut rng);
@@ -112,7 +112,7 @@ fn attention_gradient_matches_finite_differences() {
 fn attention_pooling_learns_a_marked_token() {
     let dim = 8;
     let mut rng = Rng::new(5);
-    let mut store = TokenStore::new(dim);
+    let mut store = TokenStore::new(dim, token_store::MIN_TOKEN_LIMIT);
     let (mut x, mut y) = (Vec::new(), Vec::new());
     for i in 0..300 {
         let c = i % 2;
