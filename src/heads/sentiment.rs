@@ -15,8 +15,10 @@ use crate::numeric::argmax;
 use crate::runtime::{self, files::sha256_hex, Manifest};
 
 /// The built-in heads by name, as the manifests name them.
-pub const BUILT_IN: &[(&str, &str)] =
-    &[("sentiment-minilm-v1", include_str!("../../models/all-MiniLM-L6-v2/sentiment-head.json"))];
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("sentiment-minilm-v1", include_str!("../../models/all-MiniLM-L6-v2/sentiment-head.json")),
+    ("sentiment-e5-v1", include_str!("../../models/multilingual-e5-small/sentiment-head.json")),
+];
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
 /// Indexes into `LABELS` and `Sentiment::probabilities`.
 pub const NEGATIVE: usize = 0;
