@@ -128,7 +128,8 @@ fn missing_model_files_leave_the_backend_usable() {
     .catch_others(|e| {
         if let pg_sys::panic::CaughtError::PostgresError(report) = &e {
             assert_eq!(report.sql_error_code(), PgSqlErrorCode::ERRCODE_UNDEFINED_FILE);
-            assert!(report.message().contains("/nonexistent/custprofile-models/all-MiniLM-L6-v2/manifest.json"), "{}", report.message());
+            let wanted = format!("/nonexistent/custprofile-models/{}/manifest.json", crate::settings::DEFAULT_ENCODER);
+            assert!(report.message().contains(&wanted), "{}", report.message());
             assert!(report.hint().unwrap_or("").contains("scripts/setup.sh"));
         }
         true
@@ -139,15 +140,42 @@ fn missing_model_files_leave_the_backend_usable() {
     assert_eq!(embed("hello").len(), 384);
 }
 
-/// A model folder for all-MiniLM-L6-v2 under a new temporary model directory, holding only the
-/// installed manifest: the directory and the path of the model file to fake.
+/// A model folder for the default encoder under a new temporary model directory, holding only
+/// the installed manifest: the directory and the path of the model file to fake.
 fn model_dir_with_manifest(what: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("custprofile-{what}-{}", std::process::id()));
-    let model = dir.join("all-MiniLM-L6-v2");
+    let encoder = crate::settings::DEFAULT_ENCODER;
+    let model = dir.join(encoder);
     std::fs::create_dir_all(&model).unwrap();
-    let installed = crate::settings::model_dir().join("all-MiniLM-L6-v2/manifest.json");
+    let installed = crate::settings::model_dir().join(encoder).join("manifest.json");
     std::fs::copy(installed, model.join("manifest.json")).unwrap();
     (dir, model.join("model.int8.onnx"))
+}
+
+#[pg_test]
+fn an_encoder_without_a_sentiment_head_has_no_sentiment() {
+    // the default encoder's files under a manifest that names no head
+    let (dir, model) = model_dir_with_manifest("nohead");
+    let folder = model.parent().unwrap().to_path_buf();
+    let installed = crate::settings::model_dir().join(crate::settings::DEFAULT_ENCODER);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("manifest.json")).unwrap()).unwrap();
+    manifest["heads"] = serde_json::json!({});
+    std::fs::write(folder.join("manifest.json"), manifest.to_string()).unwrap();
+    for file in ["model.int8.onnx", "tokenizer.json"] {
+        std::os::unix::fs::symlink(installed.join(file), folder.join(file)).unwrap();
+    }
+    Spi::run(&format!("SET custprofile.model_dir = '{}'", dir.display())).unwrap();
+    assert_eq!(embed("hello").len(), 384, "embeddings still work");
+    let error = error_of(|| {
+        Spi::get_one::<f32>("SELECT custprofile.sentiment('good')").unwrap();
+    });
+    let version = Spi::get_one::<pgrx::JsonB>("SELECT custprofile.model_version()").unwrap().unwrap().0;
+    std::fs::remove_dir_all(&dir).ok();
+    let (code, message) = error.expect("an error");
+    assert_eq!(code, PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, "{message}");
+    assert!(message.contains("has no built-in sentiment head"), "{message}");
+    assert!(version["sentiment"].is_null(), "{version}");
 }
 
 #[pg_test]

@@ -6,7 +6,8 @@ use crate::errors::{Error, OrRaise};
 use crate::runtime;
 use crate::numeric;
 
-/// The all-MiniLM-L6-v2 sentence embedding: mean pooling over the attention mask, L2-normalised.
+/// The sentence embedding of the chosen encoder (custprofile.encoder): mean pooling over the attention
+/// mask, L2-normalised, with the encoder's input prefix.
 /// Texts beyond `custprofile.max_tokens` tokens are truncated, never rejected.
 #[pg_extern(stable, strict, parallel_safe, cost = 5000)]
 fn embed_text(input: &str) -> Vec<f32> {

@@ -203,7 +203,9 @@ SET custprofile.encoder = 'multilingual-e5-small';
 SELECT count(*) FILTER (WHERE f.source_hash = p.source_hash) AS fresh_under_e5
   FROM custprofile.source_fingerprints() f JOIN custprofile.profiles p USING (customer_key);
 SELECT try($$SELECT * FROM custprofile.similar_customers(1007)$$);
-SELECT try($$SELECT custprofile.build_profile(1007)$$);
+-- a profile built now is made in e5's space, with e5's sentiment head
+SELECT custprofile.build_profile(1007) #>> '{model,encoder}' AS built_with,
+       custprofile.build_profile(1007) #>> '{model,sentiment}' AS sentiment_head;
 RESET custprofile.encoder;
 SELECT count(*) FILTER (WHERE f.source_hash = p.source_hash) = count(*) AS all_fresh_again
   FROM custprofile.source_fingerprints() f JOIN custprofile.profiles p USING (customer_key);

@@ -49,11 +49,20 @@ SELECT name, encoder, active FROM custprofile.models WHERE name = 'tiny_minilm';
 -- trained under e5 it works under e5, in English and in Chinese
 SELECT custprofile.train_classifier('tiny_e5', 'SELECT body, label FROM tiny', '{"validation_share": 0}') ->> 'rows' AS rows;
 SELECT custprofile.predict('tiny_e5', 'love it, excellent') AS english, custprofile.predict('tiny_e5', '质量很差，要退款') AS chinese;
--- multilingual-e5-small has no built-in sentiment head yet: a clear ERROR, not another encoder's head
-SELECT try($$SELECT custprofile.sentiment('good')$$);
--- zero-shot labels are embedded by the chosen encoder: English labels classify a Chinese text
--- (the templates are not tuned for e5 yet; Chinese labels are not reliable under them)
-SELECT custprofile.classify('送货太慢了，等了十天才收到', ARRAY['delivery', 'price', 'quality']) AS english_labels;
+-- multilingual-e5-small's own sentiment head reads Chinese and English
+SELECT custprofile.sentiment_label('质量很好，物流也快，非常满意') AS zh_positive,
+       custprofile.sentiment_label('太差了，用了两天就坏了，客服也不理人') AS zh_negative,
+       custprofile.sentiment_label('Absolutely love it, works perfectly.') AS en_positive,
+       custprofile.sentiment_label('Broke after two days, a waste of money.') AS en_negative;
+SELECT custprofile.sentiment_detail('还不错') ->> 'model' AS head;
+-- zero-shot labels are embedded by the chosen encoder with its own templates (its manifest's
+-- zero_shot): English labels and Chinese labels both classify a Chinese text
+SELECT custprofile.classify('送货太慢了，等了十天才收到', ARRAY['delivery', 'price', 'quality']) AS english_labels,
+       custprofile.classify('送货太慢了，等了十天才收到', ARRAY['物流', '价格', '质量']) AS chinese_labels,
+       custprofile.classify('这本书的故事很感人，作者文笔很好', ARRAY['书籍', '手机', '水果', '酒店']) AS category;
+-- its probabilities are as spread as MiniLM's (its own temperature), not all alike
+SELECT max(value::float8) > 0.5 AS confident
+  FROM jsonb_each(custprofile.classify_scores('送货太慢了，等了十天才收到', ARRAY['物流', '价格', '质量']));
 RESET custprofile.encoder;
 SELECT try($$SELECT custprofile.predict('tiny_e5', 'love it')$$);
 SELECT custprofile.predict('tiny_minilm', 'love it, excellent') AS minilm_again;
