@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
-use crate::numeric::{cosine, softmax};
+use crate::numeric::{cosine, normalize, softmax};
 use crate::runtime::{self, manifest::ZeroShot};
 
 pub const MAX_LABELS: usize = 100;
@@ -129,8 +129,7 @@ fn mean_direction(vectors: &[Vec<f32>]) -> Vec<f32> {
     }
     let mut sum = vec![0f32; vectors[0].len()];
     vectors.iter().for_each(|v| sum.iter_mut().zip(v).for_each(|(s, x)| *s += x));
-    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
-    sum.iter_mut().for_each(|x| *x /= norm);
+    normalize(&mut sum);
     sum
 }
 

@@ -100,10 +100,15 @@ impl Encoder {
         Ok(ids)
     }
 
+    /// The most tokens read of one text: custprofile.max_tokens within the encoder's own limit.
+    fn max_tokens(&self) -> usize {
+        settings::max_tokens().min(self.manifest.max_tokens)
+    }
+
     /// How many tokens the encoder reads of all these texts together (the same truncation as
     /// `encode_with`): what a training run will hold before it starts.
     pub fn total_tokens(&self, texts: &[&str]) -> Result<usize> {
-        let max_tokens = settings::max_tokens().min(self.manifest.max_tokens);
+        let max_tokens = self.max_tokens();
         let mut total = 0;
         for (i, t) in texts.iter().enumerate() {
             if i % 1024 == 0 {
@@ -123,7 +128,7 @@ impl Encoder {
     /// `pool` applied to the hidden states of every text, in input order. Token vectors live
     /// only for their batch: what a caller keeps is what `pool` returns.
     pub fn encode_with<T: Clone>(&mut self, texts: &[&str], mut pool: impl FnMut(Hidden) -> T) -> Result<Vec<T>> {
-        let max_tokens = settings::max_tokens().min(self.manifest.max_tokens);
+        let max_tokens = self.max_tokens();
         let batch_size = settings::batch_size();
 
         // one slot per distinct text
