@@ -55,9 +55,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     SELECT hashtextextended(document || chr(31) || (model - 'extension')::text, 0)
 $$;
 
--- The rows of a catalogue ('items' or 'answers') with the cosine similarity of their text to a
--- query vector (`vector_sql`: a parameter such as '$1', or any expression), as a column
--- `similarity`: from the stored vector when it is fresh, else from an embedding computed now.
+-- The rows of a catalogue ('items' or 'answers') with the relatedness of their text to a query
+-- vector (`vector_sql`: a parameter such as '$1', or any expression; relatedness is the cosine
+-- on the current encoder's common scale, so thresholds mean the same for every encoder), as a
+-- column `similarity`: from the stored vector when it is fresh, else from an embedding computed now.
 -- The similarity is computed in the scan of the stored vectors (OFFSET 0 keeps the planner
 -- from pulling it above the join), so only (key, similarity) rows meet the catalogue, never
 -- the vectors themselves. Rows without text are left out; a NULL
@@ -67,9 +68,9 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     RETURN format(
         'SELECT c.*, CASE WHEN e.key IS NOT NULL THEN e.similarity '
-        '                 WHEN (%2$s) IS NOT NULL THEN custprofile.cosine_similarity(custprofile.embed_text(c.document), %2$s) END AS similarity '
+        '                 WHEN (%2$s) IS NOT NULL THEN custprofile.relatedness(custprofile.embed_text(c.document), %2$s) END AS similarity '
         'FROM (%1$s) c '
-        'LEFT JOIN (SELECT x.key, x.text_hash, custprofile.cosine_similarity(x.embedding, %2$s) AS similarity '
+        'LEFT JOIN (SELECT x.key, x.text_hash, custprofile.relatedness(x.embedding, %2$s) AS similarity '
         '             FROM custprofile.catalogue_embeddings x WHERE x.kind = %3$L OFFSET 0) e '
         '  ON e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %4$L) '
         'WHERE c.document IS NOT NULL AND c.key IS NOT NULL',

@@ -3,7 +3,7 @@
 -- the stored profiles or the catalogue once (see README "Recommendations and segments" for
 -- where that stops being quick).
 
--- The k customers most like this one (customer_similarity: 0.7 × cosine of the interest
+-- The k customers most like this one (customer_similarity: 0.7 × relatedness of the interest
 -- vectors + 0.3 × cosine of the orders by category), most similar first, the customer itself
 -- excluded. No rows for a customer without a stored profile; k at most 1000. Only profiles in
 -- the current encoder's vector space are compared: after custprofile.encoder changed, asking
@@ -35,7 +35,7 @@ COMMENT ON FUNCTION custprofile.similar_customers(text, int) IS
     'The k customers with the closest interest vectors and purchase categories, most similar first.';
 
 -- Items for a customer, from their own evidence only:
---   score = 0.6 × cosine(interest vector, item embedding)
+--   score = 0.6 × relatedness(interest vector, item embedding)  (the cosine on the common scale)
 --         + 0.25 × share of the customer's orders in the item's category
 --         + 0.15 × mean sentiment of the customer's own reviews of items in that category
 -- Items the customer ordered or reviewed (the item role of the orders and texts sources holds
@@ -115,11 +115,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SEL
 COMMENT ON FUNCTION custprofile.recommend(text, int) IS
     'Items matched to a customer''s interests, categories and praise, with the reason; bought items left out.';
 
--- The best answers of the registered knowledge base for a customer's message, by cosine
--- similarity between the message and each answer's question; answers below min_score are never
--- suggested (no rows rather than a bad answer). The default 0.3 comes from the demo's help desk:
--- messages that an article answers scored 0.35 to 0.86 against it, unrelated ones at most 0.22
--- (tests/pg_regress/sql/acting.sql holds the cases). NULL or blank messages give no rows; k at most 100.
+-- The best answers of the registered knowledge base for a customer's message, by the
+-- relatedness (cosine on the encoder's common scale) of the message and each answer's question;
+-- answers below min_score are never suggested (no rows rather than a bad answer). The default
+-- 0.3 comes from the demo's help desk under all-MiniLM-L6-v2: messages that an article answers
+-- scored 0.35 to 0.86 against it, unrelated ones at most 0.22 (tests/pg_regress/sql/acting.sql
+-- holds the cases); multilingual-e5-small's relatedness is calibrated to that scale. NULL or blank messages give no rows; k at most 100.
 CREATE FUNCTION custprofile.suggest_replies(message text, k int DEFAULT 3, min_score real DEFAULT 0.3)
 RETURNS TABLE (answer_id text, answer text, score real)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$

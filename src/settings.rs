@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 
-static ENCODER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"all-MiniLM-L6-v2"));
+static ENCODER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"multilingual-e5-small"));
 static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static RUNTIME_LIBRARY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static INTRA_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
@@ -17,7 +17,7 @@ static MAX_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(256);
 static MASK_PII: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 /// The encoder when custprofile.encoder is empty.
-pub const DEFAULT_ENCODER: &str = "all-MiniLM-L6-v2";
+pub const DEFAULT_ENCODER: &str = "multilingual-e5-small";
 /// The largest token limit: no installed encoder has more than 512 position embeddings; the
 /// encoder's manifest may lower it.
 pub const MAX_TOKENS_LIMIT: i32 = 512;

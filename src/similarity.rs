@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::numeric::cosine;
+use crate::runtime::manifest::Relatedness;
 
 /// Share of the interest vectors in `customer_similarity`; the rest is the purchase categories.
 const INTEREST_SHARE: f32 = 0.7;
@@ -20,9 +21,11 @@ pub fn category_cosine(a: &Value, b: &Value) -> Option<f32> {
     Some((dot / (na * nb)) as f32)
 }
 
-/// 0.7 × the cosine of the interest vectors + 0.3 × the cosine of the orders by category; when
-/// one part is missing (or all zeros) on either side, the other part alone; None when both are.
+/// 0.7 × the relatedness of the interest vectors (their cosine on the common scale of the
+/// encoder that made them) + 0.3 × the cosine of the orders by category; when one part is
+/// missing (or all zeros) on either side, the other part alone; None when both are.
 pub fn customer_similarity(
+    relatedness: &Relatedness,
     a_interest: Option<&[f32]>,
     a_categories: Option<&Value>,
     b_interest: Option<&[f32]>,
@@ -30,7 +33,7 @@ pub fn customer_similarity(
 ) -> Option<f32> {
     let interest = match (a_interest, b_interest) {
         (Some(a), Some(b)) if a.len() == b.len() && a.iter().any(|&x| x != 0.0) && b.iter().any(|&x| x != 0.0) => {
-            Some(cosine(a, b))
+            Some(relatedness.of(cosine(a, b)))
         }
         _ => None,
     };
@@ -60,10 +63,19 @@ mod tests {
     #[test]
     fn one_part_alone_when_the_other_is_missing() {
         let (a, b) = ([1.0f32, 0.0], [1.0f32, 0.0]);
-        assert_eq!(customer_similarity(Some(&a), None, Some(&b), None), Some(1.0));
+        let identity = Relatedness::default();
+        assert_eq!(customer_similarity(&identity, Some(&a), None, Some(&b), None), Some(1.0));
         let cats = json!({"x": 1});
-        let both = customer_similarity(Some(&a), Some(&cats), Some(&[0.0, 1.0]), Some(&cats)).unwrap();
+        let both = customer_similarity(&identity, Some(&a), Some(&cats), Some(&[0.0, 1.0]), Some(&cats)).unwrap();
         assert!((both - 0.3).abs() < 1e-6);
-        assert_eq!(customer_similarity(Some(&[0.0, 0.0]), None, Some(&b), None), None);
+        assert_eq!(customer_similarity(&identity, Some(&[0.0, 0.0]), None, Some(&b), None), None);
+    }
+
+    #[test]
+    fn interest_vectors_count_on_the_encoders_scale() {
+        let crowded = Relatedness { offset: -3.0, slope: 4.0 };
+        let (a, b) = ([1.0f32, 0.0], [0.8f32, 0.6]);
+        assert!((customer_similarity(&crowded, Some(&a), None, Some(&b), None).unwrap() - 0.2).abs() < 1e-5);
+        assert_eq!(customer_similarity(&crowded, Some(&a), None, Some(&[0.0, 1.0]), None), Some(-1.0));
     }
 }

@@ -29,6 +29,20 @@ fn embed_texts(inputs: Array<&str>) -> SetOfIterator<'static, Option<Vec<f32>>> 
 /// (the angle is undefined).
 #[pg_extern(immutable, strict, parallel_safe)]
 fn cosine_similarity(a: Array<f32>, b: Array<f32>) -> Option<f32> {
+    checked_cosine(a, b)
+}
+
+/// The cosine of two vectors of the current encoder on the one similarity scale that
+/// recommend, suggest_replies and similar_customers rank and threshold by (the encoder
+/// manifest's `relatedness`; all-MiniLM-L6-v2's cosine as it is). NULL when either vector is
+/// all zeros.
+#[pg_extern(stable, strict, parallel_safe)]
+fn relatedness(a: Array<f32>, b: Array<f32>) -> Option<f32> {
+    let cosine = checked_cosine(a, b)?;
+    Some(runtime::current().or_raise().relatedness.of(cosine))
+}
+
+fn checked_cosine(a: Array<f32>, b: Array<f32>) -> Option<f32> {
     let a = dense(a, "a");
     let b = dense(b, "b");
     if a.len() != b.len() {

@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 use crate::errors::{Error, OrRaise};
 use crate::api::json_arg::JsonArg;
 use crate::segments::{self, Member, SegmentOptions};
+use crate::runtime;
 use crate::similarity;
 
 /// k-means (k-means++ start, fixed seed) over every stored profile. Segments are numbered from
@@ -51,10 +52,10 @@ fn kmeans_segments(
     TableIterator::new(keys.into_iter().zip(s.members).map(|(key, (segment, distance))| (key, segment, distance)).collect::<Vec<_>>())
 }
 
-/// How alike two customers are, in [-1, 1]: 0.7 × the cosine of their interest vectors + 0.3 ×
-/// the cosine of their orders by category; when one part is missing on either side, the other
-/// part alone; NULL when both are.
-#[pg_extern(immutable, parallel_safe)]
+/// How alike two customers are, in [-1, 1]: 0.7 × the relatedness of their interest vectors
+/// (their cosine on the current encoder's common scale) + 0.3 × the cosine of their orders by
+/// category; when one part is missing on either side, the other part alone; NULL when both are.
+#[pg_extern(stable, parallel_safe)]
 fn customer_similarity(
     a_interest: Option<Vec<Option<f32>>>,
     a_categories: Option<JsonArg>,
@@ -68,5 +69,6 @@ fn customer_similarity(
         (Some(a), Some(b)) => (Some(a.value().or_raise()), Some(b.value().or_raise())),
         _ => (None, None),
     };
-    similarity::customer_similarity(a.as_deref(), a_categories.as_ref(), b.as_deref(), b_categories.as_ref())
+    let relatedness = runtime::current().or_raise().relatedness;
+    similarity::customer_similarity(&relatedness, a.as_deref(), a_categories.as_ref(), b.as_deref(), b_categories.as_ref())
 }

@@ -51,6 +51,7 @@ fn aspect_sentiment(input: &str, aspects: Array<&str>) -> JsonB {
     }
     let scored = sentiment::analyse_and_embed(&sents).or_raise();
     let vectors = zero_shot::label_vectors(&aspects).or_raise();
+    let relatedness = runtime::current().or_raise().relatedness;
     let concerned: Vec<aspects::Clause> = sents
         .iter()
         .zip(&scored)
@@ -59,12 +60,12 @@ fn aspect_sentiment(input: &str, aspects: Array<&str>) -> JsonB {
             score: s.score(),
             probabilities: s.probabilities,
             similarity: match e {
-                Some(e) => vectors.vectors.iter().map(|(v, _)| cosine(e, v)).collect(),
+                Some(e) => vectors.vectors.iter().map(|(v, _)| relatedness.of(cosine(e, v))).collect(),
                 None => vec![0.0; aspects.len()],
             },
         })
         .collect();
-    let out: Map<String, Value> = aspects::tally(&concerned, &terms, runtime::current().or_raise().zero_shot.aspect_similarity)
+    let out: Map<String, Value> = aspects::tally(&concerned, &terms)
         .into_iter()
         .map(|(i, t)| {
             (aspects[i].name.clone(), json!({ "label": LABELS[t.label], "score": round4(t.score as f64), "sentences": t.clauses }))

@@ -21,8 +21,8 @@ pub struct Files {
     pub tokenizer: ModelFile,
 }
 
-/// How zero-shot classification and aspect matching read this encoder's similarities
-/// (src/heads/zero_shot.rs, src/text/aspects.rs): encoders differ in how they phrase a label best
+/// How zero-shot classification reads this encoder's similarities (src/heads/zero_shot.rs):
+/// encoders differ in how they phrase a label best
 /// and in how close unrelated texts sit (all-MiniLM-L6-v2's cosines spread over 0..1,
 /// multilingual-e5-small's crowd above 0.7). The defaults are all-MiniLM-L6-v2's.
 #[derive(Clone, Debug, Deserialize)]
@@ -37,8 +37,6 @@ pub struct ZeroShot {
     pub calibration: f32,
     /// Softmax temperature over the calibrated cosines.
     pub temperature: f32,
-    /// Cosine above which a clause concerns the closest aspect without naming it.
-    pub aspect_similarity: f32,
 }
 
 impl Default for ZeroShot {
@@ -48,8 +46,30 @@ impl Default for ZeroShot {
             null_text: "This is a review.".to_string(),
             calibration: 0.75,
             temperature: 0.05,
-            aspect_similarity: 0.4,
         }
+    }
+}
+
+/// How this encoder's cosines map onto the one similarity scale that the SQL layer's thresholds
+/// and weights are set on (recommend, suggest_replies, customer_similarity, aspect matching): all-MiniLM-L6-v2's
+/// cosines, so its map is the identity. relatedness = offset + slope × cosine, clamped to
+/// [-1, 1]; scripts/calibrate-similarity.sh derives an encoder's pair from training texts.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Relatedness {
+    pub offset: f32,
+    pub slope: f32,
+}
+
+impl Default for Relatedness {
+    fn default() -> Relatedness {
+        Relatedness { offset: 0.0, slope: 1.0 }
+    }
+}
+
+impl Relatedness {
+    pub fn of(&self, cosine: f32) -> f32 {
+        (self.offset + self.slope * cosine).clamp(-1.0, 1.0)
     }
 }
 
@@ -81,6 +101,8 @@ pub struct Manifest {
     pub heads: BTreeMap<String, String>,
     #[serde(default)]
     pub zero_shot: ZeroShot,
+    #[serde(default)]
+    pub relatedness: Relatedness,
     /// `identity()`, computed once when the manifest is read.
     #[serde(skip)]
     identity: String,
@@ -152,6 +174,13 @@ impl Manifest {
             return Err(Error::new(
                 PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
                 format!("encoder manifest \"{}\": zero_shot needs templates that each contain {{label}} and a positive temperature", path.display()),
+            ));
+        }
+        let r = manifest.relatedness;
+        if !(r.slope > 0.0 && r.slope.is_finite() && r.offset.is_finite()) {
+            return Err(Error::new(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                format!("encoder manifest \"{}\": relatedness needs a finite offset and a positive slope", path.display()),
             ));
         }
         if manifest.pooling != "mean" || manifest.dimensions == 0 || manifest.max_tokens < 8 {

@@ -41,14 +41,42 @@ impl SegmentOptions {
     }
 }
 
-/// The point of one profile: its interest vector (unit length; zeros without texts) followed by
-/// recency, frequency and monetary scores scaled to [0, 1] and weighted (zeros without orders).
-pub fn point(interest: Option<Vec<Option<f32>>>, rfm: [Option<i32>; 3], dim: usize, rfm_weight: f32) -> Vec<f32> {
-    let mut v: Vec<f32> = interest.map(|v| v.into_iter().map(|x| x.unwrap_or(0.0)).collect()).unwrap_or_default();
-    if v.len() != dim {
-        v = vec![0.0; dim];
+/// The members' interest vectors as segmentation compares them: each of unit length, less the
+/// members' mean, of unit length again; zeros for a member without texts (or of another width).
+/// Centring takes out the direction every review shares: with an encoder whose cosines crowd
+/// together (multilingual-e5-small: 0.7 to 1.0 between any two reviews), uncentred vectors
+/// sit so close that the RFM scores alone decide the segments.
+pub fn centred_interests(members: &[Member], dim: usize) -> Vec<Vec<f32>> {
+    let mut vectors: Vec<Vec<f32>> = members
+        .iter()
+        .map(|m| {
+            let mut v: Vec<f32> = m.interest.iter().flatten().map(|x| x.unwrap_or(0.0)).collect();
+            if v.len() != dim {
+                v = vec![0.0; dim];
+            }
+            normalize(&mut v);
+            v
+        })
+        .collect();
+    let present: Vec<&Vec<f32>> = vectors.iter().filter(|v| v.iter().any(|&x| x != 0.0)).collect();
+    if present.is_empty() {
+        return vectors;
     }
-    normalize(&mut v);
+    let mut mean = vec![0.0f32; dim];
+    for v in &present {
+        mean.iter_mut().zip(v.iter()).for_each(|(m, x)| *m += x / present.len() as f32);
+    }
+    for v in vectors.iter_mut().filter(|v| v.iter().any(|&x| x != 0.0)) {
+        v.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
+        normalize(v);
+    }
+    vectors
+}
+
+/// The point of one profile: its centred interest vector followed by recency, frequency and
+/// monetary scores scaled to [0, 1] and weighted (zeros without orders).
+pub fn point(interest: Vec<f32>, rfm: [Option<i32>; 3], rfm_weight: f32) -> Vec<f32> {
+    let mut v = interest;
     v.extend(rfm.iter().map(|s| s.map_or(0.0, |s| (s as f32 - 1.0) / 4.0 * rfm_weight)));
     v
 }
@@ -71,7 +99,11 @@ pub struct Segmentation {
 /// k-means (k-means++ start, the options' seed) over the members' points.
 pub fn segment(members: &[Member], k: usize, o: &SegmentOptions, interrupt: impl FnMut()) -> Segmentation {
     let dim = members.iter().filter_map(|m| m.interest.as_ref().map(Vec::len)).max().unwrap_or(0);
-    let points: Vec<Vec<f32>> = members.iter().map(|m| point(m.interest.clone(), m.rfm, dim, o.rfm_weight)).collect();
+    let points: Vec<Vec<f32>> = centred_interests(members, dim)
+        .into_iter()
+        .zip(members)
+        .map(|(interest, m)| point(interest, m.rfm, o.rfm_weight))
+        .collect();
     let c = kmeans::kmeans(&points, k, o.seed, o.max_iterations, interrupt);
     let mut sizes: Vec<(usize, usize, usize)> = (0..k)
         .map(|s| {
@@ -98,10 +130,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn points_are_unit_interest_then_weighted_rfm() {
-        let p = point(Some(vec![Some(3.0), Some(4.0)]), [Some(5), Some(1), None], 2, 0.5);
-        assert_eq!(p, vec![0.6, 0.8, 0.5, 0.0, 0.0]);
-        assert_eq!(point(None, [None; 3], 2, 1.0), vec![0.0; 5]);
+    fn points_are_interest_then_weighted_rfm() {
+        assert_eq!(point(vec![0.6, 0.8], [Some(5), Some(1), None], 0.5), vec![0.6, 0.8, 0.5, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn interests_are_centred_unit_vectors() {
+        let m = |v: Option<Vec<f32>>| Member { interest: v.map(|v| v.into_iter().map(Some).collect()), rfm: [None; 3] };
+        // two directions close together (cosine 0.98) end up opposite once their mean is taken out
+        let members = [m(Some(vec![1.0, 0.2])), m(Some(vec![1.0, -0.2])), m(None), m(Some(vec![1.0]))];
+        let c = centred_interests(&members, 2);
+        assert!((c[0][1] - 1.0).abs() < 1e-6 && c[0][0].abs() < 1e-6);
+        assert!((c[1][1] + 1.0).abs() < 1e-6);
+        assert_eq!(c[2], vec![0.0, 0.0]);
+        assert_eq!(c[3], vec![0.0, 0.0]);
     }
 
     #[test]

@@ -80,7 +80,12 @@ impl Words {
 /// so a text of megabytes would take minutes; the first 128 clauses cover any review.
 pub const MAX_CLAUSES: usize = 128;
 
-/// One scored clause: its sentiment (negative, neutral, positive) and its cosine to each aspect.
+/// A clause concerns the aspect closest to it without naming it when their relatedness (cosine
+/// on the common scale, src/runtime/manifest.rs) is at least this.
+pub const MIN_RELATEDNESS: f32 = 0.4;
+
+/// One scored clause: its sentiment (negative, neutral, positive) and its relatedness to each
+/// aspect.
 pub struct Clause<'a> {
     pub text: &'a str,
     pub score: f32,
@@ -100,15 +105,15 @@ pub struct AspectSentiment {
 
 /// For each aspect (by index into `terms`) that some clause concerns, the sentiment of those
 /// clauses. A clause concerns an aspect whose terms it names, and the aspect it is closest to
-/// when the cosine is at least `min_similarity` (the encoder's: all-MiniLM-L6-v2's is 0.4).
-pub fn tally(clauses: &[Clause], terms: &[Vec<String>], min_similarity: f32) -> BTreeMap<usize, AspectSentiment> {
+/// when their relatedness is at least MIN_RELATEDNESS.
+pub fn tally(clauses: &[Clause], terms: &[Vec<String>]) -> BTreeMap<usize, AspectSentiment> {
     // aspect -> (score sum, probability sums, clauses)
     let mut acc: BTreeMap<usize, (f32, [f32; 3], u32)> = BTreeMap::new();
     for c in clauses {
         let words = Words::of(c.text);
         let closest = argmax(&c.similarity);
         for (i, t) in terms.iter().enumerate() {
-            let concerned = words.mentions(t) > 0 || (i == closest && c.similarity[i] >= min_similarity);
+            let concerned = words.mentions(t) > 0 || (i == closest && c.similarity[i] >= MIN_RELATEDNESS);
             if concerned {
                 let a = acc.entry(i).or_insert((0.0, [0.0; 3], 0));
                 a.0 += c.score;
@@ -151,7 +156,7 @@ mod tests {
             clause("it came in two days", 0.4, vec![0.5, 0.1]),
             clause("nice colour", 0.9, vec![0.2, 0.3]),
         ];
-        let t = tally(&clauses, &terms, 0.4);
+        let t = tally(&clauses, &terms);
         assert_eq!(t.len(), 2);
         assert_eq!(t[&0].clauses, 2, "named, then closest above 0.4");
         assert!((t[&0].score - -0.2).abs() < 1e-6);

@@ -5,12 +5,14 @@ SELECT custprofile.embed_text(NULL) IS NULL AS null_gives_null;
 SELECT array_length(custprofile.embed_text(''), 1) AS empty_dims;
 
 -- every reference vector of an independent fp32 implementation of all-MiniLM-L6-v2: cosine at
--- least 0.99 (multilingual-e5-small has its own in encoders.sql)
+-- least 0.98, 0.99 on average (multilingual-e5-small has its own in encoders.sql). With VNNI
+-- every one is at 0.99 or more; on CPUs without it (AVX2 only) ONNX Runtime's u8 x s8 products
+-- saturate in 16 bits and two of these texts fall to 0.986 (README, Encoders).
 SET custprofile.encoder = 'all-MiniLM-L6-v2';
 CREATE TEMP TABLE ref(line jsonb);
 \copy ref FROM 'data/all-MiniLM-L6-v2.reference.jsonl' WITH (FORMAT csv, QUOTE e'\x01', DELIMITER e'\x02')
 SELECT count(*) AS reference_texts,
-       count(*) FILTER (WHERE cos >= 0.99) AS at_least_099
+       count(*) FILTER (WHERE cos >= 0.98) AS at_least_098, avg(cos) >= 0.99 AS mean_at_least_099
   FROM (SELECT custprofile.cosine_similarity(
                  custprofile.embed_text(line ->> 'text'),
                  ARRAY(SELECT jsonb_array_elements_text(line -> 'embedding')::real)) AS cos

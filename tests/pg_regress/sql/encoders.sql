@@ -63,7 +63,7 @@ SELECT custprofile.classify('送货太慢了，等了十天才收到', ARRAY['de
 -- its probabilities are as spread as MiniLM's (its own temperature), not all alike
 SELECT max(value::float8) > 0.5 AS confident
   FROM jsonb_each(custprofile.classify_scores('送货太慢了，等了十天才收到', ARRAY['物流', '价格', '质量']));
-RESET custprofile.encoder;
+SET custprofile.encoder = 'all-MiniLM-L6-v2';
 SELECT try($$SELECT custprofile.predict('tiny_e5', 'love it')$$);
 SELECT custprofile.predict('tiny_minilm', 'love it, excellent') AS minilm_again;
 DELETE FROM custprofile.classifiers WHERE name IN ('tiny_minilm', 'tiny_e5');
@@ -74,6 +74,22 @@ SELECT custprofile.model_version() ->> 'encoder' AS encoder, custprofile.model_v
 SET custprofile.encoder = 'multilingual-e5-small';
 SELECT custprofile.model_version() ->> 'encoder' AS encoder, custprofile.model_version() ->> 'sentiment' AS sentiment,
        custprofile.vector_space() <> split_part(custprofile.vector_space(), '@', 1) AS space_by_content;
+
+-- relatedness: the cosine on one scale for every encoder (its manifest's "relatedness", from
+-- scripts/calibrate-similarity.sh), so that recommend's and suggest_replies' thresholds mean
+-- the same: e5 puts unrelated texts at a cosine above 0.7, their relatedness below
+-- suggest_replies' 0.3
+CREATE TEMP TABLE pair AS SELECT custprofile.embed_text('The kettle broke after a week') AS kettle,
+       custprofile.embed_text('My kettle stopped working') AS kettle_again, custprofile.embed_text('Delivery to Berlin took three days') AS berlin;
+SELECT custprofile.cosine_similarity(kettle, berlin) > 0.7 AS crowded_cosine,
+       custprofile.relatedness(kettle, berlin) < 0.3 AS unrelated, custprofile.relatedness(kettle, kettle_again) > 0.5 AS related,
+       custprofile.relatedness(kettle, kettle) = 1 AS same_is_one
+  FROM pair;
+SET custprofile.encoder = 'all-MiniLM-L6-v2';
+SELECT custprofile.relatedness(e, f) = custprofile.cosine_similarity(e, f) AS minilm_as_it_is
+  FROM (SELECT custprofile.embed_text('The kettle broke') AS e, custprofile.embed_text('Delivery took three days') AS f) x;
+SELECT custprofile.relatedness('{0,0}', '{1,0}') IS NULL AS zero_vector_gives_null;
+SELECT try($$SELECT custprofile.relatedness('{1,2}', '{1,2,3}')$$);
 RESET custprofile.encoder;
 
 -- bad input: an unknown encoder lists the installed ones; a path is not a name; the setting is
