@@ -12,12 +12,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
-encoder=multilingual-e5-small
-build=yes
-for arg in "$@"; do
-  if [[ "$arg" == --no-build ]]; then build=no; else encoder="$arg"; fi
-done
-[[ "$build" == no ]] || ready_cluster
+encoder_and_cluster multilingual-e5-small "$@"
 bash scripts/sentiment/load_data.sh
 cluster_psql -q <<SQL
 \timing off

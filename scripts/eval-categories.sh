@@ -11,12 +11,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
-encoder=all-MiniLM-L6-v2
-build=yes
-for arg in "$@"; do
-  if [[ "$arg" == --no-build ]]; then build=no; else encoder="$arg"; fi
-done
-[[ "$build" == no ]] || ready_cluster
+encoder_and_cluster all-MiniLM-L6-v2 "$@"
 bash scripts/sentiment/load_data.sh
 cluster_psql -q <<SQL
 \timing off

@@ -9,12 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 # usage: scripts/eval-sentiment.sh [ENCODER] [--no-build]; the held-out fifth of the Chinese
 # reviews is scored too (an English encoder's figure there shows what it cannot read)
-encoder=all-MiniLM-L6-v2
-build=yes
-for arg in "$@"; do
-  if [[ "$arg" == --no-build ]]; then build=no; else encoder="$arg"; fi
-done
-[[ "$build" == no ]] || ready_cluster
+encoder_and_cluster all-MiniLM-L6-v2 "$@"
 bash scripts/sentiment/load_data.sh
 cluster_psql -q <<SQL
 \timing off

@@ -128,6 +128,17 @@ install_extension() {
 # psql on the private cluster's database (ON_ERROR_STOP is set by scripts/cluster.sh).
 cluster_psql() { bash "$REPO_ROOT/scripts/cluster.sh" psql "$@"; }
 
+# The arguments of the evaluation scripts, [ENCODER] [--no-build]: sets $encoder (the given
+# default when none is named) and, unless --no-build, builds, installs and starts the cluster.
+encoder_and_cluster() {
+  encoder="$1"; shift
+  local build=yes arg
+  for arg in "$@"; do
+    if [[ "$arg" == --no-build ]]; then build=no; else encoder="$arg"; fi
+  done
+  [[ "$build" == no ]] || ready_cluster
+}
+
 # Setup, extension installed, private cluster running, extension created (or updated) in it.
 ready_cluster() {
   bash "$REPO_ROOT/scripts/setup.sh"
