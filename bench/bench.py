@@ -32,6 +32,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DB = "custprofile_bench"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def psql(sql, db=DB, timing=False):
@@ -109,8 +110,63 @@ MEMORY_SQL = "SELECT pg_read_file('/proc/self/status') || pg_read_file('/proc/se
 
 
 def rss_kb(status):
-    """VmRSS, VmHWM (from /proc/self/status) and Pss (from smaps_rollup, when given) in kB."""
-    return {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM|Pss):\s+(.*)$", status, re.M)}
+    """VmRSS, VmHWM (from /proc/self/status), Pss and Private (Private_Clean + Private_Dirty, the
+    pages no other process shares) from smaps_rollup, when given, in kB."""
+    m = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM|Pss|Private_Clean|Private_Dirty):\s+(.*)$", status, re.M)}
+    if "Private_Clean" in m:
+        m["Private"] = m.pop("Private_Clean") + m.pop("Private_Dirty")
+    return m
+
+
+def postmaster_status():
+    """The postmaster's smaps_rollup (the benchmark runs on the server's machine)."""
+    data = psql("SHOW data_directory").strip()
+    with open(os.path.join(data, "postmaster.pid")) as f:
+        pid = f.readline().strip()
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return f.read()
+
+
+def restart_server(preload):
+    """Restarts the private cluster with custprofile in shared_preload_libraries or without."""
+    env = dict(os.environ, CUSTPROFILE_PRELOAD="on" if preload else "off")
+    for action in ("stop", "start"):
+        subprocess.run(["bash", os.path.join(REPO, "scripts/cluster.sh"), action], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+
+
+def memory_and_first_call(mode):
+    """A backend's memory before and after its first model call and after 500 embeddings, 20
+    concurrent connections using the model, and the first call's latency in new connections."""
+    status = MEMORY_SQL
+    before = rss_kb(psql(status))
+    after = rss_kb(psql("SELECT custprofile.warmup(); " + status).split("\n", 1)[1])
+    used = rss_kb(psql("SELECT count(custprofile.embed_text(body)) FROM (SELECT body FROM reviews ORDER BY id LIMIT 500) s; "
+                       + status).split("\n", 1)[1])
+
+    def first_call_ms():
+        out = subprocess.run(["psql", "-X", "-q", "-At", "-d", DB],
+                             input="\\timing on\nSELECT custprofile.embed_text('first call') IS NOT NULL;",
+                             check=True, capture_output=True, text=True).stdout
+        return float(re.findall(r"Time: ([0-9.]+) ms", out)[-1])
+
+    first_call = [first_call_ms() for _ in range(3)]
+    concurrent = concurrent_memory(20)
+    memory = {"before_load": before, "after_load": after, "after_500_embeddings": used,
+              "added_by_load": after["VmRSS"] - before["VmRSS"],
+              "private_added_after_500": used["Private"] - before["Private"], "concurrent": concurrent}
+    print(f"  {mode}: RSS {before['VmRSS'] // 1024} MB in a new connection, {after['VmRSS'] // 1024} MB after the "
+          f"first model call (+{(after['VmRSS'] - before['VmRSS']) // 1024} MB; peak {after['VmHWM'] // 1024} MB), "
+          f"{used['VmRSS'] // 1024} MB after 500 embeddings; private (unshared) pages +"
+          f"{(used['Private'] - before['Private']) // 1024} MB")
+    print(f"  {mode}: {concurrent['connections']} concurrent connections using the model: RSS {concurrent['rss_min'] // 1024}-"
+          f"{concurrent['rss_max'] // 1024} MB each, private {concurrent['private_min'] // 1024}-"
+          f"{concurrent['private_max'] // 1024} MB each, proportional set size (shared pages split) "
+          f"{concurrent['pss_total'] // 1024} MB in all, {concurrent['pss_total'] // concurrent['connections'] // 1024} MB each; "
+          f"an idle connection: RSS {concurrent['idle_rss'] // 1024} MB, PSS {concurrent['idle_pss'] // 1024} MB; "
+          f"postmaster PSS {concurrent['postmaster_pss'] // 1024} MB")
+    print(f"  {mode}: first call in a new connection: {', '.join(f'{x:.0f}' for x in first_call)} ms", flush=True)
+    return memory, {"first_embed_text_in_new_connection_ms": first_call}
 
 
 def concurrent_memory(n):
@@ -132,9 +188,12 @@ def concurrent_memory(n):
         p.wait()
     used = [rss_kb(o) for o in outs]
     idle = rss_kb(psql(MEMORY_SQL))
+    postmaster = rss_kb(postmaster_status())
     psql("DROP TABLE mem_ready")
     return {"connections": n, "rss_min": min(u["VmRSS"] for u in used), "rss_max": max(u["VmRSS"] for u in used),
-            "pss_total": sum(u["Pss"] for u in used), "idle_rss": idle["VmRSS"], "idle_pss": idle["Pss"]}
+            "private_min": min(u["Private"] for u in used), "private_max": max(u["Private"] for u in used),
+            "pss_total": sum(u["Pss"] for u in used), "idle_rss": idle["VmRSS"], "idle_pss": idle["Pss"],
+            "postmaster_pss": postmaster["Pss"]}
 
 
 def refresh(customers, n_texts):
@@ -176,6 +235,8 @@ def main():
     ap.add_argument("--skip-refresh", action="store_true")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds the measurements are split into")
     ap.add_argument("--results", default="latest.json", help="file name under bench/results (the README's figures are latest.json)")
+    ap.add_argument("--memory-only", action="store_true",
+                    help="only memory and first call, with and without the preload, into bench/results/memory.json")
     ap.add_argument("--refresh-only", action="store_true",
                     help="only G (for the issue's 10,000 customers / 100,000 texts), into bench/results/refresh-N.json")
     a = ap.parse_args()
@@ -204,6 +265,13 @@ def main():
         results[key] = {"what": what, "seconds": round(seconds, 2), "texts_per_second": round(len(texts) / seconds, 1)}
         print(f"  {key}: {what}: {seconds:.1f} s, {len(texts) / seconds:.1f} texts/s", flush=True)
 
+    if a.memory_only:
+        results["memory_kb"], results["first_call_ms"] = {}, {}
+        for mode in ("per_backend", "preloaded"):
+            restart_server(preload=mode == "preloaded")
+            results["memory_kb"][mode], results["first_call_ms"][mode] = memory_and_first_call(mode)
+        write_results(a, texts, results, a.results if a.results != "latest.json" else "memory.json")
+        return
     if a.refresh_only:
         results["G"] = refresh(a.customers, len(texts))
         write_results(a, texts, results, f"refresh-{a.customers}.json")
@@ -264,31 +332,12 @@ def main():
     if not a.skip_refresh and has_sentiment:
         results["G"] = refresh(a.customers, len(texts))
 
-    # memory and first call in new connections
-    before = rss_kb(psql("SELECT pg_read_file('/proc/self/status');"))
-    after = rss_kb(psql("SELECT custprofile.warmup(); SELECT pg_read_file('/proc/self/status');").split("\n", 1)[1])
-    used = rss_kb(psql("SELECT count(custprofile.embed_text(body)) FROM (SELECT body FROM reviews ORDER BY id LIMIT 500) s;"
-                       " SELECT pg_read_file('/proc/self/status');").split("\n", 1)[1])
-    def first_call_ms():
-        out = subprocess.run(["psql", "-X", "-q", "-At", "-d", DB],
-                             input="\\timing on\nSELECT custprofile.embed_text('first call') IS NOT NULL;",
-                             check=True, capture_output=True, text=True).stdout
-        return float(re.findall(r"Time: ([0-9.]+) ms", out)[-1])
-
-    first = [float(psql("SELECT custprofile.warmup();").strip()) for _ in range(3)]
-    first_call = [first_call_ms() for _ in range(3)]
-    concurrent = concurrent_memory(20)
-    results["memory_kb"] = {"before_load": before, "after_load": after, "after_500_embeddings": used,
-                            "added_by_load": after["VmRSS"] - before["VmRSS"], "concurrent": concurrent}
-    results["first_call_ms"] = {"warmup_load_ms": first, "first_embed_text_in_new_connection_ms": first_call}
-    print(f"  memory: RSS {before['VmRSS'] // 1024} MB before load, {after['VmRSS'] // 1024} MB after "
-          f"(+{(after['VmRSS'] - before['VmRSS']) // 1024} MB; peak {after['VmHWM'] // 1024} MB), "
-          f"{used['VmRSS'] // 1024} MB after 500 embeddings")
-    print(f"  {concurrent['connections']} concurrent connections using the model: RSS {concurrent['rss_min'] // 1024}-"
-          f"{concurrent['rss_max'] // 1024} MB each, proportional set size (shared pages split) "
-          f"{concurrent['pss_total'] // 1024} MB in all, {concurrent['pss_total'] // concurrent['connections'] // 1024} MB each; "
-          f"an idle connection: RSS {concurrent['idle_rss'] // 1024} MB, PSS {concurrent['idle_pss'] // 1024} MB")
-    print(f"  first call in a new connection: {', '.join(f'{x:.0f}' for x in first_call)} ms")
+    # memory and first call in new connections, with the encoder preloaded by the postmaster (the
+    # private cluster's shared_preload_libraries) and without (each backend loads it on first use)
+    results["memory_kb"], results["first_call_ms"] = {}, {}
+    for mode in ("per_backend", "preloaded"):
+        restart_server(preload=mode == "preloaded")
+        results["memory_kb"][mode], results["first_call_ms"][mode] = memory_and_first_call(mode)
 
     a_rate = results["A"]["texts_per_second"]
     print("\nratios to A (texts per second):")

@@ -2,6 +2,9 @@
 # A private PostgreSQL 15 cluster for the demo and the benchmarks: data under the build folder,
 # a local port, run as a non-root user (postgres when we are root).
 #   scripts/cluster.sh start|stop|status|psql [psql args]|env
+# custprofile is in shared_preload_libraries: the postmaster loads the encoder once and every
+# backend shares it (src/preload.rs). CUSTPROFILE_PRELOAD=off starts the server without that
+# preload, as an installation that does not preload runs (each backend loads on first use).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -21,7 +24,7 @@ listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$DIR'
 max_worker_processes = 16
-shared_preload_libraries = 'pg_cron'
+shared_preload_libraries = 'pg_cron,custprofile'
 # failing statements may quote customer text in literals: keep them out of the log
 log_min_error_statement = panic
 cron.database_name = '$DB'
@@ -30,8 +33,11 @@ cron.host = '$DIR'
 CONF
   fi
   if ! as_server_user "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+    local options=()
+    [[ "${CUSTPROFILE_PRELOAD:-on}" == off ]] && options=(-o "-c shared_preload_libraries=pg_cron")
     # a Rust backtrace setting in the caller's environment would put backtraces into ERROR details
-    as_server_user env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w start >/dev/null
+    as_server_user env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" \
+      "${options[@]}" -w start >/dev/null
   fi
   psql_cmd -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
     || psql_cmd -d postgres -qc "CREATE DATABASE $DB"

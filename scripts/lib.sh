@@ -117,10 +117,13 @@ install_python_packages() {
   echo "${PYTHON_WHEELS[*]}" > "$stamp"
 }
 
-# Builds the extension in release mode and installs it into the system PostgreSQL 15.
+# Builds the extension in release mode and installs it into the system PostgreSQL 15. Stops this
+# checkout's private cluster first: its postmaster preloads the library, so a running one would
+# have the file replaced under it and would keep handing the old code to new backends.
 install_extension() {
   local sudo=()
   [[ $EUID -eq 0 ]] || sudo=(--sudo)
+  bash "$REPO_ROOT/scripts/cluster.sh" stop >/dev/null
   log "building and installing the extension (cargo pgrx install --release)"
   cargo pgrx install --release --pg-config "$(pg_config_path)" "${sudo[@]}" >/dev/null
 }

@@ -58,6 +58,9 @@ done
 # predict on a hot standby of the private cluster; training there is 25006
 bash tests/standby/predict_on_standby.sh
 
+# the encoder preloaded by the postmaster: shared by the backends, same answers, fallbacks work
+bash tests/preload/shared_encoder.sh
+
 # no network and no telemetry files from a backend that runs the encoder, with CI unset
 if [[ $EUID -eq 0 ]]; then
   bash tests/telemetry/no_telemetry.sh

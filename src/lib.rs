@@ -18,6 +18,7 @@ mod cache;
 mod errors;
 mod heads;
 mod numeric;
+mod preload;
 mod profiles;
 mod runtime;
 mod segments;
@@ -77,10 +78,12 @@ extension_sql_file!(
 
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
-/// Registers the settings only: models load lazily in each backend, never in the postmaster.
+/// Registers the settings; in the postmaster (shared_preload_libraries) also loads the encoder
+/// once for every backend to share (src/preload.rs). Otherwise models load lazily in each backend.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
+    preload::in_postmaster();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

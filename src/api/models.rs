@@ -79,11 +79,7 @@ fn builtin_models() -> TableIterator<
 #[pg_extern(volatile, parallel_safe)]
 fn warmup() -> f64 {
     let started = std::time::Instant::now();
-    if sentiment::built_in_for(&runtime::current().or_raise()).is_some() {
-        sentiment::analyse(&["warm up"]).or_raise();
-    } else {
-        runtime::embed(&["warm up"]).or_raise();
-    }
+    sentiment::warm_up().or_raise();
     started.elapsed().as_secs_f64() * 1000.0
 }
 

@@ -120,6 +120,18 @@ pub fn analyse_and_embed(texts: &[&str]) -> Result<Vec<(Sentiment, Option<Vec<f3
     })
 }
 
+/// Loads the chosen encoder and its built-in sentiment head (where it has one) and runs one
+/// text through them, so that the first real call does not pay for loading or for ONNX
+/// Runtime's first-run allocations.
+pub fn warm_up() -> Result<()> {
+    if built_in_for(&*runtime::current()?).is_some() {
+        analyse(&["warm up"])?;
+    } else {
+        runtime::embed(&["warm up"])?;
+    }
+    Ok(())
+}
+
 pub fn model_name() -> Result<String> {
     with_head(|h| Ok(h.name.clone()))
 }
