@@ -2,7 +2,7 @@
 # The benchmark, one command: installs what is missing (scripts/setup.sh, the baseline's Python
 # packages by pinned version and sha256), builds and installs the extension, starts the private
 # cluster and runs bench/bench.py. Options go to bench.py (--encoder NAME, --texts N, --customers N,
-# --rounds N, --skip-refresh, --refresh-only for G alone, --results FILE instead of latest.json). Needs ../shared/data (or CUSTPROFILE_SHARED_DATA) for the review texts.
+# --rounds N, --skip-refresh, --refresh-only for G alone, --memory-only for memory and first call with and without the preload, --results FILE instead of latest.json). Needs ../shared/data (or CUSTPROFILE_SHARED_DATA) for the review texts.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$REPO_ROOT"

@@ -5,6 +5,7 @@
 # custprofile is in shared_preload_libraries: the postmaster loads the encoder once and every
 # backend shares it (src/preload.rs). CUSTPROFILE_PRELOAD=off starts the server without that
 # preload, as an installation that does not preload runs (each backend loads on first use).
+# CUSTPROFILE_SERVER_OPTIONS adds server options ("-c name=value ...") to that start.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -33,15 +34,22 @@ cron.host = '$DIR'
 CONF
   fi
   if ! as_server_user "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
-    local options=()
-    [[ "${CUSTPROFILE_PRELOAD:-on}" == off ]] && options=(-o "-c shared_preload_libraries=pg_cron")
+    # given at every start, so that a cluster made before custprofile was preloaded gets it too
+    local preload=pg_cron,custprofile
+    case "${CUSTPROFILE_PRELOAD:-on}" in
+      on) ;;
+      off) preload=pg_cron ;;
+      *) die "CUSTPROFILE_PRELOAD is on or off, not ${CUSTPROFILE_PRELOAD}" ;;
+    esac
     # a Rust backtrace setting in the caller's environment would put backtraces into ERROR details.
     # glibc.malloc.hugetlb=1: malloc asks for transparent huge pages, so the preloaded encoder's
     # ~400 MB sit in 2 MB pages and forking a backend copies a few hundred page-table entries
-    # instead of ~100,000 (a connection 69 -> 14 ms); copy-on-write still copies 4 kB pages.
-    as_server_user env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}" \
+    # instead of ~100,000 (a connection 69 -> 39 ms, 38 without the preload; bench --memory-only);
+    # copy-on-write still copies 4 kB pages. Appended to the caller's own tunables.
+    as_server_user env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE \
+      GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1" \
       "$PG_BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" \
-      "${options[@]}" -w start >/dev/null
+      -o "-c shared_preload_libraries=$preload ${CUSTPROFILE_SERVER_OPTIONS:-}" -w start >/dev/null
   fi
   psql_cmd -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
     || psql_cmd -d postgres -qc "CREATE DATABASE $DB"

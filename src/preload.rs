@@ -5,18 +5,21 @@
 //! backend adds only what inference writes, and its first call does not load anything. Without
 //! the preload each backend loads the encoder on first use, as before.
 //!
-//! What is preloaded is what the postmaster's settings name (`custprofile.encoder`,
-//! `custprofile.model_dir` in postgresql.conf); a database that chooses another encoder loads
-//! that one in its backends on first use, and the preloaded copy is dropped there.
+//! What is preloaded is what the postmaster's settings name at start (`custprofile.encoder`,
+//! `custprofile.model_dir`, `custprofile.intra_threads` in postgresql.conf); a backend whose
+//! settings name another encoder or thread count loads its own on first use.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pgrx::prelude::*;
 
 use crate::heads::sentiment;
+use crate::runtime;
 use crate::settings;
 
 /// Called by `_PG_init`: preloads when the library is being loaded by the postmaster. A failure
-/// is a WARNING in the server log, never a refused start: backends then load (and report) it
-/// themselves.
+/// (an error or a panic) is a WARNING in the server log, never a refused start: backends then load
+/// (and report) it themselves.
 pub fn in_postmaster() {
     // SAFETY: a plain flag the postmaster sets while it loads shared_preload_libraries
     if !unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
@@ -31,21 +34,31 @@ pub fn in_postmaster() {
         );
         return;
     }
+    let threads_before = threads();
     let started = std::time::Instant::now();
-    match sentiment::warm_up() {
-        Ok(()) => log!(
+    let loaded = catch_unwind(AssertUnwindSafe(|| sentiment::warm_up().and_then(|()| runtime::keep_loaded_encoder())));
+    match loaded {
+        Ok(Ok(())) => log!(
             "custprofile: encoder {} loaded in the postmaster in {} ms; backends share it",
             settings::encoder(),
             started.elapsed().as_millis()
         ),
-        Err(e) => warning!(
+        Ok(Err(e)) => warning!(
             "custprofile: encoder {} was not preloaded ({}); backends load it on first use",
             settings::encoder(),
             e.message
         ),
+        Err(_) => warning!(
+            "custprofile: encoder {} was not preloaded (the load panicked); backends load it on first use",
+            settings::encoder()
+        ),
     }
-    let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(1);
-    if threads > 1 {
-        warning!("custprofile: the postmaster has {threads} threads after preloading the encoder");
+    let threads_after = threads();
+    if threads_after > threads_before {
+        warning!("custprofile: the postmaster has {threads_after} threads after preloading the encoder, {threads_before} before");
     }
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(1)
 }

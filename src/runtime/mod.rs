@@ -1,7 +1,8 @@
 //! The model runtime of one backend: ONNX Runtime and the sentence encoder that
 //! `custprofile.encoder` names (an installed folder with its manifest, see `manifest`), loaded
-//! lazily on first use (never in `_PG_init`: a session carried across the postmaster's fork
-//! crashes) and kept in the backend's cache (src/cache.rs). One encoder is loaded at a time: a
+//! lazily on first use and kept in the backend's cache (src/cache.rs), or inherited from the
+//! postmaster, which loaded it into its own cache before forking (src/preload.rs: with one
+//! intra-op thread ONNX Runtime starts no threads, so nothing is lost in the fork). One encoder is loaded at a time: a
 //! changed setting drops the old one before the new one loads. A failed load leaves nothing
 //! behind, so the next call retries and the backend stays usable.
 
@@ -61,7 +62,7 @@ fn ensure_runtime() -> Result<Environment> {
                         rt.library.display()
                     ),
                 )
-                .hint("A changed custprofile.runtime_library takes effect in a new connection."));
+                .hint("A changed custprofile.runtime_library takes effect in a new connection, or after a restart where custprofile is in shared_preload_libraries."));
             }
             return Ok(rt.environment.clone());
         }
@@ -71,8 +72,8 @@ fn ensure_runtime() -> Result<Environment> {
         // ONNX Runtime 1.29+ reads this when it sets up its POSIX telemetry (an event queue under
         // the server user's home, sent to a Microsoft collector): set before the library loads,
         // whatever the server's own environment says; DisableTelemetryEvents below comes only
-        // after the environment (and its telemetry provider) exists. The backend has no other
-        // threads yet: ONNX Runtime starts its own after this.
+        // after the environment (and its telemetry provider) exists. The process (a backend, or
+        // the postmaster preloading) has no other threads yet: ONNX Runtime starts its own after.
         std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
         let environment = ort::init_from(&wanted)
             .map_err(|e| {
@@ -168,8 +169,7 @@ pub fn current() -> Result<Rc<Manifest>> {
 pub fn with_encoder<R>(f: impl FnOnce(&mut Encoder) -> Result<R>) -> Result<R> {
     let manifest = current()?;
     let dir = manifest.dir(&settings::model_dir());
-    // identity first, up to the space (names have none): loaded_encoder reads it back
-    let version = format!("{} {}", manifest.identity(), dir.display());
+    let version = encoder_version(&manifest, &dir);
     let encoder = match cache::get::<RefCell<Encoder>>(Kind::Encoder, ENCODER_SLOT, &version) {
         Some(e) => e,
         None => {
@@ -183,6 +183,26 @@ pub fn with_encoder<R>(f: impl FnOnce(&mut Encoder) -> Result<R>) -> Result<R> {
     };
     let mut encoder = encoder.borrow_mut();
     f(&mut encoder)
+}
+
+/// What a loaded encoder was made from: the encoder by content, its folder and the intra-op
+/// threads its session runs (a backend asking for another count than the postmaster preloaded
+/// with loads its own). The identity comes first, up to a space (names have none):
+/// `loaded_encoder` reads it back.
+fn encoder_version(manifest: &Manifest, dir: &Path) -> String {
+    format!("{} {} threads={}", manifest.identity(), dir.display(), settings::intra_threads())
+}
+
+/// Keeps the encoder loaded now for the life of the process: it is never freed, even when the
+/// cache drops it. The postmaster does this with the encoder it preloads, so a backend that
+/// switches encoder does not free (and first copy) the pages it shares with every other backend.
+pub fn keep_loaded_encoder() -> Result<()> {
+    let manifest = current()?;
+    let version = encoder_version(&manifest, &manifest.dir(&settings::model_dir()));
+    if let Some(encoder) = cache::get::<RefCell<Encoder>>(Kind::Encoder, ENCODER_SLOT, &version) {
+        std::mem::forget(encoder);
+    }
+    Ok(())
 }
 
 /// The sentence embedding (`embed_text`'s vector: mean pooling, unit length) of each text, in
