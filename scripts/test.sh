@@ -48,6 +48,8 @@ pgxs="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 
 # two writers of the stored profiles against each other: no deadlock
 bash tests/concurrency/refresh_vs_churn.sh
+# two refreshes at once share the queue instead of one waiting for the other
+bash tests/concurrency/two_refreshes.sh
 
 # ALTER EXTENSION UPDATE from every released version keeps the state and ends like a fresh install
 for released in sql/released/custprofile--*.sql; do

@@ -307,8 +307,15 @@ BEGIN
         SELECT f.customer_key, f.source_hash, full_rebuild
           FROM f LEFT JOIN custprofile.profiles p ON p.customer_key = f.customer_key
          WHERE full_rebuild OR p.source_hash IS DISTINCT FROM f.source_hash
-        ON CONFLICT (customer_key) DO UPDATE
-            SET source_hash = EXCLUDED.source_hash, forced = q.forced OR EXCLUDED.forced)
+        ON CONFLICT (customer_key) DO NOTHING),
+    -- only entries whose rows changed again are updated: an update locks the entry until this
+    -- transaction commits, and a concurrent refresh's claim would skip it (and end early, its
+    -- queue seemingly empty) if every entry were rewritten, as ON CONFLICT DO UPDATE would
+    requeued AS (
+        UPDATE custprofile.refresh_queue q SET source_hash = f.source_hash, forced = q.forced OR full_rebuild
+          FROM f
+         WHERE f.customer_key = q.customer_key
+           AND (q.source_hash IS DISTINCT FROM f.source_hash OR (full_rebuild AND NOT q.forced)))
     SELECT count(*) INTO removed FROM gone;
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
