@@ -6,33 +6,42 @@
 use std::collections::BTreeMap;
 
 use crate::numeric::argmax;
+use crate::text::words;
 
-/// Words that mark a sentence as concerning one of the common retail aspects.
+/// Words that mark a sentence as concerning one of the common retail aspects, in English and
+/// Chinese, whichever language the aspect is named in.
 pub fn lexicon(name: &str) -> &'static [&'static str] {
     match name.to_lowercase().as_str() {
-        "price" | "prices" | "pricing" | "cost" | "value" => &[
+        "price" | "prices" | "pricing" | "cost" | "value" | "价格" | "价钱" | "性价比" => &[
             "price", "prices", "priced", "cost", "costs", "expensive", "cheap", "cheaper", "overpriced", "affordable",
-            "value", "money", "worth", "bargain", "discount", "paid", "pay",
+            "value", "money", "worth", "bargain", "discount", "paid", "pay", "价格", "价钱", "价位", "性价比", "便宜",
+            "太贵", "很贵", "偏贵", "有点贵", "不贵", "划算", "实惠", "涨价", "降价", "优惠", "打折", "折扣", "花钱",
         ],
-        "delivery" | "shipping" => &[
+        "delivery" | "shipping" | "物流" | "快递" | "发货" | "配送" => &[
             "delivery", "delivered", "deliver", "shipping", "shipped", "ship", "courier", "arrived", "arrive", "arrival",
-            "package", "parcel", "late", "dispatch", "dispatched", "postage", "tracking", "shipment",
+            "package", "parcel", "late", "dispatch", "dispatched", "postage", "tracking", "shipment", "物流", "快递",
+            "发货", "配送", "送货", "到货", "送达", "送到", "包裹", "运费", "派送", "快递员", "送餐", "骑手", "收到货",
         ],
-        "quality" => &[
+        "quality" | "质量" | "品质" => &[
             "quality", "broke", "broken", "break", "breaks", "sturdy", "durable", "flimsy", "defective", "faulty",
             "solid", "cracked", "leaking", "leaks", "stopped working", "well made", "cheaply made", "fell apart",
+            "质量", "品质", "做工", "材质", "用料", "坏了", "破损", "耐用", "结实", "次品", "瑕疵", "正品", "假货",
+            "漏水", "掉色", "开线",
         ],
-        "support" | "customer service" | "service" => &[
+        "support" | "customer service" | "service" | "客服" | "服务" | "售后" => &[
             "support", "service", "staff", "helpful", "agent", "replied", "reply", "response", "answer", "answered",
-            "emails", "email", "contact", "contacted", "rude", "friendly", "help",
+            "emails", "email", "contact", "contacted", "rude", "friendly", "help", "客服", "服务", "售后", "态度",
+            "回复", "商家", "店家", "卖家", "服务员", "不理人",
         ],
-        "returns" | "refunds" | "returns and refunds" | "refund" | "return" => &[
+        "returns" | "refunds" | "returns and refunds" | "refund" | "return" | "退货" | "退款" | "退换货"
+        | "退货退款" => &[
             "return", "returned", "returns", "returning", "refund", "refunds", "refunded", "exchange", "money back",
-            "replacement",
+            "replacement", "退货", "退款", "换货", "退换", "退钱", "退回", "补发",
         ],
-        "features" | "product features" => &[
+        "features" | "product features" | "功能" | "产品功能" => &[
             "feature", "features", "function", "functions", "battery", "screen", "size", "design", "settings", "sound",
-            "easy to use", "app", "button", "buttons",
+            "easy to use", "app", "button", "buttons", "功能", "电池", "续航", "屏幕", "尺寸", "大小", "设计", "外观",
+            "颜色", "音质", "操作", "好用", "款式", "充电",
         ],
         _ => &[],
     }
@@ -67,11 +76,18 @@ impl Words {
         Words { lower, words }
     }
 
-    /// How many of the terms the text contains.
+    /// How many of the terms the text contains: phrases and Chinese terms anywhere (Chinese
+    /// has no spaces to mark a whole word), other terms as whole words.
     pub fn mentions(&self, terms: &[String]) -> usize {
         terms
             .iter()
-            .filter(|t| if t.contains(' ') { self.lower.contains(t.as_str()) } else { self.words.contains(t) })
+            .filter(|t| {
+                if t.contains(' ') || words::has_han(t) {
+                    self.lower.contains(t.as_str())
+                } else {
+                    self.words.contains(t)
+                }
+            })
             .count()
     }
 }
@@ -139,6 +155,9 @@ mod tests {
         let own = terms("setup", Some("instructions, assembly manual"));
         assert_eq!(Words::of("The assembly manual was missing").mentions(&own), 1);
         assert_eq!(Words::of("It stopped working").mentions(&terms("quality", None)), 1);
+        assert_eq!(Words::of("快递很慢，包裹还破了").mentions(&delivery), 2, "Chinese terms inside a clause");
+        assert_eq!(terms("物流", None), delivery, "a Chinese name gets the same lexicon");
+        assert_eq!(Words::of("安装说明书看不懂").mentions(&terms("安装", Some("说明书, 安装步骤"))), 2);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Keyword candidates and their selection. Candidates are runs of one to three words inside a
-//! clause that contain no stop word and are not numbers; the selection is maximal marginal
+//! clause (Chinese segmented into words by `words`) that contain no stop word (English, and the
+//! stopwords-iso Chinese list) and are not numbers; the selection is maximal marginal
 //! relevance: the next keyword is the candidate most similar to the whole text, less its
 //! similarity to the keywords already chosen, so that the list is relevant and not repetitive.
 //! `of_text` and `of_group` rank with the sentence vectors that `embed` gives (the encoder's,
@@ -11,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::errors::{Error, Result};
 use crate::numeric::cosine;
+use crate::text::words;
 
 /// Weight of relevance against diversity in the selection.
 const RELEVANCE: f32 = 0.5;
@@ -37,10 +39,13 @@ const STOP_WORDS: &[&str] = &[
     "five", "six", "seven", "eight", "nine", "ten", "twenty", "hundred", "month", "months", "year", "years",
 ];
 
-static WORD_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"[\p{L}\p{N}]+(?:['’][\p{L}]+)*").expect("valid"));
-static CLAUSE_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"[.!?;:,()\[\]\n\x22]+").expect("valid"));
+static CLAUSE_RE: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"[.!?;:,()\[\]\n\x22，。！？；：、（）“”「」『』【】《》…～]+").expect("valid"));
 
-static STOP_SET: Lazy<HashSet<&'static str>> = Lazy::new(|| STOP_WORDS.iter().copied().collect());
+static STOP_SET: Lazy<HashSet<&'static str>> = Lazy::new(|| {
+    let chinese = stop_words::lookup("zh").unwrap_or_default();
+    STOP_WORDS.iter().chain(chinese).copied().collect()
+});
 
 fn is_stop(word: &str) -> bool {
     STOP_SET.contains(word)
@@ -51,14 +56,14 @@ pub fn candidates(text: &str) -> Vec<String> {
     let mut count: HashMap<String, (usize, usize)> = HashMap::new(); // phrase -> (count, first position)
     let mut position = 0;
     for clause in CLAUSE_RE.split(text) {
-        let words: Vec<String> = WORD_RE.find_iter(clause).map(|m| m.as_str().to_lowercase().replace('’', "'")).collect();
+        let words: Vec<String> = words::split(clause).into_iter().map(|w| w.to_lowercase().replace('’', "'")).collect();
         for start in 0..words.len() {
             for n in 1..=MAX_WORDS.min(words.len() - start) {
                 let w = &words[start + n - 1];
                 if is_stop(w) || w.chars().all(|c| c.is_numeric()) || w.chars().count() < 2 {
                     break;
                 }
-                let phrase = words[start..start + n].join(" ");
+                let phrase = words::join(&words[start..start + n]);
                 position += 1;
                 let e = count.entry(phrase).or_insert((0, position));
                 e.0 += 1;
@@ -145,6 +150,15 @@ mod tests {
         assert!(c.contains(&"customer service".to_string()));
         assert!(!c.iter().any(|p| p.contains("the") || p.contains('2') || p.contains("broke customer")));
         assert!(!c.contains(&"service however".to_string()), "commas end a clause");
+    }
+
+    #[test]
+    fn chinese_candidates_are_whole_words_without_stop_words() {
+        let c = candidates("物流很快，质量也不错！就是价格有点贵。");
+        assert!(c.contains(&"物流".to_string()) && c.contains(&"质量".to_string()), "{c:?}");
+        assert!(c.contains(&"价格".to_string()), "{c:?}");
+        assert!(!c.iter().any(|p| p == "也" || p == "就是" || p.contains("，")), "{c:?}");
+        assert!(!c.iter().any(|p| p.contains("快质")), "clauses end at full-width commas: {c:?}");
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! Rules over text: cleaning, PII masking, sentences and clauses, aspect and topic terms and the
-//! aspect rule, keyword candidates (ranked with the encoder's vectors by `keywords::of_text`),
+//! Rules over text: cleaning, PII masking, language, sentences and clauses, words (Chinese
+//! segmented), aspect and topic terms and the aspect rule, keyword candidates (ranked with the encoder's vectors by `keywords::of_text`),
 //! pooling of token vectors, and the character bound applied before tokenisation.
 
 pub mod aspects;
 pub mod clean;
 pub mod keywords;
+pub mod language;
 pub mod pii;
 pub mod pooling;
 pub mod sentences;
+pub mod words;
 
 /// Characters of a text that can matter for `max_tokens` tokens. A WordPiece token covers at most
 /// one word of 100 characters, so this prefix yields the same first tokens as the whole text for

@@ -1,0 +1,129 @@
+//! Which language a text is written in, by whatlang (trigram and alphabet statistics of 69
+//! languages, no model files: about 25 µs for a review). Codes are ISO 639-1 ("zh", "en", "ja").
+//! A text with fewer letters than it takes to tell has no language; Han, kana and Hangul carry
+//! enough in one character, other scripts need MIN_LETTERS.
+
+use crate::text::words;
+use whatlang::dev::{raw_detect, RawLangInfo};
+use whatlang::{Lang, Script};
+
+/// Letters a text in an alphabetic script needs before its language is told ("ok", "A+" are
+/// not English or Hungarian; "bad" is a guess, and is marked unreliable).
+pub const MIN_LETTERS: usize = 3;
+/// Candidates detect_language_scores lists.
+const MAX_SCORES: usize = 5;
+
+/// What the detector said of one text.
+#[derive(Debug, PartialEq)]
+pub struct Detection {
+    pub language: &'static str,
+    pub script: &'static str,
+    /// whatlang's confidence that the first language is right, 0 to 1.
+    pub confidence: f64,
+    pub reliable: bool,
+    /// The candidate languages and their scores, best first (one script, one language: 1.0).
+    pub scores: Vec<(&'static str, f64)>,
+}
+
+/// The ISO 639-1 code of a whatlang language. Mandarin and Iranian Persian are individual
+/// languages of the macrolanguages zh and fa, which is what a 639-1 code names.
+pub fn iso_639_1(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Cmn => "zh",
+        Lang::Pes => "fa",
+        other => isolang::Language::from_639_3(other.code()).and_then(|l| l.to_639_1()).unwrap_or(other.code()),
+    }
+}
+
+/// Han, kana or Hangul: one such character already says which language group a text is in.
+fn is_ideographic(c: char) -> bool {
+    words::is_han(c) || matches!(c as u32, 0x3040..=0x30FF | 0xAC00..=0xD7AF)
+}
+
+/// Whether the text holds enough letters to tell its language.
+fn long_enough(text: &str) -> bool {
+    let mut letters = 0;
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        if is_ideographic(c) {
+            return true;
+        }
+        letters += 1;
+        if letters >= MIN_LETTERS {
+            return true;
+        }
+    }
+    false
+}
+
+/// The language of a text, or None when it is too short to tell (or has no letters: emoji,
+/// digits, punctuation).
+pub fn detect(text: &str) -> Option<&'static str> {
+    if !long_enough(text) {
+        return None;
+    }
+    whatlang::detect_lang(text).map(iso_639_1)
+}
+
+/// The language of a text with the detector's confidence and its candidates.
+pub fn detect_with_scores(text: &str) -> Option<Detection> {
+    if !long_enough(text) {
+        return None;
+    }
+    let info = whatlang::detect(text)?;
+    let script = script_name(info.script());
+    let scores = match raw_detect(text).lang_info {
+        Some(RawLangInfo::MultiScript(raw)) => {
+            raw.scores.iter().take(MAX_SCORES).map(|&(lang, score)| (iso_639_1(lang), round3(score))).collect()
+        }
+        _ => vec![(iso_639_1(info.lang()), 1.0)],
+    };
+    Some(Detection {
+        language: iso_639_1(info.lang()),
+        script,
+        confidence: round3(info.confidence()),
+        reliable: info.is_reliable(),
+        scores,
+    })
+}
+
+fn script_name(script: Script) -> &'static str {
+    // whatlang calls Han "Mandarin"; the script is Han whichever language uses it
+    Script::all().iter().find(|s| **s == script && script != Script::Mandarin).map_or("Han", |s| s.name())
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_letterless_texts_have_no_language() {
+        for text in ["", "ok", "A+", "👍👍", "！！！", "12345", "。。。"] {
+            assert_eq!(detect(text), None, "{text:?}");
+        }
+        assert_eq!(detect("好"), Some("zh"));
+    }
+
+    #[test]
+    fn reviews_get_their_iso_639_1_code() {
+        assert_eq!(detect("物流很快，质量不错，就是价格有点贵。"), Some("zh"));
+        assert_eq!(detect("配送が遅かったです。"), Some("ja"));
+        assert_eq!(detect("The kettle broke after two weeks, I want my money back."), Some("en"));
+        assert_eq!(detect("Sehr gute Qualität, schnelle Lieferung!"), Some("de"));
+        assert_eq!(detect("Доставка быстрая, качество отличное."), Some("ru"));
+    }
+
+    #[test]
+    fn scores_list_candidates_best_first() {
+        let d = detect_with_scores("Livraison rapide, produit conforme à la description.").unwrap();
+        assert_eq!(d.language, "fr");
+        assert_eq!(d.script, "Latin");
+        assert_eq!(d.scores[0].0, "fr");
+        assert!(d.scores.windows(2).all(|w| w[0].1 >= w[1].1));
+        let zh = detect_with_scores("质量很好").unwrap();
+        assert_eq!((zh.script, zh.scores.clone()), ("Han", vec![("zh", 1.0)]));
+    }
+}
