@@ -12,6 +12,29 @@ STRICT STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'relatedness_wrapper';
 
+-- Language detection and the words of a text (Chinese segmented), as src/api/text.rs defines them.
+-- custprofile::api::text::detect_language
+CREATE FUNCTION custprofile."detect_language"(
+	"input" TEXT /* &str */
+) RETURNS TEXT /* core::option::Option<&str> */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'detect_language_wrapper';
+-- custprofile::api::text::detect_language_scores
+CREATE FUNCTION custprofile."detect_language_scores"(
+	"input" TEXT /* &str */
+) RETURNS jsonb /* pgrx::datum::json::JsonB */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'detect_language_scores_wrapper';
+-- custprofile::api::text::split_words
+CREATE FUNCTION custprofile."split_words"(
+	"input" TEXT /* &str */
+) RETURNS SETOF TEXT /* alloc::string::String */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'split_words_wrapper';
+
 -- customer_similarity reads its interest part on that scale, which follows custprofile.encoder.
 ALTER FUNCTION custprofile.customer_similarity(real[], jsonb, real[], jsonb) STABLE;
 

@@ -1,0 +1,60 @@
+-- Chinese and multilingual text: language detection, sentences, words, keywords, aspects
+
+-- detect_language: ISO 639-1 codes; NULL when too short to tell (under three letters, none at all)
+SELECT t AS text, custprofile.detect_language(t) AS language
+  FROM unnest(ARRAY['物流很快，质量不错，就是价格有点贵。', '物流很快，品質不錯，價格有點貴。',
+                    'The kettle broke after two weeks, I want my money back.',
+                    'Livraison rapide, produit conforme à la description.',
+                    'Sehr gute Qualität, schnelle Lieferung, gerne wieder!',
+                    'Llegó a tiempo y funciona perfectamente, muy recomendable.',
+                    '配送が遅かったですが、品質はとても良いです。', '배송이 빠르고 품질도 좋아요.',
+                    'Доставка быстрая, качество отличное, спасибо!',
+                    '好', 'ok', '👍👍👍', '！！！？？', '12345', '']) AS t;
+SELECT custprofile.detect_language(NULL) IS NULL AS null_in_null_out;
+-- the scores: the language, its script, the detector's confidence and its candidates, best first
+SELECT custprofile.detect_language_scores('质量很好') AS chinese;
+SELECT d ->> 'language' AS language, d ->> 'script' AS script, (d -> 'scores' ->> 'fr')::float8 > 0 AS french_scored,
+       (SELECT array_agg(key) FROM jsonb_each(d -> 'scores')) @> ARRAY['fr'] AS listed
+  FROM custprofile.detect_language_scores('Livraison rapide, produit conforme à la description.') AS d;
+SELECT custprofile.detect_language_scores('🙂') AS too_short;
+
+-- split_sentences: Chinese and Japanese end sentences without spaces, at 。！？；… too;
+-- quotations and decimal numbers stay whole in every language
+SELECT custprofile.split_sentences('物流很快。质量不错！价格3.5元，有点贵？再也不买了；差评……下次再说');
+SELECT custprofile.split_sentences('客服说“明天一定发货。放心！”结果三天都没发。');
+SELECT custprofile.split_sentences('He said "it broke. Again." and left. It cost 3.50 dollars, e.g. the lid.');
+SELECT custprofile.split_sentences('配送が遅い。でも品質は良い！');
+SELECT count(*) AS pieces FROM custprofile.split_sentences('！？。…');
+
+-- split_words: jieba's segmentation for Chinese, spaces and punctuation elsewhere
+SELECT array_agg(w) AS words FROM custprofile.split_words('物流很快，质量不错，就是价格有点贵') AS w;
+SELECT array_agg(w) AS words FROM custprofile.split_words('iPhone 15的电池续航很好 👍 Don''t worry') AS w;
+SELECT count(*) AS words FROM custprofile.split_words('！？。👍');
+
+-- keywords of Chinese texts are whole words or runs of them, never a stop word alone
+SELECT custprofile.keywords('快递员态度很差，包裹还破损了，客服一直不回复，退款到现在也没到账。', 3) AS keywords;
+WITH texts(t) AS (VALUES ('物流很快，质量也不错！就是价格有点贵。'), ('耳机音质很好，电池续航一般，充电有点慢。'),
+                         ('酒店位置方便，早餐种类少，服务员态度热情。'), ('外卖送到的时候已经凉了，味道一般，分量还可以。'),
+                         ('买了两次了，这次的包装很好 and delivery was fast.')),
+     kw AS (SELECT t, k FROM texts, unnest(custprofile.keywords(t, 5)) AS k),
+     runs AS (  -- every run of one to three consecutive words of the text, joined without spaces
+       SELECT t, string_agg(w2.w, '' ORDER BY w2.n) AS run
+         FROM texts, LATERAL (SELECT w, n FROM custprofile.split_words(t) WITH ORDINALITY AS x(w, n)) w1,
+              generate_series(0, 2) AS len,
+              LATERAL (SELECT lower(w) AS w, n FROM custprofile.split_words(t) WITH ORDINALITY AS y(w, n)
+                        WHERE n BETWEEN w1.n AND w1.n + len) w2
+        GROUP BY t, w1.n, len)
+SELECT count(*) AS keywords,
+       count(*) FILTER (WHERE replace(k, ' ', '') NOT IN (SELECT run FROM runs WHERE runs.t = kw.t)) AS not_whole_words,
+       count(*) FILTER (WHERE k IN ('的', '了', '是', '也', '就是', '还', '很', '有点', '已经', '这次', '我们')) AS stop_words
+  FROM kw;
+
+-- aspect_sentiment: the retail aspects know Chinese, in either language of the aspect's name
+SELECT key AS aspect, value ->> 'label' AS label
+  FROM jsonb_each(custprofile.aspect_sentiment('物流很快，质量一般，但是价格太贵了。',
+                                               ARRAY['delivery', 'quality', 'price', 'customer service'])) ORDER BY key;
+-- (the sentiment head reads "退款很快就到账了" as negative: refunds are complaints in its training data)
+SELECT key AS aspect, value ->> 'label' AS label
+  FROM jsonb_each(custprofile.aspect_sentiment('客服态度很好，退款也很快就到账了。',
+                                               ARRAY['客服', '退货退款', '物流'])) ORDER BY key;
+SELECT custprofile.aspect_sentiment('安装说明书完全看不懂。', ARRAY['安装: 说明书, 安装步骤']) ? '安装' AS own_chinese_aspect;
