@@ -17,14 +17,14 @@ AS 'MODULE_PATHNAME', 'relatedness_wrapper';
 CREATE FUNCTION custprofile."detect_language"(
 	"input" TEXT /* &str */
 ) RETURNS TEXT /* core::option::Option<&str> */
-IMMUTABLE STRICT PARALLEL SAFE
+STABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'detect_language_wrapper';
 -- custprofile::api::text::detect_language_scores
 CREATE FUNCTION custprofile."detect_language_scores"(
 	"input" TEXT /* &str */
 ) RETURNS jsonb /* pgrx::datum::json::JsonB */
-IMMUTABLE STRICT PARALLEL SAFE
+STABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'detect_language_scores_wrapper';
 -- custprofile::api::text::split_words

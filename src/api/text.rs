@@ -4,20 +4,25 @@ use pgrx::prelude::*;
 
 use crate::text::{language, sentences, words};
 
+fn languages() -> std::rc::Rc<language::Languages> {
+    language::current(crate::settings::languages()).unwrap_or_else(|e| e.raise())
+}
+
 /// The ISO 639-1 code of the language a text is written in ("zh", "en", "ja"), or NULL when it
 /// is too short to tell: fewer than three letters, or no letters at all (emoji, digits,
-/// punctuation). One Chinese, Japanese or Korean character is enough.
-#[pg_extern(immutable, strict, parallel_safe)]
+/// punctuation). One Chinese, Japanese or Korean character is enough. STABLE: the answer
+/// depends on custprofile.languages.
+#[pg_extern(stable, strict, parallel_safe)]
 fn detect_language(input: &str) -> Option<&'static str> {
-    language::detect(input)
+    language::detect(input, &languages())
 }
 
 /// detect_language with the detector's working: {"language", "script", "confidence" (0 to 1),
 /// "reliable", "scores" (up to five candidate languages, best first)}. "language" is null when
 /// the text is too short to tell.
-#[pg_extern(immutable, strict, parallel_safe)]
+#[pg_extern(stable, strict, parallel_safe)]
 fn detect_language_scores(input: &str) -> pgrx::JsonB {
-    let value = match language::detect_with_scores(input) {
+    let value = match language::detect_with_scores(input, &languages()) {
         Some(d) => {
             let scores: serde_json::Map<String, serde_json::Value> =
                 d.scores.iter().map(|&(lang, score)| (lang.to_string(), serde_json::json!(score))).collect();

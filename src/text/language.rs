@@ -3,9 +3,12 @@
 //! A text with fewer letters than it takes to tell has no language; Han, kana and Hangul carry
 //! enough in one character, other scripts need MIN_LETTERS.
 
+use std::cell::RefCell;
+
+use crate::errors::{Error, Result};
 use crate::text::words;
 use whatlang::dev::{raw_detect, RawLangInfo};
-use whatlang::{Lang, Script};
+use whatlang::{Detector, Lang, Script};
 
 /// Letters a text in an alphabetic script needs before its language is told ("ok", "A+" are
 /// not English or Hungarian; "bad" is a guess, and is marked unreliable).
@@ -55,26 +58,87 @@ fn long_enough(text: &str) -> bool {
     false
 }
 
+/// The languages a detection chooses among: all, or those the user named (custprofile.languages).
+pub struct Languages {
+    allowed: Option<Vec<Lang>>,
+    detector: Detector,
+}
+
+impl Languages {
+    pub fn all() -> Languages {
+        Languages { allowed: None, detector: Detector::new() }
+    }
+
+    /// A list of ISO 639-1 codes separated by commas; an unknown code is an ERROR 22023 that
+    /// names the known ones.
+    pub fn parse(list: &str) -> Result<Languages> {
+        let mut allowed = Vec::new();
+        for code in list.split(',').map(|c| c.trim().to_lowercase()).filter(|c| !c.is_empty()) {
+            match Lang::all().iter().find(|l| iso_639_1(**l) == code) {
+                Some(&lang) => allowed.push(lang),
+                None => {
+                    let mut known: Vec<&str> = Lang::all().iter().map(|l| iso_639_1(*l)).collect();
+                    known.sort_unstable();
+                    return Err(Error::invalid_parameter(format!("custprofile.languages: unknown language code \"{code}\""))
+                        .hint(format!("Use ISO 639-1 codes separated by commas, from: {}.", known.join(", "))));
+                }
+            }
+        }
+        if allowed.is_empty() {
+            return Ok(Languages::all());
+        }
+        Ok(Languages { detector: Detector::with_allowlist(allowed.clone()), allowed: Some(allowed) })
+    }
+
+    fn allows(&self, lang: Lang) -> bool {
+        self.allowed.as_ref().is_none_or(|a| a.contains(&lang))
+    }
+}
+
+thread_local! {
+    /// The parsed custprofile.languages, kept while the setting's text stays the same.
+    static CURRENT: RefCell<Option<(String, std::rc::Rc<Languages>)>> = const { RefCell::new(None) };
+}
+
+/// The languages custprofile.languages names (all when it is empty).
+pub fn current(setting: Option<String>) -> Result<std::rc::Rc<Languages>> {
+    let key = setting.unwrap_or_default();
+    CURRENT.with(|cell| {
+        if let Some((k, l)) = cell.borrow().as_ref() {
+            if *k == key {
+                return Ok(l.clone());
+            }
+        }
+        let parsed = std::rc::Rc::new(Languages::parse(&key)?);
+        *cell.borrow_mut() = Some((key, parsed.clone()));
+        Ok(parsed)
+    })
+}
+
 /// The language of a text, or None when it is too short to tell (or has no letters: emoji,
 /// digits, punctuation).
-pub fn detect(text: &str) -> Option<&'static str> {
+pub fn detect(text: &str, languages: &Languages) -> Option<&'static str> {
     if !long_enough(text) {
         return None;
     }
-    whatlang::detect_lang(text).map(iso_639_1)
+    languages.detector.detect_lang(text).map(iso_639_1)
 }
 
 /// The language of a text with the detector's confidence and its candidates.
-pub fn detect_with_scores(text: &str) -> Option<Detection> {
+pub fn detect_with_scores(text: &str, languages: &Languages) -> Option<Detection> {
     if !long_enough(text) {
         return None;
     }
-    let info = whatlang::detect(text)?;
+    let info = languages.detector.detect(text)?;
     let script = script_name(info.script());
     let scores = match raw_detect(text).lang_info {
-        Some(RawLangInfo::MultiScript(raw)) => {
-            raw.scores.iter().take(MAX_SCORES).map(|&(lang, score)| (iso_639_1(lang), round3(score))).collect()
-        }
+        Some(RawLangInfo::MultiScript(raw)) => raw
+            .scores
+            .iter()
+            .filter(|(lang, _)| languages.allows(*lang))
+            .take(MAX_SCORES)
+            .map(|&(lang, score)| (iso_639_1(lang), round3(score)))
+            .collect(),
         _ => vec![(iso_639_1(info.lang()), 1.0)],
     };
     Some(Detection {
@@ -102,28 +166,40 @@ mod tests {
     #[test]
     fn short_and_letterless_texts_have_no_language() {
         for text in ["", "ok", "A+", "👍👍", "！！！", "12345", "。。。"] {
-            assert_eq!(detect(text), None, "{text:?}");
+            assert_eq!(detect(text, &Languages::all()), None, "{text:?}");
         }
-        assert_eq!(detect("好"), Some("zh"));
+        assert_eq!(detect("好", &Languages::all()), Some("zh"));
     }
 
     #[test]
     fn reviews_get_their_iso_639_1_code() {
-        assert_eq!(detect("物流很快，质量不错，就是价格有点贵。"), Some("zh"));
-        assert_eq!(detect("配送が遅かったです。"), Some("ja"));
-        assert_eq!(detect("The kettle broke after two weeks, I want my money back."), Some("en"));
-        assert_eq!(detect("Sehr gute Qualität, schnelle Lieferung!"), Some("de"));
-        assert_eq!(detect("Доставка быстрая, качество отличное."), Some("ru"));
+        assert_eq!(detect("物流很快，质量不错，就是价格有点贵。", &Languages::all()), Some("zh"));
+        assert_eq!(detect("配送が遅かったです。", &Languages::all()), Some("ja"));
+        assert_eq!(detect("The kettle broke after two weeks, I want my money back.", &Languages::all()), Some("en"));
+        assert_eq!(detect("Sehr gute Qualität, schnelle Lieferung!", &Languages::all()), Some("de"));
+        assert_eq!(detect("Доставка быстрая, качество отличное.", &Languages::all()), Some("ru"));
+    }
+
+    #[test]
+    fn a_list_of_languages_narrows_the_choice() {
+        let text = "Service stinks here!";
+        assert_ne!(detect(text, &Languages::all()), Some("en"));
+        let en_zh = Languages::parse("en, ZH").unwrap();
+        assert_eq!(detect(text, &en_zh), Some("en"));
+        assert!(detect_with_scores(text, &en_zh).unwrap().scores.iter().all(|(l, _)| *l == "en" || *l == "zh"));
+        let e = Languages::parse("en,xx").err().unwrap();
+        assert!(e.message.contains("\"xx\"") && e.hint.unwrap().contains("zh"));
+        assert!(Languages::parse(" , ").unwrap().allowed.is_none());
     }
 
     #[test]
     fn scores_list_candidates_best_first() {
-        let d = detect_with_scores("Livraison rapide, produit conforme à la description.").unwrap();
+        let d = detect_with_scores("Livraison rapide, produit conforme à la description.", &Languages::all()).unwrap();
         assert_eq!(d.language, "fr");
         assert_eq!(d.script, "Latin");
         assert_eq!(d.scores[0].0, "fr");
         assert!(d.scores.windows(2).all(|w| w[0].1 >= w[1].1));
-        let zh = detect_with_scores("质量很好").unwrap();
+        let zh = detect_with_scores("质量很好", &Languages::all()).unwrap();
         assert_eq!((zh.script, zh.scores.clone()), ("Han", vec![("zh", 1.0)]));
     }
 }

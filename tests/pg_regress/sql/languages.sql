@@ -17,6 +17,15 @@ SELECT d ->> 'language' AS language, d ->> 'script' AS script, (d -> 'scores' ->
        (SELECT array_agg(key) FROM jsonb_each(d -> 'scores')) @> ARRAY['fr'] AS listed
   FROM custprofile.detect_language_scores('Livraison rapide, produit conforme à la description.') AS d;
 SELECT custprofile.detect_language_scores('🙂') AS too_short;
+-- custprofile.languages narrows the choice to the languages a shop's customers write in
+SELECT custprofile.detect_language('Service stinks here!') = 'en' AS english_among_all;
+SET custprofile.languages = 'en, zh';
+SELECT custprofile.detect_language('Service stinks here!') AS english_among_two,
+       custprofile.detect_language('质量很好') AS chinese_among_two;
+SELECT jsonb_object_keys(custprofile.detect_language_scores('Service stinks here!') -> 'scores') AS candidates ORDER BY 1;
+SET custprofile.languages = 'en, xx';
+SELECT try($$SELECT custprofile.detect_language('text')$$);
+RESET custprofile.languages;
 
 -- split_sentences: Chinese and Japanese end sentences without spaces, at 。！？；… too;
 -- quotations and decimal numbers stay whole in every language
