@@ -67,3 +67,10 @@ SELECT key AS aspect, value ->> 'label' AS label
   FROM jsonb_each(custprofile.aspect_sentiment('客服态度很好，退款也很快就到账了。',
                                                ARRAY['客服', '退货退款', '物流'])) ORDER BY key;
 SELECT custprofile.aspect_sentiment('安装说明书完全看不懂。', ARRAY['安装: 说明书, 安装步骤']) ? '安装' AS own_chinese_aspect;
+
+-- clean_text and mask_pii on Chinese: full-width digits and punctuation become plain; mobile
+-- numbers and resident ID numbers inside sentences are masked, addresses left alone
+SELECT custprofile.clean_text('价格１２３元！！！质量ＯＫ？？？') AS cleaned;
+SELECT custprofile.mask_pii('我的电话是13812345678，身份证号11010519491231002X，地址是北京市朝阳区建国路88号。') AS masked;
+SELECT custprofile.mask_pii('联系我：+86 138 1234 5678 或 138-1234-5678，订单号20231201001。') AS masked;
+SELECT custprofile.mask_pii('身份证号11010519491231002Y') AS wrong_check_digit_kept;
