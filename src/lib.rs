@@ -47,8 +47,16 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/sources.sql", name = "sources");
 extension_sql_file!("../sql/topics.sql", name = "topics");
-extension_sql_file!("../sql/profile_document.sql", name = "profile_document", requires = [api::models::model_version]);
-extension_sql_file!("../sql/churn.sql", name = "churn", requires = ["topics", "profile_document"]);
+extension_sql_file!(
+    "../sql/profile_document.sql",
+    name = "profile_document",
+    requires = [api::models::model_version]
+);
+extension_sql_file!(
+    "../sql/churn.sql",
+    name = "churn",
+    requires = ["topics", "profile_document"]
+);
 extension_sql_file!(
     "../sql/profiles.sql",
     name = "profiles",
@@ -63,8 +71,16 @@ extension_sql_file!(
         api::sentiment::sentiment_detail
     ]
 );
-extension_sql_file!("../sql/catalogues.sql", name = "catalogues", requires = ["sources", api::models::model_version]);
-extension_sql_file!("../sql/segments.sql", name = "segments", requires = ["profiles", "aggregates"]);
+extension_sql_file!(
+    "../sql/catalogues.sql",
+    name = "catalogues",
+    requires = ["sources", api::models::model_version]
+);
+extension_sql_file!(
+    "../sql/segments.sql",
+    name = "segments",
+    requires = ["profiles", "aggregates"]
+);
 extension_sql_file!(
     "../sql/recommendations.sql",
     name = "recommendations",

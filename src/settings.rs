@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 
-static ENCODER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"multilingual-e5-small"));
+static ENCODER: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"multilingual-e5-small"));
 static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static RUNTIME_LIBRARY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static INTRA_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
@@ -124,13 +125,23 @@ fn non_empty(setting: &GucSetting<Option<CString>>) -> Option<String> {
 /// PostgreSQL's share directory (`pg_config --sharedir`), as the running server sees it.
 fn share_dir() -> PathBuf {
     let mut buf = [0 as std::ffi::c_char; pg_sys::MAXPGPATH as usize];
-    unsafe { pg_sys::get_share_path(std::ptr::addr_of!(pg_sys::my_exec_path).cast(), buf.as_mut_ptr()) };
+    unsafe {
+        pg_sys::get_share_path(
+            std::ptr::addr_of!(pg_sys::my_exec_path).cast(),
+            buf.as_mut_ptr(),
+        )
+    };
     c_path(&buf)
 }
 
 fn pkglib_dir() -> PathBuf {
     let mut buf = [0 as std::ffi::c_char; pg_sys::MAXPGPATH as usize];
-    unsafe { pg_sys::get_pkglib_path(std::ptr::addr_of!(pg_sys::my_exec_path).cast(), buf.as_mut_ptr()) };
+    unsafe {
+        pg_sys::get_pkglib_path(
+            std::ptr::addr_of!(pg_sys::my_exec_path).cast(),
+            buf.as_mut_ptr(),
+        )
+    };
     c_path(&buf)
 }
 

@@ -38,24 +38,41 @@ fn predict(name: &str, input: &str) -> String {
 fn predict_scores(name: &str, input: &str) -> JsonB {
     let head = store::load(name).or_raise();
     let p = head.predict(&[input]).or_raise().pop().expect("one text");
-    let m: Map<String, Value> = head.classes.iter().zip(p).map(|(c, v)| (c.clone(), json!(round4(v as f64)))).collect();
+    let m: Map<String, Value> = head
+        .classes
+        .iter()
+        .zip(p)
+        .map(|(c, v)| (c.clone(), json!(round4(v as f64))))
+        .collect();
     JsonB(Value::Object(m))
 }
 
 /// The pooled features a head is trained on, for precomputing them in a table.
 #[pg_extern(stable, strict, parallel_safe, cost = 5000)]
-fn text_features(input: &str, pooling: default!(&str, "'mean_max_cls'"), encoder_layers: default!(i32, 1)) -> Vec<f32> {
+fn text_features(
+    input: &str,
+    pooling: default!(&str, "'mean_max_cls'"),
+    encoder_layers: default!(i32, 1),
+) -> Vec<f32> {
     let pooling = Pooling::parse(pooling).or_raise();
     if pooling == Pooling::Attention {
-        Error::invalid_parameter("attention pooling depends on a trained classifier's queries; it has no fixed features")
-            .hint("Use pooling \"mean\" or \"mean_max_cls\", or train on the texts themselves.")
-            .raise();
+        Error::invalid_parameter(
+            "attention pooling depends on a trained classifier's queries; it has no fixed features",
+        )
+        .hint("Use pooling \"mean\" or \"mean_max_cls\", or train on the texts themselves.")
+        .raise();
     }
     let encoder = runtime::current().or_raise();
     let most = max_encoder_layers(&encoder);
-    let layers = usize::try_from(encoder_layers).ok().filter(|n| (1..=most).contains(n)).unwrap_or_else(|| {
-        Error::invalid_parameter(format!("encoder_layers must be in 1..{most}")).raise()
-    });
+    let layers = usize::try_from(encoder_layers)
+        .ok()
+        .filter(|n| (1..=most).contains(n))
+        .unwrap_or_else(|| {
+            Error::invalid_parameter(format!("encoder_layers must be in 1..{most}")).raise()
+        });
     let dims = encoder.dimensions;
-    runtime::with_encoder(|e| e.encode_with(&[input], |h| pooling.fixed_features(&h, dims, layers))).or_raise().pop().expect("one text")
+    runtime::with_encoder(|e| e.encode_with(&[input], |h| pooling.fixed_features(&h, dims, layers)))
+        .or_raise()
+        .pop()
+        .expect("one text")
 }

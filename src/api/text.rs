@@ -24,14 +24,19 @@ fn detect_language(input: &str) -> Option<&'static str> {
 fn detect_language_scores(input: &str) -> pgrx::JsonB {
     let value = match language::detect_with_scores(input, &languages()) {
         Some(d) => {
-            let scores: serde_json::Map<String, serde_json::Value> =
-                d.scores.iter().map(|&(lang, score)| (lang.to_string(), serde_json::json!(score))).collect();
+            let scores: serde_json::Map<String, serde_json::Value> = d
+                .scores
+                .iter()
+                .map(|&(lang, score)| (lang.to_string(), serde_json::json!(score)))
+                .collect();
             serde_json::json!({
                 "language": d.language, "script": d.script, "confidence": d.confidence,
                 "reliable": d.reliable, "scores": scores,
             })
         }
-        None => serde_json::json!({"language": null, "script": null, "confidence": 0.0, "reliable": false, "scores": {}}),
+        None => {
+            serde_json::json!({"language": null, "script": null, "confidence": 0.0, "reliable": false, "scores": {}})
+        }
     };
     pgrx::JsonB(value)
 }
@@ -40,13 +45,23 @@ fn detect_language_scores(input: &str) -> pgrx::JsonB {
 /// other scripts split at spaces and punctuation.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn split_words(input: &str) -> SetOfIterator<'static, String> {
-    SetOfIterator::new(words::split(input).into_iter().map(str::to_string).collect::<Vec<_>>())
+    SetOfIterator::new(
+        words::split(input)
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// The sentences of a text, in order, as the sentence-level scorers see them.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn split_sentences(input: &str) -> SetOfIterator<'static, String> {
-    SetOfIterator::new(sentences::split(input).into_iter().map(str::to_string).collect::<Vec<_>>())
+    SetOfIterator::new(
+        sentences::split(input)
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// HTML tags and entities removed, URLs replaced by `[URL]`, repeated punctuation tamed,

@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 
 use crate::errors::{Error, OrRaise};
 use crate::heads::sentiment::{self, LABELS};
-use crate::numeric::{argmax, cosine, round4};
 use crate::heads::zero_shot::{self, Label};
+use crate::numeric::{argmax, cosine, round4};
 use crate::runtime;
 use crate::text::{aspects, keywords as kw, sentences};
 
@@ -32,37 +32,70 @@ fn classify(input: &str, labels: Array<&str>) -> String {
 fn classify_scores(input: &str, labels: Array<&str>) -> JsonB {
     let labels = labels_of(&labels, "labels");
     let p = zero_shot::classify(input, &labels).or_raise();
-    let map: Map<String, Value> =
-        labels.iter().zip(p).map(|(l, p)| (l.name.clone(), json!(round4(p as f64)))).collect();
+    let map: Map<String, Value> = labels
+        .iter()
+        .zip(p)
+        .map(|(l, p)| (l.name.clone(), json!(round4(p as f64))))
+        .collect();
     JsonB(Value::Object(map))
 }
 
 /// For each aspect the text talks about, the sentiment of the sentences (clauses, cut at "but",
-/// "however", ";" ...) that concern it:
+/// "however", ";", "但是", "，" ...) that concern it:
 /// `{"delivery": {"label": "negative", "score": -0.93, "sentences": 1}}`. Aspects the text does
 /// not mention are absent.
 #[pg_extern(stable, strict, parallel_safe, cost = 20000)]
 fn aspect_sentiment(input: &str, aspects: Array<&str>) -> JsonB {
     let aspects = labels_of(&aspects, "aspects");
-    let terms: Vec<Vec<String>> = aspects.iter().map(|a| aspects::terms(&a.name, a.description.as_deref())).collect();
-    let sents: Vec<&str> = sentences::split(input).into_iter().flat_map(sentences::clauses).take(aspects::MAX_CLAUSES).collect();
-    if sents.is_empty() {
+    let terms: Vec<Vec<String>> = aspects
+        .iter()
+        .map(|a| aspects::terms(&a.name, a.description.as_deref()))
+        .collect();
+    // clauses name the aspects; each is read together with its turn (the part of the sentence
+    // before the opinion turns), which gives the short clauses of Chinese reviews their context
+    let turns: Vec<&str> = sentences::split(input)
+        .into_iter()
+        .flat_map(sentences::turns)
+        .collect();
+    let clauses: Vec<(&str, usize)> = turns
+        .iter()
+        .enumerate()
+        .flat_map(|(t, turn)| sentences::clauses(turn).into_iter().map(move |c| (c, t)))
+        .take(aspects::MAX_CLAUSES)
+        .collect();
+    if clauses.is_empty() {
         return JsonB(json!({}));
     }
-    let scored = sentiment::analyse_and_embed(&sents).or_raise();
+    let texts: Vec<&str> = clauses.iter().map(|&(c, _)| c).collect();
+    let scored = sentiment::analyse_and_embed(&texts).or_raise();
+    let multi: Vec<usize> = (0..turns.len())
+        .filter(|&t| clauses.iter().filter(|c| c.1 == t).count() > 1)
+        .collect();
+    let multi_texts: Vec<&str> = multi.iter().map(|&t| turns[t]).collect();
+    let turn_sentiment = sentiment::analyse(&multi_texts).or_raise();
     let vectors = zero_shot::label_vectors(&aspects).or_raise();
     let relatedness = runtime::current().or_raise().relatedness;
-    let concerned: Vec<aspects::Clause> = sents
+    let concerned: Vec<aspects::Clause> = clauses
         .iter()
         .zip(&scored)
-        .map(|(clause, (s, e))| aspects::Clause {
-            text: clause,
-            score: s.score(),
-            probabilities: s.probabilities,
-            similarity: match e {
-                Some(e) => vectors.vectors.iter().map(|(v, _)| relatedness.of(cosine(e, v))).collect(),
-                None => vec![0.0; aspects.len()],
-            },
+        .map(|(&(clause, t), (s, e))| {
+            let read = match multi.iter().position(|&m| m == t) {
+                Some(k) => s.together_with(&turn_sentiment[k]),
+                None => s.clone(),
+            };
+            aspects::Clause {
+                text: clause,
+                score: read.score(),
+                probabilities: read.probabilities,
+                similarity: match e {
+                    Some(e) => vectors
+                        .vectors
+                        .iter()
+                        .map(|(v, _)| relatedness.of(cosine(e, v)))
+                        .collect(),
+                    None => vec![0.0; aspects.len()],
+                },
+            }
         })
         .collect();
     let out: Map<String, Value> = aspects::tally(&concerned, &terms)
@@ -97,12 +130,23 @@ fn group_keywords(
     // not STRICT, for the NULL centre: NULL texts give NULL, a NULL k is an error
     let texts = texts?;
     let k = k.unwrap_or_else(|| {
-        Error::new(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "k must not be NULL").hint("Pass a k between 1 and 50.").raise()
+        Error::new(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            "k must not be NULL",
+        )
+        .hint("Pass a k between 1 and 50.")
+        .raise()
     });
     if !(1..=50).contains(&k) {
         Error::invalid_parameter(format!("k must be between 1 and 50, not {k}")).raise();
     }
-    let present: Vec<&str> = texts.iter().flatten().filter(|t| !t.trim().is_empty()).collect();
-    let centre: Option<Vec<f32>> = centre.and_then(|c| c.into_iter().collect()).filter(|c: &Vec<f32>| !c.is_empty());
+    let present: Vec<&str> = texts
+        .iter()
+        .flatten()
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    let centre: Option<Vec<f32>> = centre
+        .and_then(|c| c.into_iter().collect())
+        .filter(|c: &Vec<f32>| !c.is_empty());
     Some(kw::of_group(&present, k as usize, centre, &runtime::embed).or_raise())
 }

@@ -12,9 +12,16 @@ use crate::runtime;
 
 /// Trains a head on the rows of `query` and stores it under `name`; returns the training
 /// report (rows, classes, validation metrics, timings).
-pub fn train_classifier(name: &str, query: &str, options: &Value, interrupt: impl FnMut()) -> Result<Value> {
+pub fn train_classifier(
+    name: &str,
+    query: &str,
+    options: &Value,
+    interrupt: impl FnMut(),
+) -> Result<Value> {
     if name.trim().is_empty() {
-        return Err(Error::invalid_parameter("a classifier needs a non-empty name"));
+        return Err(Error::invalid_parameter(
+            "a classifier needs a non-empty name",
+        ));
     }
     let opts = TrainOptions::from_json(options)?;
     if query.trim().trim_matches(';').trim().is_empty() {
@@ -43,11 +50,16 @@ pub fn train_classifier(name: &str, query: &str, options: &Value, interrupt: imp
     let started = Instant::now();
     let encoded = training_set::encode(&rows, &opts)?;
     let embedding_seconds = started.elapsed().as_secs_f64();
-    let y: Vec<usize> = rows.iter().map(|r| classes.binary_search(&r.label).expect("class listed")).collect();
+    let y: Vec<usize> = rows
+        .iter()
+        .map(|r| classes.binary_search(&r.label).expect("class listed"))
+        .collect();
     let weight: Vec<f32> = rows.iter().map(|r| r.weight).collect();
     let data = Dataset {
         x: &encoded.fixed,
-        dim: opts.pooling.fixed_dim(encoder.dimensions, opts.encoder_layers),
+        dim: opts
+            .pooling
+            .fixed_dim(encoder.dimensions, opts.encoder_layers),
         tokens: encoded.tokens.as_ref().map(|store| (store, opts.heads)),
         y: &y,
         weight: &weight,

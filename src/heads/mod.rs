@@ -16,8 +16,8 @@ pub mod zero_shot;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{Error, Result};
-use crate::runtime::{self, Features, Hidden, Manifest};
 use crate::numeric::{dot, log_softmax, softmax};
+use crate::runtime::{self, Features, Hidden, Manifest};
 use crate::text::{pooling, sentences};
 
 /// Sentences scored per text at most, so that a huge text costs a bounded number of encoder runs
@@ -40,9 +40,14 @@ pub enum Pooling {
 
 impl Pooling {
     pub fn parse(s: &str) -> Result<Self> {
-        [Pooling::Mean, Pooling::MeanMaxCls, Pooling::Attention].into_iter().find(|p| p.name() == s).ok_or_else(|| {
-            Error::invalid_parameter(format!("unknown pooling \"{s}\"; use \"mean\", \"mean_max_cls\" or \"attention\""))
-        })
+        [Pooling::Mean, Pooling::MeanMaxCls, Pooling::Attention]
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                Error::invalid_parameter(format!(
+                    "unknown pooling \"{s}\"; use \"mean\", \"mean_max_cls\" or \"attention\""
+                ))
+            })
     }
 
     /// The name options and stored heads use.
@@ -56,14 +61,23 @@ impl Pooling {
 
     /// Length of the features computed once per text (see `fixed_features`).
     pub fn fixed_dim(self, dims: usize, encoder_layers: usize) -> usize {
-        let own = if self == Pooling::MeanMaxCls { 3 * dims } else { dims };
+        let own = if self == Pooling::MeanMaxCls {
+            3 * dims
+        } else {
+            dims
+        };
         own + (encoder_layers - 1) * dims
     }
 
     /// Length of the head's input: the fixed features, then under attention pooling `heads`
     /// attention pools.
     pub fn dim(self, dims: usize, heads: usize, encoder_layers: usize) -> usize {
-        self.fixed_dim(dims, encoder_layers) + if self == Pooling::Attention { heads * dims } else { 0 }
+        self.fixed_dim(dims, encoder_layers)
+            + if self == Pooling::Attention {
+                heads * dims
+            } else {
+                0
+            }
     }
 
     /// The features of a text that do not depend on what a head learns: the pooled vectors of
@@ -197,33 +211,56 @@ impl Head {
             (None, _) => true,
         };
         if !attention_ok {
-            return Err(Error::internal(format!("classifier head \"{}\" has inconsistent attention queries", self.name)));
+            return Err(Error::internal(format!(
+                "classifier head \"{}\" has inconsistent attention queries",
+                self.name
+            )));
         }
         if self.encoder_layers == 0 || dims == 0 {
-            return Err(Error::internal(format!("classifier head \"{}\" reads more encoder layers than there are", self.name)));
+            return Err(Error::internal(format!(
+                "classifier head \"{}\" reads more encoder layers than there are",
+                self.name
+            )));
         }
         let mut inputs = self.input_dim();
         for l in &self.layers {
-            if l.inputs != inputs || l.weights.len() != l.inputs * l.outputs || l.bias.len() != l.outputs {
-                return Err(Error::internal(format!("classifier head \"{}\" has inconsistent layers", self.name)));
+            if l.inputs != inputs
+                || l.weights.len() != l.inputs * l.outputs
+                || l.bias.len() != l.outputs
+            {
+                return Err(Error::internal(format!(
+                    "classifier head \"{}\" has inconsistent layers",
+                    self.name
+                )));
             }
             inputs = l.outputs;
         }
         if self.layers.is_empty() || inputs != self.classes.len() {
-            return Err(Error::internal(format!("classifier head \"{}\" does not end in one output per class", self.name)));
+            return Err(Error::internal(format!(
+                "classifier head \"{}\" does not end in one output per class",
+                self.name
+            )));
         }
         Ok(())
     }
 
     /// Approximate memory of the parsed head, for the backend's cache.
     pub fn approx_bytes(&self) -> usize {
-        let floats: usize = self.layers.iter().map(|l| l.weights.len() + l.bias.len()).sum::<usize>()
+        let floats: usize = self
+            .layers
+            .iter()
+            .map(|l| l.weights.len() + l.bias.len())
+            .sum::<usize>()
             + self.attention.as_ref().map_or(0, |a| a.queries.len());
         4 * floats + 256
     }
 
     pub fn input_dim(&self) -> usize {
-        self.pooling.dim(self.dimensions, self.attention.as_ref().map_or(0, |a| a.heads), self.encoder_layers)
+        self.pooling.dim(
+            self.dimensions,
+            self.attention.as_ref().map_or(0, |a| a.heads),
+            self.encoder_layers,
+        )
     }
 
     /// The head's input for one text's hidden states, and the text's sentence embedding.
@@ -252,7 +289,9 @@ impl Head {
                 encoder.name, self.encoder
             )));
         }
-        if self.dimensions != encoder.dimensions || self.encoder_layers > max_encoder_layers(encoder) {
+        if self.dimensions != encoder.dimensions
+            || self.encoder_layers > max_encoder_layers(encoder)
+        {
             return Err(Error::internal(format!(
                 "classifier \"{}\" does not fit encoder {}: its width or layers differ",
                 self.name, encoder.name
@@ -289,7 +328,11 @@ impl Head {
 
     /// Class probabilities of each text, all texts and their pieces encoded in one batched pass.
     pub fn predict(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        Ok(self.predict_with_embeddings(texts)?.into_iter().map(|(p, _)| p).collect())
+        Ok(self
+            .predict_with_embeddings(texts)?
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect())
     }
 
     /// Class probabilities of each text together with its sentence embedding (what
@@ -335,7 +378,12 @@ mod tests {
 
     #[test]
     fn layer_forward_is_affine() {
-        let l = Layer { inputs: 2, outputs: 1, weights: vec![2.0, -1.0], bias: vec![0.5] };
+        let l = Layer {
+            inputs: 2,
+            outputs: 1,
+            weights: vec![2.0, -1.0],
+            bias: vec![0.5],
+        };
         assert_eq!(l.forward(&[1.0, 1.0]), vec![1.5]);
     }
 }

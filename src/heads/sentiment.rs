@@ -16,8 +16,14 @@ use crate::runtime::{self, files::sha256_hex, Manifest};
 
 /// The built-in heads by name, as the manifests name them.
 pub const BUILT_IN: &[(&str, &str)] = &[
-    ("sentiment-minilm-v1", include_str!("../../models/all-MiniLM-L6-v2/sentiment-head.json")),
-    ("sentiment-e5-v1", include_str!("../../models/multilingual-e5-small/sentiment-head.json")),
+    (
+        "sentiment-minilm-v1",
+        include_str!("../../models/all-MiniLM-L6-v2/sentiment-head.json"),
+    ),
+    (
+        "sentiment-e5-v1",
+        include_str!("../../models/multilingual-e5-small/sentiment-head.json"),
+    ),
 ];
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
 /// Indexes into `LABELS` and `Sentiment::probabilities`.
@@ -50,11 +56,17 @@ fn with_head<R>(f: impl FnOnce(&Head) -> Result<R>) -> Result<R> {
         .hint("The custprofile.models view lists which encoder has one; SET custprofile.encoder to it."));
     };
     // compiled in: one version per library
-    let head = cache::get_or_try_insert(Kind::SentimentHead, name, env!("CARGO_PKG_VERSION"), Head::approx_bytes, || {
-        let head = Head::from_json(json)?;
-        debug_assert!(LABELS.iter().all(|l| head.classes.iter().any(|c| c == l)));
-        Ok::<Head, Error>(head)
-    })?;
+    let head = cache::get_or_try_insert(
+        Kind::SentimentHead,
+        name,
+        env!("CARGO_PKG_VERSION"),
+        Head::approx_bytes,
+        || {
+            let head = Head::from_json(json)?;
+            debug_assert!(LABELS.iter().all(|l| head.classes.iter().any(|c| c == l)));
+            Ok::<Head, Error>(head)
+        },
+    )?;
     head.check_encoder(&encoder)?;
     f(&head)
 }
@@ -71,12 +83,22 @@ pub fn provenance() -> Result<Value> {
     }))
 }
 
+#[derive(Clone, Debug, PartialEq)]
 pub struct Sentiment {
     /// negative, neutral, positive
     pub probabilities: [f32; 3],
 }
 
 impl Sentiment {
+    /// The reading of a clause in its context: the mean of both readings' probabilities.
+    pub fn together_with(&self, context: &Sentiment) -> Sentiment {
+        Sentiment {
+            probabilities: std::array::from_fn(|k| {
+                (self.probabilities[k] + context.probabilities[k]) / 2.0
+            }),
+        }
+    }
+
     /// p(positive) - p(negative), in [-1, 1].
     pub fn score(&self) -> f32 {
         self.probabilities[POSITIVE] - self.probabilities[NEGATIVE]
@@ -91,7 +113,10 @@ impl Sentiment {
 /// Sentiment of many texts in one batched encoder pass. A text that is empty or only
 /// whitespace is neutral with certainty.
 pub fn analyse(texts: &[&str]) -> Result<Vec<Sentiment>> {
-    Ok(analyse_and_embed(texts)?.into_iter().map(|(s, _)| s).collect())
+    Ok(analyse_and_embed(texts)?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect())
 }
 
 /// Sentiment and sentence embedding (384 values, unit length) of each non-blank text, from one
@@ -104,17 +129,32 @@ pub fn analyse_and_embed(texts: &[&str]) -> Result<Vec<(Sentiment, Option<Vec<f3
         let predicted = head.predict_with_embeddings(&non_blank)?;
         let index: Vec<usize> = LABELS
             .iter()
-            .map(|l| head.classes.iter().position(|c| c == l).expect("sentiment head has the three labels"))
+            .map(|l| {
+                head.classes
+                    .iter()
+                    .position(|c| c == l)
+                    .expect("sentiment head has the three labels")
+            })
             .collect();
         let mut it = predicted.into_iter();
         Ok(texts
             .iter()
             .map(|t| {
                 if blank(t) {
-                    return (Sentiment { probabilities: [0.0, 1.0, 0.0] }, None);
+                    return (
+                        Sentiment {
+                            probabilities: [0.0, 1.0, 0.0],
+                        },
+                        None,
+                    );
                 }
                 let (p, embedding) = it.next().expect("one per text");
-                (Sentiment { probabilities: [p[index[0]], p[index[1]], p[index[2]]] }, Some(embedding))
+                (
+                    Sentiment {
+                        probabilities: [p[index[0]], p[index[1]], p[index[2]]],
+                    },
+                    Some(embedding),
+                )
             })
             .collect())
     })
@@ -135,4 +175,3 @@ pub fn warm_up() -> Result<()> {
 pub fn model_name() -> Result<String> {
     with_head(|h| Ok(h.name.clone()))
 }
-

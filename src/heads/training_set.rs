@@ -33,7 +33,10 @@ fn read_table(table: SpiTupleTable) -> Result<Vec<Row>> {
         )));
     }
     let first = table.column_type_oid(1).map_err(Error::spi)?;
-    let is_text = matches!(first, PgOid::BuiltIn(PgBuiltInOids::TEXTOID | PgBuiltInOids::VARCHAROID));
+    let is_text = matches!(
+        first,
+        PgOid::BuiltIn(PgBuiltInOids::TEXTOID | PgBuiltInOids::VARCHAROID)
+    );
     let is_vector = matches!(first, PgOid::BuiltIn(PgBuiltInOids::FLOAT4ARRAYOID));
     if !is_text && !is_vector {
         return Err(Error::new(
@@ -46,8 +49,11 @@ fn read_table(table: SpiTupleTable) -> Result<Vec<Row>> {
     for (n, tuple) in table.enumerate() {
         let label: Option<String> = tuple.get(2).map_err(|_| label_type_error())?;
         let label = label.ok_or_else(|| {
-            Error::new(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, format!("row {} of the training query has a NULL label", n + 1))
-                .hint("Filter such rows out with WHERE label IS NOT NULL.")
+            Error::new(
+                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                format!("row {} of the training query has a NULL label", n + 1),
+            )
+            .hint("Filter such rows out with WHERE label IS NOT NULL.")
         })?;
         let input = if is_text {
             let t: Option<String> = tuple.get(1).map_err(Error::spi)?;
@@ -63,15 +69,24 @@ fn read_table(table: SpiTupleTable) -> Result<Vec<Row>> {
             Input::Features(v)
         };
         let weight = if columns == 3 {
-            let w: Option<f32> = tuple.get(3).map_err(|_| Error::invalid_parameter("the weight column must be real"))?;
+            let w: Option<f32> = tuple
+                .get(3)
+                .map_err(|_| Error::invalid_parameter("the weight column must be real"))?;
             w.unwrap_or(1.0)
         } else {
             1.0
         };
         if !(weight.is_finite() && weight >= 0.0) {
-            return Err(Error::invalid_parameter(format!("row {} has a weight that is negative or not finite", n + 1)));
+            return Err(Error::invalid_parameter(format!(
+                "row {} has a weight that is negative or not finite",
+                n + 1
+            )));
         }
-        rows.push(Row { input, label, weight });
+        rows.push(Row {
+            input,
+            label,
+            weight,
+        });
     }
     Ok(rows)
 }
@@ -88,10 +103,16 @@ pub fn read(query: &str) -> Result<Vec<Row>> {
         read_table(table)
     })?;
     if rows.is_empty() {
-        return Err(Error::invalid_parameter("the training query returned no rows"));
+        return Err(Error::invalid_parameter(
+            "the training query returned no rows",
+        ));
     }
     // canonical order, so the result does not depend on the order the query happens to return
-    rows.sort_by(|a, b| a.label.cmp(&b.label).then_with(|| input_key(&a.input).cmp(&input_key(&b.input))));
+    rows.sort_by(|a, b| {
+        a.label
+            .cmp(&b.label)
+            .then_with(|| input_key(&a.input).cmp(&input_key(&b.input)))
+    });
     Ok(rows)
 }
 
@@ -103,13 +124,22 @@ fn input_key(i: &Input) -> Vec<u8> {
 }
 
 fn label_type_error() -> Error {
-    Error::new(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, "the label column of the training query must be text")
-        .hint("Cast it, for example label::text.")
+    Error::new(
+        PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+        "the label column of the training query must be text",
+    )
+    .hint("Cast it, for example label::text.")
 }
 
 fn null_input(n: usize) -> Error {
-    Error::new(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, format!("row {} of the training query has a NULL text or vector", n + 1))
-        .hint("Filter such rows out in the training query.")
+    Error::new(
+        PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        format!(
+            "row {} of the training query has a NULL text or vector",
+            n + 1
+        ),
+    )
+    .hint("Filter such rows out in the training query.")
 }
 
 /// The training rows as the trainer takes them: every row's fixed features and, under attention
@@ -137,7 +167,13 @@ pub fn encode(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
     if attention {
         // the token vectors are kept for the whole run: refuse before encoding, not minutes in
         let limit = token_store::token_limit(dims, settings::maintenance_work_mem_bytes());
-        let texts: Vec<&str> = rows.iter().filter_map(|r| match &r.input { Input::Text(t) => Some(t.as_str()), _ => None }).collect();
+        let texts: Vec<&str> = rows
+            .iter()
+            .filter_map(|r| match &r.input {
+                Input::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
         let tokens = runtime::with_encoder(|e| e.total_tokens(&texts))?;
         if tokens > limit {
             return Err(token_store::too_many_tokens(tokens, limit));
@@ -145,7 +181,13 @@ pub fn encode(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
         store = Some(TokenStore::new(dims, limit));
     }
     for chunk in rows.chunks(ENCODE_CHUNK) {
-        let texts: Vec<&str> = chunk.iter().filter_map(|r| match &r.input { Input::Text(t) => Some(t.as_str()), _ => None }).collect();
+        let texts: Vec<&str> = chunk
+            .iter()
+            .filter_map(|r| match &r.input {
+                Input::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
         let mut encoded = runtime::with_encoder(|e| {
             e.encode_with(&texts, |h| {
                 let x = opts.pooling.fixed_features(&h, dims, opts.encoder_layers);
@@ -179,6 +221,8 @@ pub fn encode(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
             }
         }
     }
-    Ok(Encoded { fixed, tokens: store })
+    Ok(Encoded {
+        fixed,
+        tokens: store,
+    })
 }
-

@@ -29,10 +29,14 @@ pub struct Label {
 impl Label {
     pub fn parse(s: &str) -> Label {
         match s.split_once(':') {
-            Some((name, desc)) if !desc.trim().is_empty() => {
-                Label { name: name.trim().to_string(), description: Some(desc.trim().to_string()) }
-            }
-            _ => Label { name: s.trim().trim_end_matches(':').trim().to_string(), description: None },
+            Some((name, desc)) if !desc.trim().is_empty() => Label {
+                name: name.trim().to_string(),
+                description: Some(desc.trim().to_string()),
+            },
+            _ => Label {
+                name: s.trim().trim_end_matches(':').trim().to_string(),
+                description: None,
+            },
         }
     }
 
@@ -46,7 +50,11 @@ impl Label {
 
     fn hypotheses(&self, zero_shot: &ZeroShot) -> Vec<String> {
         let phrase = self.phrase();
-        zero_shot.templates.iter().map(|t| t.replace("{label}", &phrase)).collect()
+        zero_shot
+            .templates
+            .iter()
+            .map(|t| t.replace("{label}", &phrase))
+            .collect()
     }
 }
 
@@ -57,16 +65,24 @@ pub fn parse_labels(labels: &[Option<&str>], what: &str) -> Result<Vec<Label>> {
             .hint("Pass at least one label, for example ARRAY['price', 'delivery: shipping, courier, late'].".to_string()));
     }
     if labels.len() > MAX_LABELS {
-        return Err(Error::invalid_parameter(format!("{what} has {} elements; at most {MAX_LABELS} are allowed", labels.len())));
+        return Err(Error::invalid_parameter(format!(
+            "{what} has {} elements; at most {MAX_LABELS} are allowed",
+            labels.len()
+        )));
     }
     let mut out: Vec<Label> = Vec::with_capacity(labels.len());
     for (i, l) in labels.iter().enumerate() {
         let label = l
             .map(Label::parse)
             .filter(|l| !l.name.is_empty())
-            .ok_or_else(|| Error::invalid_parameter(format!("element {} of {what} is NULL or blank", i + 1)))?;
+            .ok_or_else(|| {
+                Error::invalid_parameter(format!("element {} of {what} is NULL or blank", i + 1))
+            })?;
         if out.iter().any(|o| o.name == label.name) {
-            return Err(Error::invalid_parameter(format!("{what} names \"{}\" twice", label.name)));
+            return Err(Error::invalid_parameter(format!(
+                "{what} names \"{}\" twice",
+                label.name
+            )));
         }
         out.push(label);
     }
@@ -83,12 +99,19 @@ pub struct LabelVectors {
 impl LabelVectors {
     /// Calibrated similarity of a text embedding to each label.
     pub fn scores(&self, text: &[f32]) -> Vec<f32> {
-        self.vectors.iter().map(|(v, offset)| cosine(text, v) - offset).collect()
+        self.vectors
+            .iter()
+            .map(|(v, offset)| cosine(text, v) - offset)
+            .collect()
     }
 
     /// The probability of each label for a text embedding.
     pub fn probabilities(&self, text: &[f32]) -> Vec<f32> {
-        let z: Vec<f32> = self.scores(text).iter().map(|s| s / self.temperature).collect();
+        let z: Vec<f32> = self
+            .scores(text)
+            .iter()
+            .map(|s| s / self.temperature)
+            .collect();
         softmax(&z)
     }
 }
@@ -100,8 +123,10 @@ pub fn label_vectors(labels: &[Label]) -> Result<LabelVectors> {
     let config = &manifest.zero_shot;
     let version = manifest.identity();
     let phrases: Vec<String> = labels.iter().map(Label::phrase).collect();
-    let mut found: Vec<Option<Rc<(Vec<f32>, f32)>>> =
-        phrases.iter().map(|p| cache::get(Kind::LabelVector, p, version)).collect();
+    let mut found: Vec<Option<Rc<(Vec<f32>, f32)>>> = phrases
+        .iter()
+        .map(|p| cache::get(Kind::LabelVector, p, version))
+        .collect();
     let missing: Vec<usize> = (0..labels.len()).filter(|&i| found[i].is_none()).collect();
     if !missing.is_empty() {
         let per_label = config.templates.len();
@@ -114,12 +139,24 @@ pub fn label_vectors(labels: &[Label]) -> Result<LabelVectors> {
             let vector = mean_direction(&embedded[1 + k * per_label..1 + (k + 1) * per_label]);
             let offset = config.calibration * cosine(null, &vector);
             let v = Rc::new((vector, offset));
-            cache::put(Kind::LabelVector, &phrases[i], version, 4 * v.0.len() + phrases[i].len() + 64, v.clone());
+            cache::put(
+                Kind::LabelVector,
+                &phrases[i],
+                version,
+                4 * v.0.len() + phrases[i].len() + 64,
+                v.clone(),
+            );
             found[i] = Some(v);
         }
     }
-    let vectors = found.into_iter().map(|v| v.expect("every label encoded").as_ref().clone()).collect();
-    Ok(LabelVectors { vectors, temperature: config.temperature })
+    let vectors = found
+        .into_iter()
+        .map(|v| v.expect("every label encoded").as_ref().clone())
+        .collect();
+    Ok(LabelVectors {
+        vectors,
+        temperature: config.temperature,
+    })
 }
 
 /// The unit-length mean of unit vectors (one vector: itself, unchanged).
@@ -128,7 +165,9 @@ fn mean_direction(vectors: &[Vec<f32>]) -> Vec<f32> {
         return vectors[0].clone();
     }
     let mut sum = vec![0f32; vectors[0].len()];
-    vectors.iter().for_each(|v| sum.iter_mut().zip(v).for_each(|(s, x)| *s += x));
+    vectors
+        .iter()
+        .for_each(|v| sum.iter_mut().zip(v).for_each(|(s, x)| *s += x));
     normalize(&mut sum);
     sum
 }
@@ -136,7 +175,9 @@ fn mean_direction(vectors: &[Vec<f32>]) -> Vec<f32> {
 /// The probability of each label for one text.
 pub fn classify(text: &str, labels: &[Label]) -> Result<Vec<f32>> {
     let vectors = label_vectors(labels)?;
-    let embedding = runtime::embed(&[text])?.pop().expect("one text in, one out");
+    let embedding = runtime::embed(&[text])?
+        .pop()
+        .expect("one text in, one out");
     Ok(vectors.probabilities(&embedding))
 }
 
@@ -146,12 +187,27 @@ mod tests {
 
     #[test]
     fn labels_carry_optional_descriptions() {
-        assert_eq!(Label::parse("books"), Label { name: "books".into(), description: None });
+        assert_eq!(
+            Label::parse("books"),
+            Label {
+                name: "books".into(),
+                description: None
+            }
+        );
         let l = Label::parse("delivery: shipping, late, courier");
         assert_eq!(l.name, "delivery");
-        assert_eq!(l.hypotheses(&ZeroShot::default()), vec!["This review is about delivery: shipping, late, courier."]);
-        let two = ZeroShot { templates: vec!["{label}".into(), "关于{label}".into()], ..ZeroShot::default() };
-        assert_eq!(Label::parse("书籍").hypotheses(&two), vec!["书籍", "关于书籍"]);
+        assert_eq!(
+            l.hypotheses(&ZeroShot::default()),
+            vec!["This review is about delivery: shipping, late, courier."]
+        );
+        let two = ZeroShot {
+            templates: vec!["{label}".into(), "关于{label}".into()],
+            ..ZeroShot::default()
+        };
+        assert_eq!(
+            Label::parse("书籍").hypotheses(&two),
+            vec!["书籍", "关于书籍"]
+        );
         assert!(parse_labels(&[Some("a"), Some("a: x")], "labels").is_err());
         assert!(parse_labels(&[Some("a"), None], "labels").is_err());
         assert!(parse_labels(&[], "labels").is_err());

@@ -43,7 +43,11 @@ pub struct ProfileState {
 
 impl ProfileState {
     pub fn from_summary(summary: TextSummary) -> Self {
-        ProfileState { summary, pending: Vec::new(), pending_bytes: 0 }
+        ProfileState {
+            summary,
+            pending: Vec::new(),
+            pending_bytes: 0,
+        }
     }
 
     pub fn has_pending(&self) -> bool {
@@ -52,7 +56,12 @@ impl ProfileState {
 
     /// Adds a row (rating and time already checked by the caller; `written_at` in microseconds
     /// since 2000-01-01); true when the process now holds a batch to score (`flush_all`).
-    pub fn push(&mut self, body: Option<&str>, rating: Option<f32>, written_at: Option<i64>) -> bool {
+    pub fn push(
+        &mut self,
+        body: Option<&str>,
+        rating: Option<f32>,
+        written_at: Option<i64>,
+    ) -> bool {
         let body = match body {
             None => {
                 self.summary.null_texts += 1;
@@ -71,7 +80,11 @@ impl ProfileState {
         self.pending_bytes += body.len();
         PENDING_BYTES.with(|b| b.set(b.get() + body.len()));
         PENDING_TEXTS.with(|n| n.set(n.get() + 1));
-        self.pending.push(Pending { body: body.to_owned(), rating, written_at });
+        self.pending.push(Pending {
+            body: body.to_owned(),
+            rating,
+            written_at,
+        });
         // Score when the groups of this process hold a batch between them: the work then
         // happens while rows are read, so that each parallel worker scores the rows it reads (a
         // leader that reads fast would otherwise end up scoring most of them at the end), and
@@ -87,7 +100,10 @@ impl ProfileState {
     fn fold(&mut self, scored: Vec<(Sentiment, Option<Vec<f32>>)>, topics: &Topics) {
         for (p, (s, embedding)) in self.pending.iter().zip(scored) {
             let embedding = embedding.expect("non-blank texts have an embedding");
-            let label = LABELS.iter().position(|l| *l == s.label()).expect("a known label");
+            let label = LABELS
+                .iter()
+                .position(|l| *l == s.label())
+                .expect("a known label");
             let topic = topics.of(&p.body, &embedding);
             self.summary.add(&Scored {
                 score: s.score(),
@@ -130,8 +146,12 @@ pub fn flush_all(topics: impl FnOnce() -> Result<Topics>) -> Result<()> {
     }
     // SAFETY: registered states are live (see WITH_PENDING) and distinct, and nothing else
     // holds a reference to them while an aggregate support function runs
-    let mut states: Vec<&mut ProfileState> = pointers.into_iter().map(|p| unsafe { &mut *p }).collect();
-    let texts: Vec<&str> = states.iter().flat_map(|s| s.pending.iter().map(|p| p.body.as_str())).collect();
+    let mut states: Vec<&mut ProfileState> =
+        pointers.into_iter().map(|p| unsafe { &mut *p }).collect();
+    let texts: Vec<&str> = states
+        .iter()
+        .flat_map(|s| s.pending.iter().map(|p| p.body.as_str()))
+        .collect();
     let mut scored = sentiment::analyse_and_embed(&texts)?.into_iter();
     drop(texts);
     let topics = topics()?;

@@ -157,7 +157,10 @@ impl TextSummary {
         if self.embedding_sum.is_empty() {
             self.embedding_sum = o.embedding_sum.clone();
         } else if !o.embedding_sum.is_empty() {
-            self.embedding_sum.iter_mut().zip(&o.embedding_sum).for_each(|(a, b)| *a += b);
+            self.embedding_sum
+                .iter_mut()
+                .zip(&o.embedding_sum)
+                .for_each(|(a, b)| *a += b);
         }
     }
 
@@ -186,7 +189,12 @@ impl TextSummary {
         if norm == 0.0 {
             return None;
         }
-        Some(self.embedding_sum.iter().map(|x| (x / norm) as f32).collect())
+        Some(
+            self.embedding_sum
+                .iter()
+                .map(|x| (x / norm) as f32)
+                .collect(),
+        )
     }
 
     /// The JSON document of `profile_agg`; `format_time` renders a timestamptz.
@@ -279,8 +287,21 @@ fn round(x: f64) -> f64 {
 mod unit {
     use super::*;
 
-    fn text(score: f32, label: usize, e: &[f32], rating: Option<f32>, day: Option<i64>) -> Scored<'_> {
-        Scored { score, label, embedding: e, rating, written_at: day.map(|d| d * 86_400_000_000), topic: None }
+    fn text(
+        score: f32,
+        label: usize,
+        e: &[f32],
+        rating: Option<f32>,
+        day: Option<i64>,
+    ) -> Scored<'_> {
+        Scored {
+            score,
+            label,
+            embedding: e,
+            rating,
+            written_at: day.map(|d| d * 86_400_000_000),
+            topic: None,
+        }
     }
 
     #[test]
@@ -310,8 +331,17 @@ mod unit {
     fn topics_rank_by_texts_and_complaints_are_needs() {
         let e = [1.0f32];
         let mut s = TextSummary::default();
-        for (score, topic) in [(-0.9, "delivery"), (-0.7, "delivery"), (0.8, "price"), (0.5, "quality"), (0.1, "quality")] {
-            s.add(&Scored { topic: Some(topic), ..text(score, 1, &e, None, None) });
+        for (score, topic) in [
+            (-0.9, "delivery"),
+            (-0.7, "delivery"),
+            (0.8, "price"),
+            (0.5, "quality"),
+            (0.1, "quality"),
+        ] {
+            s.add(&Scored {
+                topic: Some(topic),
+                ..text(score, 1, &e, None, None)
+            });
         }
         let j = s.to_json(json!("m"), |t| t.to_string());
         assert_eq!(j["topics"][0]["topic"], "delivery");
@@ -337,7 +367,10 @@ mod unit {
 
     #[test]
     fn nothing_scored_has_no_sentiment_or_vector() {
-        let s = TextSummary { null_texts: 2, ..Default::default() };
+        let s = TextSummary {
+            null_texts: 2,
+            ..Default::default()
+        };
         let j = s.to_json(json!("m"), |t| t.to_string());
         assert_eq!(j["sentiment"], Value::Null);
         assert_eq!(j["interest_vector"], Value::Null);

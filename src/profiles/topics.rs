@@ -20,9 +20,20 @@ pub struct Topics {
 
 impl Topics {
     pub fn new(labels: Vec<Label>) -> Result<Topics> {
-        let terms = labels.iter().map(|l| aspects::terms(&l.name, l.description.as_deref())).collect();
-        let vectors = if labels.is_empty() { None } else { Some(zero_shot::label_vectors(&labels)?) };
-        Ok(Topics { labels, terms, vectors })
+        let terms = labels
+            .iter()
+            .map(|l| aspects::terms(&l.name, l.description.as_deref()))
+            .collect();
+        let vectors = if labels.is_empty() {
+            None
+        } else {
+            Some(zero_shot::label_vectors(&labels)?)
+        };
+        Ok(Topics {
+            labels,
+            terms,
+            vectors,
+        })
     }
 
     /// The topic a text is mainly about: the one whose terms it names most (the first of
@@ -30,13 +41,18 @@ impl Topics {
     pub fn of(&self, text: &str, embedding: &[f32]) -> Option<&str> {
         let vectors = self.vectors.as_ref()?;
         let words = aspects::Words::of(text);
-        let counts: Vec<usize> = self.terms.iter().map(|terms| words.mentions(terms)).collect();
+        let counts: Vec<usize> = self
+            .terms
+            .iter()
+            .map(|terms| words.mentions(terms))
+            .collect();
         let best = argmax(&counts);
         if counts.get(best).is_some_and(|&c| c > 0) {
             return Some(self.labels[best].name.as_str());
         }
         let p = vectors.probabilities(embedding);
         let best = argmax(&p);
-        (p.get(best).is_some_and(|&x| x >= TOPIC_MIN_PROBABILITY)).then(|| self.labels[best].name.as_str())
+        (p.get(best).is_some_and(|&x| x >= TOPIC_MIN_PROBABILITY))
+            .then(|| self.labels[best].name.as_str())
     }
 }

@@ -63,7 +63,10 @@ pub struct Relatedness {
 
 impl Default for Relatedness {
     fn default() -> Relatedness {
-        Relatedness { offset: 0.0, slope: 1.0 }
+        Relatedness {
+            offset: 0.0,
+            slope: 1.0,
+        }
     }
 }
 
@@ -115,7 +118,10 @@ impl Manifest {
 
     /// The graph outputs of the exposed layers, nearest the top first.
     pub fn earlier_layer_outputs(&self) -> Vec<String> {
-        self.exposed_layers.iter().map(|k| format!("hidden_layer_{k}")).collect()
+        self.exposed_layers
+            .iter()
+            .map(|k| format!("hidden_layer_{k}"))
+            .collect()
     }
 
     /// What the vectors of this encoder are, by content: its name and the sha256 of its graph
@@ -126,7 +132,13 @@ impl Manifest {
     }
 
     fn content_identity(&self) -> String {
-        let digest = files::sha256_hex(format!("{}|{}|{}", self.files.model.sha256, self.files.tokenizer.sha256, self.input_prefix).as_bytes());
+        let digest = files::sha256_hex(
+            format!(
+                "{}|{}|{}",
+                self.files.model.sha256, self.files.tokenizer.sha256, self.input_prefix
+            )
+            .as_bytes(),
+        );
         format!("{}@{}", self.name, &digest[..16])
     }
 
@@ -143,7 +155,8 @@ impl Manifest {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let installed: Vec<String> = installed(model_dir).into_iter().map(|m| m.name).collect();
+                let installed: Vec<String> =
+                    installed(model_dir).into_iter().map(|m| m.name).collect();
                 if installed.is_empty() {
                     return Err(files::missing_file_error(&path, &e));
                 }
@@ -160,17 +173,27 @@ impl Manifest {
             Err(e) => return Err(files::missing_file_error(&path, &e)),
         };
         let mut manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::new(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("encoder manifest \"{}\" is malformed: {e}", path.display()))
-                .hint(format!("Reinstall the model files with {SETUP_COMMAND}."))
+            Error::new(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                format!("encoder manifest \"{}\" is malformed: {e}", path.display()),
+            )
+            .hint(format!("Reinstall the model files with {SETUP_COMMAND}."))
         })?;
         if manifest.name != name {
             return Err(Error::new(
                 PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-                format!("encoder manifest \"{}\" names encoder \"{}\", not \"{name}\"", path.display(), manifest.name),
+                format!(
+                    "encoder manifest \"{}\" names encoder \"{}\", not \"{name}\"",
+                    path.display(),
+                    manifest.name
+                ),
             ));
         }
         let z = &manifest.zero_shot;
-        if z.templates.is_empty() || !z.templates.iter().all(|t| t.contains("{label}")) || !(z.temperature > 0.0) {
+        if z.templates.is_empty()
+            || !z.templates.iter().all(|t| t.contains("{label}"))
+            || !(z.temperature > 0.0)
+        {
             return Err(Error::new(
                 PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
                 format!("encoder manifest \"{}\": zero_shot needs templates that each contain {{label}} and a positive temperature", path.display()),

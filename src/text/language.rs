@@ -34,7 +34,9 @@ pub fn iso_639_1(lang: Lang) -> &'static str {
     match lang {
         Lang::Cmn => "zh",
         Lang::Pes => "fa",
-        other => isolang::Language::from_639_3(other.code()).and_then(|l| l.to_639_1()).unwrap_or(other.code()),
+        other => isolang::Language::from_639_3(other.code())
+            .and_then(|l| l.to_639_1())
+            .unwrap_or(other.code()),
     }
 }
 
@@ -66,28 +68,43 @@ pub struct Languages {
 
 impl Languages {
     pub fn all() -> Languages {
-        Languages { allowed: None, detector: Detector::new() }
+        Languages {
+            allowed: None,
+            detector: Detector::new(),
+        }
     }
 
     /// A list of ISO 639-1 codes separated by commas; an unknown code is an ERROR 22023 that
     /// names the known ones.
     pub fn parse(list: &str) -> Result<Languages> {
         let mut allowed = Vec::new();
-        for code in list.split(',').map(|c| c.trim().to_lowercase()).filter(|c| !c.is_empty()) {
+        for code in list
+            .split(',')
+            .map(|c| c.trim().to_lowercase())
+            .filter(|c| !c.is_empty())
+        {
             match Lang::all().iter().find(|l| iso_639_1(**l) == code) {
                 Some(&lang) => allowed.push(lang),
                 None => {
                     let mut known: Vec<&str> = Lang::all().iter().map(|l| iso_639_1(*l)).collect();
                     known.sort_unstable();
-                    return Err(Error::invalid_parameter(format!("custprofile.languages: unknown language code \"{code}\""))
-                        .hint(format!("Use ISO 639-1 codes separated by commas, from: {}.", known.join(", "))));
+                    return Err(Error::invalid_parameter(format!(
+                        "custprofile.languages: unknown language code \"{code}\""
+                    ))
+                    .hint(format!(
+                        "Use ISO 639-1 codes separated by commas, from: {}.",
+                        known.join(", ")
+                    )));
                 }
             }
         }
         if allowed.is_empty() {
             return Ok(Languages::all());
         }
-        Ok(Languages { detector: Detector::with_allowlist(allowed.clone()), allowed: Some(allowed) })
+        Ok(Languages {
+            detector: Detector::with_allowlist(allowed.clone()),
+            allowed: Some(allowed),
+        })
     }
 
     fn allows(&self, lang: Lang) -> bool {
@@ -152,7 +169,10 @@ pub fn detect_with_scores(text: &str, languages: &Languages) -> Option<Detection
 
 fn script_name(script: Script) -> &'static str {
     // whatlang calls Han "Mandarin"; the script is Han whichever language uses it
-    Script::all().iter().find(|s| **s == script && script != Script::Mandarin).map_or("Han", |s| s.name())
+    Script::all()
+        .iter()
+        .find(|s| **s == script && script != Script::Mandarin)
+        .map_or("Han", |s| s.name())
 }
 
 fn round3(x: f64) -> f64 {
@@ -173,11 +193,29 @@ mod tests {
 
     #[test]
     fn reviews_get_their_iso_639_1_code() {
-        assert_eq!(detect("物流很快，质量不错，就是价格有点贵。", &Languages::all()), Some("zh"));
-        assert_eq!(detect("配送が遅かったです。", &Languages::all()), Some("ja"));
-        assert_eq!(detect("The kettle broke after two weeks, I want my money back.", &Languages::all()), Some("en"));
-        assert_eq!(detect("Sehr gute Qualität, schnelle Lieferung!", &Languages::all()), Some("de"));
-        assert_eq!(detect("Доставка быстрая, качество отличное.", &Languages::all()), Some("ru"));
+        assert_eq!(
+            detect("物流很快，质量不错，就是价格有点贵。", &Languages::all()),
+            Some("zh")
+        );
+        assert_eq!(
+            detect("配送が遅かったです。", &Languages::all()),
+            Some("ja")
+        );
+        assert_eq!(
+            detect(
+                "The kettle broke after two weeks, I want my money back.",
+                &Languages::all()
+            ),
+            Some("en")
+        );
+        assert_eq!(
+            detect("Sehr gute Qualität, schnelle Lieferung!", &Languages::all()),
+            Some("de")
+        );
+        assert_eq!(
+            detect("Доставка быстрая, качество отличное.", &Languages::all()),
+            Some("ru")
+        );
     }
 
     #[test]
@@ -186,7 +224,11 @@ mod tests {
         assert_ne!(detect(text, &Languages::all()), Some("en"));
         let en_zh = Languages::parse("en, ZH").unwrap();
         assert_eq!(detect(text, &en_zh), Some("en"));
-        assert!(detect_with_scores(text, &en_zh).unwrap().scores.iter().all(|(l, _)| *l == "en" || *l == "zh"));
+        assert!(detect_with_scores(text, &en_zh)
+            .unwrap()
+            .scores
+            .iter()
+            .all(|(l, _)| *l == "en" || *l == "zh"));
         let e = Languages::parse("en,xx").err().unwrap();
         assert!(e.message.contains("\"xx\"") && e.hint.unwrap().contains("zh"));
         assert!(Languages::parse(" , ").unwrap().allowed.is_none());
@@ -194,7 +236,11 @@ mod tests {
 
     #[test]
     fn scores_list_candidates_best_first() {
-        let d = detect_with_scores("Livraison rapide, produit conforme à la description.", &Languages::all()).unwrap();
+        let d = detect_with_scores(
+            "Livraison rapide, produit conforme à la description.",
+            &Languages::all(),
+        )
+        .unwrap();
         assert_eq!(d.language, "fr");
         assert_eq!(d.script, "Latin");
         assert_eq!(d.scores[0].0, "fr");

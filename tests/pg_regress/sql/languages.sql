@@ -58,11 +58,12 @@ SELECT count(*) AS keywords,
        count(*) FILTER (WHERE k IN ('的', '了', '是', '也', '就是', '还', '很', '有点', '已经', '这次', '我们')) AS stop_words
   FROM kw;
 
--- aspect_sentiment: the retail aspects know Chinese, in either language of the aspect's name
+-- aspect_sentiment: the retail aspects know Chinese, in either language of the aspect's name;
+-- clauses cut at Chinese commas name the aspects, read within their turn (up to 但是)
 SELECT key AS aspect, value ->> 'label' AS label
-  FROM jsonb_each(custprofile.aspect_sentiment('物流很快，质量一般，但是价格太贵了。',
+  FROM jsonb_each(custprofile.aspect_sentiment('物流很快，第二天就到了，但是质量太差了，价格也贵。',
                                                ARRAY['delivery', 'quality', 'price', 'customer service'])) ORDER BY key;
--- (the sentiment head reads "退款很快就到账了" as negative: refunds are complaints in its training data)
+-- (alone, the sentiment head reads "退款也很快就到账了" as negative; within its sentence, positive)
 SELECT key AS aspect, value ->> 'label' AS label
   FROM jsonb_each(custprofile.aspect_sentiment('客服态度很好，退款也很快就到账了。',
                                                ARRAY['客服', '退货退款', '物流'])) ORDER BY key;
