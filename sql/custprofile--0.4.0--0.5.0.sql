@@ -148,3 +148,119 @@ BEGIN
     RAISE NOTICE 'refresh_profiles: % profiles rebuilt, % removed', done, removed
         USING DETAIL = format('%s s', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
 END $$;
+
+
+-- Profile document version 2: texts.languages, and a text counts towards every topic it names
+CREATE OR REPLACE FUNCTION custprofile.profile_document_version() RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT 2 $$;
+CREATE OR REPLACE FUNCTION custprofile.profile_document_fields()
+RETURNS TABLE (field text, json_type text, meaning text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT * FROM (VALUES
+    ('version',                                'integer',        'Shape of the document (profile_document_version()).'),
+    ('customer_id',                            'integer|string', 'The customer''s key as in the customers source.'),
+    ('demographics',                           'object',         'The attribute columns named at registration, as they are.'),
+    ('generated_at',                           'string',         'When the document was built (UTC in stored profiles).'),
+    ('model',                                  'object',         'What built it: model_version().'),
+    ('model.extension',                        'string',         'The extension''s version.'),
+    ('model.encoder',                          'string',         'The sentence encoder.'),
+    ('model.encoder_identity',                 'string',         'The encoder by content (vector_space()): name@hash of its files.'),
+    ('model.sentiment',                        'string',         'The sentiment head.'),
+    ('purchases',                              'null|object',    'Purchase behaviour; null without an orders source.'),
+    ('purchases.orders',                       'integer',        'Orders placed.'),
+    ('purchases.total_spend',                  'number',         'Sum of the order amounts.'),
+    ('purchases.average_spend',                'null|number',    'Mean order amount, 2 decimals.'),
+    ('purchases.first_order',                  'null|string',    'Time of the first order.'),
+    ('purchases.last_order',                   'null|string',    'Time of the last order.'),
+    ('purchases.recency_days',                 'integer|null',   'Whole days since the last order.'),
+    ('purchases.rfm',                          'null|object',    'Scores from 1 to 5 against the quintiles of every customer with orders.'),
+    ('purchases.rfm.recency',                  'integer',        'Recency score: 5 ordered most recently.'),
+    ('purchases.rfm.frequency',                'integer',        'Frequency score: 5 ordered most often.'),
+    ('purchases.rfm.monetary',                 'integer',        'Monetary score: 5 spent most.'),
+    ('purchases.favourite_categories',         'array',          'Up to three categories, most orders first.'),
+    ('purchases.orders_by_category',           'object',         'Orders per category.'),
+    ('purchases.order_interval_days',          'null|number',    'Mean days between two orders.'),
+    ('texts',                                  'null|object',    'What profile_agg made of the customer''s texts; null without texts.'),
+    ('texts.texts',                            'integer',        'Texts scored.'),
+    ('texts.skipped',                          'object',         'Texts not scored.'),
+    ('texts.skipped.null',                     'integer',        'NULL texts.'),
+    ('texts.skipped.blank',                    'integer',        'Empty or blank texts.'),
+    ('texts.sentiment',                        'null|object',    'Sentiment of the scored texts.'),
+    ('texts.sentiment.mean',                   'number',         'Mean score in [-1, 1].'),
+    ('texts.sentiment.min',                    'number',         'Lowest score.'),
+    ('texts.sentiment.max',                    'number',         'Highest score.'),
+    ('texts.sentiment.distribution',           'object',         'Share of texts per label.'),
+    ('texts.sentiment.distribution.negative',  'number',         'Share of negative texts.'),
+    ('texts.sentiment.distribution.neutral',   'number',         'Share of neutral texts.'),
+    ('texts.sentiment.distribution.positive',  'number',         'Share of positive texts.'),
+    ('texts.sentiment.trend',                  'null|object',    'Least-squares slope of sentiment over time.'),
+    ('texts.sentiment.trend.slope_per_month',  'number',         'Score change per 30 days.'),
+    ('texts.sentiment.trend.direction',        'string',         'improving, steady or declining.'),
+    ('texts.sentiment.trend.texts',            'integer',        'Timed texts the slope is fitted on.'),
+    ('texts.rating',                           'null|object',    'Ratings given with the texts.'),
+    ('texts.rating.count',                     'integer',        'Rated texts.'),
+    ('texts.rating.mean',                      'number',         'Mean rating.'),
+    ('texts.rating.disagreement',              'number',         'Mean |sentiment - (rating - 3) / 2|.'),
+    ('texts.rating.conflicting_texts',         'integer',        'Texts whose rating and sentiment disagree.'),
+    ('texts.topics',                           'array',          'Up to three topics the texts are about, most texts first.'),
+    ('texts.topics[].topic',                   'string',         'The topic (custprofile.topics).'),
+    ('texts.topics[].texts',                   'integer',        'Texts about it (a text may be about several topics).'),
+    ('texts.topics[].share',                   'number',         'Their share of the scored texts.'),
+    ('texts.topics[].sentiment',               'number',         'Their mean sentiment.'),
+    ('texts.needs',                            'array',          'Topics whose texts are negative on average.'),
+    ('texts.languages',                        'object',         'Share of the scored texts per language (ISO 639-1); from version 2.'),
+    ('texts.interest_vector',                  'array|null',     'Normalised mean embedding of the texts.'),
+    ('texts.first_seen',                       'null|string',    'Time of the first timed text.'),
+    ('texts.last_seen',                        'null|string',    'Time of the last timed text.'),
+    ('texts.model',                            'object',         'What scored the texts.'),
+    ('texts.model.encoder',                    'string',         'The sentence encoder.'),
+    ('texts.model.encoder_identity',           'string',         'The encoder by content: name@hash of its files.'),
+    ('texts.model.sentiment',                  'string',         'The sentiment head.'),
+    ('churn',                                  'object',         'Churn risk as of generated_at (sql/churn.sql).'),
+    ('churn.risk',                             'number',         'Risk in [0, 1].'),
+    ('churn.factors',                          'object',         'Each factor in [0, 1].'),
+    ('churn.factors.recency',                  'number',         'Days since the last activity against the rhythm.'),
+    ('churn.factors.sentiment_decline',        'number',         'How fast sentiment declines.'),
+    ('churn.factors.complaints',               'number',         'Needs among the topics.'),
+    ('churn.factors.disagreement',             'number',         'Share of texts whose rating contradicts them.'),
+    ('churn.factors.negative_share',           'number',         'Share of negative texts.'),
+    ('churn.contributions',                    'object',         'Each factor times its weight.'),
+    ('churn.contributions.recency',            'number',         'Weighted recency.'),
+    ('churn.contributions.sentiment_decline',  'number',         'Weighted sentiment decline.'),
+    ('churn.contributions.complaints',         'number',         'Weighted complaints.'),
+    ('churn.contributions.disagreement',       'number',         'Weighted disagreement.'),
+    ('churn.contributions.negative_share',     'number',         'Weighted negative share.'),
+    ('churn.rhythm_days',                      'number',         'The customer''s usual days between orders (else the shop''s, else 91).'),
+    ('churn.weights',                          'string',         'default or trained.'),
+    ('churn.as_of',                            'string',         'The time the risk is assessed at.')
+    ) AS f(field, json_type, meaning)
+$$;
+COMMENT ON FUNCTION custprofile.profile_document_fields() IS
+    'Every field of the profile document: path, JSON type, meaning.';
+
+-- text_insights gains each text's language (a new result column: the view and its function are
+-- made anew; a view of the user's over text_insights has to be dropped first)
+DROP VIEW custprofile.text_insights;
+DROP FUNCTION custprofile.text_insight_rows();
+CREATE FUNCTION custprofile.text_insight_rows()
+RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
+               sentiment_label text, sentiment real, language text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    masking boolean;
+    previous_role text;
+BEGIN
+    masking := custprofile.pii_masking();
+    previous_role := custprofile.enter_source_reader();
+    RETURN QUERY EXECUTE format($q$
+        SELECT t.source, t.customer_key::text, t.written_at, t.rating,
+               CASE WHEN %L::boolean THEN custprofile.mask_pii(t.body) ELSE t.body END,
+               d ->> 'label', (d ->> 'score')::real, custprofile.detect_language(t.body)
+          FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.sentiment_detail(t.body) END AS d
+                  FROM (%s) t) t
+        $q$, masking, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts')));
+    PERFORM custprofile.leave_source_reader(previous_role);
+END $$;
+CREATE VIEW custprofile.text_insights AS SELECT * FROM custprofile.text_insight_rows();
+COMMENT ON VIEW custprofile.text_insights IS
+    'Every registered text with its sentiment label and score and its language (scored when read).';

@@ -16,12 +16,13 @@
 -- profile_row() is inlined by the planner, so reading a field through it costs what the literal
 -- JSON path costs; a Rust accessor would parse the whole document on every call.
 --
--- Versions: 1 is the shape of custprofile 0.2.0 with "version" added. A later shape raises
+-- Versions: 1 is the shape of custprofile 0.2.0 with "version" added; 2 (0.5.0) adds
+-- texts.languages, and a text counts towards every topic it names. A later shape raises
 -- profile_document_version(), and profile_row() reads every version it knows (a stored
 -- document without "version" is version 1).
 
 CREATE FUNCTION custprofile.profile_document_version() RETURNS int
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT 1 $$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT 2 $$;
 
 -- Every field of the document. json_type as JSON Schema names them, '|' between the types a
 -- field may have.
@@ -74,12 +75,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('texts.rating.mean',                      'number',         'Mean rating.'),
     ('texts.rating.disagreement',              'number',         'Mean |sentiment - (rating - 3) / 2|.'),
     ('texts.rating.conflicting_texts',         'integer',        'Texts whose rating and sentiment disagree.'),
-    ('texts.topics',                           'array',          'Up to three topics the texts are mainly about.'),
+    ('texts.topics',                           'array',          'Up to three topics the texts are about, most texts first.'),
     ('texts.topics[].topic',                   'string',         'The topic (custprofile.topics).'),
-    ('texts.topics[].texts',                   'integer',        'Texts about it.'),
+    ('texts.topics[].texts',                   'integer',        'Texts about it (a text may be about several topics).'),
     ('texts.topics[].share',                   'number',         'Their share of the scored texts.'),
     ('texts.topics[].sentiment',               'number',         'Their mean sentiment.'),
     ('texts.needs',                            'array',          'Topics whose texts are negative on average.'),
+    ('texts.languages',                        'object',         'Share of the scored texts per language (ISO 639-1); from version 2.'),
     ('texts.interest_vector',                  'array|null',     'Normalised mean embedding of the texts.'),
     ('texts.first_seen',                       'null|string',    'Time of the first timed text.'),
     ('texts.last_seen',                        'null|string',    'Time of the last timed text.'),

@@ -397,7 +397,7 @@ END $$;
 
 CREATE FUNCTION custprofile.text_insight_rows()
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
-               sentiment_label text, sentiment real)
+               sentiment_label text, sentiment real, language text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     masking boolean;
@@ -408,7 +408,7 @@ BEGIN
     RETURN QUERY EXECUTE format($q$
         SELECT t.source, t.customer_key::text, t.written_at, t.rating,
                CASE WHEN %L::boolean THEN custprofile.mask_pii(t.body) ELSE t.body END,
-               d ->> 'label', (d ->> 'score')::real
+               d ->> 'label', (d ->> 'score')::real, custprofile.detect_language(t.body)
           FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.sentiment_detail(t.body) END AS d
                   FROM (%s) t) t
         $q$, masking, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts')));
@@ -416,7 +416,7 @@ BEGIN
 END $$;
 CREATE VIEW custprofile.text_insights AS SELECT * FROM custprofile.text_insight_rows();
 COMMENT ON VIEW custprofile.text_insights IS
-    'Every registered text with its sentiment label and score (scored when read).';
+    'Every registered text with its sentiment label and score and its language (scored when read).';
 
 -- Data checks over the registered sources: a registration that no longer matches the
 -- catalogue, rows whose customer is not in the customers source (never merged into a profile),

@@ -12,6 +12,7 @@ use crate::heads::sentiment::{self, Sentiment, LABELS};
 use crate::profiles::text_summary::{Scored, TextSummary};
 use crate::profiles::topics::Topics;
 use crate::settings;
+use crate::text::language::{self, Languages};
 
 /// Bytes of pending text above which, across all the groups of a query, a group scores its
 /// pending texts at its next row rather than waiting for a full batch. PostgreSQL does not see
@@ -96,22 +97,28 @@ impl ProfileState {
     }
 
     /// Folds the scores of the pending texts (in order) into the summary, sorting each text
-    /// into one of `topics`.
-    fn fold(&mut self, scored: Vec<(Sentiment, Option<Vec<f32>>)>, topics: &Topics) {
+    /// into the `topics` it is about and telling its language among `languages`.
+    fn fold(
+        &mut self,
+        scored: Vec<(Sentiment, Option<Vec<f32>>)>,
+        topics: &Topics,
+        languages: &Languages,
+    ) {
         for (p, (s, embedding)) in self.pending.iter().zip(scored) {
             let embedding = embedding.expect("non-blank texts have an embedding");
             let label = LABELS
                 .iter()
                 .position(|l| *l == s.label())
                 .expect("a known label");
-            let topic = topics.of(&p.body, &embedding);
+            let about = topics.of(&p.body, &embedding);
             self.summary.add(&Scored {
                 score: s.score(),
                 label,
                 embedding: &embedding,
                 rating: p.rating,
                 written_at: p.written_at,
-                topic,
+                topics: &about,
+                language: language::detect(&p.body, languages),
             });
         }
         self.release_pending();
@@ -155,9 +162,10 @@ pub fn flush_all(topics: impl FnOnce() -> Result<Topics>) -> Result<()> {
     let mut scored = sentiment::analyse_and_embed(&texts)?.into_iter();
     drop(texts);
     let topics = topics()?;
+    let languages = language::current(settings::languages())?;
     for state in states.iter_mut() {
         let n = state.pending.len();
-        state.fold(scored.by_ref().take(n).collect(), &topics);
+        state.fold(scored.by_ref().take(n).collect(), &topics, &languages);
     }
     Ok(())
 }

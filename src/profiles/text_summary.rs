@@ -33,8 +33,10 @@ pub struct Scored<'a> {
     pub rating: Option<f32>,
     /// when it was written: PostgreSQL timestamptz microseconds, finite
     pub written_at: Option<i64>,
-    /// the topic it is mainly about, if any
-    pub topic: Option<&'a str>,
+    /// the topics it is about (none, one or several)
+    pub topics: &'a [&'a str],
+    /// its language (ISO 639-1), None when too short to tell
+    pub language: Option<&'a str>,
 }
 
 /// Texts about one topic and the sum of their sentiment.
@@ -68,6 +70,9 @@ pub struct TextSummary {
     conflicts: u64,
     embedding_sum: Vec<f64>,
     topics: BTreeMap<String, TopicStats>,
+    // texts per language; a state serialised by an older library has none
+    #[serde(default)]
+    languages: BTreeMap<String, u64>,
 }
 
 /// A 1 to 5 rating on the sentiment scale [-1, 1].
@@ -108,10 +113,13 @@ impl TextSummary {
                 self.conflicts += 1;
             }
         }
-        if let Some(topic) = t.topic {
+        for topic in t.topics {
             let e = self.topics.entry(topic.to_string()).or_default();
             e.texts += 1;
             e.score_sum += s;
+        }
+        if let Some(language) = t.language {
+            *self.languages.entry(language.to_string()).or_default() += 1;
         }
         if self.embedding_sum.is_empty() {
             self.embedding_sum = vec![0.0; t.embedding.len()];
@@ -153,6 +161,9 @@ impl TextSummary {
             let e = self.topics.entry(topic.clone()).or_default();
             e.texts += stats.texts;
             e.score_sum += stats.score_sum;
+        }
+        for (language, texts) in &o.languages {
+            *self.languages.entry(language.clone()).or_default() += texts;
         }
         if self.embedding_sum.is_empty() {
             self.embedding_sum = o.embedding_sum.clone();
@@ -252,6 +263,13 @@ impl TextSummary {
                 })
             })
             .collect();
+        // share of the scored texts per language (texts too short to tell count in the total, so
+        // the shares may sum to less than 1)
+        let languages: serde_json::Map<String, Value> = self
+            .languages
+            .iter()
+            .map(|(code, &texts)| (code.clone(), json!(round(texts as f64 / n.max(1.0)))))
+            .collect();
         let vector = self
             .interest_vector()
             .map(|v| Value::Array(v.iter().map(|&x| json!(round(x as f64))).collect()));
@@ -262,6 +280,7 @@ impl TextSummary {
             "rating": rating,
             "topics": topic_list,
             "needs": needs,
+            "languages": languages,
             "interest_vector": vector,
             "first_seen": self.first_seen.map(&format_time),
             "last_seen": self.last_seen.map(&format_time),
@@ -300,7 +319,8 @@ mod unit {
             embedding: e,
             rating,
             written_at: day.map(|d| d * 86_400_000_000),
-            topic: None,
+            topics: &[],
+            language: Some("en"),
         }
     }
 
@@ -331,23 +351,29 @@ mod unit {
     fn topics_rank_by_texts_and_complaints_are_needs() {
         let e = [1.0f32];
         let mut s = TextSummary::default();
-        for (score, topic) in [
-            (-0.9, "delivery"),
-            (-0.7, "delivery"),
-            (0.8, "price"),
-            (0.5, "quality"),
-            (0.1, "quality"),
-        ] {
+        let rows: [(f32, &[&str], Option<&str>); 5] = [
+            (-0.9, &["delivery"], Some("zh")),
+            (-0.7, &["delivery", "price"], Some("zh")),
+            (0.8, &["price"], Some("en")),
+            (0.5, &["quality"], None),
+            (0.1, &["quality"], Some("zh")),
+        ];
+        for (score, topics, language) in rows {
             s.add(&Scored {
-                topic: Some(topic),
+                topics,
+                language,
                 ..text(score, 1, &e, None, None)
             });
         }
         let j = s.to_json(json!("m"), |t| t.to_string());
         assert_eq!(j["topics"][0]["topic"], "delivery");
-        assert_eq!(j["topics"][1]["topic"], "quality");
+        assert_eq!(
+            j["topics"][1]["topic"], "price",
+            "a text about two topics counts for both"
+        );
         assert_eq!(j["topics"][0]["share"], 0.4);
         assert_eq!(j["needs"], json!(["delivery"]));
+        assert_eq!(j["languages"], json!({"zh": 0.6, "en": 0.2}));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The topic rule: which of the user's topics (custprofile.topics) a text is mainly about. The
+//! The topic rule: which of the user's topics (custprofile.topics) a text is about. The
 //! caller reads the topics and hands them in; this module reads no table.
 
 use crate::errors::Result;
@@ -36,23 +36,33 @@ impl Topics {
         })
     }
 
-    /// The topic a text is mainly about: the one whose terms it names most (the first of
-    /// equals), else the most similar one when the similarity is clear, else none.
-    pub fn of(&self, text: &str, embedding: &[f32]) -> Option<&str> {
-        let vectors = self.vectors.as_ref()?;
+    /// The topics a text is about: every one whose terms it names, most named first (a review
+    /// often raises two things: "fast delivery, but the price went up"); for a text that names
+    /// none, the most similar one when the similarity is clear; else none.
+    pub fn of(&self, text: &str, embedding: &[f32]) -> Vec<&str> {
+        let Some(vectors) = self.vectors.as_ref() else {
+            return Vec::new();
+        };
         let words = aspects::Words::of(text);
-        let counts: Vec<usize> = self
+        let mut named: Vec<(usize, usize)> = self
             .terms
             .iter()
             .map(|terms| words.mentions(terms))
+            .enumerate()
+            .filter(|&(_, c)| c > 0)
             .collect();
-        let best = argmax(&counts);
-        if counts.get(best).is_some_and(|&c| c > 0) {
-            return Some(self.labels[best].name.as_str());
+        if !named.is_empty() {
+            named.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            return named
+                .into_iter()
+                .map(|(i, _)| self.labels[i].name.as_str())
+                .collect();
         }
         let p = vectors.probabilities(embedding);
         let best = argmax(&p);
-        (p.get(best).is_some_and(|&x| x >= TOPIC_MIN_PROBABILITY))
-            .then(|| self.labels[best].name.as_str())
+        match p.get(best) {
+            Some(&x) if x >= TOPIC_MIN_PROBABILITY => vec![self.labels[best].name.as_str()],
+            _ => Vec::new(),
+        }
     }
 }

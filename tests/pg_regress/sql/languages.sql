@@ -83,6 +83,15 @@ SELECT key AS aspect, value ->> 'label' AS label
                                                ARRAY['客服', '退货退款', '物流'])) ORDER BY key;
 SELECT custprofile.aspect_sentiment('安装说明书完全看不懂。', ARRAY['安装: 说明书, 安装步骤']) ? '安装' AS own_chinese_aspect;
 
+-- a profile's texts section gives the share of each language; a text too short to tell counts
+-- in the total only
+SELECT p -> 'languages' AS languages, p -> 'texts' AS texts
+  FROM (SELECT custprofile.profile_agg(t) AS p
+          FROM unnest(ARRAY['物流很快，质量不错。', '质量太差了，再也不买了', 'Great price and fast delivery.', 'ok']) AS t) x;
+-- and a text about two topics counts towards both (the default topics)
+SELECT jsonb_path_query_array(p, '$.topics[*].topic') AS topics
+  FROM (SELECT custprofile.profile_agg('快递很慢，价格也太贵了。') AS p) x;
+
 -- clean_text and mask_pii on Chinese: full-width digits and punctuation become plain; mobile
 -- numbers and resident ID numbers inside sentences are masked, addresses left alone
 SELECT custprofile.clean_text('价格１２３元！！！质量ＯＫ？？？') AS cleaned;

@@ -128,7 +128,7 @@ SELECT column_name, data_type FROM information_schema.columns
 SELECT customer_key, text_count, round(mean_sentiment::numeric, 1) AS sentiment, order_count, total_spend,
        recency_score, frequency_score, monetary_score, favourite_category
   FROM custprofile.customer_profiles ORDER BY customer_key LIMIT 5;
-SELECT source, customer_key, rating, sentiment_label, left(body, 40) AS body
+SELECT source, customer_key, rating, sentiment_label, language, left(body, 40) AS body
   FROM custprofile.text_insights WHERE customer_key = '1011' ORDER BY written_at;
 
 -- two refreshes at once share the work: no customer is written by both
@@ -154,9 +154,9 @@ DROP FUNCTION public.log_profile_write();
 DROP EXTENSION dblink;
 
 -- the profile document has one owner (sql/profile_document.sql): every stored document is
--- version 1, and profile_row reads each field as its JSON path does
-SELECT count(*) AS profiles, count(*) FILTER (WHERE (custprofile.profile_row(profile)).version = 1) AS version_1,
-       count(*) FILTER (WHERE profile -> 'version' = '1') AS stamped
+-- version 2, and profile_row reads each field as its JSON path does
+SELECT count(*) AS profiles, count(*) FILTER (WHERE (custprofile.profile_row(profile)).version = 2) AS version_2,
+       count(*) FILTER (WHERE profile -> 'version' = '2') AS stamped
   FROM custprofile.profiles;
 SELECT count(*) AS mismatches FROM custprofile.profiles p, LATERAL (SELECT (custprofile.profile_row(p.profile)).*) r
  WHERE r.text_count IS DISTINCT FROM (p.profile #>> '{texts,texts}')::int
