@@ -264,3 +264,204 @@ END $$;
 CREATE VIEW custprofile.text_insights AS SELECT * FROM custprofile.text_insight_rows();
 COMMENT ON VIEW custprofile.text_insights IS
     'Every registered text with its sentiment label and score and its language (scored when read).';
+
+
+-- Labels for people in English or Chinese (custprofile.label_language): segment names,
+-- recommendation reasons and churn reasons (sql/labels.sql)
+-- custprofile::api::text::label_language
+CREATE FUNCTION custprofile."label_language"() RETURNS TEXT /* & '_ str */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'label_language_wrapper';
+-- A topic's name in the label language: the default topics (sql/topics.sql) have Chinese names;
+-- any other name is the user's own and stays as it is.
+CREATE FUNCTION custprofile.topic_label(topic text, language text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT CASE WHEN language = 'zh' THEN COALESCE((SELECT t.zh FROM (VALUES
+               ('price', '价格'), ('delivery', '物流'), ('quality', '质量'), ('customer service', '客服'),
+               ('returns and refunds', '退货退款'), ('product features', '产品功能')) AS t(en, zh)
+            WHERE t.en = topic), topic) ELSE topic END
+$$;
+
+-- The churn factors that raise a customer's risk, strongest contribution first, as phrases in
+-- the label language: each factor of at least 0.5 whose weight is positive. An empty array when
+-- none does; NULL for a NULL churn section.
+CREATE FUNCTION custprofile.churn_reasons(churn jsonb) RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT CASE WHEN churn IS NOT NULL THEN COALESCE(array_agg(
+               CASE WHEN custprofile.label_language() = 'zh' THEN r.zh ELSE r.en END
+               ORDER BY (churn #>> ARRAY['contributions', r.factor])::float8 DESC, r.factor), '{}') END
+      FROM (VALUES
+          ('recency',           'long without an order or a review', '很久没有下单或评论'),
+          ('sentiment_decline', 'reviews turning negative',          '评价越来越差'),
+          ('complaints',        'complaints in their reviews',       '评论中有投诉'),
+          ('disagreement',      'ratings that contradict the texts', '评分与评论内容不符'),
+          ('negative_share',    'mostly negative reviews',           '差评居多')) AS r(factor, en, zh)
+     WHERE (churn #>> ARRAY['factors', r.factor])::float8 >= 0.5
+       AND (churn #>> ARRAY['contributions', r.factor])::float8 > 0
+$$;
+COMMENT ON FUNCTION custprofile.churn_reasons(jsonb) IS
+    'What raises a churn risk, as phrases in custprofile.label_language: churn_reasons(profile -> ''churn'').';
+
+-- segment_name gains its language: the segments view is made anew over the new function
+DROP VIEW custprofile.segments;
+DROP FUNCTION custprofile.segment_name(text, text, float8, float8, text, text);
+CREATE FUNCTION custprofile.segment_name(top_category text, main_need text, mean_monetary float8,
+                                         mean_sentiment float8, negative_topic text, positive_topic text,
+                                         language text DEFAULT 'en')
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT CASE WHEN language = 'zh' THEN
+               concat(CASE WHEN main_need IN ('price', '价格') THEN '价格敏感的'
+                           WHEN mean_monetary >= 4 THEN '高消费的'
+                           WHEN mean_monetary <= 2 THEN '低消费的' END,
+                      CASE WHEN top_category IS NOT NULL THEN top_category || '买家' ELSE '未下单的客户' END)
+               || CASE WHEN mean_sentiment IS NULL THEN '，没有评论'
+                       WHEN mean_sentiment <= -0.25 THEN '，评价多为负面' || COALESCE('，主要不满' || neg, '')
+                       WHEN mean_sentiment >= 0.25 THEN '，评价多为正面' || COALESCE('，尤其是' || pos, '')
+                                                        || COALESCE('，但不满' || neg, '')
+                       ELSE '，评价好坏参半' || COALESCE('，不满' || neg, '') END
+           ELSE
+               concat_ws(' ',
+                   CASE WHEN main_need IN ('price', '价格') THEN 'price-sensitive'
+                        WHEN mean_monetary >= 4 THEN 'high-spending'
+                        WHEN mean_monetary <= 2 THEN 'low-spending' END,
+                   CASE WHEN top_category IS NOT NULL THEN top_category || ' buyers' ELSE 'customers without orders' END)
+               || CASE WHEN mean_sentiment IS NULL THEN ', no reviews'
+                       WHEN mean_sentiment <= -0.25 THEN ', mostly negative' || COALESCE(' on ' || neg, '')
+                       WHEN mean_sentiment >= 0.25 THEN ', mostly positive' || COALESCE(' about ' || pos, '')
+                                                        || COALESCE(' but unhappy with ' || neg, '')
+                       ELSE ', mixed feelings' || COALESCE(', unhappy with ' || neg, '') END
+           END
+      FROM (SELECT custprofile.topic_label(negative_topic, language) AS neg,
+                   custprofile.topic_label(positive_topic, language) AS pos) t
+$$;
+
+CREATE VIEW custprofile.segments AS
+WITH members AS (
+    SELECT p.segment, f.mean_sentiment, f.total_spend, f.monetary_score, f.orders_by_category, f.topics, f.needs
+      FROM custprofile.profiles p, LATERAL (SELECT (custprofile.profile_row(p.profile)).*) f
+     WHERE p.segment IS NOT NULL),
+stats AS (
+    SELECT m.segment, count(*) AS customers,
+           avg(m.mean_sentiment) AS mean_sentiment,
+           avg(COALESCE(m.total_spend, 0)) AS mean_spend,
+           avg(m.monetary_score::float8) AS mean_monetary
+      FROM members m GROUP BY m.segment),
+categories AS (
+    SELECT c.segment, array_agg(c.category ORDER BY c.orders DESC, c.category) AS top
+      FROM (SELECT m.segment, e.key AS category, sum(e.value::text::int) AS orders,
+                   row_number() OVER (PARTITION BY m.segment ORDER BY sum(e.value::text::int) DESC, e.key) AS rank
+              FROM members m, jsonb_each(COALESCE(m.orders_by_category, '{}')) e
+             GROUP BY m.segment, e.key) c
+     WHERE c.rank <= 3 GROUP BY c.segment),
+topics AS (
+    SELECT m.segment, t ->> 'topic' AS topic, sum((t ->> 'texts')::int) AS texts,
+           sum((t ->> 'texts')::int * (t ->> 'sentiment')::float8) / sum((t ->> 'texts')::int) AS sentiment
+      FROM members m, jsonb_array_elements(COALESCE(m.topics, '[]')) t
+     GROUP BY m.segment, t ->> 'topic'),
+top_topics AS (
+    SELECT t.segment, (array_agg(t.topic ORDER BY t.texts DESC, t.topic))[1:3] AS top,
+           (array_agg(t.topic ORDER BY t.texts DESC, t.topic) FILTER (WHERE t.sentiment <= -0.25))[1] AS negative,
+           (array_agg(t.topic ORDER BY t.texts DESC, t.topic) FILTER (WHERE t.sentiment >= 0.25))[1] AS positive
+      FROM topics t GROUP BY t.segment),
+needs AS (
+    SELECT n.segment, (array_agg(n.need ORDER BY n.customers DESC, n.need))[1] AS main, max(n.customers) AS customers
+      FROM (SELECT m.segment, x.need, count(*) AS customers
+              FROM members m, jsonb_array_elements_text(COALESCE(m.needs, '[]')) x(need)
+             GROUP BY m.segment, x.need) n
+     GROUP BY n.segment)
+SELECT s.segment,
+       custprofile.segment_name(c.top[1], CASE WHEN n.customers * 3 >= s.customers THEN n.main END,
+                                s.mean_monetary, s.mean_sentiment, tt.negative, tt.positive,
+                                custprofile.label_language()) AS name,
+       s.customers,
+       round(s.mean_sentiment::numeric, 3) AS mean_sentiment,
+       round(s.mean_spend, 2) AS mean_spend,
+       COALESCE(c.top, '{}') AS top_categories,
+       COALESCE(tt.top, '{}') AS top_topics,
+       COALESCE(g.keywords, '{}') AS keywords
+  FROM stats s
+  LEFT JOIN categories c USING (segment)
+  LEFT JOIN top_topics tt USING (segment)
+  LEFT JOIN needs n USING (segment)
+  LEFT JOIN custprofile.segmentation g USING (segment)
+ ORDER BY s.segment;
+COMMENT ON VIEW custprofile.segments IS
+    'Each segment of the last segment_customers run: size, mean sentiment and spend, top categories, topics, keywords and a name.';
+
+CREATE OR REPLACE FUNCTION custprofile.recommend(customer_id text, k int DEFAULT 10)
+RETURNS TABLE (item_id text, score real, reason text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    sources jsonb;
+    previous_role text;
+BEGIN
+    PERFORM custprofile.check_k(k, 1000);
+    sources := custprofile.checked_sources('items');
+    PERFORM custprofile.require_profiles();
+    PERFORM custprofile.require_vector_space(customer_id);
+    sources := sources || custprofile.checked_sources('customers', 'orders', 'texts');
+    previous_role := custprofile.enter_source_reader();
+    RETURN QUERY EXECUTE format($q$
+        WITH me AS MATERIALIZED (
+            -- the customer's figures taken out of the document once, not once per item
+            SELECT p.interest_vector, p.orders_by_category, (custprofile.profile_row(p.profile)).average_spend
+              FROM custprofile.profiles p WHERE p.customer_key = $1),
+        my_categories AS (
+            SELECT e.key AS category, e.value::text::float8 AS orders
+              FROM me, jsonb_each(COALESCE(me.orders_by_category, '{}')) e),
+        total AS (SELECT COALESCE(sum(orders), 0) AS orders FROM my_categories),
+        catalogue AS (%1$s),
+        my_texts AS MATERIALIZED (
+            SELECT t.item, t.body FROM (%2$s) t WHERE t.customer_key = $1::%4$s AND t.item IS NOT NULL),
+        owned AS (
+            SELECT o.item FROM (%3$s) o WHERE o.customer_key = $1::%4$s AND o.item IS NOT NULL
+            UNION SELECT t.item FROM my_texts t),
+        praise AS (
+            SELECT r.category, avg(r.sentiment) AS sentiment,
+                   (array_agg(r.title ORDER BY r.sentiment DESC, r.title))[1] AS best_item
+              FROM (SELECT i.category, COALESCE(i.title, i.key) AS title, custprofile.sentiment(t.body) AS sentiment
+                      FROM my_texts t JOIN (%5$s) i ON i.key = t.item
+                     WHERE t.body IS NOT NULL AND i.category IS NOT NULL) r
+             GROUP BY r.category),
+        scored AS (
+            SELECT i.key, i.category, i.price,
+                   i.similarity AS interest,
+                   c.orders AS category_orders, total.orders AS all_orders,
+                   pr.sentiment AS praise, pr.best_item, me.average_spend
+              FROM catalogue i CROSS JOIN me CROSS JOIN total
+              LEFT JOIN my_categories c ON c.category = i.category
+              LEFT JOIN praise pr ON pr.category = i.category
+             WHERE NOT EXISTS (SELECT FROM owned o WHERE o.item = i.key))
+        SELECT s.key,
+               (0.6 * COALESCE(s.interest, 0) + 0.25 * COALESCE(s.category_orders / NULLIF(s.all_orders, 0), 0)
+                + 0.15 * COALESCE(s.praise, 0))::real AS score,
+               CASE WHEN $4 = 'zh' THEN
+                   COALESCE(NULLIF(concat_ws('；',
+                       CASE WHEN s.category_orders > 0 AND s.all_orders = 1 THEN format('%%s：您唯一的一笔订单', s.category)
+                            WHEN s.category_orders > 0 THEN
+                           format('%%s：您%%s笔订单中的%%s笔', s.category, s.all_orders, s.category_orders) END,
+                       CASE WHEN s.praise >= 0.25 THEN format('您好评过%%s', s.best_item) END,
+                       CASE WHEN s.interest >= 0.35 THEN '与您评论的内容相近' END,
+                       CASE WHEN s.price <= s.average_spend THEN '在您平时的消费范围内' END), ''),
+                       '与您的画像最接近')
+               ELSE
+                   COALESCE(NULLIF(concat_ws('; ',
+                       CASE WHEN s.category_orders > 0 AND s.all_orders = 1 THEN format('%%s: your only order', s.category)
+                            WHEN s.category_orders > 0 THEN
+                           format('%%s: %%s of your %%s orders', s.category, s.category_orders, s.all_orders) END,
+                       CASE WHEN s.praise >= 0.25 THEN format('you praised %%s', s.best_item) END,
+                       CASE WHEN s.interest >= 0.35 THEN 'close to what your reviews talk about' END,
+                       CASE WHEN s.price <= s.average_spend THEN 'within your usual spend' END), ''),
+                       'the closest match to your profile')
+               END AS reason
+          FROM scored s
+         WHERE s.interest IS NOT NULL OR s.category_orders > 0 OR s.praise IS NOT NULL
+         ORDER BY 2 DESC, s.key
+         LIMIT $2
+        $q$, custprofile.catalogue_similarity_sql('items', '$3', sources), custprofile.texts_sql(sources),
+             custprofile.orders_or_none_sql(sources), custprofile.key_type(sources), custprofile.items_sql(sources))
+    USING customer_id, k, (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id),
+          custprofile.label_language();
+    PERFORM custprofile.leave_source_reader(previous_role);
+END $$;

@@ -41,7 +41,8 @@ COMMENT ON FUNCTION custprofile.similar_customers(text, int) IS
 -- Items the customer ordered or reviewed (the item role of the orders and texts sources holds
 -- the item key) are left out; so are all items when the customer has neither texts nor orders.
 -- The reason names that evidence: their orders in the category, an item of it they praised,
--- the closeness to their reviews, the price against their usual order.
+-- the closeness to their reviews, the price against their usual order; in English or Chinese
+-- as custprofile.label_language says (sql/labels.sql).
 CREATE FUNCTION custprofile.recommend(customer_id text, k int DEFAULT 10)
 RETURNS TABLE (item_id text, score real, reason text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
@@ -89,21 +90,33 @@ BEGIN
         SELECT s.key,
                (0.6 * COALESCE(s.interest, 0) + 0.25 * COALESCE(s.category_orders / NULLIF(s.all_orders, 0), 0)
                 + 0.15 * COALESCE(s.praise, 0))::real AS score,
-               COALESCE(NULLIF(concat_ws('; ',
-                   CASE WHEN s.category_orders > 0 AND s.all_orders = 1 THEN format('%%s: your only order', s.category)
-                        WHEN s.category_orders > 0 THEN
-                       format('%%s: %%s of your %%s orders', s.category, s.category_orders, s.all_orders) END,
-                   CASE WHEN s.praise >= 0.25 THEN format('you praised %%s', s.best_item) END,
-                   CASE WHEN s.interest >= 0.35 THEN 'close to what your reviews talk about' END,
-                   CASE WHEN s.price <= s.average_spend THEN 'within your usual spend' END), ''),
-                   'the closest match to your profile') AS reason
+               CASE WHEN $4 = 'zh' THEN
+                   COALESCE(NULLIF(concat_ws('；',
+                       CASE WHEN s.category_orders > 0 AND s.all_orders = 1 THEN format('%%s：您唯一的一笔订单', s.category)
+                            WHEN s.category_orders > 0 THEN
+                           format('%%s：您%%s笔订单中的%%s笔', s.category, s.all_orders, s.category_orders) END,
+                       CASE WHEN s.praise >= 0.25 THEN format('您好评过%%s', s.best_item) END,
+                       CASE WHEN s.interest >= 0.35 THEN '与您评论的内容相近' END,
+                       CASE WHEN s.price <= s.average_spend THEN '在您平时的消费范围内' END), ''),
+                       '与您的画像最接近')
+               ELSE
+                   COALESCE(NULLIF(concat_ws('; ',
+                       CASE WHEN s.category_orders > 0 AND s.all_orders = 1 THEN format('%%s: your only order', s.category)
+                            WHEN s.category_orders > 0 THEN
+                           format('%%s: %%s of your %%s orders', s.category, s.category_orders, s.all_orders) END,
+                       CASE WHEN s.praise >= 0.25 THEN format('you praised %%s', s.best_item) END,
+                       CASE WHEN s.interest >= 0.35 THEN 'close to what your reviews talk about' END,
+                       CASE WHEN s.price <= s.average_spend THEN 'within your usual spend' END), ''),
+                       'the closest match to your profile')
+               END AS reason
           FROM scored s
          WHERE s.interest IS NOT NULL OR s.category_orders > 0 OR s.praise IS NOT NULL
          ORDER BY 2 DESC, s.key
          LIMIT $2
         $q$, custprofile.catalogue_similarity_sql('items', '$3', sources), custprofile.texts_sql(sources),
              custprofile.orders_or_none_sql(sources), custprofile.key_type(sources), custprofile.items_sql(sources))
-    USING customer_id, k, (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id);
+    USING customer_id, k, (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id),
+          custprofile.label_language();
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 CREATE FUNCTION custprofile.recommend(customer_id bigint, k int DEFAULT 10)

@@ -79,21 +79,37 @@ END $$;
 COMMENT ON FUNCTION custprofile.segment_customers(int, jsonb) IS
     'k-means segments of the stored profiles (fixed seed); stores them in profiles.segment and custprofile.segments.';
 
--- A name for a segment from what describes it, e.g. "price-sensitive electronics buyers, mostly
--- negative on delivery".
+-- A name for a segment from what describes it, in English ("price-sensitive electronics buyers,
+-- mostly negative on delivery") or Chinese ("价格敏感的electronics买家，评价多为负面，主要不满物流"),
+-- as `language` says (the segments view passes label_language()).
 CREATE FUNCTION custprofile.segment_name(top_category text, main_need text, mean_monetary float8,
-                                         mean_sentiment float8, negative_topic text, positive_topic text)
+                                         mean_sentiment float8, negative_topic text, positive_topic text,
+                                         language text DEFAULT 'en')
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT concat_ws(' ',
-               CASE WHEN main_need = 'price' THEN 'price-sensitive'
-                    WHEN mean_monetary >= 4 THEN 'high-spending'
-                    WHEN mean_monetary <= 2 THEN 'low-spending' END,
-               CASE WHEN top_category IS NOT NULL THEN top_category || ' buyers' ELSE 'customers without orders' END)
-           || CASE WHEN mean_sentiment IS NULL THEN ', no reviews'
-                   WHEN mean_sentiment <= -0.25 THEN ', mostly negative' || COALESCE(' on ' || negative_topic, '')
-                   WHEN mean_sentiment >= 0.25 THEN ', mostly positive' || COALESCE(' about ' || positive_topic, '')
-                                                    || COALESCE(' but unhappy with ' || negative_topic, '')
-                   ELSE ', mixed feelings' || COALESCE(', unhappy with ' || negative_topic, '') END
+    SELECT CASE WHEN language = 'zh' THEN
+               concat(CASE WHEN main_need IN ('price', '价格') THEN '价格敏感的'
+                           WHEN mean_monetary >= 4 THEN '高消费的'
+                           WHEN mean_monetary <= 2 THEN '低消费的' END,
+                      CASE WHEN top_category IS NOT NULL THEN top_category || '买家' ELSE '未下单的客户' END)
+               || CASE WHEN mean_sentiment IS NULL THEN '，没有评论'
+                       WHEN mean_sentiment <= -0.25 THEN '，评价多为负面' || COALESCE('，主要不满' || neg, '')
+                       WHEN mean_sentiment >= 0.25 THEN '，评价多为正面' || COALESCE('，尤其是' || pos, '')
+                                                        || COALESCE('，但不满' || neg, '')
+                       ELSE '，评价好坏参半' || COALESCE('，不满' || neg, '') END
+           ELSE
+               concat_ws(' ',
+                   CASE WHEN main_need IN ('price', '价格') THEN 'price-sensitive'
+                        WHEN mean_monetary >= 4 THEN 'high-spending'
+                        WHEN mean_monetary <= 2 THEN 'low-spending' END,
+                   CASE WHEN top_category IS NOT NULL THEN top_category || ' buyers' ELSE 'customers without orders' END)
+               || CASE WHEN mean_sentiment IS NULL THEN ', no reviews'
+                       WHEN mean_sentiment <= -0.25 THEN ', mostly negative' || COALESCE(' on ' || neg, '')
+                       WHEN mean_sentiment >= 0.25 THEN ', mostly positive' || COALESCE(' about ' || pos, '')
+                                                        || COALESCE(' but unhappy with ' || neg, '')
+                       ELSE ', mixed feelings' || COALESCE(', unhappy with ' || neg, '') END
+           END
+      FROM (SELECT custprofile.topic_label(negative_topic, language) AS neg,
+                   custprofile.topic_label(positive_topic, language) AS pos) t
 $$;
 
 CREATE VIEW custprofile.segments AS
@@ -132,7 +148,8 @@ needs AS (
      GROUP BY n.segment)
 SELECT s.segment,
        custprofile.segment_name(c.top[1], CASE WHEN n.customers * 3 >= s.customers THEN n.main END,
-                                s.mean_monetary, s.mean_sentiment, tt.negative, tt.positive) AS name,
+                                s.mean_monetary, s.mean_sentiment, tt.negative, tt.positive,
+                                custprofile.label_language()) AS name,
        s.customers,
        round(s.mean_sentiment::numeric, 3) AS mean_sentiment,
        round(s.mean_spend, 2) AS mean_spend,

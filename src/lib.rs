@@ -77,14 +77,19 @@ extension_sql_file!(
     requires = ["sources", api::models::model_version]
 );
 extension_sql_file!(
+    "../sql/labels.sql",
+    name = "labels",
+    requires = [api::text::label_language]
+);
+extension_sql_file!(
     "../sql/segments.sql",
     name = "segments",
-    requires = ["profiles", "aggregates"]
+    requires = ["profiles", "aggregates", "labels"]
 );
 extension_sql_file!(
     "../sql/recommendations.sql",
     name = "recommendations",
-    requires = ["profiles", "catalogues", api::segments::customer_similarity]
+    requires = ["profiles", "catalogues", "labels", api::segments::customer_similarity]
 );
 extension_sql_file!(
     "../sql/models.sql",

@@ -5,8 +5,27 @@
 use std::ffi::CString;
 use std::path::PathBuf;
 
-use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use pgrx::pg_sys;
+
+/// The language of the labels the extension writes: segment names, recommendation reasons,
+/// churn reasons. PostgreSQL rejects any other value with ERROR 22023 listing these.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Debug)]
+pub enum LabelLanguage {
+    #[name = c"en"]
+    English,
+    #[name = c"zh"]
+    Chinese,
+}
+
+impl LabelLanguage {
+    pub fn code(self) -> &'static str {
+        match self {
+            LabelLanguage::English => "en",
+            LabelLanguage::Chinese => "zh",
+        }
+    }
+}
 
 static ENCODER: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"multilingual-e5-small"));
@@ -17,6 +36,7 @@ static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(32);
 static MAX_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(256);
 static MASK_PII: GucSetting<bool> = GucSetting::<bool>::new(false);
 static LANGUAGES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static LABEL_LANGUAGE: GucSetting<LabelLanguage> = GucSetting::<LabelLanguage>::new(LabelLanguage::English);
 
 /// The encoder when custprofile.encoder is empty.
 pub const DEFAULT_ENCODER: &str = "multilingual-e5-small";
@@ -94,6 +114,14 @@ pub fn register() {
         c"The languages detect_language chooses among, as ISO 639-1 codes separated by commas.",
         c"Empty means all 69 that the detector knows. Naming the languages your customers write in avoids most mistakes on short texts (an English one-liner taken for Turkish).",
         &LANGUAGES,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"custprofile.label_language",
+        c"The language of segment names, recommendation reasons and churn reasons: en or zh.",
+        c"Set it per database or per role for a shop whose analysts read Chinese (ALTER DATABASE ... SET custprofile.label_language = 'zh'). Topic names of the default topics are translated; your own category and topic names are shown as they are.",
+        &LABEL_LANGUAGE,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -187,6 +215,10 @@ pub fn max_tokens() -> usize {
 
 pub fn mask_pii() -> bool {
     MASK_PII.get()
+}
+
+pub fn label_language() -> LabelLanguage {
+    LABEL_LANGUAGE.get()
 }
 
 /// custprofile.languages as written, or None for all languages.

@@ -78,3 +78,11 @@ fn clean_text(input: &str) -> String {
 fn mask_pii(input: &str) -> String {
     crate::text::pii::mask(input)
 }
+
+/// The language of the labels the extension writes (custprofile.label_language): 'en' or 'zh'.
+/// The segments view, recommend and churn_reasons read it; a SQL function can read it before
+/// the library is loaded in a session, which current_setting cannot.
+#[pg_extern(stable, parallel_safe)]
+fn label_language() -> &'static str {
+    crate::settings::label_language().code()
+}

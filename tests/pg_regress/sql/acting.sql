@@ -81,6 +81,10 @@ SELECT item_id, round(score::numeric, 2) AS score, reason FROM custprofile.recom
 -- 1023 buys books and wrote happy reviews: books it does not own come first, with the praise
 SELECT r.item_id, i.category, r.reason ~ 'you praised' AS cites_praise
   FROM custprofile.recommend(1023, 3) r JOIN shop.items i USING (item_id) ORDER BY r.score DESC;
+-- the same reasons for a shop whose analysts read Chinese (custprofile.label_language)
+SET custprofile.label_language = 'zh';
+SELECT item_id, round(score::numeric, 2) AS score, reason FROM custprofile.recommend(1007, 3);
+RESET custprofile.label_language;
 SELECT count(*) FROM custprofile.recommend(4242);
 SELECT try($$SELECT * FROM custprofile.recommend(1007, -1)$$);
 -- the reason never quotes a review: no word of five letters or more from any review text
@@ -109,6 +113,10 @@ SELECT segment, customers, name ~ '(buyers|customers)' AS named, cardinality(top
        cardinality(keywords) BETWEEN 1 AND 5 AS has_keywords
   FROM custprofile.segments;
 SELECT sum(customers) AS all_customers FROM custprofile.segments;
+SET custprofile.label_language = 'zh';
+SELECT segment, name FROM custprofile.segments ORDER BY segment;
+RESET custprofile.label_language;
+
 -- customers of one demo persona (favourite category i % 5 and mood i % 3) share a segment far
 -- more often than any two customers do: more than twice as often (RFM scores alone, or interest
 -- vectors that all point one way, would not tell the personas apart)

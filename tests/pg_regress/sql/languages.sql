@@ -92,6 +92,26 @@ SELECT p -> 'languages' AS languages, p -> 'texts' AS texts
 SELECT jsonb_path_query_array(p, '$.topics[*].topic') AS topics
   FROM (SELECT custprofile.profile_agg('快递很慢，价格也太贵了。') AS p) x;
 
+-- labels for people in English or Chinese: custprofile.label_language takes en or zh only
+SELECT custprofile.label_language();
+\set VERBOSITY default
+SET custprofile.label_language = 'fr';
+\set VERBOSITY terse
+SET custprofile.label_language = 'zh';
+SELECT custprofile.label_language(), custprofile.topic_label('delivery', 'zh') AS delivery,
+       custprofile.topic_label('gift wrapping', 'zh') AS own_topic;
+SELECT custprofile.segment_name('electronics', 'price', 3, -0.5, 'delivery', NULL, 'zh') AS zh,
+       custprofile.segment_name('electronics', 'price', 3, -0.5, 'delivery', NULL, 'en') AS en,
+       custprofile.segment_name(NULL, NULL, NULL, 0.6, 'returns and refunds', 'quality', 'zh') AS zh_positive;
+-- churn reasons: the factors of at least 0.5 with a positive weight, strongest contribution first
+CREATE TEMP TABLE churn AS SELECT '{"risk": 0.7, "factors": {"recency": 1, "sentiment_decline": 0.2, "complaints": 0.6,
+   "disagreement": 0.5, "negative_share": 0.9}, "contributions": {"recency": 2.0, "sentiment_decline": 0.3,
+   "complaints": 0.9, "disagreement": 0, "negative_share": 1.1}}'::jsonb AS c;
+SELECT custprofile.churn_reasons(c) FROM churn;
+RESET custprofile.label_language;
+SELECT custprofile.churn_reasons(c), custprofile.churn_reasons(NULL) AS no_section,
+       custprofile.churn_reasons('{"factors": {}, "contributions": {}}') AS none FROM churn;
+
 -- clean_text and mask_pii on Chinese: full-width digits and punctuation become plain; mobile
 -- numbers and resident ID numbers inside sentences are masked, addresses left alone
 SELECT custprofile.clean_text('价格１２３元！！！质量ＯＫ？？？') AS cleaned;
