@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: installs everything, starts a private PostgreSQL cluster, creates
-# the extension, loads the demo shop (demo/shop.sql: 36 customers, their orders and reviews),
+# the extension, loads the demo shop (demo/shop.sql: 36 customers, their orders and reviews;
+# demo/shop_zh.sql: six customers who write in Chinese),
 # shows the model at work on the reviews, registers the shop's tables, builds the stored
 # profiles and prints two of them and the top of the customer_profiles view, then acts on them:
 # similar customers, recommendations, segments, churn risk and reply suggestions. The cluster keeps
@@ -11,6 +12,7 @@ cd "$REPO_ROOT"
 
 ready_cluster
 cluster_psql -q -f demo/shop.sql
+cluster_psql -q -f demo/shop_zh.sql
 cluster_psql -q <<'SQL'
 \pset footer off
 \echo
@@ -61,6 +63,26 @@ SELECT customer_key AS customer,
            WHERE i <= 3) || '["... 381 more"]')) AS profile
   FROM custprofile.profiles WHERE customer_key IN ('1007', '1014') ORDER BY customer_key;
 
+\echo '== Customers who write in Chinese (demo/shop_zh.sql): language, sentiment and keywords of their reviews =='
+SELECT customer_id AS customer, stars, custprofile.detect_language(body) AS lang,
+       custprofile.sentiment_label(body) AS label, round(custprofile.sentiment(body)::numeric, 2) AS score,
+       array_to_string(custprofile.keywords(body, 3), ', ') AS keywords, body AS review
+  FROM shop.reviews WHERE customer_id BETWEEN 2001 AND 2006 ORDER BY review_id;
+
+\echo '== Their aspects (custprofile.aspect_sentiment, the retail aspects named in English) =='
+SELECT customer_id AS customer, key AS aspect, value ->> 'label' AS label, left(body, 30) AS review
+  FROM shop.reviews,
+       jsonb_each(custprofile.aspect_sentiment(body, ARRAY['price', 'delivery', 'quality', 'customer service',
+                                                           'returns and refunds', 'product features']))
+ WHERE customer_id IN (2002, 2003) ORDER BY review_id, key;
+
+\echo '== The texts part of 张敏''s profile (2003), and her churn reasons with custprofile.label_language = zh =='
+SET custprofile.label_language = 'zh';
+SELECT jsonb_pretty((profile -> 'texts') - 'interest_vector' - 'model') AS texts,
+       custprofile.churn_reasons(profile -> 'churn') AS churn_reasons
+  FROM custprofile.profiles WHERE customer_key = '2003';
+RESET custprofile.label_language;
+
 \echo '== The top of custprofile.customer_profiles (what a BI tool reads), by spend =='
 SELECT customer_key AS customer, text_count AS texts, round(mean_sentiment::numeric, 2) AS sentiment,
        round(negative_share::numeric, 2) AS negative, round(mean_rating::numeric, 1) AS rating,
@@ -84,6 +106,11 @@ SELECT custprofile.segment_customers(5) \g /dev/null
 SELECT segment, name, customers, mean_sentiment AS sentiment, mean_spend AS spend,
        array_to_string(top_categories, ', ') AS categories, array_to_string(keywords, ', ') AS keywords
   FROM custprofile.segments;
+
+\echo '== The same segments named for analysts who read Chinese (SET custprofile.label_language = zh) =='
+SET custprofile.label_language = 'zh';
+SELECT segment, name FROM custprofile.segments;
+RESET custprofile.label_language;
 
 \echo '== The five customers at highest churn risk (custprofile.churn_risk) and why =='
 SELECT p.customer_key AS customer, round(custprofile.churn_risk(p.customer_key)::numeric, 2) AS risk,

@@ -465,3 +465,24 @@ BEGIN
           custprofile.label_language();
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
+
+-- Several labels per text: zero-shot classify_multi, and predict_multi for classifiers trained
+-- on a text[] label column (the classifiers table is unchanged: a head says multi_label itself)
+-- custprofile::api::understanding::classify_multi
+CREATE FUNCTION custprofile."classify_multi"(
+	"input" TEXT, /* & str */
+	"labels" TEXT[], /* Array < & str > */
+	"threshold" real DEFAULT 0.3 /* f32 */
+) RETURNS jsonb /* JsonB */
+STRICT STABLE PARALLEL SAFE COST 5000
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'classify_multi_wrapper';
+-- custprofile::api::classifiers::predict_multi
+CREATE FUNCTION custprofile."predict_multi"(
+	"name" TEXT, /* & str */
+	"input" TEXT, /* & str */
+	"threshold" real DEFAULT 0.5 /* f32 */
+) RETURNS jsonb /* JsonB */
+STRICT STABLE PARALLEL SAFE COST 5000
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'predict_multi_wrapper';

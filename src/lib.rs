@@ -89,7 +89,12 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/recommendations.sql",
     name = "recommendations",
-    requires = ["profiles", "catalogues", "labels", api::segments::customer_similarity]
+    requires = [
+        "profiles",
+        "catalogues",
+        "labels",
+        api::segments::customer_similarity
+    ]
 );
 extension_sql_file!(
     "../sql/models.sql",

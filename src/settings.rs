@@ -36,7 +36,8 @@ static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(32);
 static MAX_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(256);
 static MASK_PII: GucSetting<bool> = GucSetting::<bool>::new(false);
 static LANGUAGES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
-static LABEL_LANGUAGE: GucSetting<LabelLanguage> = GucSetting::<LabelLanguage>::new(LabelLanguage::English);
+static LABEL_LANGUAGE: GucSetting<LabelLanguage> =
+    GucSetting::<LabelLanguage>::new(LabelLanguage::English);
 
 /// The encoder when custprofile.encoder is empty.
 pub const DEFAULT_ENCODER: &str = "multilingual-e5-small";

@@ -33,7 +33,7 @@ fn predict(name: &str, input: &str) -> String {
     head.classes[best].clone()
 }
 
-/// Probability of each class.
+/// Probability of each class (summing to 1; for a multi-label classifier, each label's own).
 #[pg_extern(stable, strict, parallel_safe, cost = 5000)]
 fn predict_scores(name: &str, input: &str) -> JsonB {
     let head = store::load(name).or_raise();
@@ -45,6 +45,28 @@ fn predict_scores(name: &str, input: &str) -> JsonB {
         .map(|(c, v)| (c.clone(), json!(round4(v as f64))))
         .collect();
     JsonB(Value::Object(m))
+}
+
+/// Every label of a multi-label classifier (trained on text[] labels) that applies to the
+/// text, with its probability; `{}` when none reaches the threshold.
+#[pg_extern(stable, strict, parallel_safe, cost = 5000)]
+fn predict_multi(name: &str, input: &str, threshold: default!(f32, 0.5)) -> JsonB {
+    let threshold = crate::api::understanding::checked_threshold(threshold);
+    let head = store::load(name).or_raise();
+    if !head.multi_label {
+        Error::new(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("classifier \"{name}\" gives one class per text, not several labels"),
+        )
+        .hint("Use custprofile.predict or predict_scores with it, or train it on a text[] label column.")
+        .raise();
+    }
+    let p = head.predict(&[input]).or_raise().pop().expect("one text");
+    JsonB(Value::Object(crate::api::understanding::applying(
+        head.classes.iter().map(String::as_str),
+        &p,
+        threshold,
+    )))
 }
 
 /// The pooled features a head is trained on, for precomputing them in a table.

@@ -6,8 +6,9 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use crate::errors::{Error, Result};
+use crate::heads::token_store::TokenStore;
 use crate::heads::train::{self, Dataset, TrainOptions};
-use crate::heads::{store, training_set, Head};
+use crate::heads::{store, training_set, Head, Layer};
 use crate::runtime;
 
 /// Trains a head on the rows of `query` and stores it under `name`; returns the training
@@ -30,10 +31,14 @@ pub fn train_classifier(
     }
     // every check that can refuse comes before the minutes of encoding
     let owned = store::check_may_store(name)?;
-    let rows = training_set::read(query)?;
-    let mut classes: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+    let read = training_set::read(query)?;
+    let rows = &read.rows;
+    let mut classes: Vec<String> = rows.iter().flat_map(|r| r.labels.iter().cloned()).collect();
+    classes.sort();
     classes.dedup();
-    if classes.len() < 2 {
+    if read.multi_label {
+        check_multi_label(rows, &classes, &opts)?;
+    } else if classes.len() < 2 {
         return Err(Error::invalid_parameter(format!(
             "the training query has {} class; a classifier needs at least two",
             classes.len()
@@ -48,24 +53,33 @@ pub fn train_classifier(
         )));
     }
     let started = Instant::now();
-    let encoded = training_set::encode(&rows, &opts)?;
+    let encoded = training_set::encode(rows, &opts)?;
     let embedding_seconds = started.elapsed().as_secs_f64();
-    let y: Vec<usize> = rows
-        .iter()
-        .map(|r| classes.binary_search(&r.label).expect("class listed"))
-        .collect();
     let weight: Vec<f32> = rows.iter().map(|r| r.weight).collect();
-    let data = Dataset {
+    let features = Features {
         x: &encoded.fixed,
         dim: opts
             .pooling
             .fixed_dim(encoder.dimensions, opts.encoder_layers),
         tokens: encoded.tokens.as_ref().map(|store| (store, opts.heads)),
-        y: &y,
         weight: &weight,
-        classes: classes.len(),
     };
-    let trained = train::train(&data, &classes, &opts, interrupt)?;
+    let mut interrupt = interrupt;
+    let (trained_layers, attention, mut report) = if read.multi_label {
+        train_one_vs_rest(rows, &classes, &opts, &features, &mut interrupt)?
+    } else {
+        let y: Vec<usize> = rows
+            .iter()
+            .map(|r| classes.binary_search(&r.labels[0]).expect("class listed"))
+            .collect();
+        let trained = train::train(
+            &features.with(&y, classes.len()),
+            &classes,
+            &opts,
+            &mut interrupt,
+        )?;
+        (trained.layers, trained.attention, trained.metrics)
+    };
     drop(encoded);
 
     let head = Head {
@@ -74,12 +88,12 @@ pub fn train_classifier(
         dimensions: encoder.dimensions,
         pooling: opts.pooling,
         encoder_layers: opts.encoder_layers,
-        attention: trained.attention,
+        attention,
         scoring: opts.scoring,
         classes: classes.clone(),
-        layers: trained.layers,
+        layers: trained_layers,
+        multi_label: read.multi_label,
     };
-    let mut report = trained.metrics;
     report["name"] = json!(name);
     report["rows"] = json!(rows.len());
     report["classes"] = json!(classes);
@@ -87,4 +101,101 @@ pub fn train_classifier(
     report["embedding_seconds"] = json!((embedding_seconds * 100.0).round() / 100.0);
     store::save(name, &head, &report, owned)?;
     Ok(report)
+}
+
+/// The encoded training rows, before the labels are chosen.
+struct Features<'a> {
+    x: &'a [f32],
+    dim: usize,
+    tokens: Option<(&'a TokenStore, usize)>,
+    weight: &'a [f32],
+}
+
+impl Features<'_> {
+    fn with<'b>(&'b self, y: &'b [usize], classes: usize) -> Dataset<'b> {
+        Dataset {
+            x: self.x,
+            dim: self.dim,
+            tokens: self.tokens,
+            y,
+            weight: self.weight,
+            classes,
+        }
+    }
+}
+
+/// A multi-label head is one logistic regression per label: every label needs rows with it
+/// and rows without it, and the heads' weights become the rows of one layer.
+fn check_multi_label(
+    rows: &[training_set::Row],
+    classes: &[String],
+    opts: &TrainOptions,
+) -> Result<()> {
+    if opts.model != train::Model::Logistic || opts.pooling == crate::heads::Pooling::Attention {
+        return Err(Error::new(
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "a multi-label classifier (text[] labels) is trained as logistic regression over fixed features",
+        )
+        .hint("Leave out the options \"model\" and \"pooling\": \"attention\"."));
+    }
+    if classes.is_empty() {
+        return Err(
+            Error::invalid_parameter("the training query's label arrays are all empty").hint(
+                "A multi-label classifier needs rows with labels, and rows without each label.",
+            ),
+        );
+    }
+    for c in classes {
+        if rows.iter().all(|r| r.labels.contains(c)) {
+            return Err(Error::invalid_parameter(format!(
+                "label \"{c}\" applies to every row of the training query; a label needs rows without it too"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One binary logistic regression per label (applies or not) over the same encoded rows and
+/// validation split (the seed); each head's logit of "applies" less that of "not" becomes one
+/// row of the multi-label layer. The report gives validation precision and recall per label.
+fn train_one_vs_rest(
+    rows: &[training_set::Row],
+    classes: &[String],
+    opts: &TrainOptions,
+    features: &Features,
+    interrupt: &mut dyn FnMut(),
+) -> Result<(Vec<Layer>, Option<crate::heads::Attention>, Value)> {
+    let binary = ["no".to_string(), "yes".to_string()];
+    let mut layer: Option<Layer> = None;
+    let mut per_label = serde_json::Map::new();
+    let mut last = Value::Null;
+    for c in classes {
+        let y: Vec<usize> = rows
+            .iter()
+            .map(|r| usize::from(r.labels.contains(c)))
+            .collect();
+        let trained = train::train(&features.with(&y, 2), &binary, opts, &mut *interrupt)?;
+        let l = &trained.layers[0];
+        let (no, yes) = (&l.weights[..l.inputs], &l.weights[l.inputs..]);
+        let target = layer.get_or_insert_with(|| Layer {
+            inputs: l.inputs,
+            outputs: 0,
+            weights: Vec::new(),
+            bias: Vec::new(),
+        });
+        target
+            .weights
+            .extend(yes.iter().zip(no).map(|(a, b)| a - b));
+        target.bias.push(l.bias[1] - l.bias[0]);
+        target.outputs += 1;
+        per_label.insert(c.clone(), trained.metrics["per_class"]["yes"].clone());
+        last = trained.metrics;
+    }
+    let report = json!({
+        "multi_label": true,
+        "validation_rows": last["validation_rows"],
+        "training_rows": last["training_rows"],
+        "per_label": per_label,
+    });
+    Ok((vec![layer.expect("at least one label")], None, report))
 }

@@ -193,6 +193,10 @@ pub struct Head {
     pub classes: Vec<String>,
     /// Dense layers with ReLU between them: one layer is logistic regression, two an MLP.
     pub layers: Vec<Layer>,
+    /// Each class is a label of its own that applies or not (one logit each, a sigmoid), rather
+    /// than one class of several (softmax).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multi_label: bool,
 }
 
 impl Head {
@@ -300,8 +304,8 @@ impl Head {
         Ok(())
     }
 
-    /// Class log-probabilities of one feature vector.
-    pub fn log_probs(&self, x: &[f32]) -> Vec<f32> {
+    /// The last layer's outputs for one feature vector: class logits.
+    fn logits(&self, x: &[f32]) -> Vec<f32> {
         let mut h = x.to_vec();
         for (i, layer) in self.layers.iter().enumerate() {
             h = layer.forward(&h);
@@ -309,7 +313,18 @@ impl Head {
                 h.iter_mut().for_each(|v| *v = v.max(0.0));
             }
         }
-        log_softmax(&h)
+        h
+    }
+
+    /// Per class, what is averaged over a text's pieces: log-probabilities, or under
+    /// multi_label each label's own logit.
+    fn piece_scores(&self, x: &[f32]) -> Vec<f32> {
+        let z = self.logits(x);
+        if self.multi_label {
+            z
+        } else {
+            log_softmax(&z)
+        }
     }
 
     /// The pieces of a text that are encoded for this head: the text itself, and under sentence
@@ -358,17 +373,22 @@ impl Head {
             .collect())
     }
 
-    /// Class probabilities of a text from the head inputs of its pieces (see `pieces`).
+    /// Class probabilities of a text from the head inputs of its pieces (see `pieces`): summing
+    /// to 1, or under multi_label each the probability that its label applies.
     pub fn probabilities(&self, piece_inputs: &[&[f32]]) -> Vec<f32> {
         let mut acc = vec![0f32; self.classes.len()];
         for x in piece_inputs {
-            for (a, l) in acc.iter_mut().zip(self.log_probs(x)) {
+            for (a, l) in acc.iter_mut().zip(self.piece_scores(x)) {
                 *a += l;
             }
         }
         let n = piece_inputs.len().max(1) as f32;
         acc.iter_mut().for_each(|a| *a /= n);
-        softmax(&acc)
+        if self.multi_label {
+            acc.iter().map(|z| 1.0 / (1.0 + (-z).exp())).collect()
+        } else {
+            softmax(&acc)
+        }
     }
 }
 

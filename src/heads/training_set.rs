@@ -21,11 +21,19 @@ pub enum Input {
 
 pub struct Row {
     pub input: Input,
-    pub label: String,
+    /// The row's class, or under a text[] label column every label that applies (sorted, none
+    /// or several).
+    pub labels: Vec<String>,
     pub weight: f32,
 }
 
-fn read_table(table: SpiTupleTable) -> Result<Vec<Row>> {
+/// The rows of a training query, and whether its label column was text[] (multi-label).
+pub struct Rows {
+    pub rows: Vec<Row>,
+    pub multi_label: bool,
+}
+
+fn read_table(table: SpiTupleTable) -> Result<Rows> {
     let columns = table.columns().map_err(Error::spi)?;
     if !(2..=3).contains(&columns) {
         return Err(Error::invalid_parameter(format!(
@@ -45,16 +53,40 @@ fn read_table(table: SpiTupleTable) -> Result<Vec<Row>> {
         )
         .hint("Cast it, for example SELECT body::text, label::text FROM ..."));
     }
+    let multi_label = matches!(
+        table.column_type_oid(2).map_err(Error::spi)?,
+        PgOid::BuiltIn(PgBuiltInOids::TEXTARRAYOID | PgBuiltInOids::VARCHARARRAYOID)
+    );
+    let null_label = |n: usize| {
+        Error::new(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("row {} of the training query has a NULL label", n + 1),
+        )
+        .hint("Filter such rows out with WHERE label IS NOT NULL (a text[] label may be empty, not NULL or hold NULLs).")
+    };
     let mut rows = Vec::with_capacity(table.len());
     for (n, tuple) in table.enumerate() {
-        let label: Option<String> = tuple.get(2).map_err(|_| label_type_error())?;
-        let label = label.ok_or_else(|| {
-            Error::new(
-                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                format!("row {} of the training query has a NULL label", n + 1),
-            )
-            .hint("Filter such rows out with WHERE label IS NOT NULL.")
-        })?;
+        let labels = if multi_label {
+            let l: Option<Vec<Option<String>>> = tuple.get(2).map_err(|_| label_type_error())?;
+            let l: Option<Vec<String>> = l.ok_or_else(|| null_label(n))?.into_iter().collect();
+            let mut l: Vec<String> = l
+                .ok_or_else(|| null_label(n))?
+                .into_iter()
+                .map(|s| s.trim().to_string())
+                .collect();
+            if l.iter().any(String::is_empty) {
+                return Err(Error::invalid_parameter(format!(
+                    "row {} of the training query has an empty label",
+                    n + 1
+                )));
+            }
+            l.sort();
+            l.dedup();
+            l
+        } else {
+            let label: Option<String> = tuple.get(2).map_err(|_| label_type_error())?;
+            vec![label.ok_or_else(|| null_label(n))?]
+        };
         let input = if is_text {
             let t: Option<String> = tuple.get(1).map_err(Error::spi)?;
             Input::Text(t.ok_or_else(|| null_input(n))?)
@@ -84,16 +116,16 @@ fn read_table(table: SpiTupleTable) -> Result<Vec<Row>> {
         }
         rows.push(Row {
             input,
-            label,
+            labels,
             weight,
         });
     }
-    Ok(rows)
+    Ok(Rows { rows, multi_label })
 }
 
 /// Runs the (non-empty) training query and reads its rows; a statement without a result set, a wrong column type or a NULL is an ERROR naming the row.
-pub fn read(query: &str) -> Result<Vec<Row>> {
-    let mut rows = Spi::connect(|client| {
+pub fn read(query: &str) -> Result<Rows> {
+    let mut read = Spi::connect(|client| {
         let table = client.select(query, None, &[]).map_err(Error::spi)?;
         if table.columns().is_err() {
             // a utility statement (SET, CREATE ...) has no result rows at all
@@ -102,18 +134,18 @@ pub fn read(query: &str) -> Result<Vec<Row>> {
         }
         read_table(table)
     })?;
-    if rows.is_empty() {
+    if read.rows.is_empty() {
         return Err(Error::invalid_parameter(
             "the training query returned no rows",
         ));
     }
     // canonical order, so the result does not depend on the order the query happens to return
-    rows.sort_by(|a, b| {
-        a.label
-            .cmp(&b.label)
+    read.rows.sort_by(|a, b| {
+        a.labels
+            .cmp(&b.labels)
             .then_with(|| input_key(&a.input).cmp(&input_key(&b.input)))
     });
-    Ok(rows)
+    Ok(read)
 }
 
 fn input_key(i: &Input) -> Vec<u8> {
@@ -126,9 +158,9 @@ fn input_key(i: &Input) -> Vec<u8> {
 fn label_type_error() -> Error {
     Error::new(
         PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-        "the label column of the training query must be text",
+        "the label column of the training query must be text, or text[] for a multi-label classifier",
     )
-    .hint("Cast it, for example label::text.")
+    .hint("Cast it, for example label::text, or labels::text[].")
 }
 
 fn null_input(n: usize) -> Error {

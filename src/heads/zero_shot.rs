@@ -15,7 +15,10 @@ use std::rc::Rc;
 use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
 use crate::numeric::{cosine, normalize, softmax};
-use crate::runtime::{self, manifest::ZeroShot};
+use crate::runtime::{
+    self,
+    manifest::{MultiLabel, ZeroShot},
+};
 
 pub const MAX_LABELS: usize = 100;
 
@@ -181,9 +184,64 @@ pub fn classify(text: &str, labels: &[Label]) -> Result<Vec<f32>> {
     Ok(vectors.probabilities(&embedding))
 }
 
+/// The probability that each label applies to one text: how far the label's similarity stands
+/// out from the other labels' (the encoder manifest's `zero_shot.multi_label`, fitted on
+/// training reviews by scripts/calibrate-multilabel.sh), so it takes at least two labels.
+pub fn classify_multi(text: &str, labels: &[Label]) -> Result<Vec<f32>> {
+    if labels.len() < 2 {
+        return Err(Error::invalid_parameter("classify_multi needs at least two labels")
+            .hint("Each label is judged against the others asked; for one label use classify_scores with a second, contrasting label."));
+    }
+    let manifest = runtime::current()?;
+    let Some(fit) = manifest.zero_shot.multi_label else {
+        return Err(Error::new(
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("encoder {} has no multi-label calibration", manifest.name),
+        )
+        .hint("SET custprofile.encoder = 'multilingual-e5-small', or fit one for this encoder with scripts/calibrate-multilabel.sh."));
+    };
+    let vectors = label_vectors(labels)?;
+    let embedding = runtime::embed(&[text])?
+        .pop()
+        .expect("one text in, one out");
+    Ok(multi_label_probabilities(&vectors.scores(&embedding), &fit))
+}
+
+fn multi_label_probabilities(scores: &[f32], fit: &MultiLabel) -> Vec<f32> {
+    let mean = scores.iter().sum::<f32>() / scores.len() as f32;
+    let best = scores.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    scores
+        .iter()
+        .map(|s| {
+            1.0 / (1.0
+                + (-(fit.bias + fit.over_mean * (s - mean) + fit.below_best * (s - best))).exp())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_label_that_stands_out_applies() {
+        let fit = MultiLabel {
+            bias: -0.5,
+            over_mean: 70.0,
+            below_best: 70.0,
+        };
+        let p = multi_label_probabilities(&[0.86, 0.85, 0.80, 0.80], &fit);
+        assert!(
+            p[0] > 0.5 && p[1] > 0.5,
+            "two labels close together above the rest: both {p:?}"
+        );
+        assert!(p[2] < 0.1 && p[3] < 0.1);
+        let flat = multi_label_probabilities(&[0.8, 0.8, 0.8], &fit);
+        assert!(
+            flat.iter().all(|&x| x < 0.5),
+            "no label stands out: none applies"
+        );
+    }
 
     #[test]
     fn labels_carry_optional_descriptions() {

@@ -37,6 +37,21 @@ pub struct ZeroShot {
     pub calibration: f32,
     /// Softmax temperature over the calibrated cosines.
     pub temperature: f32,
+    /// How `classify_multi` turns one label's similarity into the probability that the label
+    /// applies, whatever the other labels: fitted by scripts/calibrate-multilabel.sh on training
+    /// reviews only. None: the encoder has no multi-label calibration.
+    pub multi_label: Option<MultiLabel>,
+}
+
+/// p(label applies) = sigmoid(bias + over_mean × (s − mean of the labels' s) + below_best ×
+/// (s − the best label's s)), s being a label's calibrated similarity to the text: how far a
+/// label stands out from the others asked, fitted on label sets of four and of ten labels.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MultiLabel {
+    pub bias: f32,
+    pub over_mean: f32,
+    pub below_best: f32,
 }
 
 impl Default for ZeroShot {
@@ -46,6 +61,7 @@ impl Default for ZeroShot {
             null_text: "This is a review.".to_string(),
             calibration: 0.75,
             temperature: 0.05,
+            multi_label: None,
         }
     }
 }

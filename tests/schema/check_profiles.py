@@ -84,7 +84,7 @@ def check_field_list(schema):
 
 def main():
     psql("-c", f"DROP DATABASE IF EXISTS {DB}", "-c", f"CREATE DATABASE {DB}", db="postgres")
-    psql("-c", "CREATE EXTENSION custprofile", "-f", "demo/shop.sql")
+    psql("-c", "CREATE EXTENSION custprofile", "-f", "demo/shop.sql", "-f", "demo/shop_zh.sql")
     psql("-c", """
         SELECT custprofile.register_source('customers', 'shop.customers',
                  '{"key": "customer_id", "attributes": ["age", "city", "country", "signup_date", "segment"]}');

@@ -105,6 +105,35 @@ SELECT try($$SELECT custprofile.text_features('x', 'attention')$$);
 SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT custprofile.text_features(body), topic FROM tickets', '{"pooling": "attention"}')$$);
 SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, topic FROM tickets', '{"pooling": "attention", "heads": 0}')$$);
 
+-- several labels per text: a text[] label column trains one logistic regression per label;
+-- predict_multi gives every label that applies (the tickets above, and ones that raise both)
+CREATE TEMP TABLE multi_tickets AS
+SELECT body, ARRAY[topic] AS labels FROM tickets
+UNION ALL VALUES ('The parcel came late and you charged me twice', ARRAY['delivery', 'billing']),
+                 ('Still no package, and the refund has not reached my card', ARRAY['billing', 'delivery']),
+                 ('Courier lost the box; the invoice is wrong too', ARRAY['delivery', 'billing']),
+                 ('Thanks, all good', ARRAY[]::text[]),
+                 ('Great shop, keep it up', ARRAY[]::text[]);
+SELECT r -> 'multi_label' AS multi_label, r -> 'classes' AS classes, r -> 'per_label' ? 'billing' AS per_label
+  FROM (SELECT custprofile.train_classifier('ticket_labels', 'SELECT body, labels FROM multi_tickets',
+                                            '{"validation_share": 0, "epochs": 100}') AS r) s;
+SELECT (head ->> 'multi_label')::boolean AS multi_label FROM custprofile.classifiers WHERE name = 'ticket_labels';
+SELECT key AS label FROM jsonb_each(custprofile.predict_multi('ticket_labels', 'My order never arrived and I was billed two times'))
+ ORDER BY key;
+SELECT key AS label FROM jsonb_each(custprofile.predict_multi('ticket_labels', 'Where is my parcel? The courier never came.')) ORDER BY key;
+SELECT (SELECT count(*) FROM jsonb_object_keys(custprofile.predict_multi('ticket_labels', 'Where is my parcel?', 0))) AS all_at_zero;
+-- probabilities of their own, not summing to 1
+SELECT bool_and(v::float BETWEEN 0 AND 1) AS probabilities, sum(v::float) <> 1 AS independent
+  FROM jsonb_each_text(custprofile.predict_scores('ticket_labels', 'parcel late, charged twice')) AS e(k, v);
+SELECT try($$SELECT custprofile.predict_multi('ticket_topic', 'x')$$);
+SELECT try($$SELECT custprofile.predict_multi('ticket_labels', 'x', 1.5)$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, labels FROM multi_tickets', '{"model": "mlp"}')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, ARRAY[''delivery'', NULL] FROM tickets')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, ARRAY[''delivery''] FROM tickets')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, ARRAY[]::text[] FROM tickets')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, NULL::text[] FROM tickets')$$);
+DELETE FROM custprofile.classifiers WHERE name = 'ticket_labels';
+
 -- bad input
 SELECT try($$SELECT custprofile.predict('no_such_classifier', 'x')$$);
 SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, ''delivery'' FROM tickets')$$);

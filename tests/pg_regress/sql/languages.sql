@@ -92,6 +92,25 @@ SELECT p -> 'languages' AS languages, p -> 'texts' AS texts
 SELECT jsonb_path_query_array(p, '$.topics[*].topic') AS topics
   FROM (SELECT custprofile.profile_agg('快递很慢，价格也太贵了。') AS p) x;
 
+-- the demo shop's customers who write in Chinese (demo/shop_zh.sql): their profiles give the
+-- languages they write in, their topics and needs from Chinese reviews
+\set ECHO none
+\i ../../demo/shop.sql
+\i ../../demo/shop_zh.sql
+\o /dev/null
+SELECT custprofile.unregister_source(kind, relation) FROM custprofile.sources;
+SELECT custprofile.register_source('customers', 'shop.customers', '{"key": "customer_id"}');
+SELECT custprofile.register_source('orders', 'shop.orders',
+         '{"customer": "customer_id", "time": "ordered_at", "amount": "total", "item": "product", "category": "category"}');
+SELECT custprofile.register_source('texts', 'shop.reviews',
+         '{"customer": "customer_id", "text": "body", "time": "written_at", "rating": "stars", "item": "product"}');
+\o
+\set ECHO all
+SELECT c AS customer, p #> '{texts,languages}' AS languages, jsonb_path_query_array(p, '$.texts.topics[*].topic') AS topics,
+       p #> '{texts,needs}' AS needs, p #>> '{texts,sentiment,trend,direction}' AS trend
+  FROM unnest(ARRAY[2001, 2002, 2003, 2004]) c, LATERAL (SELECT custprofile.build_profile(c::bigint) AS p) x ORDER BY c;
+SELECT count(custprofile.unregister_source(kind, relation)) AS unregistered FROM custprofile.sources;
+
 -- labels for people in English or Chinese: custprofile.label_language takes en or zh only
 SELECT custprofile.label_language();
 \set VERBOSITY default

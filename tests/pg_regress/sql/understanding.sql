@@ -13,6 +13,20 @@ SELECT try($$SELECT custprofile.classify('text', ARRAY['a', NULL])$$);
 SELECT try($$SELECT custprofile.classify('text', ARRAY(SELECT 'label ' || g FROM generate_series(1, 101) g))$$);
 SELECT custprofile.classify(NULL, ARRAY['a']) IS NULL AS null_in_null_out;
 
+-- several labels per text: each label by how far it stands out from the others asked, so a
+-- text about two things gets both, and labels that all fit equally get none
+SELECT key AS label FROM jsonb_each(custprofile.classify_multi(
+  'The novel was boring and the toaster burns the bread.', ARRAY['books', 'dvd', 'electronics', 'kitchen']))
+ ORDER BY key;
+SELECT key AS label FROM jsonb_each(custprofile.classify_multi('快递很慢，价格也太贵了。', ARRAY['delivery', 'price', 'quality', 'customer service']))
+ ORDER BY key;
+SELECT bool_and(value::float8 BETWEEN 0 AND 1) AS probabilities, count(*) AS labels
+  FROM jsonb_each(custprofile.classify_multi('The kettle leaks.', ARRAY['kitchen', 'books', 'dvd'], 0));
+SELECT custprofile.classify_multi('The kettle leaks.', ARRAY['kitchen', 'books'], 1) AS nothing_reaches_one;
+SELECT try($$SELECT custprofile.classify_multi('text', ARRAY['a', 'b'], -0.1)$$);
+SELECT try($$SELECT custprofile.classify_multi('text', ARRAY['a'])$$);
+SELECT try($$SELECT custprofile.classify_multi('text', ARRAY[]::text[])$$);
+
 -- aspect sentiment: each aspect from the clauses that concern it; unmentioned aspects are absent
 SELECT custprofile.aspect_sentiment(
   'The price was fair. Delivery took three weeks and the box was crushed. Support never answered my emails.',
