@@ -76,11 +76,12 @@ SELECT customer_id AS customer, key AS aspect, value ->> 'label' AS label, left(
                                                            'returns and refunds', 'product features']))
  WHERE customer_id IN (2002, 2003) ORDER BY review_id, key;
 
-\echo '== The texts part of 张敏''s profile (2003), and her churn reasons with custprofile.label_language = zh =='
+\echo '== What their profiles say (texts part), with churn reasons for custprofile.label_language = zh =='
 SET custprofile.label_language = 'zh';
-SELECT jsonb_pretty((profile -> 'texts') - 'interest_vector' - 'model') AS texts,
-       custprofile.churn_reasons(profile -> 'churn') AS churn_reasons
-  FROM custprofile.profiles WHERE customer_key = '2003';
+SELECT customer_key AS customer, profile #> '{texts,languages}' AS languages,
+       jsonb_path_query_array(profile, '$.texts.topics[*].topic') AS topics, profile #> '{texts,needs}' AS needs,
+       profile #>> '{texts,sentiment,trend,direction}' AS trend, custprofile.churn_reasons(profile -> 'churn') AS churn_reasons
+  FROM custprofile.profiles WHERE customer_key::int BETWEEN 2001 AND 2006 ORDER BY customer_key;
 RESET custprofile.label_language;
 
 \echo '== The top of custprofile.customer_profiles (what a BI tool reads), by spend =='
