@@ -78,11 +78,7 @@ pub fn put<T: 'static>(kind: Kind, name: &str, version: &str, bytes: usize, valu
     let _left: Vec<Entry> = CACHE.with(|c| {
         let mut c = c.borrow_mut();
         let mut left = Vec::new();
-        let entry = Entry {
-            version: version.to_string(),
-            bytes,
-            value,
-        };
+        let entry = Entry { version: version.to_string(), bytes, value };
         if let Some((_, old)) = c.entries.push((kind, name.to_string()), entry) {
             c.bytes -= old.bytes;
             left.push(old);
@@ -127,12 +123,7 @@ pub fn remove(kind: Kind, name: &str) {
 
 /// The version and size of the slot's entry, if any, without marking it used.
 pub fn peek(kind: Kind, name: &str) -> Option<(String, usize)> {
-    CACHE.with(|c| {
-        c.borrow()
-            .entries
-            .peek(&(kind, name.to_string()))
-            .map(|e| (e.version.clone(), e.bytes))
-    })
+    CACHE.with(|c| c.borrow().entries.peek(&(kind, name.to_string())).map(|e| (e.version.clone(), e.bytes)))
 }
 
 /// Whether the slot holds an entry of any version, without marking it used.
@@ -147,17 +138,11 @@ mod tests {
     #[test]
     fn a_new_version_replaces_the_old_and_misses_it() {
         put(Kind::Classifier, "t1", "v1", 10, Rc::new(1u32));
-        assert_eq!(
-            get::<u32>(Kind::Classifier, "t1", "v1").as_deref(),
-            Some(&1)
-        );
+        assert_eq!(get::<u32>(Kind::Classifier, "t1", "v1").as_deref(), Some(&1));
         assert!(get::<u32>(Kind::Classifier, "t1", "v2").is_none());
         put(Kind::Classifier, "t1", "v2", 10, Rc::new(2u32));
         assert!(get::<u32>(Kind::Classifier, "t1", "v1").is_none());
-        assert_eq!(
-            get::<u32>(Kind::Classifier, "t1", "v2").as_deref(),
-            Some(&2)
-        );
+        assert_eq!(get::<u32>(Kind::Classifier, "t1", "v2").as_deref(), Some(&2));
         // another kind under the same name is another slot
         assert!(get::<u32>(Kind::LabelVector, "t1", "v2").is_none());
     }
@@ -167,10 +152,7 @@ mod tests {
         let big = MAX_BYTES / 2 - 1;
         put(Kind::LabelVector, "a", "", big, Rc::new(()));
         put(Kind::LabelVector, "b", "", big, Rc::new(()));
-        assert!(
-            get::<()>(Kind::LabelVector, "a", "").is_some(),
-            "a is now the most recent"
-        );
+        assert!(get::<()>(Kind::LabelVector, "a", "").is_some(), "a is now the most recent");
         put(Kind::LabelVector, "c", "", big, Rc::new(()));
         assert!(holds(Kind::LabelVector, "a") && holds(Kind::LabelVector, "c"));
         assert!(!holds(Kind::LabelVector, "b"));
@@ -183,8 +165,7 @@ mod tests {
 
     #[test]
     fn a_failed_make_stores_nothing() {
-        let r: Result<Rc<u8>, &str> =
-            get_or_try_insert(Kind::Classifier, "bad", "v", |_| 1, || Err("no"));
+        let r: Result<Rc<u8>, &str> = get_or_try_insert(Kind::Classifier, "bad", "v", |_| 1, || Err("no"));
         assert!(r.is_err() && !holds(Kind::Classifier, "bad"));
     }
 }

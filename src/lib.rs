@@ -47,16 +47,8 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/sources.sql", name = "sources");
 extension_sql_file!("../sql/topics.sql", name = "topics");
-extension_sql_file!(
-    "../sql/profile_document.sql",
-    name = "profile_document",
-    requires = [api::models::model_version]
-);
-extension_sql_file!(
-    "../sql/churn.sql",
-    name = "churn",
-    requires = ["topics", "profile_document"]
-);
+extension_sql_file!("../sql/profile_document.sql", name = "profile_document", requires = [api::models::model_version]);
+extension_sql_file!("../sql/churn.sql", name = "churn", requires = ["topics", "profile_document"]);
 extension_sql_file!(
     "../sql/profiles.sql",
     name = "profiles",
@@ -71,30 +63,13 @@ extension_sql_file!(
         api::sentiment::sentiment_detail
     ]
 );
-extension_sql_file!(
-    "../sql/catalogues.sql",
-    name = "catalogues",
-    requires = ["sources", api::models::model_version]
-);
-extension_sql_file!(
-    "../sql/labels.sql",
-    name = "labels",
-    requires = [api::text::label_language]
-);
-extension_sql_file!(
-    "../sql/segments.sql",
-    name = "segments",
-    requires = ["profiles", "aggregates", "labels"]
-);
+extension_sql_file!("../sql/catalogues.sql", name = "catalogues", requires = ["sources", api::models::model_version]);
+extension_sql_file!("../sql/labels.sql", name = "labels", requires = [api::text::label_language]);
+extension_sql_file!("../sql/segments.sql", name = "segments", requires = ["profiles", "aggregates", "labels"]);
 extension_sql_file!(
     "../sql/recommendations.sql",
     name = "recommendations",
-    requires = [
-        "profiles",
-        "catalogues",
-        "labels",
-        api::segments::customer_similarity
-    ]
+    requires = ["profiles", "catalogues", "labels", api::segments::customer_similarity]
 );
 extension_sql_file!(
     "../sql/models.sql",

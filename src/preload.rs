@@ -36,9 +36,7 @@ pub fn in_postmaster() {
     }
     let threads_before = threads();
     let started = std::time::Instant::now();
-    let loaded = catch_unwind(AssertUnwindSafe(|| {
-        sentiment::warm_up().and_then(|()| runtime::keep_loaded_encoder())
-    }));
+    let loaded = catch_unwind(AssertUnwindSafe(|| sentiment::warm_up().and_then(|()| runtime::keep_loaded_encoder())));
     match loaded {
         Ok(Ok(())) => log!(
             "custprofile: encoder {} loaded in the postmaster in {} ms; backends share it",
@@ -62,7 +60,5 @@ pub fn in_postmaster() {
 }
 
 fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|d| d.count())
-        .unwrap_or(1)
+    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(1)
 }

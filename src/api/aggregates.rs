@@ -7,8 +7,8 @@
 
 use pgrx::prelude::*;
 
-use crate::api::embedding::dense;
 use crate::errors::Error;
+use crate::api::embedding::dense;
 use crate::numeric::normalize;
 
 fn dimension_error(state: usize, input: usize) -> ! {
@@ -61,12 +61,9 @@ fn embedding_avg_final(state: Option<Vec<f64>>) -> Option<Vec<f32>> {
         return None;
     }
     if state.iter().any(|s| !s.is_finite()) {
-        Error::new(
-            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-            "the sum of the embeddings overflows",
-        )
-        .hint("Embeddings are unit vectors; check the inputs for values near the limits of real.")
-        .raise();
+        Error::new(PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "the sum of the embeddings overflows")
+            .hint("Embeddings are unit vectors; check the inputs for values near the limits of real.")
+            .raise();
     }
     let mut mean: Vec<f32> = state[1..].iter().map(|s| (s / count) as f32).collect();
     if mean.iter().map(|x| x * x).sum::<f32>().is_finite() {

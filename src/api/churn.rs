@@ -13,12 +13,7 @@ use crate::heads::logistic;
 /// P(true) = 1 / (1 + exp(-(b + sum w * x))). Options as train_classifier's (model must stay
 /// "logistic"); more epochs by default, as there are few rows and few features.
 #[pg_extern(immutable, parallel_safe)]
-fn fit_logistic(
-    features: Vec<Option<f64>>,
-    labels: Vec<Option<bool>>,
-    names: Vec<String>,
-    options: default!(JsonArg, "'{}'"),
-) -> JsonB {
+fn fit_logistic(features: Vec<Option<f64>>, labels: Vec<Option<bool>>, names: Vec<String>, options: default!(JsonArg, "'{}'")) -> JsonB {
     let dim = names.len();
     if dim == 0 || features.len() != labels.len() * dim {
         Error::invalid_parameter(format!(
@@ -40,18 +35,11 @@ fn fit_logistic(
         .iter()
         .map(|l| match l {
             Some(l) => *l as usize,
-            None => Error::new(
-                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                "a label is NULL",
-            )
-            .raise(),
+            None => Error::new(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "a label is NULL").raise(),
         })
         .collect();
     if y.iter().all(|&c| c == y[0]) {
-        Error::invalid_parameter(
-            "the labels are all the same; fitting needs both churned and retained customers",
-        )
-        .raise();
+        Error::invalid_parameter("the labels are all the same; fitting needs both churned and retained customers").raise();
     }
     let options = options.value().or_raise();
     let interrupt = || {

@@ -3,18 +3,15 @@
 use pgrx::prelude::*;
 
 use crate::errors::{Error, OrRaise};
-use crate::numeric;
 use crate::runtime;
+use crate::numeric;
 
 /// The sentence embedding of the chosen encoder (custprofile.encoder): mean pooling over the attention
 /// mask, L2-normalised, with the encoder's input prefix.
 /// Texts beyond `custprofile.max_tokens` tokens are truncated, never rejected.
 #[pg_extern(stable, strict, parallel_safe, cost = 5000)]
 fn embed_text(input: &str) -> Vec<f32> {
-    runtime::embed(&[input])
-        .or_raise()
-        .pop()
-        .expect("one text in, one out")
+    runtime::embed(&[input]).or_raise().pop().expect("one text in, one out")
 }
 
 /// One embedding per array element, in input order (NULL elements give NULL rows), computed in
@@ -24,10 +21,7 @@ fn embed_texts(inputs: Array<&str>) -> SetOfIterator<'static, Option<Vec<f32>>> 
     let texts: Vec<Option<&str>> = inputs.iter().collect();
     let present: Vec<&str> = texts.iter().flatten().copied().collect();
     let mut it = runtime::embed(&present).or_raise().into_iter();
-    let rows: Vec<Option<Vec<f32>>> = texts
-        .iter()
-        .map(|t| t.map(|_| it.next().expect("one per text")))
-        .collect();
+    let rows: Vec<Option<Vec<f32>>> = texts.iter().map(|t| t.map(|_| it.next().expect("one per text"))).collect();
     SetOfIterator::new(rows)
 }
 
@@ -54,11 +48,7 @@ fn checked_cosine(a: Array<f32>, b: Array<f32>) -> Option<f32> {
     if a.len() != b.len() {
         Error::new(
             PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR,
-            format!(
-                "vectors have different lengths: {} and {}",
-                a.len(),
-                b.len()
-            ),
+            format!("vectors have different lengths: {} and {}", a.len(), b.len()),
         )
         .hint("Compare embeddings made by the same model.")
         .raise();
@@ -76,12 +66,9 @@ pub fn dense(v: Array<f32>, name: &str) -> Vec<f32> {
     // SAFETY: the pointer is the argument's detoasted array, valid for this call
     let ndim = unsafe { (*v.into_array_type()).ndim };
     if ndim > 1 {
-        Error::new(
-            PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR,
-            format!("vector {name} has {ndim} dimensions; a vector has one"),
-        )
-        .hint("Pass a one-dimensional real[] such as an embedding.")
-        .raise();
+        Error::new(PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR, format!("vector {name} has {ndim} dimensions; a vector has one"))
+            .hint("Pass a one-dimensional real[] such as an embedding.")
+            .raise();
     }
     let values = values.unwrap_or_else(|| {
         Error::invalid_parameter(format!("vector {name} contains NULL elements")).raise()

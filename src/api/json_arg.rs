@@ -26,18 +26,12 @@ impl JsonArg {
 }
 
 impl FromDatum for JsonArg {
-    unsafe fn from_polymorphic_datum(
-        datum: pg_sys::Datum,
-        is_null: bool,
-        _: pg_sys::Oid,
-    ) -> Option<Self> {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
         if is_null {
             return None;
         }
         // SAFETY: the datum is a jsonb argument; jsonb_out detoasts it and returns a palloc'd C string
-        let text = unsafe {
-            pgrx::direct_function_call::<&core::ffi::CStr>(pg_sys::jsonb_out, &[Some(datum)])
-        }?;
+        let text = unsafe { pgrx::direct_function_call::<&core::ffi::CStr>(pg_sys::jsonb_out, &[Some(datum)]) }?;
         let parsed = serde_json::from_str(&text.to_string_lossy()).map_err(|e| e.to_string());
         Some(JsonArg(parsed))
     }
@@ -47,10 +41,7 @@ impl FromDatum for JsonArg {
 unsafe impl<'fcx> ArgAbi<'fcx> for JsonArg {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
-        unsafe {
-            arg.unbox_arg_using_from_datum()
-                .unwrap_or_else(|| panic!("argument {index} must not be null"))
-        }
+        unsafe { arg.unbox_arg_using_from_datum().unwrap_or_else(|| panic!("argument {index} must not be null")) }
     }
 }
 

@@ -7,20 +7,7 @@ use crate::heads::sentiment;
 use crate::runtime::{self, manifest};
 use crate::settings;
 
-type ModelRow = (
-    String,
-    String,
-    String,
-    i32,
-    Vec<String>,
-    String,
-    Vec<String>,
-    Vec<String>,
-    bool,
-    bool,
-    bool,
-    Option<i64>,
-);
+type ModelRow = (String, String, String, i32, Vec<String>, String, Vec<String>, Vec<String>, bool, bool, bool, Option<i64>);
 
 /// Every installed encoder (a folder with a manifest under custprofile.model_dir) and the
 /// built-in sentiment head of each that has one. Trained classifiers are added by the view from
@@ -51,10 +38,7 @@ fn builtin_models() -> TableIterator<
         let dir = m.dir(&model_dir);
         let files = [&m.files.model, &m.files.tokenizer];
         let installed = files.iter().all(|f| dir.join(&f.name).is_file());
-        let memory = loaded
-            .as_ref()
-            .filter(|(identity, _)| *identity == m.identity())
-            .map(|(_, bytes)| *bytes as i64);
+        let memory = loaded.as_ref().filter(|(identity, _)| *identity == m.identity()).map(|(_, bytes)| *bytes as i64);
         let is_active = m.name == active;
         rows.push((
             m.name.clone(),
@@ -63,10 +47,7 @@ fn builtin_models() -> TableIterator<
             m.dimensions as i32,
             m.languages.clone(),
             m.description.clone(),
-            files
-                .iter()
-                .map(|f| dir.join(&f.name).display().to_string())
-                .collect(),
+            files.iter().map(|f| dir.join(&f.name).display().to_string()).collect(),
             files.iter().map(|f| f.sha256.clone()).collect(),
             installed,
             is_active,
@@ -80,10 +61,7 @@ fn builtin_models() -> TableIterator<
                 m.name.clone(),
                 3,
                 m.languages.clone(),
-                format!(
-                    "built-in sentiment head (negative, neutral, positive) for {}",
-                    m.name
-                ),
+                format!("built-in sentiment head (negative, neutral, positive) for {}", m.name),
                 vec![format!("built-in: models/{}/sentiment-head.json", m.name)],
                 vec![sentiment::head_sha256(json)],
                 installed,

@@ -20,11 +20,7 @@ const MAX_RATING: f32 = 1e6;
 fn topics() -> Result<Topics> {
     let labels = Spi::connect(|client| {
         client
-            .select(
-                "SELECT topic, description FROM custprofile.topics ORDER BY topic",
-                None,
-                &[],
-            )?
+            .select("SELECT topic, description FROM custprofile.topics ORDER BY topic", None, &[])?
             .map(|row| {
                 Ok(Label {
                     name: row.get::<String>(1)?.unwrap_or_default(),
@@ -86,41 +82,28 @@ fn accumulate(
     if let Some(r) = rating.filter(|_| !counted_only) {
         // beyond this a rating is a data error, and sums of such values overflow real
         if !(r.is_finite() && r.abs() <= MAX_RATING) {
-            Error::new(
-                PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-                "rating is not a finite number between -1000000 and 1000000",
-            )
-            .hint("Pass ratings on their own scale (1 to 5, 0 to 10 ...), or NULL.")
-            .raise();
+            Error::new(PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "rating is not a finite number between -1000000 and 1000000")
+                .hint("Pass ratings on their own scale (1 to 5, 0 to 10 ...), or NULL.")
+                .raise();
         }
     }
     if !counted_only && written_at.is_some_and(|t| !t.is_finite()) {
-        Error::new(
-            PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
-            "written_at is infinity or -infinity",
-        )
-        .hint("Pass NULL for texts whose time is unknown (NULLIF(written_at, 'infinity')).")
-        .raise();
+        Error::new(PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW, "written_at is infinity or -infinity")
+            .hint("Pass NULL for texts whose time is unknown (NULLIF(written_at, 'infinity')).")
+            .raise();
     }
     if !state.initialized() {
         state = new_state(fcinfo, ProfileState::default());
     }
     let written_at = written_at.map(|t| t.into_inner());
-    if state_mut(&mut state)
-        .expect("initialised")
-        .push(body, rating, written_at)
-    {
+    if state_mut(&mut state).expect("initialised").push(body, rating, written_at) {
         flush_all();
     }
     state
 }
 
 #[pg_extern(name = "profile_agg_accum", parallel_safe, cost = 5000)]
-fn profile_agg_accum_1(
-    state: Internal,
-    body: Option<&str>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
+fn profile_agg_accum_1(state: Internal, body: Option<&str>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     accumulate(state, body, None, None, fcinfo)
 }
 
@@ -147,25 +130,16 @@ fn profile_agg_accum_3(
 
 /// Merges two partial states (parallel workers, partitions).
 #[pg_extern(parallel_safe)]
-fn profile_agg_combine(
-    mut a: Internal,
-    mut b: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
+fn profile_agg_combine(mut a: Internal, mut b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     flush(&mut b);
     flush(&mut a);
-    let Some(b_state) = state_mut(&mut b) else {
-        return a;
-    };
+    let Some(b_state) = state_mut(&mut b) else { return a };
     if !a.initialized() {
         // b may live in a shorter-lived context (deserialised): copy it into ours
         let copy = ProfileState::from_summary(b_state.summary.clone());
         return new_state(fcinfo, copy);
     }
-    state_mut(&mut a)
-        .expect("initialised")
-        .summary
-        .merge(&b_state.summary);
+    state_mut(&mut a).expect("initialised").summary.merge(&b_state.summary);
     a
 }
 
@@ -179,9 +153,8 @@ fn profile_agg_serialize(mut state: Internal) -> Vec<u8> {
 
 #[pg_extern(strict, parallel_safe)]
 fn profile_agg_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
-    let summary: TextSummary = serde_json::from_slice(bytes).unwrap_or_else(|_| {
-        Error::internal("profile_agg received a malformed partial state").raise()
-    });
+    let summary: TextSummary = serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Error::internal("profile_agg received a malformed partial state").raise());
     Internal::new(ProfileState::from_summary(summary))
 }
 

@@ -5,10 +5,10 @@
 
 use pgrx::prelude::*;
 
-use crate::api::json_arg::JsonArg;
 use crate::errors::{Error, OrRaise};
-use crate::runtime;
+use crate::api::json_arg::JsonArg;
 use crate::segments::{self, Member, SegmentOptions};
+use crate::runtime;
 use crate::similarity;
 
 /// k-means (k-means++ start, fixed seed) over every stored profile. Segments are numbered from
@@ -17,14 +17,7 @@ use crate::similarity;
 fn kmeans_segments(
     k: i32,
     options: default!(JsonArg, "'{}'"),
-) -> TableIterator<
-    'static,
-    (
-        name!(customer_key, String),
-        name!(segment, i32),
-        name!(distance, f32),
-    ),
-> {
+) -> TableIterator<'static, (name!(customer_key, String), name!(segment, i32), name!(distance, f32))> {
     let opts = SegmentOptions::from_json(&options.value().or_raise()).or_raise();
     let rows: Vec<(String, Member)> = Spi::connect(|client| {
         client
@@ -48,27 +41,15 @@ fn kmeans_segments(
     })
     .unwrap_or_else(|e| Error::internal(format!("could not read custprofile.profiles: {e}")).raise());
     if k < 1 || k as usize > rows.len() {
-        Error::invalid_parameter(format!(
-            "k must be between 1 and the number of stored profiles ({}), not {k}",
-            rows.len()
-        ))
-        .raise();
+        Error::invalid_parameter(format!("k must be between 1 and the number of stored profiles ({}), not {k}", rows.len()))
+            .raise();
     }
     let (keys, members): (Vec<String>, Vec<Member>) = rows.into_iter().unzip();
     let s = segments::segment(&members, k as usize, &opts, || {
         pgrx::check_for_interrupts!();
     });
-    pgrx::debug1!(
-        "custprofile: k-means stopped after {} iterations, inertia {:.3}",
-        s.iterations,
-        s.inertia
-    );
-    TableIterator::new(
-        keys.into_iter()
-            .zip(s.members)
-            .map(|(key, (segment, distance))| (key, segment, distance))
-            .collect::<Vec<_>>(),
-    )
+    pgrx::debug1!("custprofile: k-means stopped after {} iterations, inertia {:.3}", s.iterations, s.inertia);
+    TableIterator::new(keys.into_iter().zip(s.members).map(|(key, (segment, distance))| (key, segment, distance)).collect::<Vec<_>>())
 }
 
 /// How alike two customers are, in [-1, 1]: 0.7 × the relatedness of their interest vectors
@@ -81,10 +62,7 @@ fn customer_similarity(
     b_interest: Option<Vec<Option<f32>>>,
     b_categories: Option<JsonArg>,
 ) -> Option<f32> {
-    let dense = |v: Option<Vec<Option<f32>>>| {
-        v.and_then(|v| v.into_iter().collect::<Option<Vec<f32>>>())
-            .filter(|v| !v.is_empty())
-    };
+    let dense = |v: Option<Vec<Option<f32>>>| v.and_then(|v| v.into_iter().collect::<Option<Vec<f32>>>()).filter(|v| !v.is_empty());
     let (a, b) = (dense(a_interest), dense(b_interest));
     // the objects are read only when both are there, so one NULL side never raises
     let (a_categories, b_categories) = match (a_categories, b_categories) {
@@ -92,11 +70,5 @@ fn customer_similarity(
         _ => (None, None),
     };
     let relatedness = runtime::current().or_raise().relatedness;
-    similarity::customer_similarity(
-        &relatedness,
-        a.as_deref(),
-        a_categories.as_ref(),
-        b.as_deref(),
-        b_categories.as_ref(),
-    )
+    similarity::customer_similarity(&relatedness, a.as_deref(), a_categories.as_ref(), b.as_deref(), b_categories.as_ref())
 }

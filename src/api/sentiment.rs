@@ -9,10 +9,7 @@ use crate::heads::sentiment::{self, Sentiment, NEGATIVE, NEUTRAL, POSITIVE};
 use crate::numeric::round4;
 
 fn one(input: &str) -> Sentiment {
-    sentiment::analyse(&[input])
-        .or_raise()
-        .pop()
-        .expect("one text in, one out")
+    sentiment::analyse(&[input]).or_raise().pop().expect("one text in, one out")
 }
 
 /// Sentiment score in [-1, 1], negative to positive.

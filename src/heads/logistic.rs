@@ -12,13 +12,7 @@ use crate::numeric::round4;
 /// P(1) = 1 / (1 + exp(-(b + sum w * x))). Options as train_classifier's (model must stay
 /// "logistic"); more epochs by default, as there are few rows and few features. Both classes
 /// must occur in `y` (the caller checks).
-pub fn fit(
-    x: &[f32],
-    y: &[usize],
-    names: &[String],
-    options: Value,
-    interrupt: impl FnMut(),
-) -> Result<Value> {
+pub fn fit(x: &[f32], y: &[usize], names: &[String], options: Value, interrupt: impl FnMut()) -> Result<Value> {
     let mut opts = options;
     if let Some(o) = opts.as_object_mut() {
         o.entry("epochs").or_insert(json!(300));
@@ -27,34 +21,19 @@ pub fn fit(
     }
     let opts = TrainOptions::from_json(&opts)?;
     if opts.model != Model::Logistic {
-        return Err(Error::invalid_parameter(
-            "churn weights are fitted by logistic regression; leave out \"model\"",
-        ));
+        return Err(Error::invalid_parameter("churn weights are fitted by logistic regression; leave out \"model\""));
     }
     let weight = vec![1.0f32; y.len()];
     let dim = names.len();
-    let data = Dataset {
-        x,
-        dim,
-        tokens: None,
-        y,
-        weight: &weight,
-        classes: 2,
-    };
+    let data = Dataset { x, dim, tokens: None, y, weight: &weight, classes: 2 };
     let classes = vec!["retained".to_string(), "churned".to_string()];
     let trained = train::train(&data, &classes, &opts, interrupt)?;
     // softmax over two classes is a logistic of the difference of their scores
     let layer = &trained.layers[0];
     let mut weights = Map::new();
-    weights.insert(
-        "bias".into(),
-        json!(round4((layer.bias[1] - layer.bias[0]) as f64)),
-    );
+    weights.insert("bias".into(), json!(round4((layer.bias[1] - layer.bias[0]) as f64)));
     for (j, name) in names.iter().enumerate() {
-        weights.insert(
-            name.clone(),
-            json!(round4((layer.weights[dim + j] - layer.weights[j]) as f64)),
-        );
+        weights.insert(name.clone(), json!(round4((layer.weights[dim + j] - layer.weights[j]) as f64)));
     }
     Ok(json!({ "weights": Value::Object(weights), "metrics": trained.metrics }))
 }

@@ -82,11 +82,7 @@ pub fn save(name: &str, head: &Head, report: &Value, owned: bool) -> Result<()> 
         .and_then(|s| serde_json::from_str(&s))
         .map_err(|e| Error::internal(e.to_string()))?;
     // a 0.1.0 schema (library updated, ALTER EXTENSION UPDATE not yet run) has no owner column
-    let (owner_column, owner_value) = if owned {
-        (", owner", ", CURRENT_USER")
-    } else {
-        ("", "")
-    };
+    let (owner_column, owner_value) = if owned { (", owner", ", CURRENT_USER") } else { ("", "") };
     Spi::run_with_args(
         &format!(
             "INSERT INTO custprofile.classifiers AS c (name, head, metrics, trained_at{owner_column})
@@ -110,24 +106,16 @@ pub fn load(name: &str) -> Result<Rc<Head>> {
     let Some(version) = version else {
         let known: Option<String> =
             read_one("SELECT pg_catalog.string_agg(pg_catalog.quote_literal(name), ', ' ORDER BY name) FROM custprofile.classifiers WHERE $1 IS NOT NULL", name)?;
-        return Err(Error::new(
-            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-            format!("classifier \"{name}\" does not exist"),
-        )
-        .hint(match known {
-            Some(k) => format!("Available classifiers: {k}."),
-            None => {
-                "No classifier has been trained yet; train one with custprofile.train_classifier."
-                    .into()
-            }
-        }));
+        return Err(Error::new(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("classifier \"{name}\" does not exist"))
+            .hint(match known {
+                Some(k) => format!("Available classifiers: {k}."),
+                None => "No classifier has been trained yet; train one with custprofile.train_classifier.".into(),
+            }));
     };
     // parsed once per backend and row version, not once per row (a large MLP head is megabytes of JSON)
     cache::get_or_try_insert(Kind::Classifier, name, &version, Head::approx_bytes, || {
-        let json: Option<String> = read_one(
-            "SELECT head::text FROM custprofile.classifiers WHERE name OPERATOR(pg_catalog.=) $1",
-            name,
-        )?;
+        let json: Option<String> =
+            read_one("SELECT head::text FROM custprofile.classifiers WHERE name OPERATOR(pg_catalog.=) $1", name)?;
         Head::from_json(&json.unwrap_or_default())
     })
 }
@@ -144,3 +132,4 @@ fn read_one(query: &str, arg: &str) -> Result<Option<String>> {
     })
     .map_err(Error::spi)
 }
+

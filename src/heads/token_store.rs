@@ -51,12 +51,7 @@ fn from_bf16(v: u16) -> f32 {
 impl TokenStore {
     /// A store for at most `limit` token vectors of `dim` values.
     pub fn new(dim: usize, limit: usize) -> Self {
-        TokenStore {
-            dim,
-            limit,
-            values: Vec::new(),
-            offsets: vec![0],
-        }
+        TokenStore { dim, limit, values: Vec::new(), offsets: vec![0] }
     }
 
     pub fn dim(&self) -> usize {
@@ -76,10 +71,7 @@ impl TokenStore {
 
     /// The token vectors of row `i` as f32, `len * dim` values.
     pub fn row(&self, i: usize) -> Vec<f32> {
-        self.values[self.offsets[i] * self.dim..self.offsets[i + 1] * self.dim]
-            .iter()
-            .map(|&v| from_bf16(v))
-            .collect()
+        self.values[self.offsets[i] * self.dim..self.offsets[i + 1] * self.dim].iter().map(|&v| from_bf16(v)).collect()
     }
 }
 
@@ -93,10 +85,7 @@ mod tests {
         assert_eq!(token_limit(384, 8 << 30), (8usize << 30) / 768);
         let mut store = TokenStore::new(2, 3);
         store.push(&[0; 6]).unwrap();
-        assert!(
-            store.push(&[0; 2]).is_err(),
-            "a fourth token is over the limit"
-        );
+        assert!(store.push(&[0; 2]).is_err(), "a fourth token is over the limit");
     }
 
     #[test]

@@ -48,11 +48,7 @@ pub fn missing_file_error(path: &Path, e: &std::io::Error) -> Error {
         std::io::ErrorKind::PermissionDenied => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         _ => PgSqlErrorCode::ERRCODE_IO_ERROR,
     };
-    Error::new(
-        code,
-        format!("could not read model file \"{}\": {e}", path.display()),
-    )
-    .hint(format!(
+    Error::new(code, format!("could not read model file \"{}\": {e}", path.display())).hint(format!(
         "Run {SETUP_COMMAND} from the custprofile source tree to install the model files, \
          or point custprofile.model_dir / custprofile.runtime_library at readable copies."
     ))

@@ -83,11 +83,7 @@ impl Encoder {
         let text = if self.manifest.input_prefix.is_empty() {
             token_prefix(text, max_tokens)
         } else {
-            prefixed = format!(
-                "{}{}",
-                self.manifest.input_prefix,
-                token_prefix(text, max_tokens)
-            );
+            prefixed = format!("{}{}", self.manifest.input_prefix, token_prefix(text, max_tokens));
             prefixed.as_str()
         };
         let encoding = self
@@ -131,11 +127,7 @@ impl Encoder {
 
     /// `pool` applied to the hidden states of every text, in input order. Token vectors live
     /// only for their batch: what a caller keeps is what `pool` returns.
-    pub fn encode_with<T: Clone>(
-        &mut self,
-        texts: &[&str],
-        mut pool: impl FnMut(Hidden) -> T,
-    ) -> Result<Vec<T>> {
+    pub fn encode_with<T: Clone>(&mut self, texts: &[&str], mut pool: impl FnMut(Hidden) -> T) -> Result<Vec<T>> {
         let max_tokens = self.max_tokens();
         let batch_size = settings::batch_size();
 
@@ -174,11 +166,7 @@ impl Encoder {
     }
 
     /// Runs one padded batch through the encoder and pools each row's real tokens.
-    fn run_batch<T>(
-        &mut self,
-        seqs: &[&[u32]],
-        pool: &mut impl FnMut(Hidden) -> T,
-    ) -> Result<Vec<T>> {
+    fn run_batch<T>(&mut self, seqs: &[&[u32]], pool: &mut impl FnMut(Hidden) -> T) -> Result<Vec<T>> {
         let rows = seqs.len();
         let cols = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         let mut input_ids = vec![0i64; rows * cols];
@@ -206,13 +194,9 @@ impl Encoder {
         };
         let dim = self.manifest.dimensions;
         let mut layers = Vec::with_capacity(1 + self.earlier_layers.len());
-        for name in std::iter::once("last_hidden_state")
-            .chain(self.earlier_layers.iter().map(String::as_str))
-        {
+        for name in std::iter::once("last_hidden_state").chain(self.earlier_layers.iter().map(String::as_str)) {
             let (out_shape, values) = outputs[name].try_extract_tensor::<f32>()?;
-            if out_shape.len() != 3
-                || out_shape[0] as usize != rows
-                || out_shape[1] as usize != cols
+            if out_shape.len() != 3 || out_shape[0] as usize != rows || out_shape[1] as usize != cols
                 || out_shape[2] as usize != dim
             {
                 return Err(Error::internal(format!(
@@ -227,10 +211,7 @@ impl Encoder {
             .enumerate()
             .map(|(r, seq)| {
                 let real = r * cols * dim..(r * cols + seq.len()) * dim;
-                pool(Hidden {
-                    tokens: &layers[0][real.clone()],
-                    earlier: layers[1..].iter().map(|l| &l[real.clone()]).collect(),
-                })
+                pool(Hidden { tokens: &layers[0][real.clone()], earlier: layers[1..].iter().map(|l| &l[real.clone()]).collect() })
             })
             .collect())
     }
@@ -246,14 +227,8 @@ mod tests {
         let mut order: Vec<usize> = (0..lens.len()).collect();
         order.sort_by_key(|&i| lens[i]);
         let buckets = length_buckets(&order, |i| lens[i], 32);
-        let as_lens: Vec<Vec<usize>> = buckets
-            .iter()
-            .map(|b| b.iter().map(|&i| lens[i]).collect())
-            .collect();
-        assert_eq!(
-            as_lens,
-            vec![vec![5, 6, 7, 9], vec![30, 31], vec![180], vec![200]]
-        );
+        let as_lens: Vec<Vec<usize>> = buckets.iter().map(|b| b.iter().map(|&i| lens[i]).collect()).collect();
+        assert_eq!(as_lens, vec![vec![5, 6, 7, 9], vec![30, 31], vec![180], vec![200]]);
         // and the batch size caps a bucket
         let same = [10; 5];
         let order: Vec<usize> = (0..5).collect();

@@ -96,11 +96,7 @@ fn ensure_runtime() -> Result<Environment> {
 fn resident_bytes() -> usize {
     let pages = std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<usize>().ok())
-        })
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<usize>().ok()))
         .unwrap_or(0);
     // SAFETY: sysconf has no preconditions
     pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as usize
@@ -113,12 +109,8 @@ fn load_encoder(manifest: Rc<Manifest>, dir: &Path) -> Result<Encoder> {
     let tokenizer_bytes = files::read_verified(dir, &manifest.files.tokenizer)?;
     let environment = ensure_runtime()?;
 
-    let mut tokenizer = Tokenizer::from_bytes(&tokenizer_bytes).map_err(|e| {
-        Error::internal(format!(
-            "could not parse {}: {e}",
-            manifest.files.tokenizer.name
-        ))
-    })?;
+    let mut tokenizer = Tokenizer::from_bytes(&tokenizer_bytes)
+        .map_err(|e| Error::internal(format!("could not parse {}: {e}", manifest.files.tokenizer.name)))?;
     // The shipped tokenizer.json pads and truncates everything to 128: we pad per batch ourselves
     // and truncate to custprofile.max_tokens at each call.
     tokenizer.with_padding(None);
@@ -140,10 +132,7 @@ fn load_encoder(manifest: Rc<Manifest>, dir: &Path) -> Result<Encoder> {
         // SkipLayerNormalization (Add + LayerNormalization fused) computes its statistics with a
         // scalar loop: 17% of the encoder's time on this graph, against 3% for the plain
         // LayerNormalization plus a vectorised Add (ONNX Runtime's profiler; the same vectors)
-        .with_config_entry(
-            "optimization.disable_specified_optimizers",
-            "SkipLayerNormFusion",
-        )
+        .with_config_entry("optimization.disable_specified_optimizers", "SkipLayerNormFusion")
         .map_err(ort::Error::from)?
         .commit_from_memory(&model_bytes)?;
     drop(model_bytes);
@@ -161,13 +150,7 @@ fn load_encoder(manifest: Rc<Manifest>, dir: &Path) -> Result<Encoder> {
     }
     let earlier_layers = manifest.earlier_layer_outputs();
     let resident = resident_bytes().saturating_sub(before);
-    Ok(Encoder {
-        manifest,
-        session,
-        tokenizer,
-        earlier_layers,
-        resident_bytes: resident,
-    })
+    Ok(Encoder { manifest, session, tokenizer, earlier_layers, resident_bytes: resident })
 }
 
 /// The manifest of the encoder `custprofile.encoder` names (read once per backend and
@@ -175,13 +158,9 @@ fn load_encoder(manifest: Rc<Manifest>, dir: &Path) -> Result<Encoder> {
 pub fn current() -> Result<Rc<Manifest>> {
     let name = settings::encoder();
     let model_dir = settings::model_dir();
-    cache::get_or_try_insert(
-        Kind::Manifest,
-        &name,
-        &model_dir.display().to_string(),
-        |_| 1024,
-        || Manifest::read(&model_dir, &name),
-    )
+    cache::get_or_try_insert(Kind::Manifest, &name, &model_dir.display().to_string(), |_| 1024, || {
+        Manifest::read(&model_dir, &name)
+    })
 }
 
 /// Runs `f` with this backend's encoder, loading it first when needed or when
@@ -211,12 +190,7 @@ pub fn with_encoder<R>(f: impl FnOnce(&mut Encoder) -> Result<R>) -> Result<R> {
 /// with loads its own). The identity comes first, up to a space (names have none):
 /// `loaded_encoder` reads it back.
 fn encoder_version(manifest: &Manifest, dir: &Path) -> String {
-    format!(
-        "{} {} threads={}",
-        manifest.identity(),
-        dir.display(),
-        settings::intra_threads()
-    )
+    format!("{} {} threads={}", manifest.identity(), dir.display(), settings::intra_threads())
 }
 
 /// Keeps the encoder loaded now for the life of the process: it is never freed, even when the
@@ -234,18 +208,12 @@ pub fn keep_loaded_encoder() -> Result<()> {
 /// The sentence embedding (`embed_text`'s vector: mean pooling, unit length) of each text, in
 /// order, from one batched pass.
 pub fn embed(texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-    Ok(with_encoder(|e| e.encode(texts))?
-        .into_iter()
-        .map(|f| f.mean)
-        .collect())
+    Ok(with_encoder(|e| e.encode(texts))?.into_iter().map(|f| f.mean).collect())
 }
 
 /// The identity (`Manifest::identity`) of the encoder this backend holds in memory and the
 /// resident memory its load took, if one is loaded.
 pub fn loaded_encoder() -> Option<(String, usize)> {
     let (version, bytes) = cache::peek(Kind::Encoder, ENCODER_SLOT)?;
-    Some((
-        version.split(' ').next().unwrap_or_default().to_string(),
-        bytes,
-    ))
+    Some((version.split(' ').next().unwrap_or_default().to_string(), bytes))
 }

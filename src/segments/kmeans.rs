@@ -55,24 +55,12 @@ fn nearest_centre(p: &[f32], centres: &[Vec<f32>]) -> (usize, f64) {
         .iter()
         .enumerate()
         .map(|(c, centre)| (c, distance2(p, centre)))
-        .fold(
-            (0, f64::INFINITY),
-            |best, x| if x.1 < best.1 { x } else { best },
-        )
+        .fold((0, f64::INFINITY), |best, x| if x.1 < best.1 { x } else { best })
 }
 
 /// Clusters `points` (all of one dimension, at least `k` of them) into `k` groups.
-pub fn kmeans(
-    points: &[Vec<f32>],
-    k: usize,
-    seed: u64,
-    max_iterations: usize,
-    mut interrupt: impl FnMut(),
-) -> Clustering {
-    assert!(
-        k >= 1 && points.len() >= k,
-        "k-means needs at least k points"
-    );
+pub fn kmeans(points: &[Vec<f32>], k: usize, seed: u64, max_iterations: usize, mut interrupt: impl FnMut()) -> Clustering {
+    assert!(k >= 1 && points.len() >= k, "k-means needs at least k points");
     let dim = points[0].len();
     let mut rng = Rng::new(seed);
     let mut centres = initial_centres(points, k, &mut rng);
@@ -103,31 +91,18 @@ pub fn kmeans(
                 // an empty cluster takes over the point farthest from its centre
                 let far = (0..points.len())
                     .max_by(|&a, &b| {
-                        distance2(&points[a], &centres[assignment[a]])
-                            .total_cmp(&distance2(&points[b], &centres[assignment[b]]))
+                        distance2(&points[a], &centres[assignment[a]]).total_cmp(&distance2(&points[b], &centres[assignment[b]]))
                     })
                     .expect("points is not empty");
                 centres[c] = points[far].clone();
                 assignment[far] = c;
             } else {
-                centres[c] = sums[c]
-                    .iter()
-                    .map(|s| (s / counts[c] as f64) as f32)
-                    .collect();
+                centres[c] = sums[c].iter().map(|s| (s / counts[c] as f64) as f32).collect();
             }
         }
     }
-    let inertia = points
-        .iter()
-        .zip(&assignment)
-        .map(|(p, &c)| distance2(p, &centres[c]))
-        .sum();
-    Clustering {
-        centroids: centres,
-        assignment,
-        iterations,
-        inertia,
-    }
+    let inertia = points.iter().zip(&assignment).map(|(p, &c)| distance2(p, &centres[c])).sum();
+    Clustering { centroids: centres, assignment, iterations, inertia }
 }
 
 #[cfg(test)]
@@ -139,10 +114,7 @@ mod tests {
         let mut points = Vec::new();
         for centre in [[0.0f32, 0.0], [10.0, 0.0], [0.0, 10.0]] {
             for _ in 0..30 {
-                points.push(vec![
-                    centre[0] + rng.uniform() - 0.5,
-                    centre[1] + rng.uniform() - 0.5,
-                ]);
+                points.push(vec![centre[0] + rng.uniform() - 0.5, centre[1] + rng.uniform() - 0.5]);
             }
         }
         points
@@ -153,10 +125,7 @@ mod tests {
         let points = blobs();
         let c = kmeans(&points, 3, 42, 100, || {});
         for blob in points.chunks(30).zip(c.assignment.chunks(30)) {
-            assert!(
-                blob.1.iter().all(|&a| a == blob.1[0]),
-                "one blob, one cluster"
-            );
+            assert!(blob.1.iter().all(|&a| a == blob.1[0]), "one blob, one cluster");
         }
         let labels: std::collections::HashSet<usize> = c.assignment.iter().copied().collect();
         assert_eq!(labels.len(), 3);

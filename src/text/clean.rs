@@ -10,15 +10,13 @@ use unicode_normalization::UnicodeNormalization;
 
 pub const URL: &str = "[URL]";
 
-static SCRIPT_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"(?is)<(script|style)\b[^>]*>.*?</(script|style)\s*>").expect("valid")
-});
+static SCRIPT_RE: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"(?is)<(script|style)\b[^>]*>.*?</(script|style)\s*>").expect("valid"));
 static COMMENT_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"(?s)<!--.*?-->").expect("valid"));
 // a tag: < then a letter, / or ! (so "a < b" and "<3" stay)
 static TAG_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"<[/!]?[A-Za-z][^<>]*>").expect("valid"));
-static URL_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"(?i)\b(?:https?://|ftp://|www\.)[^\s<>]+[^\s<>.,;:!?)\]}'\x22]").expect("valid")
-});
+static URL_RE: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"(?i)\b(?:https?://|ftp://|www\.)[^\s<>]+[^\s<>.,;:!?)\]}'\x22]").expect("valid"));
 static REPEAT_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"[!?,;:*~=_-]{2,}").expect("valid"));
 static DOTS_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"\.{4,}|…+").expect("valid"));
 static SPACE_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"\s+").expect("valid"));
@@ -35,10 +33,7 @@ pub fn clean(text: &str) -> String {
     let t = URL_RE.replace_all(&t, URL);
     let t = DOTS_RE.replace_all(&t, "...");
     let t = tame_repeats(&t);
-    let t: String = t
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let t: String = t.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     SPACE_RE.replace_all(&t, " ").trim().to_string()
 }
 
@@ -65,15 +60,9 @@ mod tests {
     #[test]
     fn cleans() {
         let cases = [
-            (
-                "<p>Great&nbsp;kettle!!!</p><br/>Love it",
-                "Great kettle! Love it",
-            ),
+            ("<p>Great&nbsp;kettle!!!</p><br/>Love it", "Great kettle! Love it"),
             ("<script>alert(1)</script>Fine &amp; dandy", "Fine & dandy"),
-            (
-                "See https://shop.example.com/item?id=42, it's cheap",
-                "See [URL], it's cheap",
-            ),
+            ("See https://shop.example.com/item?id=42, it's cheap", "See [URL], it's cheap"),
             ("Why?!?!?! Sooo bad.....", "Why?! Sooo bad..."),
             ("ＡＢＣ　１２３ ﬁne", "ABC 123 fine"),
             ("  tabs\tand\nnewlines  ", "tabs and newlines"),

@@ -4,6 +4,7 @@
 //! enough in one character, other scripts need MIN_LETTERS.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::errors::{Error, Result};
 use crate::text::words;
@@ -114,11 +115,11 @@ impl Languages {
 
 thread_local! {
     /// The parsed custprofile.languages, kept while the setting's text stays the same.
-    static CURRENT: RefCell<Option<(String, std::rc::Rc<Languages>)>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<(String, Rc<Languages>)>> = const { RefCell::new(None) };
 }
 
 /// The languages custprofile.languages names (all when it is empty).
-pub fn current(setting: Option<String>) -> Result<std::rc::Rc<Languages>> {
+pub fn current(setting: Option<String>) -> Result<Rc<Languages>> {
     let key = setting.unwrap_or_default();
     CURRENT.with(|cell| {
         if let Some((k, l)) = cell.borrow().as_ref() {
@@ -126,7 +127,7 @@ pub fn current(setting: Option<String>) -> Result<std::rc::Rc<Languages>> {
                 return Ok(l.clone());
             }
         }
-        let parsed = std::rc::Rc::new(Languages::parse(&key)?);
+        let parsed = Rc::new(Languages::parse(&key)?);
         *cell.borrow_mut() = Some((key, parsed.clone()));
         Ok(parsed)
     })
@@ -168,11 +169,12 @@ pub fn detect_with_scores(text: &str, languages: &Languages) -> Option<Detection
 }
 
 fn script_name(script: Script) -> &'static str {
-    // whatlang calls Han "Mandarin"; the script is Han whichever language uses it
-    Script::all()
-        .iter()
-        .find(|s| **s == script && script != Script::Mandarin)
-        .map_or("Han", |s| s.name())
+    // whatlang calls Han "Mandarin"; the script is Han whichever language uses it. The name is
+    // taken from whatlang's static list: Script::name borrows from the value
+    if script == Script::Mandarin {
+        return "Han";
+    }
+    Script::all().iter().find(|s| **s == script).map_or("Han", |s| s.name())
 }
 
 fn round3(x: f64) -> f64 {

@@ -1,6 +1,7 @@
 //! Rules over text: cleaning, PII masking, language, sentences and clauses, words (Chinese
-//! segmented), aspect and topic terms and the aspect rule, keyword candidates (ranked with the encoder's vectors by `keywords::of_text`),
-//! pooling of token vectors, and the character bound applied before tokenisation.
+//! segmented), aspect and topic terms and the aspect rule, keyword candidates (ranked with the
+//! encoder's vectors by `keywords::of_text`), pooling of token vectors, and the character bound
+//! applied before tokenisation.
 
 pub mod aspects;
 pub mod clean;

@@ -20,31 +20,20 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("a valid built-in pattern")
 }
 
-static EMAIL_RE: Lazy<Regex> = Lazy::new(|| {
-    re(
-        r"(?i)(?-u:\b)[a-z0-9._%+-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}(?-u:\b)",
-    )
-});
+static EMAIL_RE: Lazy<Regex> =
+    Lazy::new(|| re(r"(?i)(?-u:\b)[a-z0-9._%+-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}(?-u:\b)"));
 // country code, check digits, then 11 to 30 characters, printed in groups of four or not at all
-static IBAN_RE: Lazy<Regex> = Lazy::new(|| {
-    re(
-        r"(?-u:\b)[A-Z]{2}[0-9]{2}(?:(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?|[A-Z0-9]{11,30})(?-u:\b)",
-    )
-});
+static IBAN_RE: Lazy<Regex> = Lazy::new(|| re(r"(?-u:\b)[A-Z]{2}[0-9]{2}(?:(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?|[A-Z0-9]{11,30})(?-u:\b)"));
 // + country code and 7 to 14 more digits in groups
-static INTL_PHONE_RE: Lazy<Regex> =
-    Lazy::new(|| re(r"\+[0-9]{1,3}(?:[ .-]?\(?[0-9]{1,5}\)?){1,6}"));
+static INTL_PHONE_RE: Lazy<Regex> = Lazy::new(|| re(r"\+[0-9]{1,3}(?:[ .-]?\(?[0-9]{1,5}\)?){1,6}"));
 static CN_ID_RE: Lazy<Regex> = Lazy::new(|| re(r"(?-u:\b)[0-9]{17}[0-9Xx](?-u:\b)"));
 static CARD_RE: Lazy<Regex> = Lazy::new(|| re(r"(?-u:\b)[0-9](?:[ -]?[0-9]){12,18}(?-u:\b)"));
 static SSN_RE: Lazy<Regex> = Lazy::new(|| re(r"(?-u:\b)([0-9]{3})-([0-9]{2})-([0-9]{4})(?-u:\b)"));
-static IPV4_RE: Lazy<Regex> =
-    Lazy::new(|| re(r"(?-u:\b)([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(?-u:\b)"));
+static IPV4_RE: Lazy<Regex> = Lazy::new(|| re(r"(?-u:\b)([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(?-u:\b)"));
 static IPV6_RE: Lazy<Regex> = Lazy::new(|| re(r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}"));
 // Chinese mobiles: 1[3-9]x xxxx xxxx; North American: (555) 123-4567 or 555-123-4567
-static CN_MOBILE_RE: Lazy<Regex> =
-    Lazy::new(|| re(r"(?-u:\b)1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?-u:\b)"));
-static NANP_RE: Lazy<Regex> =
-    Lazy::new(|| re(r"(?:\([0-9]{3}\) ?|(?-u:\b)[0-9]{3}[-.])[0-9]{3}[-.][0-9]{4}(?-u:\b)"));
+static CN_MOBILE_RE: Lazy<Regex> = Lazy::new(|| re(r"(?-u:\b)1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?-u:\b)"));
+static NANP_RE: Lazy<Regex> = Lazy::new(|| re(r"(?:\([0-9]{3}\) ?|(?-u:\b)[0-9]{3}[-.])[0-9]{3}[-.][0-9]{4}(?-u:\b)"));
 
 /// The text with every recognised piece of PII replaced by its placeholder.
 pub fn mask(text: &str) -> String {
@@ -57,39 +46,25 @@ pub fn mask(text: &str) -> String {
     let t = replace_checked(&t, &CN_ID_RE, |c| cn_id_valid(&c[0]).then_some(NATIONAL_ID));
     let t = replace_checked(&t, &CARD_RE, |c| card_valid(&c[0]).then_some(CARD));
     let t = replace_checked(&t, &SSN_RE, |c| {
-        let ok = &c[1] != "000"
-            && &c[1] != "666"
-            && !c[1].starts_with('9')
-            && &c[2] != "00"
-            && &c[3] != "0000";
+        let ok = &c[1] != "000" && &c[1] != "666" && !c[1].starts_with('9') && &c[2] != "00" && &c[3] != "0000";
         ok.then_some(NATIONAL_ID)
     });
     let t = replace_checked(&t, &IPV4_RE, |c| {
-        (1..=4)
-            .all(|i| c[i].parse::<u16>().is_ok_and(|o| o <= 255))
-            .then_some(IP)
+        (1..=4).all(|i| c[i].parse::<u16>().is_ok_and(|o| o <= 255)).then_some(IP)
     });
     let t = replace_checked(&t, &IPV6_RE, |c| {
         let s = &c[0];
-        (s.matches(':').count() >= 2
-            && s.parse::<Ipv6Addr>().is_ok()
-            && s.chars().any(|ch| ch.is_ascii_hexdigit()))
-        .then_some(IP)
+        (s.matches(':').count() >= 2 && s.parse::<Ipv6Addr>().is_ok() && s.chars().any(|ch| ch.is_ascii_hexdigit()))
+            .then_some(IP)
     });
     let t = CN_MOBILE_RE.replace_all(&t, PHONE);
     NANP_RE.replace_all(&t, PHONE).into_owned()
 }
 
 /// Replaces the matches for which `check` gives a placeholder; leaves the others.
-fn replace_checked(
-    text: &str,
-    re: &Regex,
-    check: impl Fn(&Captures) -> Option<&'static str>,
-) -> String {
-    re.replace_all(text, |c: &Captures| {
-        check(c).map_or_else(|| c[0].to_string(), str::to_string)
-    })
-    .into_owned()
+fn replace_checked(text: &str, re: &Regex, check: impl Fn(&Captures) -> Option<&'static str>) -> String {
+    re.replace_all(text, |c: &Captures| check(c).map_or_else(|| c[0].to_string(), str::to_string))
+        .into_owned()
 }
 
 fn digits(s: &str) -> Vec<u32> {
@@ -110,17 +85,7 @@ pub fn card_valid(s: &str) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &x)| {
-            if i % 2 == 1 {
-                if x * 2 > 9 {
-                    x * 2 - 9
-                } else {
-                    x * 2
-                }
-            } else {
-                x
-            }
-        })
+        .map(|(i, &x)| if i % 2 == 1 { if x * 2 > 9 { x * 2 - 9 } else { x * 2 } } else { x })
         .sum();
     sum % 10 == 0
 }
@@ -139,11 +104,7 @@ pub fn iban_valid(s: &str) -> bool {
             'A'..='Z' => c as u64 - 'A' as u64 + 10,
             _ => return false,
         };
-        rem = if v >= 10 {
-            (rem * 100 + v) % 97
-        } else {
-            (rem * 10 + v) % 97
-        };
+        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
     }
     rem == 1
 }
@@ -162,11 +123,7 @@ pub fn cn_id_valid(s: &str) -> bool {
     }
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const CHECK: &[u8; 11] = b"10X98765432";
-    let sum: u32 = b[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(&c, w)| (c - b'0') as u32 * w)
-        .sum();
+    let sum: u32 = b[..17].iter().zip(WEIGHTS).map(|(&c, w)| (c - b'0') as u32 * w).sum();
     CHECK[(sum % 11) as usize] == b[17].to_ascii_uppercase()
 }
 
@@ -177,16 +134,10 @@ mod tests {
     #[test]
     fn masks_each_kind() {
         let cases = [
-            (
-                "mail me at jane.doe+shop@example.co.uk please",
-                "mail me at [EMAIL] please",
-            ),
+            ("mail me at jane.doe+shop@example.co.uk please", "mail me at [EMAIL] please"),
             ("card 4111 1111 1111 1111 expired", "card [CARD] expired"),
             ("card 4111-1111-1111-1111", "card [CARD]"),
-            (
-                "IBAN DE89 3704 0044 0532 0130 00 for the refund",
-                "IBAN [IBAN] for the refund",
-            ),
+            ("IBAN DE89 3704 0044 0532 0130 00 for the refund", "IBAN [IBAN] for the refund"),
             ("GB82WEST12345698765432", "[IBAN]"),
             ("call +44 20 7946 0958 now", "call [PHONE] now"),
             ("call +86 138 0013 8000", "call [PHONE]"),

@@ -29,10 +29,7 @@ pub fn pool(tokens: &[f32], dim: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     if tokens.len() < dim {
         max.iter_mut().for_each(|x| *x = 0.0);
     }
-    let mut cls = tokens
-        .get(..dim)
-        .map(<[f32]>::to_vec)
-        .unwrap_or_else(|| vec![0.0; dim]);
+    let mut cls = tokens.get(..dim).map(<[f32]>::to_vec).unwrap_or_else(|| vec![0.0; dim]);
     normalize(&mut max);
     normalize(&mut cls);
     (mean(tokens, dim), max, cls)
@@ -49,9 +46,7 @@ pub fn attention_weights(tokens: &[f32], dim: usize, queries: &[f32], heads: usi
         }
     }
     for k in 0..heads {
-        let max = (0..len)
-            .map(|t| w[t * heads + k])
-            .fold(f32::NEG_INFINITY, f32::max);
+        let max = (0..len).map(|t| w[t * heads + k]).fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0f32;
         for t in 0..len {
             let e = (w[t * heads + k] - max).exp();
@@ -72,10 +67,7 @@ pub fn attend(tokens: &[f32], dim: usize, weights: &[f32], heads: usize) -> Vec<
     for (t, row) in tokens.chunks_exact(dim).enumerate() {
         for k in 0..heads {
             let a = weights[t * heads + k];
-            out[k * dim..(k + 1) * dim]
-                .iter_mut()
-                .zip(row)
-                .for_each(|(o, &h)| *o += a * h);
+            out[k * dim..(k + 1) * dim].iter_mut().zip(row).for_each(|(o, &h)| *o += a * h);
         }
     }
     out

@@ -6,8 +6,7 @@ use jieba_rs::Jieba;
 use once_cell::sync::Lazy;
 use regex::Regex;
 
-static WORD_RE: Lazy<Regex> =
-    Lazy::new(|| Regex::new(r"[\p{L}\p{N}]+(?:['’][\p{L}]+)*").expect("valid"));
+static WORD_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"[\p{L}\p{N}]+(?:['’][\p{L}]+)*").expect("valid"));
 
 /// jieba's own dictionary (349,046 words, embedded in the library): parsed on the first Chinese
 /// text of a backend, about 100 ms.
@@ -30,12 +29,7 @@ pub fn split(text: &str) -> Vec<&str> {
         if has_han(run) {
             // HMM on: jieba also finds words its dictionary lacks (names, new product words)
             let tokens = JIEBA.cut(run, true);
-            out.extend(
-                tokens
-                    .into_iter()
-                    .map(|t| &run[t.byte_start..t.byte_end])
-                    .filter(|w| w.chars().any(char::is_alphanumeric)),
-            );
+            out.extend(tokens.into_iter().map(|t| &run[t.byte_start..t.byte_end]).filter(|w| w.chars().any(char::is_alphanumeric)));
         } else {
             out.push(run);
         }
@@ -49,8 +43,7 @@ pub fn join(words: &[impl AsRef<str>]) -> String {
     let mut phrase = String::new();
     for w in words {
         let w = w.as_ref();
-        let glued =
-            phrase.chars().last().is_some_and(is_han) && w.chars().next().is_some_and(is_han);
+        let glued = phrase.chars().last().is_some_and(is_han) && w.chars().next().is_some_and(is_han);
         if !phrase.is_empty() && !glued {
             phrase.push(' ');
         }
@@ -65,26 +58,14 @@ mod tests {
 
     #[test]
     fn spaced_scripts_split_on_non_letters() {
-        assert_eq!(
-            split("Don't buy it: 2 stars!"),
-            vec!["Don't", "buy", "it", "2", "stars"]
-        );
-        assert_eq!(
-            split("Très bien, livré à temps"),
-            vec!["Très", "bien", "livré", "à", "temps"]
-        );
+        assert_eq!(split("Don't buy it: 2 stars!"), vec!["Don't", "buy", "it", "2", "stars"]);
+        assert_eq!(split("Très bien, livré à temps"), vec!["Très", "bien", "livré", "à", "temps"]);
     }
 
     #[test]
     fn chinese_is_segmented_into_words() {
-        assert_eq!(
-            split("物流很快，质量不错"),
-            vec!["物流", "很快", "质量", "不错"]
-        );
-        assert_eq!(
-            split("iPhone15的电池续航很好 👍"),
-            vec!["iPhone15", "的", "电池", "续航", "很", "好"]
-        );
+        assert_eq!(split("物流很快，质量不错"), vec!["物流", "很快", "质量", "不错"]);
+        assert_eq!(split("iPhone15的电池续航很好 👍"), vec!["iPhone15", "的", "电池", "续航", "很", "好"]);
         assert_eq!(split("！？。👍"), Vec::<&str>::new());
     }
 

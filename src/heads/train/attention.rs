@@ -25,14 +25,8 @@ pub struct Pooled {
 impl<'a> AttentionTraining<'a> {
     pub fn new(store: &'a TokenStore, heads: usize, rng: &mut Rng) -> Self {
         // small queries: training starts from (nearly) mean pooling
-        let queries = (0..heads * store.dim())
-            .map(|_| (rng.uniform() * 2.0 - 1.0) * 0.01)
-            .collect();
-        AttentionTraining {
-            store,
-            attention: Attention { heads, queries },
-            adam: Adam::new(heads * store.dim()),
-        }
+        let queries = (0..heads * store.dim()).map(|_| (rng.uniform() * 2.0 - 1.0) * 0.01).collect();
+        AttentionTraining { store, attention: Attention { heads, queries }, adam: Adam::new(heads * store.dim()) }
     }
 
     pub fn width(&self) -> usize {
@@ -42,11 +36,7 @@ impl<'a> AttentionTraining<'a> {
     pub fn forward(&self, i: usize) -> Pooled {
         let tokens = self.store.row(i);
         let (pooled, weights) = self.attention.pool(&tokens, self.store.dim());
-        Pooled {
-            pooled,
-            tokens,
-            weights,
-        }
+        Pooled { pooled, tokens, weights }
     }
 
     /// Adds the queries' gradient given the gradient of the row's attention pools.
@@ -55,33 +45,18 @@ impl<'a> AttentionTraining<'a> {
         let len = row.tokens.len() / dim;
         // d loss / d weight[t, k] = d_pooled[k] . token[t]
         let mut dw = vec![0f32; len * heads];
-        gemm(
-            len,
-            dim,
-            heads,
-            (&row.tokens, dim, 1),
-            (d_pooled, 1, dim),
-            &mut dw,
-        );
+        gemm(len, dim, heads, (&row.tokens, dim, 1), (d_pooled, 1, dim), &mut dw);
         // through the softmax over tokens, to the scores query[k] . token[t]
         let mut de = vec![0f32; len * heads];
         for k in 0..heads {
-            let dot: f32 = (0..len)
-                .map(|t| row.weights[t * heads + k] * dw[t * heads + k])
-                .sum();
+            let dot: f32 = (0..len).map(|t| row.weights[t * heads + k] * dw[t * heads + k]).sum();
             for t in 0..len {
                 de[t * heads + k] = row.weights[t * heads + k] * (dw[t * heads + k] - dot);
             }
         }
         let mut dq = vec![0f32; heads * dim];
-        gemm(
-            heads,
-            len,
-            dim,
-            (&de, 1, heads),
-            (&row.tokens, dim, 1),
-            &mut dq,
-        );
+        gemm(heads, len, dim, (&de, 1, heads), (&row.tokens, dim, 1), &mut dq);
         grad.iter_mut().zip(&dq).for_each(|(g, d)| *g += d);
     }
 }
+

@@ -12,19 +12,13 @@ pub struct Averaged {
 
 impl Averaged {
     pub fn new(layers: &[Layer], queries: Option<&[f32]>) -> Self {
-        Averaged {
-            layers: layers.to_vec(),
-            queries: queries.map(<[f32]>::to_vec),
-            steps: 0,
-        }
+        Averaged { layers: layers.to_vec(), queries: queries.map(<[f32]>::to_vec), steps: 0 }
     }
 
     pub fn add(&mut self, layers: &[Layer], queries: Option<&[f32]>) {
         self.steps += 1;
         let n = self.steps as f32;
-        let mean_in = |mean: &mut [f32], x: &[f32]| {
-            mean.iter_mut().zip(x).for_each(|(m, v)| *m += (v - *m) / n)
-        };
+        let mean_in = |mean: &mut [f32], x: &[f32]| mean.iter_mut().zip(x).for_each(|(m, v)| *m += (v - *m) / n);
         for (m, l) in self.layers.iter_mut().zip(layers) {
             mean_in(&mut m.weights, &l.weights);
             mean_in(&mut m.bias, &l.bias);
@@ -42,3 +36,4 @@ impl Averaged {
         }
     }
 }
+

@@ -41,9 +41,7 @@ impl Model {
         [Model::Logistic, Model::Mlp]
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                Error::invalid_parameter("option \"model\" must be \"logistic\" or \"mlp\"")
-            })
+            .ok_or_else(|| Error::invalid_parameter("option \"model\" must be \"logistic\" or \"mlp\""))
     }
 
     /// The name options and training reports use.
@@ -84,9 +82,7 @@ impl TrainOptions {
     /// Reads the options object of `train_classifier`; unknown keys are an error so that a typo
     /// does not silently train with defaults.
     pub fn from_json(v: &Value) -> Result<Self> {
-        let obj = v
-            .as_object()
-            .ok_or_else(|| Error::invalid_parameter("options must be a JSON object"))?;
+        let obj = v.as_object().ok_or_else(|| Error::invalid_parameter("options must be a JSON object"))?;
         let mut o = TrainOptions {
             model: Model::Logistic,
             hidden: 128,
@@ -133,37 +129,23 @@ impl TrainOptions {
         }
         o.model = Model::parse(model)?;
         if !(0.0..0.9).contains(&o.validation_share) {
-            return Err(Error::invalid_parameter(
-                "option \"validation_share\" must be in [0, 0.9)",
-            ));
+            return Err(Error::invalid_parameter("option \"validation_share\" must be in [0, 0.9)"));
         }
-        if o.epochs == 0
-            || o.epochs > 1000
-            || o.batch_size == 0
-            || o.hidden == 0
-            || o.hidden > 4096
-            || o.l2 < 0.0
-        {
+        if o.epochs == 0 || o.epochs > 1000 || o.batch_size == 0 || o.hidden == 0 || o.hidden > 4096 || o.l2 < 0.0 {
             return Err(Error::invalid_parameter(
                 "epochs must be in 1..1000, batch_size and hidden positive (hidden at most 4096), l2 not negative",
             ));
         }
         // "encoder_layers" depends on the encoder: heads::classifier checks it against the manifest
         if !(1..=16).contains(&o.heads) {
-            return Err(Error::invalid_parameter(
-                "option \"heads\" must be in 1..16",
-            ));
+            return Err(Error::invalid_parameter("option \"heads\" must be in 1..16"));
         }
         // sane ranges: beyond them the optimiser overflows to NaN weights
         if !(o.l2.is_finite() && (0.0..=100.0).contains(&o.l2)) {
-            return Err(Error::invalid_parameter(
-                "option \"l2\" must be between 0 and 100",
-            ));
+            return Err(Error::invalid_parameter("option \"l2\" must be between 0 and 100"));
         }
         if !(o.learning_rate.is_finite() && (0.0..=10.0).contains(&o.learning_rate)) {
-            return Err(Error::invalid_parameter(
-                "option \"learning_rate\" must be between 0 (the default) and 10",
-            ));
+            return Err(Error::invalid_parameter("option \"learning_rate\" must be between 0 (the default) and 10"));
         }
         if o.learning_rate <= 0.0 {
             o.learning_rate = match o.model {
@@ -207,12 +189,7 @@ pub struct Trained {
 /// split the rows, standardise, run the epochs (each a pass of optimiser steps, then validation
 /// of the weights or of their running average), keep the best epoch, calibrate, fold the
 /// standardisation into the first layer.
-pub fn train(
-    data: &Dataset,
-    class_names: &[String],
-    o: &TrainOptions,
-    mut interrupt: impl FnMut(),
-) -> Result<Trained> {
+pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut interrupt: impl FnMut()) -> Result<Trained> {
     let started = Instant::now();
     let mut rng = Rng::new(o.seed);
     let (val_idx, mut train_idx) = split(data.y.len(), o.validation_share, &mut rng)?;
@@ -229,9 +206,7 @@ pub fn train(
             t.step(batch);
             if o.average_weights && epoch > 0 {
                 let queries = t.attention.as_ref().map(|a| a.attention.queries.as_slice());
-                averaged
-                    .get_or_insert_with(|| Averaged::new(&t.layers, queries))
-                    .add(&t.layers, queries);
+                averaged.get_or_insert_with(|| Averaged::new(&t.layers, queries)).add(&t.layers, queries);
             }
         }
         // validation sees the averaged weights, training goes on from its own
@@ -241,12 +216,7 @@ pub fn train(
         if !val_y.is_empty() {
             let acc = t.accuracy(&val_idx, &val_y);
             if best.as_ref().map(|b| acc > b.0).unwrap_or(true) {
-                best = Some((
-                    acc,
-                    t.layers.clone(),
-                    t.attention.as_ref().map(|a| a.attention.clone()),
-                    epoch + 1,
-                ));
+                best = Some((acc, t.layers.clone(), t.attention.as_ref().map(|a| a.attention.clone()), epoch + 1));
             }
         }
         if let Some(a) = averaged.as_mut() {
@@ -268,20 +238,9 @@ pub fn train(
     };
 
     let val_x = t.inputs_of(&val_idx);
-    let mut metrics = validation_metrics(
-        &predict_batch(&t.layers, &val_x, t.dim),
-        &val_y,
-        data.classes,
-        class_names,
-    );
+    let mut metrics = validation_metrics(&predict_batch(&t.layers, &val_x, t.dim), &val_y, data.classes, class_names);
     let temperature = (o.calibrate && !val_y.is_empty()).then(|| t.calibrate(&val_x, &val_y));
-    let Training {
-        mut layers,
-        attention,
-        mu,
-        sigma,
-        ..
-    } = t;
+    let Training { mut layers, attention, mu, sigma, .. } = t;
     fold_standardisation(&mut layers[0], &mu, &sigma);
     let attention = attention.map(|a| a.attention);
     check_finite(&layers, attention.as_ref())?;
@@ -291,11 +250,7 @@ pub fn train(
     }
     metrics["training_rows"] = json!(train_idx.len());
     metrics["training_seconds"] = json!((started.elapsed().as_secs_f64() * 100.0).round() / 100.0);
-    Ok(Trained {
-        layers,
-        attention,
-        metrics,
-    })
+    Ok(Trained { layers, attention, metrics })
 }
 
 /// The held-out validation rows and the training rows, by a seeded shuffle.
@@ -305,9 +260,7 @@ fn split(n: usize, validation_share: f64, rng: &mut Rng) -> Result<(Vec<usize>, 
     let n_val = ((n as f64) * validation_share).round() as usize;
     let (val_idx, train_idx) = idx.split_at(n_val);
     if train_idx.is_empty() {
-        return Err(Error::invalid_parameter(
-            "no training rows are left after the validation share",
-        ));
+        return Err(Error::invalid_parameter("no training rows are left after the validation share"));
     }
     Ok((val_idx.to_vec(), train_idx.to_vec()))
 }
@@ -340,18 +293,14 @@ fn standardisation(data: &Dataset, train_idx: &[usize]) -> (Vec<f32>, Vec<f32>) 
 /// A head whose weights overflowed is an ERROR, never a stored head.
 fn check_finite(layers: &[Layer], attention: Option<&Attention>) -> Result<()> {
     let finite = |v: &[f32]| v.iter().all(|w| w.is_finite());
-    if layers.iter().all(|l| finite(&l.weights) && finite(&l.bias))
-        && attention.is_none_or(|a| finite(&a.queries))
-    {
+    if layers.iter().all(|l| finite(&l.weights) && finite(&l.bias)) && attention.is_none_or(|a| finite(&a.queries)) {
         return Ok(());
     }
     Err(Error::new(
         pgrx::PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
         "training diverged: the head's weights are not finite numbers, so nothing was stored",
     )
-    .hint(
-        "Train again with a smaller learning_rate (or l2), or check the inputs for extreme values.",
-    ))
+    .hint("Train again with a smaller learning_rate (or l2), or check the inputs for extreme values."))
 }
 
 /// The parameters while they are trained, with the optimiser's state and the standardisation.
@@ -372,13 +321,7 @@ struct Training<'a> {
 impl<'a> Training<'a> {
     /// Initial layers (Glorot-uniform hidden layer, zero logistic layer) and attention queries,
     /// drawn from `rng` in that order.
-    fn new(
-        data: &'a Dataset<'a>,
-        o: &'a TrainOptions,
-        mu: Vec<f32>,
-        sigma: Vec<f32>,
-        rng: &mut Rng,
-    ) -> Self {
+    fn new(data: &'a Dataset<'a>, o: &'a TrainOptions, mu: Vec<f32>, sigma: Vec<f32>, rng: &mut Rng) -> Self {
         let extra_dim = data.tokens.map_or(0, |(store, heads)| heads * store.dim());
         let dim = data.dim + extra_dim;
         let sizes: Vec<usize> = match o.model {
@@ -389,43 +332,14 @@ impl<'a> Training<'a> {
             .windows(2)
             .map(|w| {
                 let limit = (6.0 / w[0] as f32).sqrt();
-                let weights = (0..w[0] * w[1])
-                    .map(|_| {
-                        if sizes.len() > 2 {
-                            (rng.uniform() * 2.0 - 1.0) * limit
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                Layer {
-                    inputs: w[0],
-                    outputs: w[1],
-                    weights,
-                    bias: vec![0.0; w[1]],
-                }
+                let weights = (0..w[0] * w[1]).map(|_| if sizes.len() > 2 { (rng.uniform() * 2.0 - 1.0) * limit } else { 0.0 }).collect();
+                Layer { inputs: w[0], outputs: w[1], weights, bias: vec![0.0; w[1]] }
             })
             .collect();
-        let adam = layers
-            .iter()
-            .map(|l| (Adam::new(l.weights.len()), Adam::new(l.outputs)))
-            .collect();
-        let attention = data
-            .tokens
-            .map(|(store, heads)| AttentionTraining::new(store, heads, rng));
+        let adam = layers.iter().map(|l| (Adam::new(l.weights.len()), Adam::new(l.outputs))).collect();
+        let attention = data.tokens.map(|(store, heads)| AttentionTraining::new(store, heads, rng));
         let batch = Vec::with_capacity(o.batch_size * dim);
-        Training {
-            data,
-            o,
-            layers,
-            adam,
-            attention,
-            mu,
-            sigma,
-            dim,
-            step: 0,
-            batch,
-        }
+        Training { data, o, layers, adam, attention, mu, sigma, dim, step: 0, batch }
     }
 
     /// One row's input, standardised, appended to `out`: the fixed part, then the attention pools.
@@ -438,11 +352,7 @@ impl<'a> Training<'a> {
             out.extend_from_slice(&p.pooled);
             p
         });
-        out[start..]
-            .iter_mut()
-            .zip(&self.mu)
-            .zip(&self.sigma)
-            .for_each(|((v, m), s)| *v = (*v - m) / s);
+        out[start..].iter_mut().zip(&self.mu).zip(&self.sigma).for_each(|((v, m), s)| *v = (*v - m) / s);
         pooled
     }
 
@@ -461,17 +371,12 @@ impl<'a> Training<'a> {
         let rows = batch.len();
         let mut xb = std::mem::take(&mut self.batch);
         xb.clear();
-        let pooled: Vec<Option<Pooled>> =
-            batch.iter().map(|&i| self.input_of(i, &mut xb)).collect();
+        let pooled: Vec<Option<Pooled>> = batch.iter().map(|&i| self.input_of(i, &mut xb)).collect();
         // forward for the whole batch, keeping every layer's input (rows × width, row-major)
         let acts = forward_batch(&self.layers, &xb, rows);
         self.batch = xb;
         let classes = data.classes;
-        let wsum: f32 = batch
-            .iter()
-            .map(|&i| data.weight[i])
-            .sum::<f32>()
-            .max(1e-12);
+        let wsum: f32 = batch.iter().map(|&i| data.weight[i]).sum::<f32>().max(1e-12);
         let mut delta = acts.last().expect("logits").clone();
         for (r, &i) in batch.iter().enumerate() {
             let row = &mut delta[r * classes..(r + 1) * classes];
@@ -487,14 +392,7 @@ impl<'a> Training<'a> {
             let l = &self.layers[k];
             let input = &acts[k];
             let mut gw = vec![0f32; l.weights.len()];
-            gemm(
-                l.outputs,
-                rows,
-                l.inputs,
-                (&delta, 1, l.outputs),
-                (input, l.inputs, 1),
-                &mut gw,
-            );
+            gemm(l.outputs, rows, l.inputs, (&delta, 1, l.outputs), (input, l.inputs, 1), &mut gw);
             let mut gb = vec![0f32; l.outputs];
             for row in delta.chunks_exact(l.outputs) {
                 gb.iter_mut().zip(row).for_each(|(g, d)| *g += d);
@@ -502,21 +400,10 @@ impl<'a> Training<'a> {
             grads.push((gw, gb));
             if k > 0 || self.attention.is_some() {
                 let mut prev = vec![0f32; rows * l.inputs];
-                gemm(
-                    rows,
-                    l.outputs,
-                    l.inputs,
-                    (&delta, l.outputs, 1),
-                    (&l.weights, l.inputs, 1),
-                    &mut prev,
-                );
+                gemm(rows, l.outputs, l.inputs, (&delta, l.outputs, 1), (&l.weights, l.inputs, 1), &mut prev);
                 if k > 0 {
                     // ReLU derivative of the hidden layer
-                    prev.iter_mut().zip(input).for_each(|(p, &a)| {
-                        if a <= 0.0 {
-                            *p = 0.0
-                        }
-                    });
+                    prev.iter_mut().zip(input).for_each(|(p, &a)| if a <= 0.0 { *p = 0.0 });
                 }
                 delta = prev;
             }
@@ -524,9 +411,7 @@ impl<'a> Training<'a> {
         grads.reverse();
         self.step += 1;
         let step = self.step;
-        for ((l, (gw, gb)), (aw, ab)) in
-            self.layers.iter_mut().zip(&grads).zip(self.adam.iter_mut())
-        {
+        for ((l, (gw, gb)), (aw, ab)) in self.layers.iter_mut().zip(&grads).zip(self.adam.iter_mut()) {
             adam_step(&mut l.weights, gw, aw, o.learning_rate, o.l2, step);
             adam_step(&mut l.bias, gb, ab, o.learning_rate, 0.0, step);
         }
@@ -537,62 +422,34 @@ impl<'a> Training<'a> {
             let mut grad = vec![0f32; att.width()];
             for (r, p) in pooled.iter().enumerate() {
                 let p = p.as_ref().expect("pooled under attention");
-                let d: Vec<f32> = delta[r * dim + fixed_dim..(r + 1) * dim]
-                    .iter()
-                    .zip(&self.sigma[fixed_dim..])
-                    .map(|(d, s)| d / s)
-                    .collect();
+                let d: Vec<f32> =
+                    delta[r * dim + fixed_dim..(r + 1) * dim].iter().zip(&self.sigma[fixed_dim..]).map(|(d, s)| d / s).collect();
                 att.backward(p, &d, &mut grad);
             }
-            adam_step(
-                &mut att.attention.queries,
-                &grad,
-                &mut att.adam,
-                o.learning_rate,
-                0.0,
-                step,
-            );
+            adam_step(&mut att.attention.queries, &grad, &mut att.adam, o.learning_rate, 0.0, step);
         }
     }
 
     /// Share of the rows whose most likely class is their label.
     fn accuracy(&self, rows: &[usize], y: &[usize]) -> f64 {
         let x = self.inputs_of(rows);
-        let hits = predict_batch(&self.layers, &x, self.dim)
-            .iter()
-            .zip(y)
-            .filter(|(p, y)| p == y)
-            .count();
+        let hits = predict_batch(&self.layers, &x, self.dim).iter().zip(y).filter(|(p, y)| p == y).count();
         hits as f64 / y.len() as f64
     }
 
     /// Divides the last layer by the temperature that fits the validation rows best; returns it.
     fn calibrate(&mut self, val_x: &[f32], val_y: &[usize]) -> f32 {
         let dim = self.dim;
-        let logits = val_x
-            .chunks(1024 * dim)
-            .flat_map(|c| {
-                forward_batch(&self.layers, c, c.len() / dim)
-                    .pop()
-                    .expect("logits")
-            })
-            .collect::<Vec<_>>();
+        let logits =
+            val_x.chunks(1024 * dim).flat_map(|c| forward_batch(&self.layers, c, c.len() / dim).pop().expect("logits")).collect::<Vec<_>>();
         let t = best_temperature(&logits, val_y, self.data.classes);
         let last = self.layers.last_mut().expect("a layer");
-        last.weights
-            .iter_mut()
-            .chain(last.bias.iter_mut())
-            .for_each(|w| *w /= t);
+        last.weights.iter_mut().chain(last.bias.iter_mut()).for_each(|w| *w /= t);
         t
     }
 }
 
-fn validation_metrics(
-    predicted_classes: &[usize],
-    ys: &[usize],
-    k: usize,
-    names: &[String],
-) -> Value {
+fn validation_metrics(predicted_classes: &[usize], ys: &[usize], k: usize, names: &[String]) -> Value {
     let mut tp = vec![0usize; k];
     let mut predicted = vec![0usize; k];
     let mut support = vec![0usize; k];
@@ -610,16 +467,9 @@ fn validation_metrics(
                 recall: round4(tp[c] as f64 / support[c].max(1) as f64),
                 support: support[c],
             };
-            (
-                names[c].clone(),
-                serde_json::to_value(m).expect("plain struct"),
-            )
+            (names[c].clone(), serde_json::to_value(m).expect("plain struct"))
         })
         .collect();
-    let acc = if ys.is_empty() {
-        Value::Null
-    } else {
-        json!(round4(tp.iter().sum::<usize>() as f64 / ys.len() as f64))
-    };
+    let acc = if ys.is_empty() { Value::Null } else { json!(round4(tp.iter().sum::<usize>() as f64 / ys.len() as f64)) };
     json!({ "validation_rows": ys.len(), "validation_accuracy": acc, "per_class": per_class })
 }

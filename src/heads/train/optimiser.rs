@@ -10,10 +10,7 @@ pub struct Adam {
 
 impl Adam {
     pub fn new(len: usize) -> Self {
-        Adam {
-            m: vec![0.0; len],
-            v: vec![0.0; len],
-        }
+        Adam { m: vec![0.0; len], v: vec![0.0; len] }
     }
 }
 
@@ -43,42 +40,20 @@ pub fn adam_step(p: &mut [f32], g: &[f32], s: &mut Adam, lr: f32, l2: f32, t: i3
 /// C (m × n, row-major) = A (m × k) · B (k × n), each of A and B given as (values, row stride,
 /// column stride), so that a transposed operand needs no copy. matrixmultiply picks the CPU's
 /// vector instructions at run time; the result is the same on every run on the same machine.
-pub fn gemm(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: (&[f32], usize, usize),
-    b: (&[f32], usize, usize),
-    c: &mut [f32],
-) {
-    let extent =
-        |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs + 1;
+pub fn gemm(m: usize, k: usize, n: usize, a: (&[f32], usize, usize), b: (&[f32], usize, usize), c: &mut [f32]) {
+    let extent = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs + 1;
     if m == 0 || k == 0 || n == 0 {
         c.iter_mut().for_each(|v| *v = 0.0);
         return;
     }
-    assert!(
-        a.0.len() >= extent(m, k, a.1, a.2)
-            && b.0.len() >= extent(k, n, b.1, b.2)
-            && c.len() >= m * n
-    );
+    assert!(a.0.len() >= extent(m, k, a.1, a.2) && b.0.len() >= extent(k, n, b.1, b.2) && c.len() >= m * n);
     // SAFETY: the assertion above keeps every index the strides reach inside the slices.
     unsafe {
         matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.0.as_ptr(),
-            a.1 as isize,
-            a.2 as isize,
-            b.0.as_ptr(),
-            b.1 as isize,
-            b.2 as isize,
-            0.0,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
+            m, k, n, 1.0,
+            a.0.as_ptr(), a.1 as isize, a.2 as isize,
+            b.0.as_ptr(), b.1 as isize, b.2 as isize,
+            0.0, c.as_mut_ptr(), n as isize, 1,
         );
     }
 }
@@ -88,14 +63,7 @@ pub fn forward_batch(layers: &[Layer], x: &[f32], rows: usize) -> Vec<Vec<f32>> 
     let mut acts = vec![x.to_vec()];
     for (k, l) in layers.iter().enumerate() {
         let mut z = vec![0f32; rows * l.outputs];
-        gemm(
-            rows,
-            l.inputs,
-            l.outputs,
-            (acts.last().expect("input"), l.inputs, 1),
-            (&l.weights, 1, l.inputs),
-            &mut z,
-        );
+        gemm(rows, l.inputs, l.outputs, (acts.last().expect("input"), l.inputs, 1), (&l.weights, 1, l.inputs), &mut z);
         for row in z.chunks_exact_mut(l.outputs) {
             row.iter_mut().zip(&l.bias).for_each(|(v, b)| *v += b);
             if k + 1 < layers.len() {
@@ -112,10 +80,9 @@ pub fn predict_batch(layers: &[Layer], x: &[f32], dim: usize) -> Vec<usize> {
     let classes = layers.last().map_or(0, |l| l.outputs);
     x.chunks(1024 * dim)
         .flat_map(|chunk| {
-            let logits = forward_batch(layers, chunk, chunk.len() / dim)
-                .pop()
-                .expect("logits");
+            let logits = forward_batch(layers, chunk, chunk.len() / dim).pop().expect("logits");
             logits.chunks_exact(classes).map(argmax).collect::<Vec<_>>()
         })
         .collect()
 }
+

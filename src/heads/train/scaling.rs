@@ -14,11 +14,7 @@ pub struct ColumnStats {
 
 impl ColumnStats {
     pub fn new(dim: usize) -> Self {
-        ColumnStats {
-            sum: vec![0.0; dim],
-            sq: vec![0.0; dim],
-            rows: 0,
-        }
+        ColumnStats { sum: vec![0.0; dim], sq: vec![0.0; dim], rows: 0 }
     }
 
     pub fn add(&mut self, row: &[f32]) {
@@ -33,12 +29,7 @@ impl ColumnStats {
     pub fn finish(&self) -> (Vec<f32>, Vec<f32>) {
         let n = self.rows.max(1) as f64;
         let mu = self.sum.iter().map(|m| (m / n) as f32).collect();
-        let sigma = self
-            .sq
-            .iter()
-            .zip(&self.sum)
-            .map(|(s, m)| ((s / n - (m / n).powi(2)).max(0.0).sqrt() as f32).max(1e-6))
-            .collect();
+        let sigma = self.sq.iter().zip(&self.sum).map(|(s, m)| ((s / n - (m / n).powi(2)).max(0.0).sqrt() as f32).max(1e-6)).collect();
         (mu, sigma)
     }
 }
@@ -66,15 +57,9 @@ pub fn best_temperature(logits: &[f32], y: &[usize], classes: usize) -> f32 {
             })
             .sum()
     };
-    (10..=200)
-        .map(|i| i as f32 * 0.05)
-        .fold((1.0f32, f64::INFINITY), |best, t| {
-            let v = nll(t);
-            if v < best.1 {
-                (t, v)
-            } else {
-                best
-            }
-        })
-        .0
+    (10..=200).map(|i| i as f32 * 0.05).fold((1.0f32, f64::INFINITY), |best, t| {
+        let v = nll(t);
+        if v < best.1 { (t, v) } else { best }
+    }).0
 }
+

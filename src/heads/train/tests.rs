@@ -5,10 +5,7 @@ use crate::heads::token_store;
 use crate::text::pooling;
 
 fn opts(model: &str) -> TrainOptions {
-    TrainOptions::from_json(
-        &json!({ "model": model, "epochs": 40, "validation_share": 0.25, "pooling": "mean" }),
-    )
-    .unwrap()
+    TrainOptions::from_json(&json!({ "model": model, "epochs": 40, "validation_share": 0.25, "pooling": "mean" })).unwrap()
 }
 
 /// Two well separated blobs in 2-D are learned perfectly, and training twice gives the same weights.
@@ -27,73 +24,36 @@ fn learns_separable_data_deterministically() {
     let w = vec![1.0; 200];
     let names = vec!["a".to_string(), "b".to_string()];
     for model in ["logistic", "mlp"] {
-        let data = Dataset {
-            x: &x,
-            dim: 2,
-            tokens: None,
-            y: &y,
-            weight: &w,
-            classes: 2,
-        };
+        let data = Dataset { x: &x, dim: 2, tokens: None, y: &y, weight: &w, classes: 2 };
         let a = train(&data, &names, &opts(model), || {}).unwrap();
         let b = train(&data, &names, &opts(model), || {}).unwrap();
         assert_eq!(a.metrics["validation_accuracy"], json!(1.0), "{model}");
         assert_eq!(a.layers[0].weights, b.layers[0].weights);
         // the folded layer works on raw features
-        assert_eq!(
-            predict_batch(&a.layers, &[-2.0, 1.0, 2.0, 1.0], 2),
-            vec![0, 1]
-        );
+        assert_eq!(predict_batch(&a.layers, &[-2.0, 1.0, 2.0, 1.0], 2), vec![0, 1]);
     }
 }
 
 /// Rows whose features overflow the optimiser give an ERROR (22003), not a head of NaNs.
 #[test]
 fn divergence_is_an_error_not_a_head() {
-    let x = vec![
-        f32::MAX,
-        -f32::MAX,
-        f32::NAN,
-        1.0,
-        -f32::MAX,
-        f32::MAX,
-        1.0,
-        f32::NAN,
-    ];
+    let x = vec![f32::MAX, -f32::MAX, f32::NAN, 1.0, -f32::MAX, f32::MAX, 1.0, f32::NAN];
     let y = vec![0, 1, 0, 1];
     let w = vec![1.0; 4];
     let names = vec!["a".to_string(), "b".to_string()];
     for model in ["logistic", "mlp"] {
-        let data = Dataset {
-            x: &x,
-            dim: 2,
-            tokens: None,
-            y: &y,
-            weight: &w,
-            classes: 2,
-        };
+        let data = Dataset { x: &x, dim: 2, tokens: None, y: &y, weight: &w, classes: 2 };
         let mut o = opts(model);
         o.validation_share = 0.0;
-        let e = train(&data, &names, &o, || {})
-            .err()
-            .expect("diverged training is refused");
-        assert_eq!(
-            e.code,
-            pgrx::PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-            "{model}"
-        );
+        let e = train(&data, &names, &o, || {}).err().expect("diverged training is refused");
+        assert_eq!(e.code, pgrx::PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "{model}");
     }
 }
 
 /// Options beyond sane ranges are refused before any work.
 #[test]
 fn options_out_of_range_are_refused() {
-    for bad in [
-        json!({"l2": 1e308}),
-        json!({"learning_rate": 1e30}),
-        json!({"l2": -1}),
-        json!({"learning_rate": -0.5}),
-    ] {
+    for bad in [json!({"l2": 1e308}), json!({"learning_rate": 1e30}), json!({"l2": -1}), json!({"learning_rate": -0.5})] {
         assert!(TrainOptions::from_json(&bad).is_err(), "{bad}");
     }
     assert!(TrainOptions::from_json(&json!({"l2": 0.01, "learning_rate": 0.5})).is_ok());
@@ -107,30 +67,14 @@ fn training_speed() {
     let (n, dim) = (6800, 1152);
     let mut rng = Rng::new(3);
     let y: Vec<usize> = (0..n).map(|i| i % 4).collect();
-    let x: Vec<f32> = (0..n * dim)
-        .map(|j| rng.uniform() + if j % dim == y[j / dim] { 1.0 } else { 0.0 })
-        .collect();
+    let x: Vec<f32> = (0..n * dim).map(|j| rng.uniform() + if j % dim == y[j / dim] { 1.0 } else { 0.0 }).collect();
     let w = vec![1.0; n];
     let names: Vec<String> = (0..4).map(|c| c.to_string()).collect();
-    let data = Dataset {
-        x: &x,
-        dim,
-        tokens: None,
-        y: &y,
-        weight: &w,
-        classes: 4,
-    };
-    let o = TrainOptions::from_json(
-        &json!({ "model": "mlp", "hidden": 256, "epochs": 60, "l2": 1e-3 }),
-    )
-    .unwrap();
+    let data = Dataset { x: &x, dim, tokens: None, y: &y, weight: &w, classes: 4 };
+    let o = TrainOptions::from_json(&json!({ "model": "mlp", "hidden": 256, "epochs": 60, "l2": 1e-3 })).unwrap();
     let t = Instant::now();
     let r = train(&data, &names, &o, || {}).unwrap();
-    eprintln!(
-        "mlp 256 x 60 epochs on {n} x {dim}: {:.1} s, {}",
-        t.elapsed().as_secs_f64(),
-        r.metrics["validation_accuracy"]
-    );
+    eprintln!("mlp 256 x 60 epochs on {n} x {dim}: {:.1} s, {}", t.elapsed().as_secs_f64(), r.metrics["validation_accuracy"]);
 }
 
 /// The queries' gradient of attention pooling agrees with finite differences of
@@ -146,12 +90,7 @@ fn attention_gradient_matches_finite_differences() {
     att.attention.queries = (0..heads * dim).map(|_| rng.uniform() - 0.5).collect();
     let d_pooled: Vec<f32> = (0..heads * dim).map(|_| rng.uniform() - 0.5).collect();
     let loss = |a: &AttentionTraining| -> f64 {
-        a.forward(0)
-            .pooled
-            .iter()
-            .zip(&d_pooled)
-            .map(|(p, d)| (*p as f64) * (*d as f64))
-            .sum()
+        a.forward(0).pooled.iter().zip(&d_pooled).map(|(p, d)| (*p as f64) * (*d as f64)).sum()
     };
     let mut grad = vec![0f32; heads * dim];
     att.backward(&att.forward(0), &d_pooled, &mut grad);
@@ -163,11 +102,7 @@ fn attention_gradient_matches_finite_differences() {
         let down = loss(&att);
         att.attention.queries[j] = q;
         let numeric = (up - down) / 2e-2;
-        assert!(
-            (numeric - grad[j] as f64).abs() < 1e-2 * (1.0 + numeric.abs()),
-            "{j}: {numeric} vs {}",
-            grad[j]
-        );
+        assert!((numeric - grad[j] as f64).abs() < 1e-2 * (1.0 + numeric.abs()), "{j}: {numeric} vs {}", grad[j]);
     }
 }
 
@@ -194,25 +129,11 @@ fn attention_pooling_learns_a_marked_token() {
     let w = vec![1.0; y.len()];
     let names = vec!["a".to_string(), "b".to_string()];
     let o = TrainOptions::from_json(&json!({ "model": "mlp", "hidden": 16, "epochs": 40, "batch_size": 16, "learning_rate": 0.01, "validation_share": 0.25, "pooling": "attention", "heads": 2 })).unwrap();
-    let data = Dataset {
-        x: &x,
-        dim,
-        tokens: Some((&store, 2)),
-        y: &y,
-        weight: &w,
-        classes: 2,
-    };
+    let data = Dataset { x: &x, dim, tokens: Some((&store, 2)), y: &y, weight: &w, classes: 2 };
     let a = train(&data, &names, &o, || {}).unwrap();
     let b = train(&data, &names, &o, || {}).unwrap();
-    assert!(
-        a.metrics["validation_accuracy"].as_f64().unwrap() >= 0.95,
-        "{}",
-        a.metrics
-    );
-    assert_eq!(
-        a.attention.as_ref().unwrap().queries,
-        b.attention.as_ref().unwrap().queries
-    );
+    assert!(a.metrics["validation_accuracy"].as_f64().unwrap() >= 0.95, "{}", a.metrics);
+    assert_eq!(a.attention.as_ref().unwrap().queries, b.attention.as_ref().unwrap().queries);
     assert_eq!(a.layers[0].inputs, 3 * dim);
 }
 
@@ -231,12 +152,7 @@ fn temperature_fits_the_validation_rows() {
 /// The averaged parameters are the mean of those added, and swapping twice restores both.
 #[test]
 fn weight_averaging_keeps_the_mean_of_every_step() {
-    let layer = |w: f32| Layer {
-        inputs: 2,
-        outputs: 1,
-        weights: vec![w, -w],
-        bias: vec![w / 2.0],
-    };
+    let layer = |w: f32| Layer { inputs: 2, outputs: 1, weights: vec![w, -w], bias: vec![w / 2.0] };
     let mut a = Averaged::new(&[layer(9.0)], None);
     for w in [1.0, 2.0, 6.0] {
         a.add(&[layer(w)], None);
@@ -264,14 +180,7 @@ fn averaged_training_learns_deterministically() {
     }
     let w = vec![1.0; y.len()];
     let names = vec!["a".to_string(), "b".to_string()];
-    let data = Dataset {
-        x: &x,
-        dim: 2,
-        tokens: None,
-        y: &y,
-        weight: &w,
-        classes: 2,
-    };
+    let data = Dataset { x: &x, dim: 2, tokens: None, y: &y, weight: &w, classes: 2 };
     let with = |avg: bool| {
         let o = TrainOptions::from_json(&json!({ "model": "mlp", "hidden": 8, "epochs": 10, "batch_size": 16, "learning_rate": 0.01, "validation_share": 0, "average_weights": avg })).unwrap();
         train(&data, &names, &o, || {}).unwrap()
@@ -279,10 +188,7 @@ fn averaged_training_learns_deterministically() {
     let (a, b, plain) = (with(true), with(true), with(false));
     assert_eq!(a.layers[0].weights, b.layers[0].weights);
     assert_ne!(a.layers[0].weights, plain.layers[0].weights);
-    assert_eq!(
-        predict_batch(&a.layers, &[-1.5, 1.0, 1.5, 1.0], 2),
-        vec![0, 1]
-    );
+    assert_eq!(predict_batch(&a.layers, &[-1.5, 1.0, 1.5, 1.0], 2), vec![0, 1]);
 }
 
 #[test]
