@@ -1,5 +1,8 @@
 -- custprofile 0.4.0 -> 0.5.0: multilingual-e5-small becomes the default encoder, and every
 -- similarity the SQL layer thresholds or weighs is read on one scale, whichever encoder made it.
+-- Chinese and other languages: language detection, words, profile document version 2 (languages,
+-- several topics per text), text_insights' language, labels in English or Chinese, several
+-- labels per text (classify_multi, predict_multi).
 \echo Use "ALTER EXTENSION custprofile UPDATE TO '0.5.0'" to load this file. \quit
 
 -- The cosine on the current encoder's common scale (its manifest's "relatedness").
@@ -238,32 +241,40 @@ $$;
 COMMENT ON FUNCTION custprofile.profile_document_fields() IS
     'Every field of the profile document: path, JSON type, meaning.';
 
--- text_insights gains each text's language (a new result column: the view and its function are
--- made anew; a view of the user's over text_insights has to be dropped first)
-DROP VIEW custprofile.text_insights;
-DROP FUNCTION custprofile.text_insight_rows();
-CREATE FUNCTION custprofile.text_insight_rows()
-RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
-               sentiment_label text, sentiment real, language text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-DECLARE
-    masking boolean;
-    previous_role text;
-BEGIN
-    masking := custprofile.pii_masking();
-    previous_role := custprofile.enter_source_reader();
-    RETURN QUERY EXECUTE format($q$
-        SELECT t.source, t.customer_key::text, t.written_at, t.rating,
-               CASE WHEN %L::boolean THEN custprofile.mask_pii(t.body) ELSE t.body END,
-               d ->> 'label', (d ->> 'score')::real, custprofile.detect_language(t.body)
-          FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.sentiment_detail(t.body) END AS d
-                  FROM (%s) t) t
-        $q$, masking, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts')));
-    PERFORM custprofile.leave_source_reader(previous_role);
-END $$;
-CREATE VIEW custprofile.text_insights AS SELECT * FROM custprofile.text_insight_rows();
+-- text_insights gains each text's language (a column added at the end: the view is replaced in
+-- place, so views of the user's over it stay)
+-- each text's language is told from the body as shown (a masked e-mail address does not change
+-- it); added in the view, so that an update replaces the view in place
+CREATE OR REPLACE VIEW custprofile.text_insights AS
+SELECT r.*, custprofile.detect_language(r.body) AS language FROM custprofile.text_insight_rows() r;
 COMMENT ON VIEW custprofile.text_insights IS
     'Every registered text with its sentiment label and score and its language (scored when read).';
+
+-- Profiles written under another document version are stale: the fingerprint names it
+CREATE OR REPLACE FUNCTION custprofile.source_fingerprints() RETURNS TABLE (customer_key text, source_hash text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
+    previous_role text := custprofile.enter_source_reader();
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        SELECT c.customer_key::text,
+               md5(concat_ws('|', hashtextextended(c.attributes::text, 0), o.h, t.h, $1::text))
+          FROM (%s) c
+          LEFT JOIN (SELECT o.customer_key,
+                            sum(hashtextextended(concat_ws(chr(31), extract(epoch FROM o.ordered_at), o.amount,
+                                                           o.item, o.category), 1)::numeric) AS h
+                       FROM (%s) o GROUP BY o.customer_key) o ON o.customer_key = c.customer_key
+          LEFT JOIN (SELECT t.customer_key,
+                            sum(hashtextextended(concat_ws(chr(31), t.source, t.body, t.rating,
+                                                           extract(epoch FROM t.written_at)), 2)::numeric) AS h
+                       FROM (%s) t GROUP BY t.customer_key) t ON t.customer_key = c.customer_key
+        $q$, custprofile.customers_sql(sources), custprofile.orders_or_none_sql(sources), custprofile.texts_sql(sources))
+    -- the document's version too: a library that writes another shape makes every profile stale
+    USING (custprofile.model_version() - 'extension')::text || 'document ' || custprofile.profile_document_version()
+          || (SELECT COALESCE(string_agg(t.topic || ':' || t.description || ':' || t.complaint, ';' ORDER BY t.topic), '') FROM custprofile.topics t);
+    PERFORM custprofile.leave_source_reader(previous_role);
+END $$;
 
 
 -- Labels for people in English or Chinese (custprofile.label_language): segment names,
@@ -303,9 +314,8 @@ $$;
 COMMENT ON FUNCTION custprofile.churn_reasons(jsonb) IS
     'What raises a churn risk, as phrases in custprofile.label_language: churn_reasons(profile -> ''churn'').';
 
--- segment_name gains its language: the segments view is made anew over the new function
-DROP VIEW custprofile.segments;
-DROP FUNCTION custprofile.segment_name(text, text, float8, float8, text, text);
+-- segment_name gains its language: the new function, the segments view replaced in place over
+-- it (its columns are the same), then the old function dropped
 CREATE FUNCTION custprofile.segment_name(top_category text, main_need text, mean_monetary float8,
                                          mean_sentiment float8, negative_topic text, positive_topic text,
                                          language text DEFAULT 'en')
@@ -336,7 +346,7 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, 
                    custprofile.topic_label(positive_topic, language) AS pos) t
 $$;
 
-CREATE VIEW custprofile.segments AS
+CREATE OR REPLACE VIEW custprofile.segments AS
 WITH members AS (
     SELECT p.segment, f.mean_sentiment, f.total_spend, f.monetary_score, f.orders_by_category, f.topics, f.needs
       FROM custprofile.profiles p, LATERAL (SELECT (custprofile.profile_row(p.profile)).*) f
@@ -388,6 +398,7 @@ SELECT s.segment,
  ORDER BY s.segment;
 COMMENT ON VIEW custprofile.segments IS
     'Each segment of the last segment_customers run: size, mean sentiment and spend, top categories, topics, keywords and a name.';
+DROP FUNCTION custprofile.segment_name(text, text, float8, float8, text, text);
 
 CREATE OR REPLACE FUNCTION custprofile.recommend(customer_id text, k int DEFAULT 10)
 RETURNS TABLE (item_id text, score real, reason text)

@@ -259,7 +259,8 @@ BEGIN
                                                            extract(epoch FROM t.written_at)), 2)::numeric) AS h
                        FROM (%s) t GROUP BY t.customer_key) t ON t.customer_key = c.customer_key
         $q$, custprofile.customers_sql(sources), custprofile.orders_or_none_sql(sources), custprofile.texts_sql(sources))
-    USING (custprofile.model_version() - 'extension')::text
+    -- the document's version too: a library that writes another shape makes every profile stale
+    USING (custprofile.model_version() - 'extension')::text || 'document ' || custprofile.profile_document_version()
           || (SELECT COALESCE(string_agg(t.topic || ':' || t.description || ':' || t.complaint, ';' ORDER BY t.topic), '') FROM custprofile.topics t);
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
@@ -397,7 +398,7 @@ END $$;
 
 CREATE FUNCTION custprofile.text_insight_rows()
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
-               sentiment_label text, sentiment real, language text)
+               sentiment_label text, sentiment real)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     masking boolean;
@@ -408,13 +409,16 @@ BEGIN
     RETURN QUERY EXECUTE format($q$
         SELECT t.source, t.customer_key::text, t.written_at, t.rating,
                CASE WHEN %L::boolean THEN custprofile.mask_pii(t.body) ELSE t.body END,
-               d ->> 'label', (d ->> 'score')::real, custprofile.detect_language(t.body)
+               d ->> 'label', (d ->> 'score')::real
           FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.sentiment_detail(t.body) END AS d
                   FROM (%s) t) t
         $q$, masking, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts')));
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
-CREATE VIEW custprofile.text_insights AS SELECT * FROM custprofile.text_insight_rows();
+-- each text's language is told from the body as shown (a masked e-mail address does not change
+-- it); added in the view, so that an update replaces the view in place
+CREATE VIEW custprofile.text_insights AS
+SELECT r.*, custprofile.detect_language(r.body) AS language FROM custprofile.text_insight_rows() r;
 COMMENT ON VIEW custprofile.text_insights IS
     'Every registered text with its sentiment label and score and its language (scored when read).';
 

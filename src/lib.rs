@@ -60,7 +60,8 @@ extension_sql_file!(
         "aggregates",
         api::models::model_version,
         api::models::vector_space,
-        api::sentiment::sentiment_detail
+        api::sentiment::sentiment_detail,
+        api::text::detect_language
     ]
 );
 extension_sql_file!("../sql/catalogues.sql", name = "catalogues", requires = ["sources", api::models::model_version]);

@@ -8,6 +8,7 @@ use pgrx::JsonB;
 use serde_json::{json, Map, Value};
 
 use crate::api::json_arg::JsonArg;
+use crate::api::threshold;
 use crate::errors::{Error, OrRaise};
 use crate::heads::{classifier, max_encoder_layers, store, Pooling};
 use crate::numeric::{argmax, round4};
@@ -51,7 +52,7 @@ fn predict_scores(name: &str, input: &str) -> JsonB {
 /// text, with its probability; `{}` when none reaches the threshold.
 #[pg_extern(stable, strict, parallel_safe, cost = 5000)]
 fn predict_multi(name: &str, input: &str, threshold: default!(f32, 0.5)) -> JsonB {
-    let threshold = crate::api::understanding::checked_threshold(threshold);
+    let threshold = threshold::checked(threshold);
     let head = store::load(name).or_raise();
     if !head.multi_label {
         Error::new(
@@ -62,11 +63,7 @@ fn predict_multi(name: &str, input: &str, threshold: default!(f32, 0.5)) -> Json
         .raise();
     }
     let p = head.predict(&[input]).or_raise().pop().expect("one text");
-    JsonB(Value::Object(crate::api::understanding::applying(
-        head.classes.iter().map(String::as_str),
-        &p,
-        threshold,
-    )))
+    JsonB(Value::Object(threshold::reaching(head.classes.iter().map(String::as_str), &p, threshold)))
 }
 
 /// The pooled features a head is trained on, for precomputing them in a table.

@@ -12,4 +12,5 @@ pub mod profile_agg;
 pub mod segments;
 pub mod sentiment;
 pub mod text;
+pub mod threshold;
 pub mod understanding;

@@ -6,6 +6,7 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Map, Value};
 
+use crate::api::threshold;
 use crate::errors::{Error, OrRaise};
 use crate::heads::sentiment::{self, LABELS};
 use crate::heads::zero_shot::{self, Label};
@@ -41,46 +42,16 @@ fn classify_scores(input: &str, labels: Array<&str>) -> JsonB {
 }
 
 /// Every label that applies to the text, with the probability that it does
-/// (`{"price": 0.65, "delivery": 0.32}`; `{}` when none reaches the threshold). Each label's
-/// probability comes from how far it stands out from the other labels asked, calibrated on
-/// label sets of four and ten labels (the encoder's multi-label calibration, src/runtime/manifest.rs). The default
-/// threshold 0.3 gives the best F1 on the calibration's training pairs
-/// (scripts/calibrate-multilabel.sh).
+/// (`{"price": 0.65, "delivery": 0.32}`). Each label's probability comes from how far it stands
+/// out from the other labels asked, calibrated on label sets of four and ten labels (the
+/// encoder's multi-label calibration, src/runtime/manifest.rs). The default threshold 0.3 gives
+/// the best F1 on the calibration's training pairs (scripts/calibrate-multilabel.sh).
 #[pg_extern(stable, strict, parallel_safe, cost = 5000)]
 fn classify_multi(input: &str, labels: Array<&str>, threshold: default!(f32, 0.3)) -> JsonB {
-    let threshold = checked_threshold(threshold);
+    let threshold = threshold::checked(threshold);
     let labels = labels_of(&labels, "labels");
     let p = zero_shot::classify_multi(input, &labels).or_raise();
-    JsonB(Value::Object(applying(
-        labels.iter().map(|l| l.name.as_str()),
-        &p,
-        threshold,
-    )))
-}
-
-/// A probability threshold between 0 and 1, else ERROR 22023.
-pub fn checked_threshold(threshold: f32) -> f32 {
-    if !(0.0..=1.0).contains(&threshold) {
-        Error::invalid_parameter(format!(
-            "threshold must be between 0 and 1, not {threshold}"
-        ))
-        .hint("Pass a probability, for example 0.5.")
-        .raise();
-    }
-    threshold
-}
-
-/// The names whose probability reaches the threshold, with it.
-pub fn applying<'a>(
-    names: impl Iterator<Item = &'a str>,
-    p: &[f32],
-    threshold: f32,
-) -> Map<String, Value> {
-    names
-        .zip(p)
-        .filter(|(_, &p)| p >= threshold)
-        .map(|(name, &p)| (name.to_string(), json!(round4(p as f64))))
-        .collect()
+    JsonB(Value::Object(threshold::reaching(labels.iter().map(|l| l.name.as_str()), &p, threshold)))
 }
 
 /// For each aspect the text talks about, the sentiment of the sentences (clauses, cut at "but",

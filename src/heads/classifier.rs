@@ -131,12 +131,17 @@ fn check_multi_label(
     classes: &[String],
     opts: &TrainOptions,
 ) -> Result<()> {
-    if opts.model != train::Model::Logistic || opts.pooling == crate::heads::Pooling::Attention {
+    // one linear layer per label merges into one layer; sentence scoring would average a label
+    // raised in one sentence away over the others
+    if opts.model != train::Model::Logistic
+        || opts.pooling == crate::heads::Pooling::Attention
+        || opts.scoring != crate::heads::Scoring::Text
+    {
         return Err(Error::new(
             pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            "a multi-label classifier (text[] labels) is trained as logistic regression over fixed features",
+            "a multi-label classifier (text[] labels) is trained as logistic regression over fixed features of the whole text",
         )
-        .hint("Leave out the options \"model\" and \"pooling\": \"attention\"."));
+        .hint("Leave out the options \"model\", \"pooling\": \"attention\" and \"scoring\": \"sentences\"."));
     }
     if classes.is_empty() {
         return Err(
@@ -175,20 +180,17 @@ fn train_one_vs_rest(
             .map(|r| usize::from(r.labels.contains(c)))
             .collect();
         let trained = train::train(&features.with(&y, 2), &binary, opts, &mut *interrupt)?;
-        let l = &trained.layers[0];
-        let (no, yes) = (&l.weights[..l.inputs], &l.weights[l.inputs..]);
-        let target = layer.get_or_insert_with(|| Layer {
-            inputs: l.inputs,
-            outputs: 0,
-            weights: Vec::new(),
-            bias: Vec::new(),
-        });
-        target
-            .weights
-            .extend(yes.iter().zip(no).map(|(a, b)| a - b));
-        target.bias.push(l.bias[1] - l.bias[0]);
+        let (w, bias) = trained.layers[0].logistic_of_two();
+        let target = layer.get_or_insert_with(|| Layer { inputs: w.len(), outputs: 0, weights: Vec::new(), bias: Vec::new() });
+        target.weights.extend(w);
+        target.bias.push(bias);
         target.outputs += 1;
-        per_label.insert(c.clone(), trained.metrics["per_class"]["yes"].clone());
+        let mut metrics = trained.metrics["per_class"]["yes"].clone();
+        metrics["best_epoch"] = trained.metrics["best_epoch"].clone();
+        if let Some(t) = trained.metrics.get("temperature") {
+            metrics["temperature"] = t.clone();
+        }
+        per_label.insert(c.clone(), metrics);
         last = trained.metrics;
     }
     let report = json!({

@@ -28,12 +28,11 @@ pub fn fit(x: &[f32], y: &[usize], names: &[String], options: Value, interrupt: 
     let data = Dataset { x, dim, tokens: None, y, weight: &weight, classes: 2 };
     let classes = vec!["retained".to_string(), "churned".to_string()];
     let trained = train::train(&data, &classes, &opts, interrupt)?;
-    // softmax over two classes is a logistic of the difference of their scores
-    let layer = &trained.layers[0];
+    let (w, bias) = trained.layers[0].logistic_of_two();
     let mut weights = Map::new();
-    weights.insert("bias".into(), json!(round4((layer.bias[1] - layer.bias[0]) as f64)));
-    for (j, name) in names.iter().enumerate() {
-        weights.insert(name.clone(), json!(round4((layer.weights[dim + j] - layer.weights[j]) as f64)));
+    weights.insert("bias".into(), json!(round4(bias as f64)));
+    for (name, w) in names.iter().zip(w) {
+        weights.insert(name.clone(), json!(round4(w as f64)));
     }
     Ok(json!({ "weights": Value::Object(weights), "metrics": trained.metrics }))
 }

@@ -164,6 +164,13 @@ pub struct Layer {
 }
 
 impl Layer {
+    /// The weights and bias of the second class's logit less the first's, for a layer of two
+    /// outputs: softmax over two classes is a logistic of that difference.
+    pub fn logistic_of_two(&self) -> (Vec<f32>, f32) {
+        let (first, second) = self.weights.split_at(self.inputs);
+        (second.iter().zip(first).map(|(b, a)| b - a).collect(), self.bias[1] - self.bias[0])
+    }
+
     pub fn forward(&self, x: &[f32]) -> Vec<f32> {
         self.weights
             .chunks_exact(self.inputs)

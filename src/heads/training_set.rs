@@ -55,7 +55,7 @@ fn read_table(table: SpiTupleTable) -> Result<Rows> {
     }
     let multi_label = matches!(
         table.column_type_oid(2).map_err(Error::spi)?,
-        PgOid::BuiltIn(PgBuiltInOids::TEXTARRAYOID | PgBuiltInOids::VARCHARARRAYOID)
+        PgOid::BuiltIn(PgBuiltInOids::TEXTARRAYOID)
     );
     let null_label = |n: usize| {
         Error::new(
@@ -69,17 +69,8 @@ fn read_table(table: SpiTupleTable) -> Result<Rows> {
         let labels = if multi_label {
             let l: Option<Vec<Option<String>>> = tuple.get(2).map_err(|_| label_type_error())?;
             let l: Option<Vec<String>> = l.ok_or_else(|| null_label(n))?.into_iter().collect();
-            let mut l: Vec<String> = l
-                .ok_or_else(|| null_label(n))?
-                .into_iter()
-                .map(|s| s.trim().to_string())
-                .collect();
-            if l.iter().any(String::is_empty) {
-                return Err(Error::invalid_parameter(format!(
-                    "row {} of the training query has an empty label",
-                    n + 1
-                )));
-            }
+            // labels as written, as a single label column's are
+            let mut l: Vec<String> = l.ok_or_else(|| null_label(n))?;
             l.sort();
             l.dedup();
             l

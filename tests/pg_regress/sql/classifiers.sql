@@ -122,12 +122,13 @@ SELECT key AS label FROM jsonb_each(custprofile.predict_multi('ticket_labels', '
  ORDER BY key;
 SELECT key AS label FROM jsonb_each(custprofile.predict_multi('ticket_labels', 'Where is my parcel? The courier never came.')) ORDER BY key;
 SELECT (SELECT count(*) FROM jsonb_object_keys(custprofile.predict_multi('ticket_labels', 'Where is my parcel?', 0))) AS all_at_zero;
--- probabilities of their own, not summing to 1
-SELECT bool_and(v::float BETWEEN 0 AND 1) AS probabilities, sum(v::float) <> 1 AS independent
-  FROM jsonb_each_text(custprofile.predict_scores('ticket_labels', 'parcel late, charged twice')) AS e(k, v);
+-- probabilities of their own: both labels of a text that raises both are likely at once
+SELECT bool_and(v::float BETWEEN 0 AND 1) AS probabilities, sum(v::float) > 1.2 AS both_likely
+  FROM jsonb_each_text(custprofile.predict_scores('ticket_labels', 'My parcel came late and you charged my card twice')) AS e(k, v);
 SELECT try($$SELECT custprofile.predict_multi('ticket_topic', 'x')$$);
 SELECT try($$SELECT custprofile.predict_multi('ticket_labels', 'x', 1.5)$$);
 SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, labels FROM multi_tickets', '{"model": "mlp"}')$$);
+SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, labels FROM multi_tickets', '{"scoring": "sentences"}')$$);
 SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, ARRAY[''delivery'', NULL] FROM tickets')$$);
 SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, ARRAY[''delivery''] FROM tickets')$$);
 SELECT try($$SELECT custprofile.train_classifier('x', 'SELECT body, ARRAY[]::text[] FROM tickets')$$);

@@ -14,7 +14,8 @@ SELECT try($$SELECT custprofile.classify('text', ARRAY(SELECT 'label ' || g FROM
 SELECT custprofile.classify(NULL, ARRAY['a']) IS NULL AS null_in_null_out;
 
 -- several labels per text: each label by how far it stands out from the others asked, so a
--- text about two things gets both, and labels that all fit equally get none
+-- text about two things gets both; the best label is never below sigmoid(bias) = 0.38, so at
+-- the default 0.3 there is always one, and above it a text that no label fits may get none
 SELECT key AS label FROM jsonb_each(custprofile.classify_multi(
   'The novel was boring and the toaster burns the bread.', ARRAY['books', 'dvd', 'electronics', 'kitchen']))
  ORDER BY key;
@@ -23,6 +24,7 @@ SELECT key AS label FROM jsonb_each(custprofile.classify_multi('快递很慢，�
 SELECT bool_and(value::float8 BETWEEN 0 AND 1) AS probabilities, count(*) AS labels
   FROM jsonb_each(custprofile.classify_multi('The kettle leaks.', ARRAY['kitchen', 'books', 'dvd'], 0));
 SELECT custprofile.classify_multi('The kettle leaks.', ARRAY['kitchen', 'books'], 1) AS nothing_reaches_one;
+SELECT custprofile.classify_multi('Ok.', ARRAY['books', 'dvd', 'electronics', 'kitchen'], 0.5) AS nothing_stands_out;
 SELECT try($$SELECT custprofile.classify_multi('text', ARRAY['a', 'b'], -0.1)$$);
 SELECT try($$SELECT custprofile.classify_multi('text', ARRAY['a'])$$);
 SELECT try($$SELECT custprofile.classify_multi('text', ARRAY[]::text[])$$);
