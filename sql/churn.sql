@@ -1,9 +1,11 @@
 -- Churn risk: a logistic score over five factors read from a customer's profile, each in [0, 1]:
---   recency           how far past their own rhythm the customer is:
+--   recency           how far past their own rhythm the customer is at the moment of judgement
+--                     (custprofile.as_of, sql/clock.sql: by default the data's latest activity):
 --                     clamp((days since last activity / rhythm_days - 1) / 2, 0, 1), where
 --                     rhythm_days is the customer's mean time between orders (else the shop's
 --                     median, else 91 days); 0 while within one rhythm, 1 at three rhythms
---   sentiment_decline clamp(-slope_per_month / 0.1, 0, 1) of the sentiment trend
+--   sentiment_decline clamp(-slope_per_month / 0.1, 0, 1) of the sentiment trend (the slope
+--                     shrunk by its uncertainty, src/profiles/trend.rs; 0 without a trend)
 --   complaints        1 when a topic marked complaint (custprofile.topics: returns and refunds,
 --                     customer service) is among the customer's needs, else 0
 --   disagreement      the share of rated texts whose rating and text disagree
@@ -83,26 +85,26 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_
     SELECT custprofile.churn_assessment(profile, (custprofile.profile_row(profile)).rhythm_days, as_of)
 $$;
 
--- The churn risk of one customer now, in [0, 1], from the stored profile (so recency keeps
--- counting between refreshes); NULL for a customer without a stored profile.
-CREATE FUNCTION custprofile.churn_risk(customer_id text) RETURNS real
+-- The churn risk of one customer in [0, 1] from the stored profile, as of `as_of` (default
+-- custprofile.as_of()); NULL for a customer without a stored profile.
+CREATE FUNCTION custprofile.churn_risk(customer_id text, as_of timestamptz DEFAULT NULL) RETURNS real
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     p jsonb;
 BEGIN
     PERFORM custprofile.require_profiles();
     SELECT s.profile INTO p FROM custprofile.profiles s WHERE s.customer_key = customer_id;
-    RETURN (custprofile.stored_churn(p, now()) ->> 'risk')::real;
+    RETURN (custprofile.stored_churn(p, COALESCE(as_of, custprofile.as_of())) ->> 'risk')::real;
 END $$;
-CREATE FUNCTION custprofile.churn_risk(customer_id bigint) RETURNS real
-LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.churn_risk(customer_id::text) $$;
-CREATE FUNCTION custprofile.churn_risk(customer_id uuid) RETURNS real
-LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.churn_risk(customer_id::text) $$;
-COMMENT ON FUNCTION custprofile.churn_risk(text) IS
-    'Churn risk in [0, 1] from the stored profile as of now; factors in profile -> churn.';
+CREATE FUNCTION custprofile.churn_risk(customer_id bigint, as_of timestamptz DEFAULT NULL) RETURNS real
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.churn_risk(customer_id::text, as_of) $$;
+CREATE FUNCTION custprofile.churn_risk(customer_id uuid, as_of timestamptz DEFAULT NULL) RETURNS real
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.churn_risk(customer_id::text, as_of) $$;
+COMMENT ON FUNCTION custprofile.churn_risk(text, timestamptz) IS
+    'Churn risk in [0, 1] from the stored profile as of as_of (default custprofile.as_of()); factors in profile -> churn.';
 
 -- Recomputes the churn section of every stored profile with the weights in use, as of the
--- profile's generated_at (no model is run).
+-- moment it was judged at (no model is run).
 CREATE FUNCTION custprofile.rescore_churn() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
@@ -113,7 +115,8 @@ BEGIN
     LOCK TABLE custprofile.profiles IN SHARE ROW EXCLUSIVE MODE;
     UPDATE custprofile.profiles p
        SET profile = custprofile.with_churn(p.profile,
-                               custprofile.stored_churn(p.profile, (custprofile.profile_row(p.profile)).generated_at))
+                               custprofile.stored_churn(p.profile, COALESCE(((custprofile.profile_row(p.profile)).churn ->> 'as_of')::timestamptz,
+                                                                            (custprofile.profile_row(p.profile)).generated_at)))
      WHERE (custprofile.profile_row(p.profile)).churn IS NOT NULL;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
@@ -129,7 +132,8 @@ BEGIN
 END $$;
 
 -- Fits the weights to the user's own labels: training_query returns (customer key, churned
--- boolean) rows; the factors come from the stored profiles as of `as_of` in options (default now);
+-- boolean) rows; the factors come from the stored profiles as of `as_of` in options (default
+-- custprofile.as_of());
 -- logistic regression through the same trainer as train_classifier (options: l2, epochs, seed,
 -- validation_share, learning_rate). The weights replace the defaults, and every stored profile's
 -- churn section is recomputed with them, in one transaction.
@@ -152,7 +156,7 @@ DECLARE
 BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     names := ARRAY['recency', 'sentiment_decline', 'complaints', 'disagreement', 'negative_share'];
-    as_of := COALESCE((options ->> 'as_of')::timestamptz, now());
+    as_of := COALESCE((options ->> 'as_of')::timestamptz, custprofile.as_of());
     IF training_query IS NULL OR btrim(btrim(training_query), ';') = '' THEN
         RAISE EXCEPTION 'train_churn_model needs a query returning (customer key, churned boolean) rows'
             USING ERRCODE = 'invalid_parameter_value';

@@ -65,6 +65,7 @@ END $$;
 
 -- A second refresh that starts while one runs shares its queue instead of locking every entry
 -- (ON CONFLICT DO UPDATE did, so the first refresh's claims found nothing and it ended early).
+-- Every batch is judged as of one moment (custprofile.as_of, below) and writes last_activity.
 CREATE OR REPLACE PROCEDURE custprofile.refresh_profiles(batch_size int DEFAULT 200, full_rebuild boolean DEFAULT false)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -75,6 +76,8 @@ DECLARE
     batch text[];
     hashes text[];
     breakpoints jsonb;
+    as_of timestamptz;
+    sources jsonb;
     started timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     -- a procedure that commits cannot have a SET clause: the search_path is pinned here and
@@ -117,7 +120,10 @@ BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
 
     SELECT count(*) INTO total FROM custprofile.refresh_queue;
-    breakpoints := custprofile.rfm_breakpoints();
+    -- one moment and one yardstick for every batch
+    sources := custprofile.checked_sources('customers', 'orders', 'texts');
+    as_of := custprofile.judgement_time(custprofile.latest_activity(sources));
+    breakpoints := custprofile.rfm_breakpoints(sources, as_of);
 
     -- 2. build batch by batch
     LOOP
@@ -132,13 +138,16 @@ BEGIN
                   LEFT JOIN custprofile.profiles p ON p.customer_key = q.customer_key
                  ORDER BY q.customer_key LIMIT batch_size FOR UPDATE OF q SKIP LOCKED) c;
         EXIT WHEN claimed IS NULL;
-        INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at)
-        SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now()
-          FROM custprofile.build_profiles(batch, breakpoints) b
+        INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
+                                               last_activity)
+        SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
+               greatest((custprofile.profile_row(b.profile)).last_order_at, (custprofile.profile_row(b.profile)).last_text_at)
+          FROM custprofile.build_profiles(batch, breakpoints, as_of) b
           JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key
         ON CONFLICT (customer_key) DO UPDATE
             SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
-                source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at;
+                source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
+                last_activity = EXCLUDED.last_activity;
         DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
         done := done + COALESCE(cardinality(batch), 0);
         IF total > batch_size THEN
@@ -175,8 +184,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('purchases.average_spend',                'null|number',    'Mean order amount, 2 decimals.'),
     ('purchases.first_order',                  'null|string',    'Time of the first order.'),
     ('purchases.last_order',                   'null|string',    'Time of the last order.'),
-    ('purchases.recency_days',                 'integer|null',   'Whole days since the last order.'),
-    ('purchases.rfm',                          'null|object',    'Scores from 1 to 5 against the quintiles of every customer with orders.'),
+    ('purchases.recency_days',                 'integer|null',   'Whole days from the last order to churn.as_of (0 when later).'),
+    ('purchases.rfm',                          'object',         'Scores from 1 to 5 against the quintiles of every customer with orders; 1, 1, 1 without orders.'),
     ('purchases.rfm.recency',                  'integer',        'Recency score: 5 ordered most recently.'),
     ('purchases.rfm.frequency',                'integer',        'Frequency score: 5 ordered most often.'),
     ('purchases.rfm.monetary',                 'integer',        'Monetary score: 5 spent most.'),
@@ -196,10 +205,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('texts.sentiment.distribution.negative',  'number',         'Share of negative texts.'),
     ('texts.sentiment.distribution.neutral',   'number',         'Share of neutral texts.'),
     ('texts.sentiment.distribution.positive',  'number',         'Share of positive texts.'),
-    ('texts.sentiment.trend',                  'null|object',    'Least-squares slope of sentiment over time.'),
-    ('texts.sentiment.trend.slope_per_month',  'number',         'Score change per 30 days.'),
-    ('texts.sentiment.trend.direction',        'string',         'improving, steady or declining.'),
-    ('texts.sentiment.trend.texts',            'integer',        'Timed texts the slope is fitted on.'),
+    ('texts.sentiment.trend',                  'null|object',    'Sentiment over time; null unless at least 3 dated texts span 30 days or more.'),
+    ('texts.sentiment.trend.slope_per_month',  'number',         'Score change per 30 days, shrunk toward 0 by its uncertainty and bounded by the span (what churn reads).'),
+    ('texts.sentiment.trend.raw_slope_per_month', 'number',      'The least-squares slope before shrinking.'),
+    ('texts.sentiment.trend.standard_error',   'number',         'Standard error of the least-squares slope, per 30 days.'),
+    ('texts.sentiment.trend.span_days',        'number',         'Days from the first dated text to the last.'),
+    ('texts.sentiment.trend.direction',        'string',         'improving, steady or declining (the shrunk slope beyond 0.02 a month).'),
+    ('texts.sentiment.trend.texts',            'integer',        'Dated texts the slope is fitted on.'),
     ('texts.rating',                           'null|object',    'Ratings given with the texts.'),
     ('texts.rating.count',                     'integer',        'Rated texts.'),
     ('texts.rating.mean',                      'number',         'Mean rating.'),
@@ -219,7 +231,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('texts.model.encoder',                    'string',         'The sentence encoder.'),
     ('texts.model.encoder_identity',           'string',         'The encoder by content: name@hash of its files.'),
     ('texts.model.sentiment',                  'string',         'The sentiment head.'),
-    ('churn',                                  'object',         'Churn risk as of generated_at (sql/churn.sql).'),
+    ('churn',                                  'object',         'Churn risk as of churn.as_of (sql/churn.sql).'),
     ('churn.risk',                             'number',         'Risk in [0, 1].'),
     ('churn.factors',                          'object',         'Each factor in [0, 1].'),
     ('churn.factors.recency',                  'number',         'Days since the last activity against the rhythm.'),
@@ -235,7 +247,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('churn.contributions.negative_share',     'number',         'Weighted negative share.'),
     ('churn.rhythm_days',                      'number',         'The customer''s usual days between orders (else the shop''s, else 91).'),
     ('churn.weights',                          'string',         'default or trained.'),
-    ('churn.as_of',                            'string',         'The time the risk is assessed at.')
+    ('churn.as_of',                            'string',         'The moment recency and the risk are judged at (custprofile.as_of, sql/clock.sql).')
     ) AS f(field, json_type, meaning)
 $$;
 COMMENT ON FUNCTION custprofile.profile_document_fields() IS
@@ -497,3 +509,389 @@ CREATE FUNCTION custprofile."predict_multi"(
 STRICT STABLE PARALLEL SAFE COST 5000
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'predict_multi_wrapper';
+
+-- Judgements as of the data's own time: custprofile.as_of (latest_activity, now or a timestamp)
+-- is the moment recency, RFM and churn are counted to; by default the latest order or text, so
+-- that historical data is not judged against today's clock.
+-- custprofile::api::text::as_of_setting
+CREATE FUNCTION custprofile."as_of_setting"() RETURNS TEXT /* String */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'as_of_setting_wrapper';
+
+-- The moment time-dependent judgements are made at: the recency of RFM scores, the churn
+-- factor recency, and so the churn risk. Set by custprofile.as_of:
+--   latest_activity (default)  the latest order or text in the data, never later than now:
+--                              historical data (a shop's export that ends in 2018) is judged as
+--                              of its own end, not against today's clock, and a live shop's latest
+--                              event is minutes old, so it is judged as of now
+--   now                        the transaction's start
+--   a timestamp                that moment, for reports as of a date (SET custprofile.as_of = '2018-06-30')
+-- Data after the moment is not left out: the moment is where recency is counted to.
+
+-- The moment for a given latest activity (NULL: none, then now).
+CREATE FUNCTION custprofile.judgement_time(latest_activity timestamptz) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT CASE s WHEN 'latest_activity' THEN least(COALESCE(latest_activity, now()), now())
+                  WHEN 'now' THEN now()
+                  ELSE s::timestamptz END
+      FROM (SELECT custprofile.as_of_setting() AS s) setting
+$$;
+
+-- The latest order or text of a customer in the customers source, over the registered sources
+-- (checked_sources('customers', 'orders', 'texts')); NULL without any. Texts that are NULL or
+-- blank do not count, as profiles skip them. An index on the time columns makes it a lookup.
+CREATE FUNCTION custprofile.latest_activity(sources jsonb) RETURNS timestamptz
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    latest timestamptz;
+    previous_role text := custprofile.enter_source_reader();
+BEGIN
+    EXECUTE format($q$
+        SELECT greatest(
+            (SELECT max(o.ordered_at) FROM (%1$s) o WHERE o.customer_key IN (SELECT c.customer_key FROM (%3$s) c)),
+            (SELECT max(t.written_at) FROM (%2$s) t
+              WHERE t.body ~ '\S' AND t.customer_key IN (SELECT c.customer_key FROM (%3$s) c)))
+        $q$, custprofile.orders_or_none_sql(sources), custprofile.texts_sql(sources), custprofile.customers_sql(sources))
+        INTO latest;
+    PERFORM custprofile.leave_source_reader(previous_role);
+    RETURN latest;
+END $$;
+
+-- The moment the stored profiles are judged at: with latest_activity, the latest activity among
+-- them (an index lookup on profiles.last_activity), which is the data's latest activity as of the
+-- last refresh. Views and churn_risk read it once per query.
+CREATE FUNCTION custprofile.as_of() RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    RETURN custprofile.judgement_time((SELECT max(p.last_activity) FROM custprofile.profiles p));
+END $$;
+COMMENT ON FUNCTION custprofile.as_of() IS
+    'The moment recency, RFM and churn are judged at (custprofile.as_of: latest_activity, now or a timestamp).';
+
+-- profiles record each customer's latest activity (custprofile.as_of() reads the latest of them)
+ALTER TABLE custprofile.profiles ADD COLUMN last_activity timestamptz;
+UPDATE custprofile.profiles p
+   SET last_activity = greatest((custprofile.profile_row(p.profile)).last_order_at, (custprofile.profile_row(p.profile)).last_text_at);
+CREATE INDEX profiles_last_activity ON custprofile.profiles (last_activity);
+CREATE INDEX profiles_segment ON custprofile.profiles (segment);
+
+-- Every function that judged as of now() takes the moment instead; those whose arguments change
+-- are dropped and created again (nothing of the extension's depends on them)
+DROP FUNCTION custprofile.rfm_breakpoints();
+DROP FUNCTION custprofile.rfm_breakpoints(jsonb);
+DROP FUNCTION custprofile.build_profile(text);
+DROP FUNCTION custprofile.build_profile(bigint);
+DROP FUNCTION custprofile.build_profile(uuid);
+DROP FUNCTION custprofile.build_profiles(text[], jsonb);
+DROP FUNCTION custprofile.churn_risk(text);
+DROP FUNCTION custprofile.churn_risk(bigint);
+DROP FUNCTION custprofile.churn_risk(uuid);
+-- Quintile breakpoints (20/40/60/80 %) of recency, order count and spend over every customer
+-- with orders: the yardstick of the 1 to 5 RFM scores, computed once per refresh
+-- (refresh_profiles hands them to every batch) or per build_profiles call, never per customer.
+-- Recency is counted in days up to `as_of` (sql/clock.sql). NULL without an orders source.
+-- `sources` as checked_sources('customers', 'orders', ...) gives them.
+CREATE FUNCTION custprofile.rfm_breakpoints(sources jsonb, as_of timestamptz) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    orders_q text := custprofile.orders_sql(sources);
+    result jsonb;
+    previous_role text;
+BEGIN
+    IF orders_q IS NULL THEN
+        RETURN NULL;
+    END IF;
+    previous_role := custprofile.enter_source_reader();
+    EXECUTE format($q$
+        SELECT jsonb_build_object(
+            -- rounded as they are shown: a breakpoint between two spends needs no 13th decimal
+            'recency_days', custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency_days), 1),
+            'orders',       custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders), 1),
+            'spend',        custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY spend), 2),
+            -- the usual time between two orders, for customers whose own rhythm is unknown
+            'interval_days', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY interval_days)::numeric, 1),
+            'customers',    count(*),
+            'as_of',        $1)
+          FROM (SELECT greatest(extract(epoch FROM $1 - max(o.ordered_at)) / 86400, 0) AS recency_days,
+                       count(*) AS orders, sum(o.amount) AS spend,
+                       extract(epoch FROM max(o.ordered_at) - min(o.ordered_at)) / 86400 / NULLIF(count(*) - 1, 0) AS interval_days
+                  FROM (%s) o
+                 WHERE o.customer_key IN (SELECT c.customer_key FROM (%s) c)
+                 GROUP BY o.customer_key) per_customer
+        $q$, orders_q, custprofile.customers_sql(sources)) INTO result USING as_of;
+    PERFORM custprofile.leave_source_reader(previous_role);
+    RETURN result;
+END $$;
+
+CREATE FUNCTION custprofile.rfm_breakpoints(as_of timestamptz DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT custprofile.rfm_breakpoints(s, COALESCE(as_of, custprofile.judgement_time(custprofile.latest_activity(s))))
+      FROM (SELECT custprofile.checked_sources('customers', 'orders', 'texts') AS s) sources
+$$;
+COMMENT ON FUNCTION custprofile.rfm_breakpoints(timestamptz) IS
+    'Quintile breakpoints of recency (days up to as_of, default custprofile.as_of), order count and spend over all customers with orders.';
+
+-- Each element rounded to `digits` decimals, as a JSON array.
+CREATE FUNCTION custprofile.rounded(xs float8[], digits int) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT jsonb_agg(round(x::numeric, digits) ORDER BY n) FROM unnest(xs) WITH ORDINALITY u(x, n)
+$$;
+
+-- The one query build_profiles runs, as text: every source read once for all the customers
+-- in $1 (keys as text), texts scored in batches by profile_agg, the document written by
+-- sql/profile_document.sql. $2: whether an orders source is registered, $3: the RFM
+-- breakpoints, $4: the moment recency and churn are judged at. explain_build_profiles shows
+-- its plan.
+CREATE OR REPLACE FUNCTION custprofile.profiles_sql(sources jsonb) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT format($q$
+        WITH wanted AS (SELECT DISTINCT k::%1$s AS customer_key FROM unnest($1) AS k WHERE k IS NOT NULL),
+        cust AS (SELECT c.customer_key, c.attributes FROM (%2$s) c WHERE c.customer_key IN (SELECT customer_key FROM wanted)),
+        orders AS (SELECT o.* FROM (%3$s) o WHERE o.customer_key IN (SELECT customer_key FROM wanted)),
+        per_customer AS (
+            SELECT o.customer_key, count(*) AS orders, sum(o.amount) AS spend,
+                   min(o.ordered_at) AS first_order, max(o.ordered_at) AS last_order,
+                   greatest(extract(epoch FROM $4 - max(o.ordered_at)) / 86400, 0) AS recency_days,
+                   extract(epoch FROM max(o.ordered_at) - min(o.ordered_at)) / 86400 / NULLIF(count(*) - 1, 0) AS interval_days
+              FROM orders o GROUP BY o.customer_key),
+        categories AS (
+            SELECT r.customer_key, jsonb_agg(r.category ORDER BY r.rank) FILTER (WHERE r.rank <= 3) AS favourite,
+                   jsonb_object_agg(r.category, r.orders) AS orders_by_category
+              FROM (SELECT o.customer_key, o.category, count(*) AS orders,
+                           row_number() OVER (PARTITION BY o.customer_key
+                                              ORDER BY count(*) DESC, sum(o.amount) DESC NULLS LAST, o.category) AS rank
+                      FROM orders o WHERE o.category IS NOT NULL
+                     GROUP BY o.customer_key, o.category) r
+             GROUP BY r.customer_key),
+        texts AS (
+            SELECT t.customer_key, custprofile.profile_agg(t.body, t.rating, t.written_at) AS signals
+              FROM (%4$s) t WHERE t.customer_key IN (SELECT customer_key FROM wanted)
+             GROUP BY t.customer_key)
+        SELECT d.customer_key, custprofile.with_churn(d.profile, custprofile.churn_assessment(d.profile, d.rhythm_days, $4)),
+               d.interest_vector
+          FROM (
+        SELECT c.customer_key::text,
+               custprofile.profile_document(
+                   to_jsonb(c.customer_key),
+                   c.attributes,
+                   CASE WHEN $2 THEN custprofile.purchases_section(
+                       p.orders, p.spend, p.first_order, p.last_order, p.recency_days::numeric, p.interval_days::numeric,
+                       custprofile.rfm_section(p.recency_days::numeric, p.orders, p.spend, $3),
+                       cat.favourite, cat.orders_by_category) END,
+                   t.signals),
+               custprofile.texts_interest_vector(t.signals),
+               -- the customer's own rhythm, else the shop's usual one, else a quarter
+               COALESCE(p.interval_days, ($3 ->> 'interval_days')::float8, 91) AS rhythm_days
+          FROM cust c
+          LEFT JOIN per_customer p ON p.customer_key = c.customer_key
+          LEFT JOIN categories cat ON cat.customer_key = c.customer_key
+          LEFT JOIN texts t ON t.customer_key = c.customer_key
+          ) AS d(customer_key, profile, interest_vector, rhythm_days)
+        $q$, custprofile.key_type(sources), custprofile.customers_sql(sources), custprofile.orders_or_none_sql(sources),
+             custprofile.texts_sql(sources))
+$$;
+
+-- Profiles of the given customers (keys as text), built set-wise. Unknown customers give no
+-- row. `breakpoints` (from rfm_breakpoints) and `as_of` (the moment of judgement, default
+-- custprofile.as_of over the sources) are computed here when not passed.
+CREATE FUNCTION custprofile.build_profiles(customer_keys text[], breakpoints jsonb DEFAULT NULL, as_of timestamptz DEFAULT NULL)
+RETURNS TABLE (customer_key text, profile jsonb, interest_vector real[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
+    has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
+    previous_role text;
+BEGIN
+    as_of := COALESCE(as_of, (breakpoints ->> 'as_of')::timestamptz,
+                      custprofile.judgement_time(custprofile.latest_activity(sources)));
+    IF has_orders THEN
+        breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints(sources, as_of));
+    END IF;
+    previous_role := custprofile.enter_source_reader();
+    RETURN QUERY EXECUTE custprofile.profiles_sql(sources) USING customer_keys, has_orders, breakpoints, as_of;
+    PERFORM custprofile.leave_source_reader(previous_role);
+END $$;
+
+-- The plan of the query build_profiles runs for these customers (EXPLAIN; with actual, EXPLAIN
+-- ANALYZE, which builds the profiles and throws them away).
+CREATE OR REPLACE FUNCTION custprofile.explain_build_profiles(customer_keys text[], actual boolean DEFAULT false)
+RETURNS SETOF text
+-- volatile: PostgreSQL runs EXPLAIN only there
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
+    has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
+    as_of timestamptz := custprofile.judgement_time(custprofile.latest_activity(sources));
+    breakpoints jsonb;
+    previous_role text;
+BEGIN
+    IF has_orders THEN
+        breakpoints := custprofile.rfm_breakpoints(sources, as_of);
+    END IF;
+    previous_role := custprofile.enter_source_reader();
+    RETURN QUERY EXECUTE CASE WHEN actual THEN 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ' ELSE 'EXPLAIN (COSTS OFF) ' END
+                         || custprofile.profiles_sql(sources)
+                 USING customer_keys, has_orders, breakpoints, as_of;
+    PERFORM custprofile.leave_source_reader(previous_role);
+END $$;
+COMMENT ON FUNCTION custprofile.explain_build_profiles(text[], boolean) IS
+    'The plan of the one query build_profile(s) runs for these customers.';
+
+-- The profile of one customer; NULL for an unknown customer. Keys of type bigint, text and uuid
+-- have their own overload so that literals resolve without casts. `as_of`: the moment recency,
+-- RFM and churn are judged at, default custprofile.as_of (the latest activity in the sources).
+CREATE FUNCTION custprofile.build_profile(customer_id text, as_of timestamptz DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT (SELECT b.profile FROM custprofile.build_profiles(ARRAY[customer_id], NULL, as_of) b)
+$$;
+CREATE FUNCTION custprofile.build_profile(customer_id bigint, as_of timestamptz DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.build_profile(customer_id::text, as_of) $$;
+CREATE FUNCTION custprofile.build_profile(customer_id uuid, as_of timestamptz DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.build_profile(customer_id::text, as_of) $$;
+COMMENT ON FUNCTION custprofile.build_profile(text, timestamptz) IS
+    'Profile of one customer: demographics, purchases with RFM scores, text signals, churn as of as_of; NULL if unknown.';
+
+-- The RFM scores of one customer against the breakpoints of rfm_breakpoints(). A customer
+-- without orders scores the lowest on all three, so that every customer has scores.
+CREATE OR REPLACE FUNCTION custprofile.rfm_section(recency_days numeric, orders bigint, spend numeric, breakpoints jsonb)
+RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT CASE WHEN orders > 0 THEN jsonb_build_object(
+        'recency', custprofile.quintile_score(recency_days, breakpoints -> 'recency_days', false),
+        'frequency', custprofile.quintile_score(orders, breakpoints -> 'orders', true),
+        'monetary', custprofile.quintile_score(spend, breakpoints -> 'spend', true))
+        ELSE '{"recency": 1, "frequency": 1, "monetary": 1}' END
+$$;
+
+-- The churn risk of one customer in [0, 1] from the stored profile, as of `as_of` (default
+-- custprofile.as_of()); NULL for a customer without a stored profile.
+CREATE FUNCTION custprofile.churn_risk(customer_id text, as_of timestamptz DEFAULT NULL) RETURNS real
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    p jsonb;
+BEGIN
+    PERFORM custprofile.require_profiles();
+    SELECT s.profile INTO p FROM custprofile.profiles s WHERE s.customer_key = customer_id;
+    RETURN (custprofile.stored_churn(p, COALESCE(as_of, custprofile.as_of())) ->> 'risk')::real;
+END $$;
+CREATE FUNCTION custprofile.churn_risk(customer_id bigint, as_of timestamptz DEFAULT NULL) RETURNS real
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.churn_risk(customer_id::text, as_of) $$;
+CREATE FUNCTION custprofile.churn_risk(customer_id uuid, as_of timestamptz DEFAULT NULL) RETURNS real
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.churn_risk(customer_id::text, as_of) $$;
+COMMENT ON FUNCTION custprofile.churn_risk(text, timestamptz) IS
+    'Churn risk in [0, 1] from the stored profile as of as_of (default custprofile.as_of()); factors in profile -> churn.';
+
+-- Recomputes the churn section of every stored profile with the weights in use, as of the
+-- moment it was judged at (no model is run).
+CREATE OR REPLACE FUNCTION custprofile.rescore_churn() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    -- the whole table at once, before any row: row by row in the table's order would deadlock
+    -- with a refresh writing the same rows in its own order
+    LOCK TABLE custprofile.profiles IN SHARE ROW EXCLUSIVE MODE;
+    UPDATE custprofile.profiles p
+       SET profile = custprofile.with_churn(p.profile,
+                               custprofile.stored_churn(p.profile, COALESCE(((custprofile.profile_row(p.profile)).churn ->> 'as_of')::timestamptz,
+                                                                            (custprofile.profile_row(p.profile)).generated_at)))
+     WHERE (custprofile.profile_row(p.profile)).churn IS NOT NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+
+-- Fits the weights to the user's own labels: training_query returns (customer key, churned
+-- boolean) rows; the factors come from the stored profiles as of `as_of` in options (default
+-- custprofile.as_of());
+-- logistic regression through the same trainer as train_classifier (options: l2, epochs, seed,
+-- validation_share, learning_rate). The weights replace the defaults, and every stored profile's
+-- churn section is recomputed with them, in one transaction.
+-- The caller's training query is resolved with the caller's search_path (their tables need no
+-- schema); everything else here runs with the pinned one, as every other function does. Hence no
+-- SET clause: the query's rows are read into arrays first, with the caller's path.
+CREATE OR REPLACE FUNCTION custprofile.train_churn_model(training_query text, options jsonb DEFAULT '{}')
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    caller_path text := pg_catalog.current_setting('search_path');
+    names text[];
+    as_of timestamptz;
+    user_rows text;
+    keys text[];
+    churned boolean[];
+    features float8[];
+    labels boolean[];
+    unmatched bigint;
+    fitted jsonb;
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
+    names := ARRAY['recency', 'sentiment_decline', 'complaints', 'disagreement', 'negative_share'];
+    as_of := COALESCE((options ->> 'as_of')::timestamptz, custprofile.as_of());
+    IF training_query IS NULL OR btrim(btrim(training_query), ';') = '' THEN
+        RAISE EXCEPTION 'train_churn_model needs a query returning (customer key, churned boolean) rows'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM custprofile.require_profiles();
+    -- the shared weights change every customer's churn risk: refuse before any work whoever
+    -- could not store them
+    IF NOT has_table_privilege('custprofile.churn_model', 'INSERT') THEN
+        RAISE EXCEPTION 'permission denied to train the churn model'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The churn weights are shared by every profile: an administrator trains them.';
+    END IF;
+    user_rows := format('SELECT pg_catalog.array_agg(q.k::text), pg_catalog.array_agg(q.churned::boolean) FROM (%s) q(k, churned)',
+                        training_query);
+    PERFORM pg_catalog.set_config('search_path', caller_path, true);
+    EXECUTE user_rows INTO keys, churned;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
+    SELECT array_agg(f.value ORDER BY l.k, f.n), (array_agg(l.churned ORDER BY l.k) FILTER (WHERE f.n = 1)),
+           (SELECT count(*) FROM unnest(keys) q(k) WHERE NOT EXISTS
+                (SELECT FROM custprofile.profiles p WHERE p.customer_key = q.k))
+      INTO features, labels, unmatched
+      FROM unnest(keys, churned) l(k, churned)
+      JOIN custprofile.profiles p ON p.customer_key = l.k
+      CROSS JOIN LATERAL unnest(ARRAY(
+          SELECT (custprofile.churn_factors(p.profile, (custprofile.profile_row(p.profile)).rhythm_days, as_of) ->> n)::float8
+            FROM unnest(names) n)) WITH ORDINALITY AS f(value, n);
+    IF labels IS NULL THEN
+        RAISE EXCEPTION 'the training query returned no rows that match a stored profile'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Return (customer key, churned boolean) for customers that have a profile; run CALL custprofile.refresh_profiles() first.';
+    END IF;
+    IF array_position(labels, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'the training query returned NULL churn labels' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    fitted := custprofile.fit_logistic(features, labels, names, options - 'as_of');
+    -- one model row: a concurrent training waits, then replaces it
+    PERFORM pg_advisory_xact_lock(hashtext('custprofile.churn_model'));
+    DELETE FROM custprofile.churn_model;
+    INSERT INTO custprofile.churn_model (weights, metrics)
+    VALUES (fitted -> 'weights', (fitted -> 'metrics') || jsonb_build_object('rows', cardinality(labels),
+                                                                            'unmatched_rows', unmatched, 'as_of', as_of));
+    PERFORM custprofile.rescore_churn();
+    fitted := fitted || jsonb_build_object('rows', cardinality(labels), 'unmatched_rows', unmatched);
+    PERFORM pg_catalog.set_config('search_path', caller_path, true);
+    RETURN fitted;
+END $$;
+
+-- For BI tools: the main fields as plain typed columns, no JSON functions needed.
+CREATE OR REPLACE VIEW custprofile.customer_profiles AS
+SELECT p.customer_key,
+       COALESCE((custprofile.profile_row(p.profile)).text_count, 0)    AS text_count,
+       (custprofile.profile_row(p.profile)).mean_sentiment::real        AS mean_sentiment,
+       (custprofile.profile_row(p.profile)).negative_share::real        AS negative_share,
+       (custprofile.profile_row(p.profile)).sentiment_trend::real       AS sentiment_trend,
+       (custprofile.profile_row(p.profile)).mean_rating::real           AS mean_rating,
+       (custprofile.profile_row(p.profile)).main_topic                  AS main_topic,
+       (custprofile.profile_row(p.profile)).main_need                   AS main_need,
+       (custprofile.profile_row(p.profile)).order_count                 AS order_count,
+       (custprofile.profile_row(p.profile)).total_spend                 AS total_spend,
+       (custprofile.profile_row(p.profile)).recency_score               AS recency_score,
+       (custprofile.profile_row(p.profile)).frequency_score             AS frequency_score,
+       (custprofile.profile_row(p.profile)).monetary_score              AS monetary_score,
+       (custprofile.profile_row(p.profile)).favourite_category          AS favourite_category,
+       -- as of custprofile.as_of, read once for the whole query
+       (custprofile.stored_churn(p.profile, (SELECT custprofile.as_of())) ->> 'risk')::real AS churn_risk,
+       p.segment,
+       p.last_activity,
+       (custprofile.profile_row(p.profile)).generated_at                AS profile_time
+  FROM custprofile.profiles p;

@@ -9,7 +9,7 @@
 --                              (what is left: the generated column profiles.orders_by_category,
 --                              which needs an immutable expression, the fields of each
 --                              texts.topics entry in the segments view, the churn section's own
---                              "risk", read where churn_assessment's result is used, and the RFM
+--                              "risk" and "as_of", read where churn_assessment's result is used, and the RFM
 --                              scores kmeans_segments reads in Rust, which also serves databases
 --                              not yet updated to a version with profile_row).
 -- Why SQL and not a Rust type: the readers are SQL views and queries over many profiles, and
@@ -17,7 +17,9 @@
 -- JSON path costs; a Rust accessor would parse the whole document on every call.
 --
 -- Versions: 1 is the shape of custprofile 0.2.0 with "version" added; 2 (0.5.0) adds
--- texts.languages, and a text counts towards every topic it names. A later shape raises
+-- texts.languages, a text counts towards every topic it names, and the sentiment trend is
+-- shrunk by its uncertainty, with its raw slope, standard error and span; a customer without
+-- orders has RFM scores 1, 1, 1 (null before), and recency is counted to churn.as_of. A later shape raises
 -- profile_document_version(), and profile_row() reads every version it knows (a stored
 -- document without "version" is version 1).
 
@@ -45,8 +47,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('purchases.average_spend',                'null|number',    'Mean order amount, 2 decimals.'),
     ('purchases.first_order',                  'null|string',    'Time of the first order.'),
     ('purchases.last_order',                   'null|string',    'Time of the last order.'),
-    ('purchases.recency_days',                 'integer|null',   'Whole days since the last order.'),
-    ('purchases.rfm',                          'null|object',    'Scores from 1 to 5 against the quintiles of every customer with orders.'),
+    ('purchases.recency_days',                 'integer|null',   'Whole days from the last order to churn.as_of (0 when later).'),
+    ('purchases.rfm',                          'object',         'Scores from 1 to 5 against the quintiles of every customer with orders; 1, 1, 1 without orders.'),
     ('purchases.rfm.recency',                  'integer',        'Recency score: 5 ordered most recently.'),
     ('purchases.rfm.frequency',                'integer',        'Frequency score: 5 ordered most often.'),
     ('purchases.rfm.monetary',                 'integer',        'Monetary score: 5 spent most.'),
@@ -66,10 +68,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('texts.sentiment.distribution.negative',  'number',         'Share of negative texts.'),
     ('texts.sentiment.distribution.neutral',   'number',         'Share of neutral texts.'),
     ('texts.sentiment.distribution.positive',  'number',         'Share of positive texts.'),
-    ('texts.sentiment.trend',                  'null|object',    'Least-squares slope of sentiment over time.'),
-    ('texts.sentiment.trend.slope_per_month',  'number',         'Score change per 30 days.'),
-    ('texts.sentiment.trend.direction',        'string',         'improving, steady or declining.'),
-    ('texts.sentiment.trend.texts',            'integer',        'Timed texts the slope is fitted on.'),
+    ('texts.sentiment.trend',                  'null|object',    'Sentiment over time; null unless at least 3 dated texts span 30 days or more.'),
+    ('texts.sentiment.trend.slope_per_month',  'number',         'Score change per 30 days, shrunk toward 0 by its uncertainty and bounded by the span (what churn reads).'),
+    ('texts.sentiment.trend.raw_slope_per_month', 'number',      'The least-squares slope before shrinking.'),
+    ('texts.sentiment.trend.standard_error',   'number',         'Standard error of the least-squares slope, per 30 days.'),
+    ('texts.sentiment.trend.span_days',        'number',         'Days from the first dated text to the last.'),
+    ('texts.sentiment.trend.direction',        'string',         'improving, steady or declining (the shrunk slope beyond 0.02 a month).'),
+    ('texts.sentiment.trend.texts',            'integer',        'Dated texts the slope is fitted on.'),
     ('texts.rating',                           'null|object',    'Ratings given with the texts.'),
     ('texts.rating.count',                     'integer',        'Rated texts.'),
     ('texts.rating.mean',                      'number',         'Mean rating.'),
@@ -89,7 +94,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('texts.model.encoder',                    'string',         'The sentence encoder.'),
     ('texts.model.encoder_identity',           'string',         'The encoder by content: name@hash of its files.'),
     ('texts.model.sentiment',                  'string',         'The sentiment head.'),
-    ('churn',                                  'object',         'Churn risk as of generated_at (sql/churn.sql).'),
+    ('churn',                                  'object',         'Churn risk as of churn.as_of (sql/churn.sql).'),
     ('churn.risk',                             'number',         'Risk in [0, 1].'),
     ('churn.factors',                          'object',         'Each factor in [0, 1].'),
     ('churn.factors.recency',                  'number',         'Days since the last activity against the rhythm.'),
@@ -105,7 +110,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('churn.contributions.negative_share',     'number',         'Weighted negative share.'),
     ('churn.rhythm_days',                      'number',         'The customer''s usual days between orders (else the shop''s, else 91).'),
     ('churn.weights',                          'string',         'default or trained.'),
-    ('churn.as_of',                            'string',         'The time the risk is assessed at.')
+    ('churn.as_of',                            'string',         'The moment recency and the risk are judged at (custprofile.as_of, sql/clock.sql).')
     ) AS f(field, json_type, meaning)
 $$;
 COMMENT ON FUNCTION custprofile.profile_document_fields() IS
@@ -121,13 +126,15 @@ RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, c
              WHERE x > b.v::float8) e
 $$;
 
--- The RFM scores of one customer against the breakpoints of rfm_breakpoints().
+-- The RFM scores of one customer against the breakpoints of rfm_breakpoints(). A customer
+-- without orders scores the lowest on all three, so that every customer has scores.
 CREATE FUNCTION custprofile.rfm_section(recency_days numeric, orders bigint, spend numeric, breakpoints jsonb)
 RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN orders > 0 THEN jsonb_build_object(
         'recency', custprofile.quintile_score(recency_days, breakpoints -> 'recency_days', false),
         'frequency', custprofile.quintile_score(orders, breakpoints -> 'orders', true),
-        'monetary', custprofile.quintile_score(spend, breakpoints -> 'spend', true)) END
+        'monetary', custprofile.quintile_score(spend, breakpoints -> 'spend', true))
+        ELSE '{"recency": 1, "frequency": 1, "monetary": 1}' END
 $$;
 
 -- The purchases section from a customer's order statistics (NULL counts as no orders).

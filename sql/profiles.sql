@@ -6,8 +6,9 @@
 -- Quintile breakpoints (20/40/60/80 %) of recency, order count and spend over every customer
 -- with orders: the yardstick of the 1 to 5 RFM scores, computed once per refresh
 -- (refresh_profiles hands them to every batch) or per build_profiles call, never per customer.
--- NULL without an orders source. `sources` as checked_sources('customers', 'orders', ...) gives them.
-CREATE FUNCTION custprofile.rfm_breakpoints(sources jsonb) RETURNS jsonb
+-- Recency is counted in days up to `as_of` (sql/clock.sql). NULL without an orders source.
+-- `sources` as checked_sources('customers', 'orders', ...) gives them.
+CREATE FUNCTION custprofile.rfm_breakpoints(sources jsonb, as_of timestamptz) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     orders_q text := custprofile.orders_sql(sources);
@@ -20,34 +21,43 @@ BEGIN
     previous_role := custprofile.enter_source_reader();
     EXECUTE format($q$
         SELECT jsonb_build_object(
-            'recency_days', to_jsonb(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency_days)),
-            'orders',       to_jsonb(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders)),
-            'spend',        to_jsonb(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY spend)),
+            -- rounded as they are shown: a breakpoint between two spends needs no 13th decimal
+            'recency_days', custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency_days), 1),
+            'orders',       custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders), 1),
+            'spend',        custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY spend), 2),
             -- the usual time between two orders, for customers whose own rhythm is unknown
-            'interval_days', percentile_cont(0.5) WITHIN GROUP (ORDER BY interval_days),
+            'interval_days', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY interval_days)::numeric, 1),
             'customers',    count(*),
-            'as_of',        now())
-          FROM (SELECT extract(epoch FROM now() - max(o.ordered_at)) / 86400 AS recency_days,
+            'as_of',        $1)
+          FROM (SELECT greatest(extract(epoch FROM $1 - max(o.ordered_at)) / 86400, 0) AS recency_days,
                        count(*) AS orders, sum(o.amount) AS spend,
                        extract(epoch FROM max(o.ordered_at) - min(o.ordered_at)) / 86400 / NULLIF(count(*) - 1, 0) AS interval_days
                   FROM (%s) o
                  WHERE o.customer_key IN (SELECT c.customer_key FROM (%s) c)
                  GROUP BY o.customer_key) per_customer
-        $q$, orders_q, custprofile.customers_sql(sources)) INTO result;
+        $q$, orders_q, custprofile.customers_sql(sources)) INTO result USING as_of;
     PERFORM custprofile.leave_source_reader(previous_role);
     RETURN result;
 END $$;
-CREATE FUNCTION custprofile.rfm_breakpoints() RETURNS jsonb
+CREATE FUNCTION custprofile.rfm_breakpoints(as_of timestamptz DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.rfm_breakpoints(custprofile.checked_sources('customers', 'orders'))
+    SELECT custprofile.rfm_breakpoints(s, COALESCE(as_of, custprofile.judgement_time(custprofile.latest_activity(s))))
+      FROM (SELECT custprofile.checked_sources('customers', 'orders', 'texts') AS s) sources
 $$;
-COMMENT ON FUNCTION custprofile.rfm_breakpoints() IS
-    'Quintile breakpoints of recency (days), order count and spend over all customers with orders.';
+COMMENT ON FUNCTION custprofile.rfm_breakpoints(timestamptz) IS
+    'Quintile breakpoints of recency (days up to as_of, default custprofile.as_of), order count and spend over all customers with orders.';
+
+-- Each element rounded to `digits` decimals, as a JSON array.
+CREATE FUNCTION custprofile.rounded(xs float8[], digits int) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT jsonb_agg(round(x::numeric, digits) ORDER BY n) FROM unnest(xs) WITH ORDINALITY u(x, n)
+$$;
 
 -- The one query build_profiles runs, as text: every source read once for all the customers
 -- in $1 (keys as text), texts scored in batches by profile_agg, the document written by
 -- sql/profile_document.sql. $2: whether an orders source is registered, $3: the RFM
--- breakpoints. explain_build_profiles shows its plan.
+-- breakpoints, $4: the moment recency and churn are judged at. explain_build_profiles shows
+-- its plan.
 CREATE FUNCTION custprofile.profiles_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT format($q$
@@ -57,7 +67,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
         per_customer AS (
             SELECT o.customer_key, count(*) AS orders, sum(o.amount) AS spend,
                    min(o.ordered_at) AS first_order, max(o.ordered_at) AS last_order,
-                   extract(epoch FROM now() - max(o.ordered_at)) / 86400 AS recency_days,
+                   greatest(extract(epoch FROM $4 - max(o.ordered_at)) / 86400, 0) AS recency_days,
                    extract(epoch FROM max(o.ordered_at) - min(o.ordered_at)) / 86400 / NULLIF(count(*) - 1, 0) AS interval_days
               FROM orders o GROUP BY o.customer_key),
         categories AS (
@@ -73,7 +83,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
             SELECT t.customer_key, custprofile.profile_agg(t.body, t.rating, t.written_at) AS signals
               FROM (%4$s) t WHERE t.customer_key IN (SELECT customer_key FROM wanted)
              GROUP BY t.customer_key)
-        SELECT d.customer_key, custprofile.with_churn(d.profile, custprofile.churn_assessment(d.profile, d.rhythm_days, now())),
+        SELECT d.customer_key, custprofile.with_churn(d.profile, custprofile.churn_assessment(d.profile, d.rhythm_days, $4)),
                d.interest_vector
           FROM (
         SELECT c.customer_key::text,
@@ -98,8 +108,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 $$;
 
 -- Profiles of the given customers (keys as text), built set-wise. Unknown customers give no
--- row. `breakpoints` (from rfm_breakpoints) is computed here when not passed.
-CREATE FUNCTION custprofile.build_profiles(customer_keys text[], breakpoints jsonb DEFAULT NULL)
+-- row. `breakpoints` (from rfm_breakpoints) and `as_of` (the moment of judgement, default
+-- custprofile.as_of over the sources) are computed here when not passed.
+CREATE FUNCTION custprofile.build_profiles(customer_keys text[], breakpoints jsonb DEFAULT NULL, as_of timestamptz DEFAULT NULL)
 RETURNS TABLE (customer_key text, profile jsonb, interest_vector real[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
@@ -107,11 +118,13 @@ DECLARE
     has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
     previous_role text;
 BEGIN
+    as_of := COALESCE(as_of, (breakpoints ->> 'as_of')::timestamptz,
+                      custprofile.judgement_time(custprofile.latest_activity(sources)));
     IF has_orders THEN
-        breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints(sources));
+        breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints(sources, as_of));
     END IF;
     previous_role := custprofile.enter_source_reader();
-    RETURN QUERY EXECUTE custprofile.profiles_sql(sources) USING customer_keys, has_orders, breakpoints;
+    RETURN QUERY EXECUTE custprofile.profiles_sql(sources) USING customer_keys, has_orders, breakpoints, as_of;
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 
@@ -124,33 +137,35 @@ LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
     has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
+    as_of timestamptz := custprofile.judgement_time(custprofile.latest_activity(sources));
     breakpoints jsonb;
     previous_role text;
 BEGIN
     IF has_orders THEN
-        breakpoints := custprofile.rfm_breakpoints(sources);
+        breakpoints := custprofile.rfm_breakpoints(sources, as_of);
     END IF;
     previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE CASE WHEN actual THEN 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ' ELSE 'EXPLAIN (COSTS OFF) ' END
                          || custprofile.profiles_sql(sources)
-                 USING customer_keys, has_orders, breakpoints;
+                 USING customer_keys, has_orders, breakpoints, as_of;
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.explain_build_profiles(text[], boolean) IS
     'The plan of the one query build_profile(s) runs for these customers.';
 
 -- The profile of one customer; NULL for an unknown customer. Keys of type bigint, text and uuid
--- have their own overload so that literals resolve without casts.
-CREATE FUNCTION custprofile.build_profile(customer_id text) RETURNS jsonb
+-- have their own overload so that literals resolve without casts. `as_of`: the moment recency,
+-- RFM and churn are judged at, default custprofile.as_of (the latest activity in the sources).
+CREATE FUNCTION custprofile.build_profile(customer_id text, as_of timestamptz DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT (SELECT b.profile FROM custprofile.build_profiles(ARRAY[customer_id]) b)
+    SELECT (SELECT b.profile FROM custprofile.build_profiles(ARRAY[customer_id], NULL, as_of) b)
 $$;
-CREATE FUNCTION custprofile.build_profile(customer_id bigint) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.build_profile(customer_id::text) $$;
-CREATE FUNCTION custprofile.build_profile(customer_id uuid) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.build_profile(customer_id::text) $$;
-COMMENT ON FUNCTION custprofile.build_profile(text) IS
-    'Profile of one customer: demographics, purchases with RFM scores, text signals; NULL if unknown.';
+CREATE FUNCTION custprofile.build_profile(customer_id bigint, as_of timestamptz DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.build_profile(customer_id::text, as_of) $$;
+CREATE FUNCTION custprofile.build_profile(customer_id uuid, as_of timestamptz DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.build_profile(customer_id::text, as_of) $$;
+COMMENT ON FUNCTION custprofile.build_profile(text, timestamptz) IS
+    'Profile of one customer: demographics, purchases with RFM scores, text signals, churn as of as_of; NULL if unknown.';
 
 -- Stored profiles, one row per customer, kept by refresh_profiles.
 CREATE TABLE custprofile.profiles (
@@ -167,8 +182,13 @@ CREATE TABLE custprofile.profiles (
     refreshed_at    timestamptz NOT NULL DEFAULT now(),
     -- the encoder's vector space (vector_space()) the interest vector is in: only vectors of
     -- one space are compared
-    vector_space    text
+    vector_space    text,
+    -- the customer's latest order or text, written with the profile: custprofile.as_of() takes
+    -- the latest of them (an index lookup), BI tools filter on it
+    last_activity   timestamptz
 );
+CREATE INDEX profiles_last_activity ON custprofile.profiles (last_activity);
+CREATE INDEX profiles_segment ON custprofile.profiles (segment);
 COMMENT ON TABLE custprofile.profiles IS
     'Stored customer profiles (build_profile documents) and interest vectors, kept by CALL custprofile.refresh_profiles().';
 
@@ -280,6 +300,8 @@ DECLARE
     batch text[];
     hashes text[];
     breakpoints jsonb;
+    as_of timestamptz;
+    sources jsonb;
     started timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     -- a procedure that commits cannot have a SET clause: the search_path is pinned here and
@@ -322,7 +344,10 @@ BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
 
     SELECT count(*) INTO total FROM custprofile.refresh_queue;
-    breakpoints := custprofile.rfm_breakpoints();
+    -- one moment and one yardstick for every batch
+    sources := custprofile.checked_sources('customers', 'orders', 'texts');
+    as_of := custprofile.judgement_time(custprofile.latest_activity(sources));
+    breakpoints := custprofile.rfm_breakpoints(sources, as_of);
 
     -- 2. build batch by batch
     LOOP
@@ -337,13 +362,16 @@ BEGIN
                   LEFT JOIN custprofile.profiles p ON p.customer_key = q.customer_key
                  ORDER BY q.customer_key LIMIT batch_size FOR UPDATE OF q SKIP LOCKED) c;
         EXIT WHEN claimed IS NULL;
-        INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at)
-        SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now()
-          FROM custprofile.build_profiles(batch, breakpoints) b
+        INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
+                                               last_activity)
+        SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
+               greatest((custprofile.profile_row(b.profile)).last_order_at, (custprofile.profile_row(b.profile)).last_text_at)
+          FROM custprofile.build_profiles(batch, breakpoints, as_of) b
           JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key
         ON CONFLICT (customer_key) DO UPDATE
             SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
-                source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at;
+                source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
+                last_activity = EXCLUDED.last_activity;
         DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
         done := done + COALESCE(cardinality(batch), 0);
         IF total > batch_size THEN
@@ -375,10 +403,10 @@ SELECT p.customer_key,
        (custprofile.profile_row(p.profile)).frequency_score             AS frequency_score,
        (custprofile.profile_row(p.profile)).monetary_score              AS monetary_score,
        (custprofile.profile_row(p.profile)).favourite_category          AS favourite_category,
-       (custprofile.stored_churn(p.profile, now()) ->> 'risk')::real     AS churn_risk,
+       -- as of custprofile.as_of, read once for the whole query
+       (custprofile.stored_churn(p.profile, (SELECT custprofile.as_of())) ->> 'risk')::real AS churn_risk,
        p.segment,
-       greatest((custprofile.profile_row(p.profile)).last_order_at,
-                (custprofile.profile_row(p.profile)).last_text_at)      AS last_activity,
+       p.last_activity,
        (custprofile.profile_row(p.profile)).generated_at                AS profile_time
   FROM custprofile.profiles p;
 COMMENT ON VIEW custprofile.customer_profiles IS

@@ -47,8 +47,9 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/sources.sql", name = "sources");
 extension_sql_file!("../sql/topics.sql", name = "topics");
+extension_sql_file!("../sql/clock.sql", name = "clock", requires = ["sources", api::text::as_of_setting]);
 extension_sql_file!("../sql/profile_document.sql", name = "profile_document", requires = [api::models::model_version]);
-extension_sql_file!("../sql/churn.sql", name = "churn", requires = ["topics", "profile_document"]);
+extension_sql_file!("../sql/churn.sql", name = "churn", requires = ["topics", "profile_document", "clock"]);
 extension_sql_file!(
     "../sql/profiles.sql",
     name = "profiles",
@@ -57,6 +58,7 @@ extension_sql_file!(
         "topics",
         "profile_document",
         "churn",
+        "clock",
         "aggregates",
         api::models::model_version,
         api::models::vector_space,

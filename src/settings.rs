@@ -38,6 +38,7 @@ static MASK_PII: GucSetting<bool> = GucSetting::<bool>::new(false);
 static LANGUAGES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static LABEL_LANGUAGE: GucSetting<LabelLanguage> =
     GucSetting::<LabelLanguage>::new(LabelLanguage::English);
+static AS_OF: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"latest_activity"));
 
 /// The encoder when custprofile.encoder is empty.
 pub const DEFAULT_ENCODER: &str = "multilingual-e5-small";
@@ -126,7 +127,63 @@ pub fn register() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    // SAFETY: the check hook is a plain function over the new value that cannot panic
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"custprofile.as_of",
+            c"The moment recency, RFM scores and churn risk are judged at: latest_activity, now or a timestamp.",
+            c"latest_activity (the default) is the latest order or text in the registered sources, never later than now: historical data is judged as of its own end, live data as of its last event. now is the transaction's start; a timestamp such as 2018-06-30 fixes the moment.",
+            &AS_OF,
+            GucContext::Userset,
+            GucFlags::default(),
+            Some(check_as_of),
+            None,
+            None,
+        );
+    }
     reserve_prefix();
+}
+
+/// Accepts latest_activity, now, or a value that starts as an ISO date (YYYY-MM-DD), which
+/// PostgreSQL reads under any DateStyle; the rest of a timestamp is PostgreSQL's to parse where it
+/// is used.
+pub fn as_of_is_valid(value: &str) -> bool {
+    let v = value.trim();
+    let b = v.as_bytes();
+    v == "latest_activity"
+        || v == "now"
+        || (b.len() >= 10
+            && b[..4].iter().all(u8::is_ascii_digit)
+            && b[4] == b'-'
+            && b[5..7].iter().all(u8::is_ascii_digit)
+            && b[7] == b'-'
+            && b[8..10].iter().all(u8::is_ascii_digit))
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn check_as_of(
+    newval: *mut *mut std::ffi::c_char,
+    _extra: *mut *mut std::ffi::c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: PostgreSQL passes a pointer to the proposed value, NULL or a C string
+    let value = unsafe {
+        if newval.is_null() || (*newval).is_null() {
+            return true;
+        }
+        std::ffi::CStr::from_ptr(*newval).to_string_lossy().into_owned()
+    };
+    if as_of_is_valid(&value) {
+        return true;
+    }
+    // SAFETY: the GUC machinery reads and frees these after a rejected value
+    unsafe {
+        pg_sys::GUC_check_errdetail_string =
+            pg_sys::pstrdup(c"custprofile.as_of is latest_activity, now or an ISO timestamp.".as_ptr());
+        pg_sys::GUC_check_errhint_string =
+            pg_sys::pstrdup(c"For example SET custprofile.as_of = '2018-06-30'; or = 'now';".as_ptr());
+    }
+    false
 }
 
 /// A mistyped setting (`custprofile.max_token`) is an ERROR once the library is loaded, not a
@@ -218,6 +275,11 @@ pub fn mask_pii() -> bool {
     MASK_PII.get()
 }
 
+/// custprofile.as_of as set (validated by its check hook).
+pub fn as_of() -> String {
+    non_empty(&AS_OF).map(|s| s.trim().to_string()).unwrap_or_else(|| "latest_activity".to_string())
+}
+
 pub fn label_language() -> LabelLanguage {
     LABEL_LANGUAGE.get()
 }
@@ -225,4 +287,17 @@ pub fn label_language() -> LabelLanguage {
 /// custprofile.languages as written, or None for all languages.
 pub fn languages() -> Option<String> {
     non_empty(&LANGUAGES)
+}
+
+#[cfg(test)]
+mod unit {
+    #[test]
+    fn as_of_takes_its_two_words_or_an_iso_date() {
+        for ok in ["latest_activity", "now", "2018-06-30", " 2018-06-30 12:00:00+02 ", "2018-06-30T12:00Z"] {
+            assert!(super::as_of_is_valid(ok), "{ok}");
+        }
+        for bad in ["", "latest", "Now()", "30/06/2018", "yesterday", "2018-6-30"] {
+            assert!(!super::as_of_is_valid(bad), "{bad}");
+        }
+    }
 }

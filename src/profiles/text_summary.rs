@@ -10,15 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::heads::sentiment::{NEGATIVE, NEUTRAL, POSITIVE};
+use crate::profiles::trend::{Sums, Trend};
 
-/// Days per month in the trend's slope.
-const DAYS_PER_MONTH: f64 = 30.0;
 /// Topics listed per profile, most texts first.
 const TOP_TOPICS: usize = 3;
 /// A topic whose texts have a mean sentiment below this is a need: something to fix.
 const NEED_BELOW: f64 = -0.25;
-/// A slope (score per month) below this is reported as steady.
-const STEADY_SLOPE: f64 = 0.02;
 const MICROS_PER_DAY: f64 = 86_400e6;
 
 /// One scored text, as the summary takes it.
@@ -61,6 +58,9 @@ pub struct TextSummary {
     t2_sum: f64,
     s_sum: f64,
     ts_sum: f64,
+    // for the trend's residual spread; a state serialised by an older library has none
+    #[serde(default)]
+    s2_sum: f64,
     first_seen: Option<i64>,
     last_seen: Option<i64>,
     // ratings, and how far they disagree with the text's sentiment
@@ -100,6 +100,7 @@ impl TextSummary {
             self.t2_sum += d * d;
             self.s_sum += s;
             self.ts_sum += d * s;
+            self.s2_sum += s * s;
             self.first_seen = Some(self.first_seen.map_or(at, |f| f.min(at)));
             self.last_seen = Some(self.last_seen.map_or(at, |l| l.max(at)));
         }
@@ -151,6 +152,7 @@ impl TextSummary {
         self.t2_sum += o.t2_sum;
         self.s_sum += o.s_sum;
         self.ts_sum += o.ts_sum;
+        self.s2_sum += o.s2_sum;
         self.first_seen = combine_opt(self.first_seen, o.first_seen, i64::min);
         self.last_seen = combine_opt(self.last_seen, o.last_seen, i64::max);
         self.rated += o.rated;
@@ -175,20 +177,22 @@ impl TextSummary {
         }
     }
 
-    /// Slope of sentiment per month from least squares, when at least two texts were written
-    /// at different times.
-    pub fn trend_per_month(&self) -> Option<f64> {
-        if self.timed < 2 {
-            return None;
-        }
-        let n = self.timed as f64;
-        let var = self.t2_sum - self.t_sum * self.t_sum / n;
-        // less than a second of spread in time: no trend to speak of
-        if var <= n * 1e-10 {
-            return None;
-        }
-        let cov = self.ts_sum - self.t_sum * self.s_sum / n;
-        Some(cov / var * DAYS_PER_MONTH)
+    /// The sentiment trend over the dated texts (see profiles::trend), None when they are too
+    /// few or too close in time.
+    pub fn trend(&self) -> Option<Trend> {
+        let span_days = match (self.first_seen, self.last_seen) {
+            (Some(first), Some(last)) => (last - first) as f64 / MICROS_PER_DAY,
+            _ => 0.0,
+        };
+        Trend::of(&Sums {
+            n: self.timed,
+            t: self.t_sum,
+            t2: self.t2_sum,
+            s: self.s_sum,
+            s2: self.s2_sum,
+            ts: self.ts_sum,
+            span_days,
+        })
     }
 
     /// The normalised mean embedding; None when there is none or it is zero.
@@ -212,16 +216,7 @@ impl TextSummary {
     pub fn to_json(&self, model: Value, format_time: impl Fn(i64) -> String) -> Value {
         let n = self.texts as f64;
         let sentiment = (self.texts > 0).then(|| {
-            let trend = self.trend_per_month().map(|slope| {
-                let direction = if slope > STEADY_SLOPE {
-                    "improving"
-                } else if slope < -STEADY_SLOPE {
-                    "declining"
-                } else {
-                    "steady"
-                };
-                json!({ "slope_per_month": round(slope), "direction": direction, "texts": self.timed })
-            });
+            let trend = self.trend().map(|t| t.to_json(round));
             json!({
                 "mean": round(self.score_sum / n),
                 "min": round(self.score_min),
@@ -377,18 +372,23 @@ mod unit {
     }
 
     #[test]
-    fn trend_is_the_least_squares_slope_per_month() {
+    fn trend_comes_from_the_dated_texts_and_merges() {
         let e = [1.0f32];
-        let mut s = TextSummary::default();
-        // score rises by 0.3 every 30 days
-        for (i, day) in [0i64, 30, 60].iter().enumerate() {
-            s.add(&text(-0.3 + 0.3 * i as f32, 1, &e, None, Some(*day)));
-        }
-        assert!((s.trend_per_month().unwrap() - 0.3).abs() < 1e-6);
+        let rows: Vec<Scored> = (0..6).map(|m| text(-0.5 + 0.2 * m as f32, 1, &e, None, Some(m * 30))).collect();
+        let mut all = TextSummary::default();
+        rows.iter().for_each(|r| all.add(r));
+        let t = all.trend().unwrap();
+        assert!((t.raw - 0.2).abs() < 1e-6 && (t.span_days - 150.0).abs() < 1e-9, "{t:?}");
+        let (mut a, mut b) = (TextSummary::default(), TextSummary::default());
+        rows[..2].iter().for_each(|r| a.add(r));
+        rows[2..].iter().for_each(|r| b.add(r));
+        a.merge(&b);
+        assert_eq!(a.trend(), Some(t));
         let mut same_time = TextSummary::default();
-        same_time.add(&text(0.5, 2, &e, None, Some(3)));
-        same_time.add(&text(-0.5, 0, &e, None, Some(3)));
-        assert_eq!(same_time.trend_per_month(), None);
+        for score in [0.5, -0.5, 0.1] {
+            same_time.add(&text(score, 1, &e, None, Some(3)));
+        }
+        assert_eq!(same_time.trend(), None);
     }
 
     #[test]

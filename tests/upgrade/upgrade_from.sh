@@ -81,7 +81,9 @@ SQL
 
 # it answers like a fresh install: the first refresh rebuilds exactly the profiles written under
 # another document version (the version is part of the fingerprint), a second one nothing, and a
-# full rebuild gives the same documents but for their time and version stamps
+# full rebuild gives the same documents but for their time and version stamps (and, from 0.5.0,
+# recency and RFM scores: counted to the data's latest activity instead of now, and 1, 1, 1 for a
+# customer without orders instead of null)
 answers="$(in_db "$OLD" -tA <<'SQL'
 SET client_min_messages = warning;
 SELECT count(*) FROM custprofile.profiles
@@ -93,7 +95,8 @@ CALL custprofile.refresh_profiles();
 SELECT count(*) FROM custprofile.profiles p JOIN first_refresh f USING (customer_key) WHERE p.refreshed_at <> f.refreshed_at;
 CALL custprofile.refresh_profiles(full_rebuild => true);
 SELECT count(*) FROM custprofile.profiles p JOIN before.profiles b USING (customer_key)
- WHERE (p.profile - 'generated_at' - 'model' - 'churn' - 'version') <> (b.profile - 'generated_at' - 'model' - 'churn' - 'version');
+ WHERE (p.profile - 'generated_at' - 'model' - 'churn' - 'version' #- '{purchases,recency_days}' #- '{purchases,rfm}')
+    <> (b.profile - 'generated_at' - 'model' - 'churn' - 'version' #- '{purchases,recency_days}' #- '{purchases,rfm}');
 SQL
 )"
 read -r -d '' other_version rebuilt rebuilt_again changed <<<"$answers" || true

@@ -139,9 +139,9 @@ SELECT count(*) AS profiles, bool_and(custprofile.churn_risk(customer_key) BETWE
        bool_and(profile #> '{churn,factors}' ?& ARRAY['recency', 'sentiment_decline', 'complaints', 'disagreement', 'negative_share']) AS factors
   FROM custprofile.profiles;
 SELECT custprofile.churn_risk(4242) AS unknown;
--- the stored figure is the live one as of generated_at
+-- the stored figure is the live one as of the moment it was judged at
 SELECT bool_and(abs((p.profile #>> '{churn,risk}')::float8 - (custprofile.churn_assessment(
-           p.profile, (p.profile #>> '{churn,rhythm_days}')::float8, (p.profile ->> 'generated_at')::timestamptz) ->> 'risk')::float8) < 1e-9)
+           p.profile, (p.profile #>> '{churn,rhythm_days}')::float8, (p.profile #>> '{churn,as_of}')::timestamptz) ->> 'risk')::float8) < 1e-9)
        AS stored_equals_live
   FROM custprofile.profiles p;
 -- happy customers (id % 3 = 0 in the demo) are at lower risk than unhappy ones (id % 3 = 1)

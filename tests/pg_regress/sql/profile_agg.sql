@@ -39,13 +39,25 @@ SELECT (custprofile.profile_agg(body) -> 'rating') IS NULL AS no_rating,
        (custprofile.profile_agg(body, rating) #>> '{rating,count}')::int AS rated
   FROM texts WHERE customer = 2;
 SELECT custprofile.profile_agg(body) IS NULL AS no_rows FROM texts WHERE false;
--- a trend over time: a customer whose texts turn sour
-SELECT p #>> '{sentiment,trend,direction}' AS direction, (p #>> '{sentiment,trend,slope_per_month}')::float8 < -0.5 AS falling
+-- a trend over time: a customer whose texts turn sour. Four texts are thin evidence: the slope
+-- the churn factor reads is shrunk toward 0, the least-squares one is kept beside it
+SELECT p #>> '{sentiment,trend,direction}' AS direction,
+       (p #>> '{sentiment,trend,raw_slope_per_month}')::float8 < -0.5 AS raw_falls_fast,
+       (p #>> '{sentiment,trend,slope_per_month}')::float8 BETWEEN (p #>> '{sentiment,trend,raw_slope_per_month}')::float8 AND -0.02 AS shrunk,
+       (p #>> '{sentiment,trend,standard_error}')::float8 > 0 AS has_error,
+       round((p #>> '{sentiment,trend,span_days}')::numeric) AS span_days
   FROM (SELECT custprofile.profile_agg(body, NULL, t) AS p
           FROM (VALUES ('Wonderful service, I love this shop.', timestamptz '2026-01-01'),
                        ('Good as always.', '2026-02-01'),
                        ('Late again and nobody answers my emails.', '2026-03-01'),
                        ('Terrible. The worst shop I have ever used.', '2026-04-01')) v(body, t)) s;
+-- the same texts written over three days tell no trend (they would make a slope of +-20 a month)
+SELECT p #> '{sentiment,trend}' AS trend
+  FROM (SELECT custprofile.profile_agg(body, NULL, t) AS p
+          FROM (VALUES ('Wonderful service, I love this shop.', timestamptz '2026-01-01'),
+                       ('Good as always.', '2026-01-02'),
+                       ('Late again and nobody answers my emails.', '2026-01-03'),
+                       ('Terrible. The worst shop I have ever used.', '2026-01-04')) v(body, t)) s;
 SELECT try($$SELECT custprofile.profile_agg(body, 'NaN'::real) FROM texts$$);
 
 -- serial, parallel and partitioned plans give the same documents

@@ -48,7 +48,8 @@ SELECT jsonb_pretty(jsonb_set(p, '{texts,topics}', (SELECT jsonb_agg(t - 'sentim
          - 'generated_at' - 'model'
          #- '{purchases,recency_days}' #- '{texts,interest_vector}' #- '{texts,model}'
          #- '{texts,sentiment,mean}' #- '{texts,sentiment,min}' #- '{texts,sentiment,max}'
-         #- '{texts,sentiment,trend,slope_per_month}' #- '{texts,rating,disagreement}'
+         #- '{texts,sentiment,trend,slope_per_month}' #- '{texts,sentiment,trend,raw_slope_per_month}'
+         #- '{texts,sentiment,trend,standard_error}' #- '{texts,rating,disagreement}'
          #- '{churn,as_of}' #- '{churn,risk}' #- '{churn,factors,recency}' #- '{churn,contributions}') AS profile
   FROM custprofile.build_profile(1011) p;
 SELECT (p #>> '{texts,sentiment,mean}')::float8 > 0.2 AS mostly_positive, p -> 'model' AS model,
@@ -75,6 +76,33 @@ SET TimeZone = 'UTC';
 -- (the churn section is as of the moment it was built)
 SELECT (SELECT profile - 'generated_at' - 'churn' FROM custprofile.profiles WHERE customer_key = '1011')
      = (custprofile.build_profile(1011) - 'generated_at' - 'churn') AS stored_equals_built;
+RESET TimeZone;
+
+-- judgements as of the data's own time: the demo's data ends in November 2026, and recency,
+-- RFM and churn are judged as of its latest activity (custprofile.as_of = latest_activity),
+-- whatever today's date is
+SHOW custprofile.as_of;
+SET TimeZone = 'UTC';
+SELECT custprofile.as_of() AS as_of, custprofile.as_of() = (SELECT max(last_activity) FROM custprofile.profiles) AS latest_stored,
+       (SELECT count(DISTINCT profile #>> '{churn,as_of}') FROM custprofile.profiles) AS moments,
+       (SELECT profile #>> '{churn,as_of}' FROM custprofile.profiles LIMIT 1) AS stored_as_of;
+SELECT last_activity FROM custprofile.customer_profiles WHERE customer_key = '1011';
+-- as of another moment: an argument, or the setting for a session (views included)
+SELECT custprofile.churn_risk(1011, '2030-01-01') > custprofile.churn_risk(1011) AS later_is_riskier,
+       (custprofile.build_profile(1011, '2030-01-01') #>> '{churn,factors,recency}')::float8 AS recency_in_2030,
+       (custprofile.build_profile(1011, '2030-01-01') #>> '{purchases,recency_days}')::int
+         > (custprofile.build_profile(1011) #>> '{purchases,recency_days}')::int + 1000 AS counted_to_2030;
+SET custprofile.as_of = '2030-01-01';
+SELECT custprofile.as_of() AS as_of, (SELECT churn_risk FROM custprofile.customer_profiles WHERE customer_key = '1011')
+       = custprofile.churn_risk(1011, '2030-01-01') AS view_follows;
+SET custprofile.as_of = 'now';
+SELECT custprofile.as_of() = now() AS is_now;
+\set VERBOSITY default
+SET custprofile.as_of = 'yesterday';
+\set VERBOSITY terse
+RESET custprofile.as_of;
+SELECT (custprofile.rfm_breakpoints() ->> 'as_of')::timestamptz = custprofile.as_of() AS breakpoints_as_of,
+       custprofile.rfm_breakpoints() -> 'spend' AS spend_breakpoints;
 RESET TimeZone;
 -- nothing changed, nothing rebuilt
 CALL custprofile.refresh_profiles();
@@ -183,6 +211,15 @@ SELECT bool_or(line LIKE '%(p.profile #>> ''{texts,sentiment,mean}''::text[])%')
   FROM pg_temp.verbose_plan('SELECT mean_sentiment FROM custprofile.customer_profiles') line;
 SELECT count(*) AS fields, count(DISTINCT field) AS distinct_fields,
        count(*) FILTER (WHERE field LIKE 'texts.%') AS texts_fields FROM custprofile.profile_document_fields();
+
+-- no stored trend goes beyond what its texts support: at least three dated texts over 30 days,
+-- shrunk toward 0 (never past the least-squares slope), and within the score scale over the span
+SELECT count(*) AS profiles, count(t) AS with_trend,
+       count(*) FILTER (WHERE (t ->> 'texts')::int < 3 OR (t ->> 'span_days')::float8 < 30) AS thin,
+       count(*) FILTER (WHERE abs((t ->> 'slope_per_month')::float8) > abs((t ->> 'raw_slope_per_month')::float8)) AS grown,
+       count(*) FILTER (WHERE abs((t ->> 'slope_per_month')::float8) * (t ->> 'span_days')::float8 / 30 > 2) AS off_scale,
+       max(abs((t ->> 'slope_per_month')::float8)) < 0.2 AS bounded
+  FROM custprofile.profiles p, LATERAL (SELECT NULLIF(p.profile #> '{texts,sentiment,trend}', 'null') AS t) x;
 
 -- a customer whose texts are all NULL or blank has a texts section whose interest vector is
 -- null: the stored vector is empty, not an ERROR that fails the refresh batch
