@@ -2,8 +2,47 @@
 -- similarity the SQL layer thresholds or weighs is read on one scale, whichever encoder made it.
 -- Chinese and other languages: language detection, words, profile document version 2 (languages,
 -- several topics per text), text_insights' language, labels in English or Chinese, several
--- labels per text (classify_multi, predict_multi).
+-- labels per text (classify_multi, predict_multi). Judgements as of the data's own time
+-- (custprofile.as_of), trends shrunk by their uncertainty, customer keys in their own type in the
+-- views, refresh_profiles_in_transaction, blank texts in check_sources.
 \echo Use "ALTER EXTENSION custprofile UPDATE TO '0.5.0'" to load this file. \quit
+
+-- Customer keys in their own type: the views show them as uuid or bigint beside the text form,
+-- and a key that is not of the type is one clear ERROR
+-- The type of the registered customers key column (NULL without a customers source): the views
+-- show the key in it beside the text form.
+CREATE FUNCTION custprofile.customer_key_type() RETURNS regtype
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT custprofile.column_type(r.relid, r.columns ->> 'key') FROM custprofile.source_registry r WHERE r.kind = 'customers'
+$$;
+
+-- Raises ERROR 22P02 naming the first key that is not a value of the customers key's type, so
+-- that a mistyped key ('not-a-uuid') gets one clear line instead of a failed cast inside a
+-- query of the extension's. NULL keys pass (they match no customer).
+CREATE FUNCTION custprofile.check_customer_keys(customer_keys text[], sources jsonb) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    kt text := custprofile.key_type(sources);
+    k text;
+BEGIN
+    IF kt = 'text' OR customer_keys IS NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        EXECUTE format('SELECT $1::%s[]', kt) USING customer_keys;
+    EXCEPTION WHEN data_exception THEN
+        FOREACH k IN ARRAY customer_keys LOOP
+            BEGIN
+                EXECUTE format('SELECT $1::%s', kt) USING k;
+            EXCEPTION WHEN data_exception THEN
+                RAISE EXCEPTION 'customer key % is not a valid %', quote_literal(k), kt
+                    USING ERRCODE = 'invalid_text_representation',
+                          HINT = format('The customers source (%s) keys its customers by %s values.',
+                                        custprofile.source_relation(custprofile.checked_source(sources, 'customers')), kt);
+            END;
+        END LOOP;
+    END;
+END $$;
 
 -- The cosine on the current encoder's common scale (its manifest's "relatedness").
 -- custprofile::api::embedding::relatedness
@@ -63,36 +102,28 @@ BEGIN
         custprofile.catalogue_rows_sql(kind, sources), vector_sql, kind, custprofile.model_version());
 END $$;
 
+-- refresh_profiles in steps shared with refresh_profiles_in_transaction, the function form for
+-- clients that cannot autocommit; inside a transaction block the procedure says so with a HINT.
 -- A second refresh that starts while one runs shares its queue instead of locking every entry
 -- (ON CONFLICT DO UPDATE did, so the first refresh's claims found nothing and it ended early).
 -- Every batch is judged as of one moment (custprofile.as_of, below) and writes last_activity.
-CREATE OR REPLACE PROCEDURE custprofile.refresh_profiles(batch_size int DEFAULT 200, full_rebuild boolean DEFAULT false)
-LANGUAGE plpgsql AS $$
+-- custprofile::api::session::in_transaction_block
+CREATE FUNCTION custprofile."in_transaction_block"() RETURNS bool /* bool */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'in_transaction_block_wrapper';
+-- A refresh in steps, shared by the procedure refresh_profiles (a commit after each step) and
+-- the function refresh_profiles_in_transaction (one transaction).
+
+-- Step 1: embeds new and changed items and answers, queues the customers whose rows changed
+-- since their profile was built (all with full_rebuild), drops profiles of customers that are
+-- gone. Returns how many were dropped.
+CREATE FUNCTION custprofile.queue_stale_profiles(full_rebuild boolean) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC' AS $$
 DECLARE
-    total bigint;
-    done bigint := 0;
     removed bigint;
-    claimed text[];
-    batch text[];
-    hashes text[];
-    breakpoints jsonb;
-    as_of timestamptz;
-    sources jsonb;
-    started timestamptz := pg_catalog.clock_timestamp();
 BEGIN
-    -- a procedure that commits cannot have a SET clause: the search_path is pinned here and
-    -- again after every COMMIT (which ends a local setting)
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
-    IF batch_size IS NULL OR batch_size < 1 THEN
-        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- stored documents carry UTC times, whoever calls
-    PERFORM set_config('TimeZone', 'UTC', true);
-
-    -- 0. embed new and changed items and answers
     PERFORM custprofile.refresh_catalogues();
-
-    -- 1. queue what changed; drop profiles of customers that are gone
     WITH f AS MATERIALIZED (SELECT * FROM custprofile.source_fingerprints()),
     gone AS (
         DELETE FROM custprofile.profiles p
@@ -116,6 +147,93 @@ BEGIN
          WHERE f.customer_key = q.customer_key
            AND (q.source_hash IS DISTINCT FROM f.source_hash OR (full_rebuild AND NOT q.forced)))
     SELECT count(*) INTO removed FROM gone;
+    RETURN removed;
+END $$;
+
+-- Step 2, as often as it returns a number: claims up to batch_size queued customers that no
+-- concurrent refresh holds (SKIP LOCKED), builds their profiles as of one moment with one
+-- yardstick, stores them and empties their entries. Returns how many were built (entries that
+-- a concurrent refresh built meanwhile are fresh and only removed); NULL when nothing was left.
+CREATE FUNCTION custprofile.rebuild_queued_profiles(batch_size int, breakpoints jsonb, as_of timestamptz) RETURNS int
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC' AS $$
+DECLARE
+    claimed text[];
+    batch text[];
+    hashes text[];
+BEGIN
+    SELECT array_agg(c.customer_key), array_agg(c.source_hash) FILTER (WHERE NOT c.fresh),
+           array_agg(c.customer_key) FILTER (WHERE NOT c.fresh)
+      INTO claimed, hashes, batch
+      FROM (SELECT q.customer_key, q.source_hash,
+                   NOT q.forced AND p.source_hash IS NOT DISTINCT FROM q.source_hash AS fresh
+              FROM custprofile.refresh_queue q
+              LEFT JOIN custprofile.profiles p ON p.customer_key = q.customer_key
+             ORDER BY q.customer_key LIMIT batch_size FOR UPDATE OF q SKIP LOCKED) c;
+    IF claimed IS NULL THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
+                                           last_activity)
+    SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
+           greatest((custprofile.profile_row(b.profile)).last_order_at, (custprofile.profile_row(b.profile)).last_text_at)
+      FROM custprofile.build_profiles(batch, breakpoints, as_of) b
+      JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key
+    ON CONFLICT (customer_key) DO UPDATE
+        SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
+            source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
+            last_activity = EXCLUDED.last_activity;
+    DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
+    RETURN COALESCE(cardinality(batch), 0);
+END $$;
+
+-- Raises ERROR 22023 unless batch_size is at least 1.
+CREATE FUNCTION custprofile.check_batch_size(batch_size int) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END $$;
+
+-- The progress NOTICE of a refresh after each batch, when there is more than one batch.
+CREATE FUNCTION custprofile.refresh_progress(done bigint, total bigint, batch_size int, started timestamptz) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF total > batch_size THEN
+        RAISE NOTICE 'refresh_profiles: % of % queued customers rebuilt', done, total
+            USING DETAIL = format('%s s so far', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+    END IF;
+END $$;
+
+-- Rebuilds the profiles of customers whose source rows changed since the last refresh (all of
+-- them the first time, or with full_rebuild), in batches of batch_size customers, each batch
+-- committed: a failure or a cancel loses no finished batch and the next call resumes. Two
+-- refreshes at once share the work (each batch is claimed with SKIP LOCKED), so no customer is
+-- written by both. Call it outside a transaction block (it commits), e.g. from pg_cron; inside
+-- one, refresh_profiles_in_transaction() does the same work in the caller's transaction.
+CREATE OR REPLACE PROCEDURE custprofile.refresh_profiles(batch_size int DEFAULT 200, full_rebuild boolean DEFAULT false)
+LANGUAGE plpgsql AS $$
+DECLARE
+    total bigint;
+    done bigint := 0;
+    built int;
+    removed bigint;
+    breakpoints jsonb;
+    as_of timestamptz;
+    sources jsonb;
+    started timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- a procedure that commits cannot have a SET clause: the search_path is pinned here and
+    -- again after every COMMIT (which ends a local setting)
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
+    IF custprofile.in_transaction_block() THEN
+        RAISE EXCEPTION 'refresh_profiles commits after every batch and cannot run inside a transaction block'
+            USING ERRCODE = 'active_sql_transaction',
+                  HINT = 'Run CALL custprofile.refresh_profiles(); on its own (autocommit), or SELECT custprofile.refresh_profiles_in_transaction(); to refresh within your transaction.';
+    END IF;
+    PERFORM custprofile.check_batch_size(batch_size);
+
+    removed := custprofile.queue_stale_profiles(full_rebuild);
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
 
@@ -124,42 +242,50 @@ BEGIN
     sources := custprofile.checked_sources('customers', 'orders', 'texts');
     as_of := custprofile.judgement_time(custprofile.latest_activity(sources));
     breakpoints := custprofile.rfm_breakpoints(sources, as_of);
-
-    -- 2. build batch by batch
     LOOP
-        PERFORM pg_catalog.set_config('TimeZone', 'UTC', true);
-        -- claim a batch; entries that a concurrent refresh has built meanwhile are fresh
-        SELECT array_agg(c.customer_key), array_agg(c.source_hash) FILTER (WHERE NOT c.fresh),
-               array_agg(c.customer_key) FILTER (WHERE NOT c.fresh)
-          INTO claimed, hashes, batch
-          FROM (SELECT q.customer_key, q.source_hash,
-                       NOT q.forced AND p.source_hash IS NOT DISTINCT FROM q.source_hash AS fresh
-                  FROM custprofile.refresh_queue q
-                  LEFT JOIN custprofile.profiles p ON p.customer_key = q.customer_key
-                 ORDER BY q.customer_key LIMIT batch_size FOR UPDATE OF q SKIP LOCKED) c;
-        EXIT WHEN claimed IS NULL;
-        INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
-                                               last_activity)
-        SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
-               greatest((custprofile.profile_row(b.profile)).last_order_at, (custprofile.profile_row(b.profile)).last_text_at)
-          FROM custprofile.build_profiles(batch, breakpoints, as_of) b
-          JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key
-        ON CONFLICT (customer_key) DO UPDATE
-            SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
-                source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
-                last_activity = EXCLUDED.last_activity;
-        DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
-        done := done + COALESCE(cardinality(batch), 0);
-        IF total > batch_size THEN
-            RAISE NOTICE 'refresh_profiles: % of % queued customers rebuilt', done, total
-                USING DETAIL = format('%s s so far', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
-        END IF;
+        built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
+        EXIT WHEN built IS NULL;
+        done := done + built;
+        PERFORM custprofile.refresh_progress(done, total, batch_size, started);
         COMMIT;
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     END LOOP;
     RAISE NOTICE 'refresh_profiles: % profiles rebuilt, % removed', done, removed
         USING DETAIL = format('%s s', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
 END $$;
+
+-- The same refresh in the caller's transaction, for clients that cannot run a statement outside
+-- one (some drivers and BI schedulers): nothing is committed until the caller commits, a failure
+-- or a cancel undoes all of it, and the rows it rebuilt stay locked until then (a concurrent
+-- refresh skips them). Returns {"rebuilt": n, "removed": m}.
+CREATE FUNCTION custprofile.refresh_profiles_in_transaction(batch_size int DEFAULT 200, full_rebuild boolean DEFAULT false)
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    total bigint;
+    done bigint := 0;
+    built int;
+    removed bigint;
+    sources jsonb;
+    as_of timestamptz;
+    breakpoints jsonb;
+    started timestamptz := clock_timestamp();
+BEGIN
+    PERFORM custprofile.check_batch_size(batch_size);
+    removed := custprofile.queue_stale_profiles(full_rebuild);
+    SELECT count(*) INTO total FROM custprofile.refresh_queue;
+    sources := custprofile.checked_sources('customers', 'orders', 'texts');
+    as_of := custprofile.judgement_time(custprofile.latest_activity(sources));
+    breakpoints := custprofile.rfm_breakpoints(sources, as_of);
+    LOOP
+        built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
+        EXIT WHEN built IS NULL;
+        done := done + built;
+        PERFORM custprofile.refresh_progress(done, total, batch_size, started);
+    END LOOP;
+    RETURN jsonb_build_object('rebuilt', done, 'removed', removed);
+END $$;
+COMMENT ON FUNCTION custprofile.refresh_profiles_in_transaction(int, boolean) IS
+    'refresh_profiles within the caller''s transaction (nothing is committed until the caller commits).';
 
 
 -- Profile document version 2: texts.languages, and a text counts towards every topic it names
@@ -258,7 +384,11 @@ COMMENT ON FUNCTION custprofile.profile_document_fields() IS
 -- each text's language is told from the body as shown (a masked e-mail address does not change
 -- it); added in the view, so that an update replaces the view in place
 CREATE OR REPLACE VIEW custprofile.text_insights AS
-SELECT r.*, custprofile.detect_language(r.body) AS language FROM custprofile.text_insight_rows() r;
+SELECT r.*, custprofile.detect_language(r.body) AS language,
+       CASE WHEN k.key_type = 'uuid'::regtype THEN r.customer_key::uuid END AS customer_uuid,
+       CASE WHEN k.key_type IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype)
+            THEN r.customer_key::bigint END AS customer_bigint
+  FROM custprofile.text_insight_rows() r, (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.text_insights IS
     'Every registered text with its sentiment label and score and its language (scored when read).';
 
@@ -291,7 +421,7 @@ END $$;
 
 -- Labels for people in English or Chinese (custprofile.label_language): segment names,
 -- recommendation reasons and churn reasons (sql/labels.sql)
--- custprofile::api::text::label_language
+-- custprofile::api::session::label_language
 CREATE FUNCTION custprofile."label_language"() RETURNS TEXT /* & '_ str */
 STRICT STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
@@ -424,6 +554,7 @@ BEGIN
     PERFORM custprofile.require_profiles();
     PERFORM custprofile.require_vector_space(customer_id);
     sources := sources || custprofile.checked_sources('customers', 'orders', 'texts');
+    PERFORM custprofile.check_customer_keys(ARRAY[customer_id], sources);
     previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format($q$
         WITH me AS MATERIALIZED (
@@ -513,7 +644,7 @@ AS 'MODULE_PATHNAME', 'predict_multi_wrapper';
 -- Judgements as of the data's own time: custprofile.as_of (latest_activity, now or a timestamp)
 -- is the moment recency, RFM and churn are counted to; by default the latest order or text, so
 -- that historical data is not judged against today's clock.
--- custprofile::api::text::as_of_setting
+-- custprofile::api::session::as_of_setting
 CREATE FUNCTION custprofile."as_of_setting"() RETURNS TEXT /* String */
 STRICT STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
@@ -703,6 +834,7 @@ DECLARE
     has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
     previous_role text;
 BEGIN
+    PERFORM custprofile.check_customer_keys(customer_keys, sources);
     as_of := COALESCE(as_of, (breakpoints ->> 'as_of')::timestamptz,
                       custprofile.judgement_time(custprofile.latest_activity(sources)));
     IF has_orders THEN
@@ -893,5 +1025,72 @@ SELECT p.customer_key,
        (custprofile.stored_churn(p.profile, (SELECT custprofile.as_of())) ->> 'risk')::real AS churn_risk,
        p.segment,
        p.last_activity,
-       (custprofile.profile_row(p.profile)).generated_at                AS profile_time
-  FROM custprofile.profiles p;
+       (custprofile.profile_row(p.profile)).generated_at                AS profile_time,
+       -- the key in the type of the customers key column, to join the user's tables without a
+       -- cast: one of the two is set when the key is a uuid or an integer, neither for text keys
+       CASE WHEN k.key_type = 'uuid'::regtype THEN p.customer_key::uuid END AS customer_uuid,
+       CASE WHEN k.key_type IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype)
+            THEN p.customer_key::bigint END                               AS customer_bigint
+  FROM custprofile.profiles p, (SELECT custprofile.customer_key_type() AS key_type) k;
+
+-- check_sources reports blank texts too (the profiles skip them, as NULL ones)
+-- Data checks over the registered sources: a registration that no longer matches the
+-- catalogue, rows whose customer is not in the customers source (never merged into a profile),
+-- NULL keys, NULL and blank texts. One row per check; rows = 0 means fine.
+CREATE OR REPLACE FUNCTION custprofile.check_sources()
+RETURNS TABLE (kind text, relation text, check_name text, rows bigint, detail text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    s custprofile.source_registry;
+    rel text;
+    n bigint;
+    customers jsonb;
+    previous_role text := custprofile.enter_source_reader();
+BEGIN
+    FOR s IN SELECT * FROM custprofile.source_registry r
+              ORDER BY array_position(ARRAY['customers', 'orders', 'texts', 'items', 'answers'], r.kind), r.relation_name LOOP
+        kind := s.kind;
+        rel := CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relid)
+                    THEN s.relid::regclass::text ELSE s.relation_name END;
+        relation := rel;
+        BEGIN
+            PERFORM custprofile.check_registration(s.kind, s.relid, s.relation_name, s.columns);
+        EXCEPTION WHEN OTHERS THEN
+            check_name := 'registration'; rows := NULL; detail := SQLERRM;
+            RETURN NEXT;
+            CONTINUE;
+        END;
+        check_name := 'registration'; rows := 0; detail := 'columns exist and have usable types';
+        RETURN NEXT;
+        IF s.kind IN ('customers', 'items', 'answers') THEN
+            EXECUTE format('SELECT count(*) - count(DISTINCT %1$I) + count(*) FILTER (WHERE %1$I IS NULL) FROM %2$s',
+                           s.columns ->> 'key', s.relid::regclass) INTO n;
+            check_name := 'duplicate or NULL keys'; rows := n;
+            detail := format('%s whose key is NULL or appears more than once', s.kind);
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        customers := custprofile.checked_sources('customers');
+        EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I IS NOT NULL AND x.%I::%s NOT IN (SELECT c.customer_key FROM (%s) c WHERE c.customer_key IS NOT NULL)',
+                       s.relid::regclass, s.columns ->> 'customer', s.columns ->> 'customer', custprofile.key_type(customers),
+                       custprofile.customers_sql(customers)) INTO n;
+        check_name := 'unknown customers'; rows := n;
+        detail := 'rows whose customer is not in the customers source: left out of every profile';
+        RETURN NEXT;
+        EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I IS NULL', s.relid::regclass, s.columns ->> 'customer') INTO n;
+        check_name := 'NULL customer'; rows := n; detail := 'rows without a customer key: left out of every profile';
+        RETURN NEXT;
+        IF s.kind = 'texts' THEN
+            EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I IS NULL', s.relid::regclass, s.columns ->> 'text') INTO n;
+            check_name := 'NULL texts'; rows := n; detail := 'texts that are NULL: skipped and counted in each profile';
+            RETURN NEXT;
+            EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I !~ ''\S''', s.relid::regclass, s.columns ->> 'text') INTO n;
+            check_name := 'blank texts'; rows := n;
+            detail := 'texts that are empty or only spaces: skipped and counted in each profile';
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+    PERFORM custprofile.leave_source_reader(previous_role);
+END $$;
+COMMENT ON FUNCTION custprofile.check_sources() IS
+    'Checks the registered sources: registrations, rows of unknown customers, NULL keys, NULL and blank texts.';

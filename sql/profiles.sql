@@ -118,6 +118,7 @@ DECLARE
     has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
     previous_role text;
 BEGIN
+    PERFORM custprofile.check_customer_keys(customer_keys, sources);
     as_of := COALESCE(as_of, (breakpoints ->> 'as_of')::timestamptz,
                       custprofile.judgement_time(custprofile.latest_activity(sources)));
     IF has_orders THEN
@@ -285,38 +286,18 @@ BEGIN
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 
--- Rebuilds the profiles of customers whose source rows changed since the last refresh (all of
--- them the first time, or with full_rebuild), in batches of batch_size customers, each batch
--- committed: a failure or a cancel loses no finished batch and the next call resumes. Two
--- refreshes at once share the work (each batch is claimed with SKIP LOCKED), so no customer is
--- written by both. Call it outside a transaction block (it commits), e.g. from pg_cron.
-CREATE PROCEDURE custprofile.refresh_profiles(batch_size int DEFAULT 200, full_rebuild boolean DEFAULT false)
-LANGUAGE plpgsql AS $$
+-- A refresh in steps, shared by the procedure refresh_profiles (a commit after each step) and
+-- the function refresh_profiles_in_transaction (one transaction).
+
+-- Step 1: embeds new and changed items and answers, queues the customers whose rows changed
+-- since their profile was built (all with full_rebuild), drops profiles of customers that are
+-- gone. Returns how many were dropped.
+CREATE FUNCTION custprofile.queue_stale_profiles(full_rebuild boolean) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC' AS $$
 DECLARE
-    total bigint;
-    done bigint := 0;
     removed bigint;
-    claimed text[];
-    batch text[];
-    hashes text[];
-    breakpoints jsonb;
-    as_of timestamptz;
-    sources jsonb;
-    started timestamptz := pg_catalog.clock_timestamp();
 BEGIN
-    -- a procedure that commits cannot have a SET clause: the search_path is pinned here and
-    -- again after every COMMIT (which ends a local setting)
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
-    IF batch_size IS NULL OR batch_size < 1 THEN
-        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- stored documents carry UTC times, whoever calls
-    PERFORM set_config('TimeZone', 'UTC', true);
-
-    -- 0. embed new and changed items and answers
     PERFORM custprofile.refresh_catalogues();
-
-    -- 1. queue what changed; drop profiles of customers that are gone
     WITH f AS MATERIALIZED (SELECT * FROM custprofile.source_fingerprints()),
     gone AS (
         DELETE FROM custprofile.profiles p
@@ -340,6 +321,93 @@ BEGIN
          WHERE f.customer_key = q.customer_key
            AND (q.source_hash IS DISTINCT FROM f.source_hash OR (full_rebuild AND NOT q.forced)))
     SELECT count(*) INTO removed FROM gone;
+    RETURN removed;
+END $$;
+
+-- Step 2, as often as it returns a number: claims up to batch_size queued customers that no
+-- concurrent refresh holds (SKIP LOCKED), builds their profiles as of one moment with one
+-- yardstick, stores them and empties their entries. Returns how many were built (entries that
+-- a concurrent refresh built meanwhile are fresh and only removed); NULL when nothing was left.
+CREATE FUNCTION custprofile.rebuild_queued_profiles(batch_size int, breakpoints jsonb, as_of timestamptz) RETURNS int
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC' AS $$
+DECLARE
+    claimed text[];
+    batch text[];
+    hashes text[];
+BEGIN
+    SELECT array_agg(c.customer_key), array_agg(c.source_hash) FILTER (WHERE NOT c.fresh),
+           array_agg(c.customer_key) FILTER (WHERE NOT c.fresh)
+      INTO claimed, hashes, batch
+      FROM (SELECT q.customer_key, q.source_hash,
+                   NOT q.forced AND p.source_hash IS NOT DISTINCT FROM q.source_hash AS fresh
+              FROM custprofile.refresh_queue q
+              LEFT JOIN custprofile.profiles p ON p.customer_key = q.customer_key
+             ORDER BY q.customer_key LIMIT batch_size FOR UPDATE OF q SKIP LOCKED) c;
+    IF claimed IS NULL THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
+                                           last_activity)
+    SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
+           greatest((custprofile.profile_row(b.profile)).last_order_at, (custprofile.profile_row(b.profile)).last_text_at)
+      FROM custprofile.build_profiles(batch, breakpoints, as_of) b
+      JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key
+    ON CONFLICT (customer_key) DO UPDATE
+        SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
+            source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
+            last_activity = EXCLUDED.last_activity;
+    DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
+    RETURN COALESCE(cardinality(batch), 0);
+END $$;
+
+-- Raises ERROR 22023 unless batch_size is at least 1.
+CREATE FUNCTION custprofile.check_batch_size(batch_size int) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END $$;
+
+-- The progress NOTICE of a refresh after each batch, when there is more than one batch.
+CREATE FUNCTION custprofile.refresh_progress(done bigint, total bigint, batch_size int, started timestamptz) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF total > batch_size THEN
+        RAISE NOTICE 'refresh_profiles: % of % queued customers rebuilt', done, total
+            USING DETAIL = format('%s s so far', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+    END IF;
+END $$;
+
+-- Rebuilds the profiles of customers whose source rows changed since the last refresh (all of
+-- them the first time, or with full_rebuild), in batches of batch_size customers, each batch
+-- committed: a failure or a cancel loses no finished batch and the next call resumes. Two
+-- refreshes at once share the work (each batch is claimed with SKIP LOCKED), so no customer is
+-- written by both. Call it outside a transaction block (it commits), e.g. from pg_cron; inside
+-- one, refresh_profiles_in_transaction() does the same work in the caller's transaction.
+CREATE PROCEDURE custprofile.refresh_profiles(batch_size int DEFAULT 200, full_rebuild boolean DEFAULT false)
+LANGUAGE plpgsql AS $$
+DECLARE
+    total bigint;
+    done bigint := 0;
+    built int;
+    removed bigint;
+    breakpoints jsonb;
+    as_of timestamptz;
+    sources jsonb;
+    started timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- a procedure that commits cannot have a SET clause: the search_path is pinned here and
+    -- again after every COMMIT (which ends a local setting)
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
+    IF custprofile.in_transaction_block() THEN
+        RAISE EXCEPTION 'refresh_profiles commits after every batch and cannot run inside a transaction block'
+            USING ERRCODE = 'active_sql_transaction',
+                  HINT = 'Run CALL custprofile.refresh_profiles(); on its own (autocommit), or SELECT custprofile.refresh_profiles_in_transaction(); to refresh within your transaction.';
+    END IF;
+    PERFORM custprofile.check_batch_size(batch_size);
+
+    removed := custprofile.queue_stale_profiles(full_rebuild);
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
 
@@ -348,36 +416,11 @@ BEGIN
     sources := custprofile.checked_sources('customers', 'orders', 'texts');
     as_of := custprofile.judgement_time(custprofile.latest_activity(sources));
     breakpoints := custprofile.rfm_breakpoints(sources, as_of);
-
-    -- 2. build batch by batch
     LOOP
-        PERFORM pg_catalog.set_config('TimeZone', 'UTC', true);
-        -- claim a batch; entries that a concurrent refresh has built meanwhile are fresh
-        SELECT array_agg(c.customer_key), array_agg(c.source_hash) FILTER (WHERE NOT c.fresh),
-               array_agg(c.customer_key) FILTER (WHERE NOT c.fresh)
-          INTO claimed, hashes, batch
-          FROM (SELECT q.customer_key, q.source_hash,
-                       NOT q.forced AND p.source_hash IS NOT DISTINCT FROM q.source_hash AS fresh
-                  FROM custprofile.refresh_queue q
-                  LEFT JOIN custprofile.profiles p ON p.customer_key = q.customer_key
-                 ORDER BY q.customer_key LIMIT batch_size FOR UPDATE OF q SKIP LOCKED) c;
-        EXIT WHEN claimed IS NULL;
-        INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
-                                               last_activity)
-        SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
-               greatest((custprofile.profile_row(b.profile)).last_order_at, (custprofile.profile_row(b.profile)).last_text_at)
-          FROM custprofile.build_profiles(batch, breakpoints, as_of) b
-          JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key
-        ON CONFLICT (customer_key) DO UPDATE
-            SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
-                source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
-                last_activity = EXCLUDED.last_activity;
-        DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
-        done := done + COALESCE(cardinality(batch), 0);
-        IF total > batch_size THEN
-            RAISE NOTICE 'refresh_profiles: % of % queued customers rebuilt', done, total
-                USING DETAIL = format('%s s so far', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
-        END IF;
+        built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
+        EXIT WHEN built IS NULL;
+        done := done + built;
+        PERFORM custprofile.refresh_progress(done, total, batch_size, started);
         COMMIT;
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     END LOOP;
@@ -386,6 +429,39 @@ BEGIN
 END $$;
 COMMENT ON PROCEDURE custprofile.refresh_profiles(int, boolean) IS
     'Rebuilds stale profiles in committed batches; safe to cancel, resume and run concurrently.';
+
+-- The same refresh in the caller's transaction, for clients that cannot run a statement outside
+-- one (some drivers and BI schedulers): nothing is committed until the caller commits, a failure
+-- or a cancel undoes all of it, and the rows it rebuilt stay locked until then (a concurrent
+-- refresh skips them). Returns {"rebuilt": n, "removed": m}.
+CREATE FUNCTION custprofile.refresh_profiles_in_transaction(batch_size int DEFAULT 200, full_rebuild boolean DEFAULT false)
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    total bigint;
+    done bigint := 0;
+    built int;
+    removed bigint;
+    sources jsonb;
+    as_of timestamptz;
+    breakpoints jsonb;
+    started timestamptz := clock_timestamp();
+BEGIN
+    PERFORM custprofile.check_batch_size(batch_size);
+    removed := custprofile.queue_stale_profiles(full_rebuild);
+    SELECT count(*) INTO total FROM custprofile.refresh_queue;
+    sources := custprofile.checked_sources('customers', 'orders', 'texts');
+    as_of := custprofile.judgement_time(custprofile.latest_activity(sources));
+    breakpoints := custprofile.rfm_breakpoints(sources, as_of);
+    LOOP
+        built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
+        EXIT WHEN built IS NULL;
+        done := done + built;
+        PERFORM custprofile.refresh_progress(done, total, batch_size, started);
+    END LOOP;
+    RETURN jsonb_build_object('rebuilt', done, 'removed', removed);
+END $$;
+COMMENT ON FUNCTION custprofile.refresh_profiles_in_transaction(int, boolean) IS
+    'refresh_profiles within the caller''s transaction (nothing is committed until the caller commits).';
 
 -- For BI tools: the main fields as plain typed columns, no JSON functions needed.
 CREATE VIEW custprofile.customer_profiles AS
@@ -407,8 +483,13 @@ SELECT p.customer_key,
        (custprofile.stored_churn(p.profile, (SELECT custprofile.as_of())) ->> 'risk')::real AS churn_risk,
        p.segment,
        p.last_activity,
-       (custprofile.profile_row(p.profile)).generated_at                AS profile_time
-  FROM custprofile.profiles p;
+       (custprofile.profile_row(p.profile)).generated_at                AS profile_time,
+       -- the key in the type of the customers key column, to join the user's tables without a
+       -- cast: one of the two is set when the key is a uuid or an integer, neither for text keys
+       CASE WHEN k.key_type = 'uuid'::regtype THEN p.customer_key::uuid END AS customer_uuid,
+       CASE WHEN k.key_type IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype)
+            THEN p.customer_key::bigint END                               AS customer_bigint
+  FROM custprofile.profiles p, (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.customer_profiles IS
     'One row per stored profile with its main fields as typed columns (for BI tools).';
 
@@ -446,13 +527,17 @@ END $$;
 -- each text's language is told from the body as shown (a masked e-mail address does not change
 -- it); added in the view, so that an update replaces the view in place
 CREATE VIEW custprofile.text_insights AS
-SELECT r.*, custprofile.detect_language(r.body) AS language FROM custprofile.text_insight_rows() r;
+SELECT r.*, custprofile.detect_language(r.body) AS language,
+       CASE WHEN k.key_type = 'uuid'::regtype THEN r.customer_key::uuid END AS customer_uuid,
+       CASE WHEN k.key_type IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype)
+            THEN r.customer_key::bigint END AS customer_bigint
+  FROM custprofile.text_insight_rows() r, (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.text_insights IS
     'Every registered text with its sentiment label and score and its language (scored when read).';
 
 -- Data checks over the registered sources: a registration that no longer matches the
 -- catalogue, rows whose customer is not in the customers source (never merged into a profile),
--- NULL keys and NULL texts. One row per check; rows = 0 means fine.
+-- NULL keys, NULL and blank texts. One row per check; rows = 0 means fine.
 CREATE FUNCTION custprofile.check_sources()
 RETURNS TABLE (kind text, relation text, check_name text, rows bigint, detail text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
@@ -500,9 +585,13 @@ BEGIN
             EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I IS NULL', s.relid::regclass, s.columns ->> 'text') INTO n;
             check_name := 'NULL texts'; rows := n; detail := 'texts that are NULL: skipped and counted in each profile';
             RETURN NEXT;
+            EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I !~ ''\S''', s.relid::regclass, s.columns ->> 'text') INTO n;
+            check_name := 'blank texts'; rows := n;
+            detail := 'texts that are empty or only spaces: skipped and counted in each profile';
+            RETURN NEXT;
         END IF;
     END LOOP;
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.check_sources() IS
-    'Checks the registered sources: registrations, rows of unknown customers, NULL keys and texts.';
+    'Checks the registered sources: registrations, rows of unknown customers, NULL keys, NULL and blank texts.';

@@ -55,6 +55,7 @@ BEGIN
     PERFORM custprofile.require_profiles();
     PERFORM custprofile.require_vector_space(customer_id);
     sources := sources || custprofile.checked_sources('customers', 'orders', 'texts');
+    PERFORM custprofile.check_customer_keys(ARRAY[customer_id], sources);
     previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format($q$
         WITH me AS MATERIALIZED (

@@ -435,6 +435,41 @@ BEGIN
     RETURN format_type((sources ->> 'key_type')::regtype, NULL);
 END $$;
 
+-- The type of the registered customers key column (NULL without a customers source): the views
+-- show the key in it beside the text form.
+CREATE FUNCTION custprofile.customer_key_type() RETURNS regtype
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT custprofile.column_type(r.relid, r.columns ->> 'key') FROM custprofile.source_registry r WHERE r.kind = 'customers'
+$$;
+
+-- Raises ERROR 22P02 naming the first key that is not a value of the customers key's type, so
+-- that a mistyped key ('not-a-uuid') gets one clear line instead of a failed cast inside a
+-- query of the extension's. NULL keys pass (they match no customer).
+CREATE FUNCTION custprofile.check_customer_keys(customer_keys text[], sources jsonb) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    kt text := custprofile.key_type(sources);
+    k text;
+BEGIN
+    IF kt = 'text' OR customer_keys IS NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        EXECUTE format('SELECT $1::%s[]', kt) USING customer_keys;
+    EXCEPTION WHEN data_exception THEN
+        FOREACH k IN ARRAY customer_keys LOOP
+            BEGIN
+                EXECUTE format('SELECT $1::%s', kt) USING k;
+            EXCEPTION WHEN data_exception THEN
+                RAISE EXCEPTION 'customer key % is not a valid %', quote_literal(k), kt
+                    USING ERRCODE = 'invalid_text_representation',
+                          HINT = format('The customers source (%s) keys its customers by %s values.',
+                                        custprofile.source_relation(custprofile.checked_source(sources, 'customers')), kt);
+            END;
+        END LOOP;
+    END;
+END $$;
+
 -- The expression for an optional role of a registration: `alias.column::type`, or a typed NULL
 -- when the role is not registered.
 CREATE FUNCTION custprofile.role_sql(columns jsonb, role text, alias text, type text) RETURNS text

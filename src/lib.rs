@@ -47,7 +47,7 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/sources.sql", name = "sources");
 extension_sql_file!("../sql/topics.sql", name = "topics");
-extension_sql_file!("../sql/clock.sql", name = "clock", requires = ["sources", api::text::as_of_setting]);
+extension_sql_file!("../sql/clock.sql", name = "clock", requires = ["sources", api::session::as_of_setting]);
 extension_sql_file!("../sql/profile_document.sql", name = "profile_document", requires = [api::models::model_version]);
 extension_sql_file!("../sql/churn.sql", name = "churn", requires = ["topics", "profile_document", "clock"]);
 extension_sql_file!(
@@ -60,6 +60,7 @@ extension_sql_file!(
         "churn",
         "clock",
         "aggregates",
+        api::session::in_transaction_block,
         api::models::model_version,
         api::models::vector_space,
         api::sentiment::sentiment_detail,
@@ -67,7 +68,7 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!("../sql/catalogues.sql", name = "catalogues", requires = ["sources", api::models::model_version]);
-extension_sql_file!("../sql/labels.sql", name = "labels", requires = [api::text::label_language]);
+extension_sql_file!("../sql/labels.sql", name = "labels", requires = [api::session::label_language]);
 extension_sql_file!("../sql/segments.sql", name = "segments", requires = ["profiles", "aggregates", "labels"]);
 extension_sql_file!(
     "../sql/recommendations.sql",

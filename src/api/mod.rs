@@ -11,6 +11,7 @@ pub mod models;
 pub mod profile_agg;
 pub mod segments;
 pub mod sentiment;
+pub mod session;
 pub mod text;
 pub mod threshold;
 pub mod understanding;

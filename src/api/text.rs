@@ -78,18 +78,3 @@ fn clean_text(input: &str) -> String {
 fn mask_pii(input: &str) -> String {
     crate::text::pii::mask(input)
 }
-
-/// custprofile.as_of as set: latest_activity, now or an ISO timestamp (sql/clock.sql resolves it).
-/// Like label_language, readable before the library is loaded in a session.
-#[pg_extern(stable, parallel_safe)]
-fn as_of_setting() -> String {
-    crate::settings::as_of()
-}
-
-/// The language of the labels the extension writes (custprofile.label_language): 'en' or 'zh'.
-/// The segments view, recommend and churn_reasons read it; a SQL function can read it before
-/// the library is loaded in a session, which current_setting cannot.
-#[pg_extern(stable, parallel_safe)]
-fn label_language() -> &'static str {
-    crate::settings::label_language().code()
-}

@@ -106,6 +106,22 @@ SELECT (custprofile.rfm_breakpoints() ->> 'as_of')::timestamptz = custprofile.as
 RESET TimeZone;
 -- nothing changed, nothing rebuilt
 CALL custprofile.refresh_profiles();
+-- inside a transaction block the procedure, which commits, says what to do instead
+BEGIN;
+\set VERBOSITY default
+CALL custprofile.refresh_profiles();
+\set VERBOSITY terse
+ROLLBACK;
+-- the function form refreshes within the caller's transaction, and a rollback undoes it all
+BEGIN;
+UPDATE shop.reviews SET body = body || ' Still happy.' WHERE review_id = (SELECT min(review_id) FROM shop.reviews WHERE customer_id = 1011);
+SELECT custprofile.refresh_profiles_in_transaction() AS refreshed;
+SELECT refreshed_at = now() AS rebuilt_in_this_transaction FROM custprofile.profiles WHERE customer_key = '1011';
+ROLLBACK;
+SELECT count(*) AS queued, (SELECT count(*) FROM custprofile.profiles p JOIN custprofile.source_fingerprints() f USING (customer_key)
+                             WHERE p.source_hash <> f.source_hash) AS stale
+  FROM custprofile.refresh_queue;
+SELECT try($$SELECT custprofile.refresh_profiles_in_transaction(0)$$);
 -- only the customers whose rows changed are rebuilt: an edited review, a new order, a customer gone
 UPDATE shop.reviews SET body = 'Actually, after a month it broke. Very disappointed.' WHERE review_id = (SELECT min(review_id) FROM shop.reviews WHERE customer_id = 1008);
 INSERT INTO shop.orders VALUES (9001, 1012, '2026-11-20 10:00+00', 99.00, NULL, 'outdoor');
@@ -144,7 +160,7 @@ ALTER TABLE shop.tickets RENAME COLUMN message TO ticket_text;
 SELECT try($$SELECT custprofile.build_profile(1003)$$);
 ALTER TABLE shop.tickets RENAME COLUMN ticket_text TO message;
 DROP TABLE shop.tickets;
-SELECT try($$CALL custprofile.refresh_profiles()$$);
+CALL custprofile.refresh_profiles();
 SELECT kind, relation, check_name, rows, detail FROM custprofile.check_sources();
 SELECT custprofile.unregister_source('texts', 'shop.tickets') AS unregistered;
 CALL custprofile.refresh_profiles();
