@@ -37,6 +37,17 @@ BEGIN
     RETURN latest;
 END $$;
 
+-- The moment a build over `sources` is judged at: the sources are read for their latest
+-- activity only when custprofile.as_of is latest_activity.
+CREATE FUNCTION custprofile.sources_as_of(sources jsonb) RETURNS timestamptz
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF custprofile.as_of_setting() = 'latest_activity' THEN
+        RETURN custprofile.judgement_time(custprofile.latest_activity(sources));
+    END IF;
+    RETURN custprofile.judgement_time(NULL);
+END $$;
+
 -- The moment the stored profiles are judged at: with latest_activity, the latest activity among
 -- them (an index lookup on profiles.last_activity), which is the data's latest activity as of the
 -- last refresh. Views and churn_risk read it once per query.

@@ -16,6 +16,20 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_
     SELECT custprofile.column_type(r.relid, r.columns ->> 'key') FROM custprofile.source_registry r WHERE r.kind = 'customers'
 $$;
 
+-- A key (as text) in the customers key column's type, for the views: as uuid when that type is
+-- uuid, as bigint when it is an integer type, else NULL. No SET clause, so that the planner
+-- inlines them; every name is qualified instead.
+CREATE FUNCTION custprofile.key_as_uuid(customer_key text, key_type regtype) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN key_type OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype
+                THEN customer_key::pg_catalog.uuid END
+$$;
+CREATE FUNCTION custprofile.key_as_bigint(customer_key text, key_type regtype) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN key_type OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int8', 'pg_catalog.int4', 'pg_catalog.int2']::pg_catalog.regtype[])
+                THEN customer_key::pg_catalog.int8 END
+$$;
+
 -- Raises ERROR 22P02 naming the first key that is not a value of the customers key's type, so
 -- that a mistyped key ('not-a-uuid') gets one clear line instead of a failed cast inside a
 -- query of the extension's. NULL keys pass (they match no customer).
@@ -240,7 +254,7 @@ BEGIN
     SELECT count(*) INTO total FROM custprofile.refresh_queue;
     -- one moment and one yardstick for every batch
     sources := custprofile.checked_sources('customers', 'orders', 'texts');
-    as_of := custprofile.judgement_time(custprofile.latest_activity(sources));
+    as_of := custprofile.sources_as_of(sources);
     breakpoints := custprofile.rfm_breakpoints(sources, as_of);
     LOOP
         built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
@@ -274,7 +288,7 @@ BEGIN
     removed := custprofile.queue_stale_profiles(full_rebuild);
     SELECT count(*) INTO total FROM custprofile.refresh_queue;
     sources := custprofile.checked_sources('customers', 'orders', 'texts');
-    as_of := custprofile.judgement_time(custprofile.latest_activity(sources));
+    as_of := custprofile.sources_as_of(sources);
     breakpoints := custprofile.rfm_breakpoints(sources, as_of);
     LOOP
         built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
@@ -385,9 +399,8 @@ COMMENT ON FUNCTION custprofile.profile_document_fields() IS
 -- it); added in the view, so that an update replaces the view in place
 CREATE OR REPLACE VIEW custprofile.text_insights AS
 SELECT r.*, custprofile.detect_language(r.body) AS language,
-       CASE WHEN k.key_type = 'uuid'::regtype THEN r.customer_key::uuid END AS customer_uuid,
-       CASE WHEN k.key_type IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype)
-            THEN r.customer_key::bigint END AS customer_bigint
+       custprofile.key_as_uuid(r.customer_key, k.key_type) AS customer_uuid,
+       custprofile.key_as_bigint(r.customer_key, k.key_type) AS customer_bigint
   FROM custprofile.text_insight_rows() r, (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.text_insights IS
     'Every registered text with its sentiment label and score and its language (scored when read).';
@@ -689,6 +702,17 @@ BEGIN
     RETURN latest;
 END $$;
 
+-- The moment a build over `sources` is judged at: the sources are read for their latest
+-- activity only when custprofile.as_of is latest_activity.
+CREATE FUNCTION custprofile.sources_as_of(sources jsonb) RETURNS timestamptz
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF custprofile.as_of_setting() = 'latest_activity' THEN
+        RETURN custprofile.judgement_time(custprofile.latest_activity(sources));
+    END IF;
+    RETURN custprofile.judgement_time(NULL);
+END $$;
+
 -- The moment the stored profiles are judged at: with latest_activity, the latest activity among
 -- them (an index lookup on profiles.last_activity), which is the data's latest activity as of the
 -- last refresh. Views and churn_risk read it once per query.
@@ -757,7 +781,7 @@ END $$;
 
 CREATE FUNCTION custprofile.rfm_breakpoints(as_of timestamptz DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.rfm_breakpoints(s, COALESCE(as_of, custprofile.judgement_time(custprofile.latest_activity(s))))
+    SELECT custprofile.rfm_breakpoints(s, COALESCE(as_of, custprofile.sources_as_of(s)))
       FROM (SELECT custprofile.checked_sources('customers', 'orders', 'texts') AS s) sources
 $$;
 COMMENT ON FUNCTION custprofile.rfm_breakpoints(timestamptz) IS
@@ -836,7 +860,7 @@ DECLARE
 BEGIN
     PERFORM custprofile.check_customer_keys(customer_keys, sources);
     as_of := COALESCE(as_of, (breakpoints ->> 'as_of')::timestamptz,
-                      custprofile.judgement_time(custprofile.latest_activity(sources)));
+                      custprofile.sources_as_of(sources));
     IF has_orders THEN
         breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints(sources, as_of));
     END IF;
@@ -854,7 +878,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
     has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
-    as_of timestamptz := custprofile.judgement_time(custprofile.latest_activity(sources));
+    as_of timestamptz := custprofile.sources_as_of(sources);
     breakpoints jsonb;
     previous_role text;
 BEGIN
@@ -1028,9 +1052,8 @@ SELECT p.customer_key,
        (custprofile.profile_row(p.profile)).generated_at                AS profile_time,
        -- the key in the type of the customers key column, to join the user's tables without a
        -- cast: one of the two is set when the key is a uuid or an integer, neither for text keys
-       CASE WHEN k.key_type = 'uuid'::regtype THEN p.customer_key::uuid END AS customer_uuid,
-       CASE WHEN k.key_type IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype)
-            THEN p.customer_key::bigint END                               AS customer_bigint
+       custprofile.key_as_uuid(p.customer_key, k.key_type)              AS customer_uuid,
+       custprofile.key_as_bigint(p.customer_key, k.key_type)            AS customer_bigint
   FROM custprofile.profiles p, (SELECT custprofile.customer_key_type() AS key_type) k;
 
 -- check_sources reports blank texts too (the profiles skip them, as NULL ones)

@@ -41,7 +41,7 @@ BEGIN
 END $$;
 CREATE FUNCTION custprofile.rfm_breakpoints(as_of timestamptz DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.rfm_breakpoints(s, COALESCE(as_of, custprofile.judgement_time(custprofile.latest_activity(s))))
+    SELECT custprofile.rfm_breakpoints(s, COALESCE(as_of, custprofile.sources_as_of(s)))
       FROM (SELECT custprofile.checked_sources('customers', 'orders', 'texts') AS s) sources
 $$;
 COMMENT ON FUNCTION custprofile.rfm_breakpoints(timestamptz) IS
@@ -120,7 +120,7 @@ DECLARE
 BEGIN
     PERFORM custprofile.check_customer_keys(customer_keys, sources);
     as_of := COALESCE(as_of, (breakpoints ->> 'as_of')::timestamptz,
-                      custprofile.judgement_time(custprofile.latest_activity(sources)));
+                      custprofile.sources_as_of(sources));
     IF has_orders THEN
         breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints(sources, as_of));
     END IF;
@@ -138,7 +138,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
     has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
-    as_of timestamptz := custprofile.judgement_time(custprofile.latest_activity(sources));
+    as_of timestamptz := custprofile.sources_as_of(sources);
     breakpoints jsonb;
     previous_role text;
 BEGIN
@@ -414,7 +414,7 @@ BEGIN
     SELECT count(*) INTO total FROM custprofile.refresh_queue;
     -- one moment and one yardstick for every batch
     sources := custprofile.checked_sources('customers', 'orders', 'texts');
-    as_of := custprofile.judgement_time(custprofile.latest_activity(sources));
+    as_of := custprofile.sources_as_of(sources);
     breakpoints := custprofile.rfm_breakpoints(sources, as_of);
     LOOP
         built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
@@ -450,7 +450,7 @@ BEGIN
     removed := custprofile.queue_stale_profiles(full_rebuild);
     SELECT count(*) INTO total FROM custprofile.refresh_queue;
     sources := custprofile.checked_sources('customers', 'orders', 'texts');
-    as_of := custprofile.judgement_time(custprofile.latest_activity(sources));
+    as_of := custprofile.sources_as_of(sources);
     breakpoints := custprofile.rfm_breakpoints(sources, as_of);
     LOOP
         built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
@@ -486,9 +486,8 @@ SELECT p.customer_key,
        (custprofile.profile_row(p.profile)).generated_at                AS profile_time,
        -- the key in the type of the customers key column, to join the user's tables without a
        -- cast: one of the two is set when the key is a uuid or an integer, neither for text keys
-       CASE WHEN k.key_type = 'uuid'::regtype THEN p.customer_key::uuid END AS customer_uuid,
-       CASE WHEN k.key_type IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype)
-            THEN p.customer_key::bigint END                               AS customer_bigint
+       custprofile.key_as_uuid(p.customer_key, k.key_type)              AS customer_uuid,
+       custprofile.key_as_bigint(p.customer_key, k.key_type)            AS customer_bigint
   FROM custprofile.profiles p, (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.customer_profiles IS
     'One row per stored profile with its main fields as typed columns (for BI tools).';
@@ -528,9 +527,8 @@ END $$;
 -- it); added in the view, so that an update replaces the view in place
 CREATE VIEW custprofile.text_insights AS
 SELECT r.*, custprofile.detect_language(r.body) AS language,
-       CASE WHEN k.key_type = 'uuid'::regtype THEN r.customer_key::uuid END AS customer_uuid,
-       CASE WHEN k.key_type IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype)
-            THEN r.customer_key::bigint END AS customer_bigint
+       custprofile.key_as_uuid(r.customer_key, k.key_type) AS customer_uuid,
+       custprofile.key_as_bigint(r.customer_key, k.key_type) AS customer_bigint
   FROM custprofile.text_insight_rows() r, (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.text_insights IS
     'Every registered text with its sentiment label and score and its language (scored when read).';

@@ -442,6 +442,20 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_
     SELECT custprofile.column_type(r.relid, r.columns ->> 'key') FROM custprofile.source_registry r WHERE r.kind = 'customers'
 $$;
 
+-- A key (as text) in the customers key column's type, for the views: as uuid when that type is
+-- uuid, as bigint when it is an integer type, else NULL. No SET clause, so that the planner
+-- inlines them; every name is qualified instead.
+CREATE FUNCTION custprofile.key_as_uuid(customer_key text, key_type regtype) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN key_type OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype
+                THEN customer_key::pg_catalog.uuid END
+$$;
+CREATE FUNCTION custprofile.key_as_bigint(customer_key text, key_type regtype) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN key_type OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int8', 'pg_catalog.int4', 'pg_catalog.int2']::pg_catalog.regtype[])
+                THEN customer_key::pg_catalog.int8 END
+$$;
+
 -- Raises ERROR 22P02 naming the first key that is not a value of the customers key's type, so
 -- that a mistyped key ('not-a-uuid') gets one clear line instead of a failed cast inside a
 -- query of the extension's. NULL keys pass (they match no customer).

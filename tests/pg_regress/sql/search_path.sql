@@ -138,8 +138,9 @@ SELECT fn, count(*) FROM public.hijack_log GROUP BY fn ORDER BY fn;
 -- what pins it: every SQL and PL/pgSQL function of the extension has its search_path set, but
 -- the few that cannot (a procedure that commits; functions that run the caller's own query
 -- with the caller's search_path, or switch roles for the caller), which pin it themselves, and
--- profile_row, the document's reader, which the planner inlines only without a SET clause and
--- whose body names everything with its schema
+-- profile_row (the document's reader) and key_as_uuid and key_as_bigint (the views' typed keys),
+-- which the planner inlines only without a SET clause and whose bodies name everything with
+-- their schema
 SELECT p.oid::regprocedure AS without_set_clause
   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'custprofile'
