@@ -140,7 +140,15 @@ INSERT INTO shop.help_articles VALUES
  (7, 'Can I change my delivery address?', 'You can change the address until the order is dispatched, on the order page of your account.'),
  (8, 'How can I cancel my order?', 'Orders can be cancelled free of charge until they are dispatched, from the order page of your account.'),
  (9, 'Which payment methods do you accept?', 'We accept cards, PayPal, bank transfer and invoice for business customers.'),
- (10, 'I forgot my password.', 'Use the "forgot password" link on the sign-in page; we send you a reset link by e-mail.');
+ (10, 'I forgot my password.', 'Use the "forgot password" link on the sign-in page; we send you a reset link by e-mail.'),
+ (11, 'Do you sell spare parts and accessories such as chargers and cables?', 'Chargers, cables, filters and other spare parts are in the Accessories section; search for your product model to see what fits.'),
+ (12, 'How do I reset my device to factory settings?', 'Hold the reset button for 10 seconds until the light flashes; the device restarts with factory settings and you set it up again in the app.'),
+ (13, 'Do you ship abroad?', 'We ship to all EU countries, the UK, Norway and Switzerland; delivery abroad takes 4 to 8 working days.'),
+ (14, 'How do I get an invoice for my order?', 'Every invoice can be downloaded as a PDF from the order page of your account; business customers can add a VAT number at checkout.'),
+ (15, 'When will an out-of-stock item be available again?', 'Click "notify me" on the product page and we e-mail you as soon as it is back in stock, usually within 2 to 3 weeks.'),
+ (16, 'How do I use a discount code or a gift card?', 'Enter the code in the "discount or gift card" field at checkout; one discount code per order, gift cards can be combined.'),
+ (17, 'Does this product work with my phone or my smart home system?', 'Each product page lists the compatible systems under "Compatibility"; our smart home devices work with Alexa, Google Home and Apple HomeKit.'),
+ (18, 'How do I stop your marketing e-mails?', 'Use the unsubscribe link at the bottom of any e-mail, or switch off newsletters in your account settings; it takes effect within 48 hours.');
 
 SELECT setseed(0.42) \gset
 

@@ -142,6 +142,22 @@ encoder_and_cluster() {
   [[ "$build" == no ]] || ready_cluster
 }
 
+# VADER's human-rated sentences (three classes, the neutral ones among them) ship in the
+# vaderSentiment source distribution on PyPI; extracted once under the build folder, the path of
+# their folder printed (scripts/sentiment/prepare_data.py says how they are used).
+vader_ground_truth() {
+  local sdist="vaderSentiment==3.3.2"
+  local sha256=5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9
+  local dir; dir="$(server_dir vader)"
+  if [[ ! -f "$dir/hutto_ICWSM_2014/tweets_GroundTruth.txt" ]]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    tar -xzf "$(cached_sdist "$sdist" "$sha256")" -C "$dir" --strip-components=2 \
+      vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz >&2
+    tar -xzf "$dir/hutto_ICWSM_2014.tar.gz" -C "$dir" >&2
+  fi
+  echo "$dir/hutto_ICWSM_2014"
+}
+
 # Setup, extension installed, private cluster running, extension created (or updated) in it.
 ready_cluster() {
   bash "$REPO_ROOT/scripts/setup.sh"

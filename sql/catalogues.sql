@@ -131,6 +131,10 @@ BEGIN
         RETURN NEXT;
         DROP TABLE pg_temp.custprofile_catalogue;
     END LOOP;
+    -- the reply threshold is measured on the answers' vectors just stored (sql/replies.sql)
+    IF NOT EXISTS (SELECT FROM custprofile.reply_calibration c WHERE c.fingerprint = custprofile.answers_fingerprint()) THEN
+        PERFORM custprofile.calibrate_replies();
+    END IF;
 END $$;
 COMMENT ON FUNCTION custprofile.refresh_catalogues() IS
     'Embeds new and changed items and answers and forgets removed ones; refresh_profiles calls it.';

@@ -6,8 +6,9 @@
 --                     median, else 91 days); 0 while within one rhythm, 1 at three rhythms
 --   sentiment_decline clamp(-slope_per_month / 0.1, 0, 1) of the sentiment trend (the slope
 --                     shrunk by its uncertainty, src/profiles/trend.rs; 0 without a trend)
---   complaints        1 when a topic marked complaint (custprofile.topics: returns and refunds,
---                     customer service) is among the customer's needs, else 0
+--   complaints        1 when the customer complained (a text whose intent is complaint) about a
+--                     topic marked complaint (custprofile.topics: returns and refunds, customer
+--                     service), else 0; a question about refunds is a need, not a complaint
 --   disagreement      the share of rated texts whose rating and text disagree
 --   negative_share    the share of texts scored negative
 -- risk = 1 / (1 + exp(-(bias + sum of weight * factor))). The default weights (churn_weights())
@@ -51,7 +52,7 @@ RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, cu
         'sentiment_decline', round(custprofile.clamp01(
             -(custprofile.profile_row(profile)).sentiment_trend / 0.1)::numeric, 4),
         'complaints', CASE WHEN EXISTS (
-            SELECT FROM jsonb_array_elements_text(COALESCE((custprofile.profile_row(profile)).needs, '[]')) n(topic)
+            SELECT FROM jsonb_array_elements_text(COALESCE((custprofile.profile_row(profile)).complaints, '[]')) n(topic)
               JOIN custprofile.topics t ON t.topic = n.topic AND t.complaint) THEN 1 ELSE 0 END,
         'disagreement', round(custprofile.clamp01(
             (custprofile.profile_row(profile)).conflicting_texts::float8

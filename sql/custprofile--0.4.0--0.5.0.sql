@@ -7,6 +7,37 @@
 -- views, refresh_profiles_in_transaction, blank texts in check_sources.
 \echo Use "ALTER EXTENSION custprofile UPDATE TO '0.5.0'" to load this file. \quit
 
+-- Intent beside sentiment, and segment names by contrast: the new Rust functions
+-- custprofile::api::intent::intent
+CREATE FUNCTION custprofile."intent"(
+	"input" TEXT /* & str */
+) RETURNS TEXT /* & '_ str */
+STRICT STABLE PARALLEL SAFE COST 5000
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'intent_wrapper';
+-- custprofile::api::intent::intent_detail
+CREATE FUNCTION custprofile."intent_detail"(
+	"input" TEXT /* & str */
+) RETURNS jsonb /* JsonB */
+STRICT STABLE PARALLEL SAFE COST 5000
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'intent_detail_wrapper';
+-- custprofile::api::intent::text_signals
+CREATE FUNCTION custprofile."text_signals"(
+	"input" TEXT /* & str */
+) RETURNS jsonb /* JsonB */
+STRICT STABLE PARALLEL SAFE COST 5000
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'text_signals_wrapper';
+-- custprofile::api::segments::segment_names
+CREATE FUNCTION custprofile."segment_names"(
+	"stats" jsonb, /* JsonArg */
+	"language" TEXT DEFAULT 'en' /* & str */
+) RETURNS jsonb /* pgrx :: JsonB */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'segment_names_wrapper';
+
 -- Customer keys in their own type: the views show them as uuid or bigint beside the text form,
 -- and a key that is not of the type is one clear ERROR
 -- The type of the registered customers key column (NULL without a customers source): the views
@@ -362,7 +393,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('texts.topics[].texts',                   'integer',        'Texts about it (a text may be about several topics).'),
     ('texts.topics[].share',                   'number',         'Their share of the scored texts.'),
     ('texts.topics[].sentiment',               'number',         'Their mean sentiment.'),
-    ('texts.needs',                            'array',          'Topics whose texts are negative on average.'),
+    ('texts.intent',                           'null|object',    'Share of the scored texts per intent (question, complaint, praise, other); null where the encoder has no intent head.'),
+    ('texts.intent.question',                  'number',         'Share of texts that ask a question.'),
+    ('texts.intent.complaint',                 'number',         'Share of texts that make a complaint.'),
+    ('texts.intent.praise',                    'number',         'Share of texts that give praise.'),
+    ('texts.intent.other',                     'number',         'Share of other texts (requests, statements).'),
+    ('texts.needs',                            'array',          'Topics the customer asked or complained about, most texts first.'),
+    ('texts.complaints',                       'array',          'Topics the customer complained about, most texts first (churn reads it).'),
     ('texts.languages',                        'object',         'Share of the scored texts per language (ISO 639-1); from version 2.'),
     ('texts.interest_vector',                  'array|null',     'Normalised mean embedding of the texts.'),
     ('texts.first_seen',                       'null|string',    'Time of the first timed text.'),
@@ -371,12 +408,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('texts.model.encoder',                    'string',         'The sentence encoder.'),
     ('texts.model.encoder_identity',           'string',         'The encoder by content: name@hash of its files.'),
     ('texts.model.sentiment',                  'string',         'The sentiment head.'),
+    ('texts.model.intent',                     'null|string',    'The intent head (null where the encoder has none).'),
     ('churn',                                  'object',         'Churn risk as of churn.as_of (sql/churn.sql).'),
     ('churn.risk',                             'number',         'Risk in [0, 1].'),
     ('churn.factors',                          'object',         'Each factor in [0, 1].'),
     ('churn.factors.recency',                  'number',         'Days since the last activity against the rhythm.'),
     ('churn.factors.sentiment_decline',        'number',         'How fast sentiment declines.'),
-    ('churn.factors.complaints',               'number',         'Needs among the topics.'),
+    ('churn.factors.complaints',               'number',         '1 when the customer complained about a topic marked complaint, else 0.'),
     ('churn.factors.disagreement',             'number',         'Share of texts whose rating contradicts them.'),
     ('churn.factors.negative_share',           'number',         'Share of negative texts.'),
     ('churn.contributions',                    'object',         'Each factor times its weight.'),
@@ -393,17 +431,106 @@ $$;
 COMMENT ON FUNCTION custprofile.profile_document_fields() IS
     'Every field of the profile document: path, JSON type, meaning.';
 
--- text_insights gains each text's language (a column added at the end: the view is replaced in
--- place, so views of the user's over it stay)
--- each text's language is told from the body as shown (a masked e-mail address does not change
--- it); added in the view, so that an update replaces the view in place
+-- Intent beside sentiment: profile_row reads the shares of questions and complaints and the
+-- topics complained about (attributes added at the end, so that views over it keep theirs)
+ALTER TYPE custprofile.profile_row ADD ATTRIBUTE question_share float8, ADD ATTRIBUTE complaint_share float8,
+    ADD ATTRIBUTE complaints jsonb;
+-- Reads a document. No SET clause, so that the planner inlines it and keeps only the fields a
+-- query selects; every name in it is schema-qualified instead.
+CREATE OR REPLACE FUNCTION custprofile.profile_row(profile pg_catalog.jsonb) RETURNS custprofile.profile_row
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT ROW(
+        -- a document from before versions is version 1; no document has no version
+        COALESCE((profile OPERATOR(pg_catalog.->>) 'version')::int, CASE WHEN profile IS NOT NULL THEN 1 END),
+        profile OPERATOR(pg_catalog.->) 'customer_id',
+        (profile OPERATOR(pg_catalog.->>) 'generated_at')::timestamp with time zone,
+        (profile OPERATOR(pg_catalog.#>>) '{texts,texts}')::int,
+        (profile OPERATOR(pg_catalog.#>>) '{texts,sentiment,mean}')::double precision,
+        (profile OPERATOR(pg_catalog.#>>) '{texts,sentiment,distribution,negative}')::double precision,
+        (profile OPERATOR(pg_catalog.#>>) '{texts,sentiment,trend,slope_per_month}')::double precision,
+        (profile OPERATOR(pg_catalog.#>>) '{texts,rating,mean}')::double precision,
+        (profile OPERATOR(pg_catalog.#>>) '{texts,rating,count}')::int,
+        (profile OPERATOR(pg_catalog.#>>) '{texts,rating,conflicting_texts}')::int,
+        profile OPERATOR(pg_catalog.#>) '{texts,topics}',
+        profile OPERATOR(pg_catalog.#>>) '{texts,topics,0,topic}',
+        profile OPERATOR(pg_catalog.#>) '{texts,needs}',
+        profile OPERATOR(pg_catalog.#>>) '{texts,needs,0}',
+        (profile OPERATOR(pg_catalog.#>>) '{texts,last_seen}')::timestamp with time zone,
+        (profile OPERATOR(pg_catalog.#>>) '{purchases,orders}')::int,
+        (profile OPERATOR(pg_catalog.#>>) '{purchases,total_spend}')::numeric,
+        (profile OPERATOR(pg_catalog.#>>) '{purchases,average_spend}')::numeric,
+        (profile OPERATOR(pg_catalog.#>>) '{purchases,last_order}')::timestamp with time zone,
+        (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,recency}')::int,
+        (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,frequency}')::int,
+        (profile OPERATOR(pg_catalog.#>>) '{purchases,rfm,monetary}')::int,
+        profile OPERATOR(pg_catalog.#>>) '{purchases,favourite_categories,0}',
+        profile OPERATOR(pg_catalog.#>) '{purchases,orders_by_category}',
+        profile OPERATOR(pg_catalog.->) 'churn',
+        (profile OPERATOR(pg_catalog.#>>) '{churn,rhythm_days}')::double precision,
+        (profile OPERATOR(pg_catalog.#>>) '{texts,intent,question}')::double precision,
+        (profile OPERATOR(pg_catalog.#>>) '{texts,intent,complaint}')::double precision,
+        profile OPERATOR(pg_catalog.#>) '{texts,complaints}'
+    )::custprofile.profile_row
+$$;
+COMMENT ON FUNCTION custprofile.profile_row(jsonb) IS
+    'The main fields of a profile document as typed columns: (custprofile.profile_row(profile)).mean_sentiment.';
+
+-- the complaints factor reads the topics complained about, not the needs (questions are needs)
+-- The five factors of a profile document as of a moment (see the top of this file).
+CREATE OR REPLACE FUNCTION custprofile.churn_factors(profile jsonb, rhythm_days float8, as_of timestamptz)
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT jsonb_build_object(
+        'recency', round(custprofile.clamp01(
+            (extract(epoch FROM as_of - greatest((custprofile.profile_row(profile)).last_order_at,
+                                                 (custprofile.profile_row(profile)).last_text_at)) / 86400
+             / greatest(COALESCE(rhythm_days, 91), 1) - 1) / 2)::numeric, 4),
+        'sentiment_decline', round(custprofile.clamp01(
+            -(custprofile.profile_row(profile)).sentiment_trend / 0.1)::numeric, 4),
+        'complaints', CASE WHEN EXISTS (
+            SELECT FROM jsonb_array_elements_text(COALESCE((custprofile.profile_row(profile)).complaints, '[]')) n(topic)
+              JOIN custprofile.topics t ON t.topic = n.topic AND t.complaint) THEN 1 ELSE 0 END,
+        'disagreement', round(custprofile.clamp01(
+            (custprofile.profile_row(profile)).conflicting_texts::float8
+            / NULLIF((custprofile.profile_row(profile)).rated_texts::float8, 0))::numeric, 4),
+        'negative_share', round(custprofile.clamp01(
+            (custprofile.profile_row(profile)).negative_share)::numeric, 4))
+$$;
+
+COMMENT ON TABLE custprofile.topics IS
+    'Topics of the profiles (texts.topics, texts.needs, texts.complaints); edit to use your own.';
+
+-- text_insights gains each text's language, the customer key in its own type and the text's
+-- intent (columns added at the end: the view is replaced in place, so views of the user's over
+-- it stay); its rows come from scored_texts, which reads sentiment and intent in one pass
+CREATE FUNCTION custprofile.scored_texts()
+RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
+               sentiment_label text, sentiment real, intent text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    masking boolean;
+    previous_role text;
+BEGIN
+    masking := custprofile.pii_masking();
+    previous_role := custprofile.enter_source_reader();
+    RETURN QUERY EXECUTE format($q$
+        SELECT t.source, t.customer_key::text, t.written_at, t.rating,
+               CASE WHEN %L::boolean THEN custprofile.mask_pii(t.body) ELSE t.body END,
+               d ->> 'sentiment', (d ->> 'score')::real, d ->> 'intent'
+          FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.text_signals(t.body) END AS d
+                  FROM (%s) t) t
+        $q$, masking, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts')));
+    PERFORM custprofile.leave_source_reader(previous_role);
+END $$;
 CREATE OR REPLACE VIEW custprofile.text_insights AS
-SELECT r.*, custprofile.detect_language(r.body) AS language,
+SELECT r.source, r.customer_key, r.written_at, r.rating, r.body, r.sentiment_label, r.sentiment,
+       custprofile.detect_language(r.body) AS language,
        custprofile.key_as_uuid(r.customer_key, k.key_type) AS customer_uuid,
-       custprofile.key_as_bigint(r.customer_key, k.key_type) AS customer_bigint
-  FROM custprofile.text_insight_rows() r, (SELECT custprofile.customer_key_type() AS key_type) k;
+       custprofile.key_as_bigint(r.customer_key, k.key_type) AS customer_bigint,
+       r.intent
+  FROM custprofile.scored_texts() r, (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.text_insights IS
-    'Every registered text with its sentiment label and score and its language (scored when read).';
+    'Every registered text with its sentiment label and score, its intent and its language (scored when read).';
+DROP FUNCTION custprofile.text_insight_rows();
 
 -- Profiles written under another document version are stale: the fingerprint names it
 CREATE OR REPLACE FUNCTION custprofile.source_fingerprints() RETURNS TABLE (customer_key text, source_hash text)
@@ -469,56 +596,32 @@ $$;
 COMMENT ON FUNCTION custprofile.churn_reasons(jsonb) IS
     'What raises a churn risk, as phrases in custprofile.label_language: churn_reasons(profile -> ''churn'').';
 
--- segment_name gains its language: the new function, the segments view replaced in place over
--- it (its columns are the same), then the old function dropped
-CREATE FUNCTION custprofile.segment_name(top_category text, main_need text, mean_monetary float8,
-                                         mean_sentiment float8, negative_topic text, positive_topic text,
-                                         language text DEFAULT 'en')
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT CASE WHEN language = 'zh' THEN
-               concat(CASE WHEN main_need IN ('price', '价格') THEN '价格敏感的'
-                           WHEN mean_monetary >= 4 THEN '高消费的'
-                           WHEN mean_monetary <= 2 THEN '低消费的' END,
-                      CASE WHEN top_category IS NOT NULL THEN top_category || '买家' ELSE '未下单的客户' END)
-               || CASE WHEN mean_sentiment IS NULL THEN '，没有评论'
-                       WHEN mean_sentiment <= -0.25 THEN '，评价多为负面' || COALESCE('，主要不满' || neg, '')
-                       WHEN mean_sentiment >= 0.25 THEN '，评价多为正面' || COALESCE('，尤其是' || pos, '')
-                                                        || COALESCE('，但不满' || neg, '')
-                       ELSE '，评价好坏参半' || COALESCE('，不满' || neg, '') END
-           ELSE
-               concat_ws(' ',
-                   CASE WHEN main_need IN ('price', '价格') THEN 'price-sensitive'
-                        WHEN mean_monetary >= 4 THEN 'high-spending'
-                        WHEN mean_monetary <= 2 THEN 'low-spending' END,
-                   CASE WHEN top_category IS NOT NULL THEN top_category || ' buyers' ELSE 'customers without orders' END)
-               || CASE WHEN mean_sentiment IS NULL THEN ', no reviews'
-                       WHEN mean_sentiment <= -0.25 THEN ', mostly negative' || COALESCE(' on ' || neg, '')
-                       WHEN mean_sentiment >= 0.25 THEN ', mostly positive' || COALESCE(' about ' || pos, '')
-                                                        || COALESCE(' but unhappy with ' || neg, '')
-                       ELSE ', mixed feelings' || COALESCE(', unhappy with ' || neg, '') END
-           END
-      FROM (SELECT custprofile.topic_label(negative_topic, language) AS neg,
-                   custprofile.topic_label(positive_topic, language) AS pos) t
-$$;
-
+-- Segment names by contrast: the segments view names each segment through segment_names (what
+-- sets it apart, unique within the segmentation) and gains the evidence behind the name and the
+-- share of complaints (columns added at the end: replaced in place); segment_name goes
 CREATE OR REPLACE VIEW custprofile.segments AS
 WITH members AS (
-    SELECT p.segment, f.mean_sentiment, f.total_spend, f.monetary_score, f.orders_by_category, f.topics, f.needs
+    SELECT p.segment, f.mean_sentiment, f.total_spend, f.monetary_score, f.orders_by_category, f.topics,
+           f.text_count, f.question_share, f.complaint_share
       FROM custprofile.profiles p, LATERAL (SELECT (custprofile.profile_row(p.profile)).*) f
      WHERE p.segment IS NOT NULL),
 stats AS (
     SELECT m.segment, count(*) AS customers,
            avg(m.mean_sentiment) AS mean_sentiment,
            avg(COALESCE(m.total_spend, 0)) AS mean_spend,
-           avg(m.monetary_score::float8) AS mean_monetary
+           avg(m.monetary_score::float8) AS mean_monetary,
+           COALESCE(sum(m.text_count), 0) AS texts,
+           COALESCE(sum(m.question_share * m.text_count), 0) AS questions,
+           COALESCE(sum(m.complaint_share * m.text_count), 0) AS complaints
       FROM members m GROUP BY m.segment),
+category_orders AS (
+    SELECT m.segment, e.key AS category, sum(e.value::text::int) AS orders
+      FROM members m, jsonb_each(COALESCE(m.orders_by_category, '{}')) e
+     GROUP BY m.segment, e.key),
 categories AS (
-    SELECT c.segment, array_agg(c.category ORDER BY c.orders DESC, c.category) AS top
-      FROM (SELECT m.segment, e.key AS category, sum(e.value::text::int) AS orders,
-                   row_number() OVER (PARTITION BY m.segment ORDER BY sum(e.value::text::int) DESC, e.key) AS rank
-              FROM members m, jsonb_each(COALESCE(m.orders_by_category, '{}')) e
-             GROUP BY m.segment, e.key) c
-     WHERE c.rank <= 3 GROUP BY c.segment),
+    SELECT c.segment, (array_agg(c.category ORDER BY c.orders DESC, c.category))[1:3] AS top,
+           jsonb_object_agg(c.category, c.orders) AS orders
+      FROM category_orders c GROUP BY c.segment),
 topics AS (
     SELECT m.segment, t ->> 'topic' AS topic, sum((t ->> 'texts')::int) AS texts,
            sum((t ->> 'texts')::int * (t ->> 'sentiment')::float8) / sum((t ->> 'texts')::int) AS sentiment
@@ -526,33 +629,37 @@ topics AS (
      GROUP BY m.segment, t ->> 'topic'),
 top_topics AS (
     SELECT t.segment, (array_agg(t.topic ORDER BY t.texts DESC, t.topic))[1:3] AS top,
-           (array_agg(t.topic ORDER BY t.texts DESC, t.topic) FILTER (WHERE t.sentiment <= -0.25))[1] AS negative,
-           (array_agg(t.topic ORDER BY t.texts DESC, t.topic) FILTER (WHERE t.sentiment >= 0.25))[1] AS positive
+           jsonb_object_agg(custprofile.topic_label(t.topic, custprofile.label_language()),
+                            jsonb_build_object('texts', t.texts, 'sentiment', t.sentiment)) AS stats
       FROM topics t GROUP BY t.segment),
-needs AS (
-    SELECT n.segment, (array_agg(n.need ORDER BY n.customers DESC, n.need))[1] AS main, max(n.customers) AS customers
-      FROM (SELECT m.segment, x.need, count(*) AS customers
-              FROM members m, jsonb_array_elements_text(COALESCE(m.needs, '[]')) x(need)
-             GROUP BY m.segment, x.need) n
-     GROUP BY n.segment)
+names AS (
+    SELECT e.key::int AS segment, e.value ->> 'name' AS name, e.value -> 'evidence' AS evidence
+      FROM jsonb_each(custprofile.segment_names(
+               (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                           'segment', s.segment, 'customers', s.customers, 'mean_sentiment', s.mean_sentiment,
+                           'mean_monetary', s.mean_monetary, 'texts', s.texts, 'questions', s.questions,
+                           'complaints', s.complaints, 'categories', COALESCE(c.orders, '{}'),
+                           'topics', COALESCE(tt.stats, '{}'))), '[]')
+                  FROM stats s LEFT JOIN categories c USING (segment) LEFT JOIN top_topics tt USING (segment)),
+               custprofile.label_language())) e)
 SELECT s.segment,
-       custprofile.segment_name(c.top[1], CASE WHEN n.customers * 3 >= s.customers THEN n.main END,
-                                s.mean_monetary, s.mean_sentiment, tt.negative, tt.positive,
-                                custprofile.label_language()) AS name,
+       n.name,
        s.customers,
        round(s.mean_sentiment::numeric, 3) AS mean_sentiment,
        round(s.mean_spend, 2) AS mean_spend,
        COALESCE(c.top, '{}') AS top_categories,
        COALESCE(tt.top, '{}') AS top_topics,
-       COALESCE(g.keywords, '{}') AS keywords
+       COALESCE(g.keywords, '{}') AS keywords,
+       n.evidence AS name_evidence,
+       round((s.complaints / NULLIF(s.texts, 0))::numeric, 3) AS complaint_share
   FROM stats s
   LEFT JOIN categories c USING (segment)
   LEFT JOIN top_topics tt USING (segment)
-  LEFT JOIN needs n USING (segment)
+  LEFT JOIN names n USING (segment)
   LEFT JOIN custprofile.segmentation g USING (segment)
  ORDER BY s.segment;
 COMMENT ON VIEW custprofile.segments IS
-    'Each segment of the last segment_customers run: size, mean sentiment and spend, top categories, topics, keywords and a name.';
+    'Each segment of the last segment_customers run: size, mean sentiment and spend, top categories, topics, keywords, its share of complaints, and a name for what sets it apart with the evidence behind it.';
 DROP FUNCTION custprofile.segment_name(text, text, float8, float8, text, text);
 
 CREATE OR REPLACE FUNCTION custprofile.recommend(customer_id text, k int DEFAULT 10)
@@ -1053,7 +1160,10 @@ SELECT p.customer_key,
        -- the key in the type of the customers key column, to join the user's tables without a
        -- cast: one of the two is set when the key is a uuid or an integer, neither for text keys
        custprofile.key_as_uuid(p.customer_key, k.key_type)              AS customer_uuid,
-       custprofile.key_as_bigint(p.customer_key, k.key_type)            AS customer_bigint
+       custprofile.key_as_bigint(p.customer_key, k.key_type)            AS customer_bigint,
+       -- what the texts do: shares of questions and of complaints (NULL without an intent head)
+       (custprofile.profile_row(p.profile)).question_share::real        AS question_share,
+       (custprofile.profile_row(p.profile)).complaint_share::real       AS complaint_share
   FROM custprofile.profiles p, (SELECT custprofile.customer_key_type() AS key_type) k;
 
 -- check_sources reports blank texts too (the profiles skip them, as NULL ones)
@@ -1117,3 +1227,192 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION custprofile.check_sources() IS
     'Checks the registered sources: registrations, rows of unknown customers, NULL keys, NULL and blank texts.';
+
+-- Replies only where they help: praise gets none, and the threshold is calibrated on the
+-- knowledge base against messages no article answers (sql/replies.sql), stored by
+-- refresh_catalogues
+-- Messages that no shop's help desk answers, in English and Chinese: what the knowledge base's
+-- articles score against text that is not about them. Written for the calibration only; the
+-- evaluation messages (eval/replies/messages.tsv) are others.
+CREATE FUNCTION custprofile.reply_calibration_messages() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT ARRAY[
+        'Hello', 'Hi there, how are you?', 'Good morning!', 'Thanks!', 'Thank you very much.',
+        'Have a great day.', 'Okay, thanks.', 'Sounds good.', 'I love it.', 'This is great.',
+        'Nice to meet you.', 'What time is it?', 'Tell me a joke.', 'What is the capital of France?',
+        'Who won the game last night?', 'Do you sell cars?', 'Do you have a restaurant?',
+        'Can I book a flight with you?', 'Where is the nearest train station?',
+        'Are you open on public holidays?', 'What does your company name mean?',
+        'Can you help me with my homework?', 'I like the colour blue.', 'My dog loves long walks.',
+        '你好', '谢谢', '今天天气怎么样？', '你们卖汽车吗？', '祝你周末愉快', '好的，明白了']
+$$;
+
+-- The calibrated threshold of the stored answers' vectors (one row; refresh_catalogues keeps it).
+CREATE TABLE custprofile.reply_calibration (
+    only_row    boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    -- answers_fingerprint() when it was measured: other vectors, another threshold
+    fingerprint bigint NOT NULL,
+    threshold   real,
+    -- the best relatedness of each calibration message to any article
+    unrelated   jsonb NOT NULL,
+    measured_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE custprofile.reply_calibration IS
+    'The reply threshold measured on the stored answers (custprofile.reply_threshold), kept by refresh_catalogues.';
+
+-- Which answers' vectors are stored (keys and text hashes, which include the model).
+CREATE FUNCTION custprofile.answers_fingerprint() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT hashtextextended(COALESCE(string_agg(e.key || ':' || e.text_hash, ',' ORDER BY e.key), ''), 0)
+      FROM custprofile.catalogue_embeddings e WHERE e.kind = 'answers'
+$$;
+
+-- Scores every calibration message against the knowledge base: the threshold is the highest
+-- relatedness any of them reaches with any article (NULL without articles).
+CREATE FUNCTION custprofile.measure_reply_threshold(OUT threshold real, OUT unrelated jsonb)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    sources jsonb := custprofile.checked_sources('answers');
+    messages text[] := custprofile.reply_calibration_messages();
+    best real;
+    n int;
+    previous_role text;
+BEGIN
+    unrelated := '{}';
+    previous_role := custprofile.enter_source_reader();
+    FOR n, best IN EXECUTE format(
+        'SELECT v.n::int, (SELECT max(c.similarity) FROM (%s) c) '
+        '  FROM custprofile.embed_texts($1) WITH ORDINALITY AS v(embedding, n)',
+        custprofile.catalogue_similarity_sql('answers', 'v.embedding', sources)) USING messages
+    LOOP
+        unrelated := unrelated || jsonb_build_object(messages[n], round(best::numeric, 4));
+        threshold := greatest(threshold, best);
+    END LOOP;
+    PERFORM custprofile.leave_source_reader(previous_role);
+END $$;
+
+-- The threshold suggest_replies uses by default: the stored calibration when it was measured on
+-- the vectors stored now, else measured now (about 30 embeddings).
+CREATE FUNCTION custprofile.reply_threshold() RETURNS real
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT COALESCE((SELECT c.threshold FROM custprofile.reply_calibration c
+                      WHERE c.fingerprint = custprofile.answers_fingerprint()),
+                    (custprofile.measure_reply_threshold()).threshold)
+$$;
+COMMENT ON FUNCTION custprofile.reply_threshold() IS
+    'The relatedness an answer must beat to be suggested: the best score of messages no article answers (reply_calibration_messages).';
+
+-- Stores the calibration of the answers' vectors now stored (refresh_catalogues calls it).
+CREATE FUNCTION custprofile.calibrate_replies() RETURNS real
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    m record;
+BEGIN
+    DELETE FROM custprofile.reply_calibration;
+    IF NOT EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = 'answers') THEN
+        RETURN NULL;
+    END IF;
+    m := custprofile.measure_reply_threshold();
+    INSERT INTO custprofile.reply_calibration (fingerprint, threshold, unrelated)
+    VALUES (custprofile.answers_fingerprint(), m.threshold, m.unrelated);
+    RETURN m.threshold;
+END $$;
+
+DROP FUNCTION custprofile.suggest_replies(text, int, real);
+-- NULL or blank messages and praise give no rows; k at most 100; min_score NULL means
+-- reply_threshold(), else answers at or above min_score.
+CREATE FUNCTION custprofile.suggest_replies(message text, k int DEFAULT 3, min_score real DEFAULT NULL)
+RETURNS TABLE (answer_id text, answer text, score real)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    sources jsonb;
+    m real[];
+    threshold real;
+    previous_role text;
+BEGIN
+    PERFORM custprofile.check_k(k, 100);
+    IF min_score IS NOT NULL AND NOT (min_score BETWEEN -1 AND 1) THEN
+        RAISE EXCEPTION 'min_score must be between -1 and 1' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass NULL for the threshold calibrated on the knowledge base (custprofile.reply_threshold()).';
+    END IF;
+    sources := custprofile.checked_sources('answers');
+    IF message IS NULL OR btrim(message) = '' THEN
+        RETURN;
+    END IF;
+    -- praise needs no help-desk article (an encoder without an intent head answers everything)
+    IF custprofile.text_signals(message) ->> 'intent' = 'praise' THEN
+        RETURN;
+    END IF;
+    m := custprofile.embed_text(message);
+    -- an answer must beat every unrelated message (strictly); an explicit min_score is inclusive
+    threshold := COALESCE(min_score, custprofile.reply_threshold());
+    previous_role := custprofile.enter_source_reader();
+    RETURN QUERY EXECUTE format(
+        'SELECT c.key, c.answer, c.similarity FROM (%s) c WHERE c.similarity > $2 OR (c.similarity = $2 AND $4)'
+        ' ORDER BY c.similarity DESC, c.key LIMIT $3',
+        custprofile.catalogue_similarity_sql('answers', '$1', sources))
+    USING m, threshold, k, min_score IS NOT NULL;
+    PERFORM custprofile.leave_source_reader(previous_role);
+END $$;
+COMMENT ON FUNCTION custprofile.suggest_replies(text, int, real) IS
+    'Answers from the registered knowledge base whose question matches a question, complaint or request, best first, above the calibrated threshold.';
+GRANT SELECT ON custprofile.reply_calibration TO PUBLIC;
+-- Embeds the new and changed rows of the registered items and answers (in batches through
+-- embed_texts) and forgets rows that are gone. One row per kind: how many rows were embedded,
+-- how many removed. Kinds that are not registered are skipped.
+CREATE OR REPLACE FUNCTION custprofile.refresh_catalogues()
+RETURNS TABLE (kind text, embedded bigint, removed bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    k text;
+    model jsonb := custprofile.model_version();
+    chunk record;
+    sources jsonb;
+    reader name;
+    previous_role text;
+BEGIN
+    -- the vectors of a kind that is no longer registered
+    DELETE FROM custprofile.catalogue_embeddings e
+     WHERE NOT EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = e.kind);
+    FOR k IN SELECT r.kind FROM custprofile.source_registry r WHERE r.kind IN ('items', 'answers') ORDER BY 1 LOOP
+        sources := custprofile.checked_sources(k);
+        kind := k;
+        CREATE TEMP TABLE custprofile_catalogue (key text, document text) ON COMMIT DROP;
+        -- filled as the sources' reader (sql/sources.sql), who may write just this table
+        reader := custprofile.source_reader();
+        IF reader IS NOT NULL THEN
+            EXECUTE format('GRANT INSERT ON pg_temp.custprofile_catalogue TO %I', reader);
+        END IF;
+        previous_role := custprofile.enter_source_reader();
+        EXECUTE format('INSERT INTO pg_temp.custprofile_catalogue SELECT DISTINCT ON (c.key) c.key, c.document FROM (%s) c '
+                       'WHERE c.key IS NOT NULL AND c.document IS NOT NULL ORDER BY c.key',
+                       custprofile.catalogue_rows_sql(k, sources));
+        PERFORM custprofile.leave_source_reader(previous_role);
+        DELETE FROM custprofile.catalogue_embeddings e
+         WHERE e.kind = k AND NOT EXISTS (SELECT FROM pg_temp.custprofile_catalogue c WHERE c.key = e.key);
+        GET DIAGNOSTICS removed = ROW_COUNT;
+        embedded := 0;
+        -- stale or missing rows, 256 texts per embed_texts call
+        FOR chunk IN
+            SELECT array_agg(s.key ORDER BY s.key) AS keys, array_agg(s.document ORDER BY s.key) AS documents
+              FROM (SELECT c.key, c.document, (row_number() OVER (ORDER BY c.key) - 1) / 256 AS part
+                      FROM pg_temp.custprofile_catalogue c
+                      LEFT JOIN custprofile.catalogue_embeddings e ON e.kind = k AND e.key = c.key
+                     WHERE e.text_hash IS DISTINCT FROM custprofile.catalogue_hash(c.document, model)) s
+             GROUP BY s.part ORDER BY s.part
+        LOOP
+            INSERT INTO custprofile.catalogue_embeddings AS e (kind, key, text_hash, embedding, embedded_at)
+            SELECT k, chunk.keys[v.n], custprofile.catalogue_hash(chunk.documents[v.n], model), v.embedding, now()
+              FROM custprofile.embed_texts(chunk.documents) WITH ORDINALITY AS v(embedding, n)
+            ON CONFLICT ON CONSTRAINT catalogue_embeddings_pkey DO UPDATE
+                SET text_hash = EXCLUDED.text_hash, embedding = EXCLUDED.embedding, embedded_at = EXCLUDED.embedded_at;
+            embedded := embedded + cardinality(chunk.keys);
+        END LOOP;
+        RETURN NEXT;
+        DROP TABLE pg_temp.custprofile_catalogue;
+    END LOOP;
+    -- the reply threshold is measured on the answers' vectors just stored (sql/replies.sql)
+    IF NOT EXISTS (SELECT FROM custprofile.reply_calibration c WHERE c.fingerprint = custprofile.answers_fingerprint()) THEN
+        PERFORM custprofile.calibrate_replies();
+    END IF;
+END $$;

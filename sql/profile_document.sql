@@ -85,7 +85,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('texts.topics[].texts',                   'integer',        'Texts about it (a text may be about several topics).'),
     ('texts.topics[].share',                   'number',         'Their share of the scored texts.'),
     ('texts.topics[].sentiment',               'number',         'Their mean sentiment.'),
-    ('texts.needs',                            'array',          'Topics whose texts are negative on average.'),
+    ('texts.intent',                           'null|object',    'Share of the scored texts per intent (question, complaint, praise, other); null where the encoder has no intent head.'),
+    ('texts.intent.question',                  'number',         'Share of texts that ask a question.'),
+    ('texts.intent.complaint',                 'number',         'Share of texts that make a complaint.'),
+    ('texts.intent.praise',                    'number',         'Share of texts that give praise.'),
+    ('texts.intent.other',                     'number',         'Share of other texts (requests, statements).'),
+    ('texts.needs',                            'array',          'Topics the customer asked or complained about, most texts first.'),
+    ('texts.complaints',                       'array',          'Topics the customer complained about, most texts first (churn reads it).'),
     ('texts.languages',                        'object',         'Share of the scored texts per language (ISO 639-1); from version 2.'),
     ('texts.interest_vector',                  'array|null',     'Normalised mean embedding of the texts.'),
     ('texts.first_seen',                       'null|string',    'Time of the first timed text.'),
@@ -94,12 +100,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
     ('texts.model.encoder',                    'string',         'The sentence encoder.'),
     ('texts.model.encoder_identity',           'string',         'The encoder by content: name@hash of its files.'),
     ('texts.model.sentiment',                  'string',         'The sentiment head.'),
+    ('texts.model.intent',                     'null|string',    'The intent head (null where the encoder has none).'),
     ('churn',                                  'object',         'Churn risk as of churn.as_of (sql/churn.sql).'),
     ('churn.risk',                             'number',         'Risk in [0, 1].'),
     ('churn.factors',                          'object',         'Each factor in [0, 1].'),
     ('churn.factors.recency',                  'number',         'Days since the last activity against the rhythm.'),
     ('churn.factors.sentiment_decline',        'number',         'How fast sentiment declines.'),
-    ('churn.factors.complaints',               'number',         'Needs among the topics.'),
+    ('churn.factors.complaints',               'number',         '1 when the customer complained about a topic marked complaint, else 0.'),
     ('churn.factors.disagreement',             'number',         'Share of texts whose rating contradicts them.'),
     ('churn.factors.negative_share',           'number',         'Share of negative texts.'),
     ('churn.contributions',                    'object',         'Each factor times its weight.'),
@@ -211,7 +218,10 @@ CREATE TYPE custprofile.profile_row AS (
     favourite_category text,
     orders_by_category jsonb,
     churn              jsonb,
-    rhythm_days        float8
+    rhythm_days        float8,
+    question_share     float8,
+    complaint_share    float8,
+    complaints         jsonb
 );
 
 -- Reads a document. No SET clause, so that the planner inlines it and keeps only the fields a
@@ -245,7 +255,10 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         profile OPERATOR(pg_catalog.#>>) '{purchases,favourite_categories,0}',
         profile OPERATOR(pg_catalog.#>) '{purchases,orders_by_category}',
         profile OPERATOR(pg_catalog.->) 'churn',
-        (profile OPERATOR(pg_catalog.#>>) '{churn,rhythm_days}')::double precision
+        (profile OPERATOR(pg_catalog.#>>) '{churn,rhythm_days}')::double precision,
+        (profile OPERATOR(pg_catalog.#>>) '{texts,intent,question}')::double precision,
+        (profile OPERATOR(pg_catalog.#>>) '{texts,intent,complaint}')::double precision,
+        profile OPERATOR(pg_catalog.#>) '{texts,complaints}'
     )::custprofile.profile_row
 $$;
 COMMENT ON FUNCTION custprofile.profile_row(jsonb) IS

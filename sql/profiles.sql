@@ -487,12 +487,15 @@ SELECT p.customer_key,
        -- the key in the type of the customers key column, to join the user's tables without a
        -- cast: one of the two is set when the key is a uuid or an integer, neither for text keys
        custprofile.key_as_uuid(p.customer_key, k.key_type)              AS customer_uuid,
-       custprofile.key_as_bigint(p.customer_key, k.key_type)            AS customer_bigint
+       custprofile.key_as_bigint(p.customer_key, k.key_type)            AS customer_bigint,
+       -- what the texts do: shares of questions and of complaints (NULL without an intent head)
+       (custprofile.profile_row(p.profile)).question_share::real        AS question_share,
+       (custprofile.profile_row(p.profile)).complaint_share::real       AS complaint_share
   FROM custprofile.profiles p, (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.customer_profiles IS
     'One row per stored profile with its main fields as typed columns (for BI tools).';
 
--- One row per registered text with its sentiment, scored when read (bodies PII-masked when
+-- One row per registered text with its sentiment and intent, scored when read (bodies PII-masked when
 -- custprofile.mask_pii is on): for dashboards over large tables, materialise it
 -- (CREATE MATERIALIZED VIEW ... AS SELECT * FROM custprofile.text_insights).
 -- Whether custprofile.mask_pii is on. The setting exists once the library is loaded, which a
@@ -504,9 +507,9 @@ BEGIN
     RETURN current_setting('custprofile.mask_pii')::boolean;
 END $$;
 
-CREATE FUNCTION custprofile.text_insight_rows()
+CREATE FUNCTION custprofile.scored_texts()
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
-               sentiment_label text, sentiment real)
+               sentiment_label text, sentiment real, intent text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     masking boolean;
@@ -517,21 +520,24 @@ BEGIN
     RETURN QUERY EXECUTE format($q$
         SELECT t.source, t.customer_key::text, t.written_at, t.rating,
                CASE WHEN %L::boolean THEN custprofile.mask_pii(t.body) ELSE t.body END,
-               d ->> 'label', (d ->> 'score')::real
-          FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.sentiment_detail(t.body) END AS d
+               d ->> 'sentiment', (d ->> 'score')::real, d ->> 'intent'
+          FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.text_signals(t.body) END AS d
                   FROM (%s) t) t
         $q$, masking, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts')));
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 -- each text's language is told from the body as shown (a masked e-mail address does not change
--- it); added in the view, so that an update replaces the view in place
+-- it). Columns added after 0.4.0 come at the end, so that an update replaces the view in place
+-- and the user's views over it stay.
 CREATE VIEW custprofile.text_insights AS
-SELECT r.*, custprofile.detect_language(r.body) AS language,
+SELECT r.source, r.customer_key, r.written_at, r.rating, r.body, r.sentiment_label, r.sentiment,
+       custprofile.detect_language(r.body) AS language,
        custprofile.key_as_uuid(r.customer_key, k.key_type) AS customer_uuid,
-       custprofile.key_as_bigint(r.customer_key, k.key_type) AS customer_bigint
-  FROM custprofile.text_insight_rows() r, (SELECT custprofile.customer_key_type() AS key_type) k;
+       custprofile.key_as_bigint(r.customer_key, k.key_type) AS customer_bigint,
+       r.intent
+  FROM custprofile.scored_texts() r, (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.text_insights IS
-    'Every registered text with its sentiment label and score and its language (scored when read).';
+    'Every registered text with its sentiment label and score, its intent and its language (scored when read).';
 
 -- Data checks over the registered sources: a registration that no longer matches the
 -- catalogue, rows whose customer is not in the customers source (never merged into a profile),

@@ -1,5 +1,5 @@
--- Acting on one customer's profile: the customers most like them, the items to offer them,
--- and the answers to suggest for what they write. Exact search over arrays: every call scans
+-- Acting on one customer's profile: the customers most like them and the items to offer them
+-- (the answers to suggest for what they write: sql/replies.sql). Exact search over arrays: every call scans
 -- the stored profiles or the catalogue once (see README "Recommendations and segments" for
 -- where that stops being quick).
 
@@ -128,36 +128,3 @@ RETURNS TABLE (item_id text, score real, reason text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT * FROM custprofile.recommend($1::text, k) $$;
 COMMENT ON FUNCTION custprofile.recommend(text, int) IS
     'Items matched to a customer''s interests, categories and praise, with the reason; bought items left out.';
-
--- The best answers of the registered knowledge base for a customer's message, by the
--- relatedness (cosine on the encoder's common scale) of the message and each answer's question;
--- answers below min_score are never suggested (no rows rather than a bad answer). The default
--- 0.3 comes from the demo's help desk under all-MiniLM-L6-v2: messages that an article answers
--- scored 0.35 to 0.86 against it, unrelated ones at most 0.22 (tests/pg_regress/sql/acting.sql
--- holds the cases); multilingual-e5-small's relatedness is calibrated to that scale. NULL or blank messages give no rows; k at most 100.
-CREATE FUNCTION custprofile.suggest_replies(message text, k int DEFAULT 3, min_score real DEFAULT 0.3)
-RETURNS TABLE (answer_id text, answer text, score real)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-DECLARE
-    sources jsonb;
-    m real[];
-    previous_role text;
-BEGIN
-    PERFORM custprofile.check_k(k, 100);
-    IF min_score IS NULL OR NOT (min_score BETWEEN -1 AND 1) THEN
-        RAISE EXCEPTION 'min_score must be between -1 and 1' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    sources := custprofile.checked_sources('answers');
-    IF message IS NULL OR btrim(message) = '' THEN
-        RETURN;
-    END IF;
-    m := custprofile.embed_text(message);
-    previous_role := custprofile.enter_source_reader();
-    RETURN QUERY EXECUTE format(
-        'SELECT c.key, c.answer, c.similarity FROM (%s) c WHERE c.similarity >= $2 ORDER BY c.similarity DESC, c.key LIMIT $3',
-        custprofile.catalogue_similarity_sql('answers', '$1', sources))
-    USING m, min_score, k;
-    PERFORM custprofile.leave_source_reader(previous_role);
-END $$;
-COMMENT ON FUNCTION custprofile.suggest_replies(text, int, real) IS
-    'Answers from the registered knowledge base whose question matches the message, best first, above min_score.';

@@ -79,57 +79,34 @@ END $$;
 COMMENT ON FUNCTION custprofile.segment_customers(int, jsonb) IS
     'k-means segments of the stored profiles (fixed seed); stores them in profiles.segment and custprofile.segments.';
 
--- A name for a segment from what describes it, in English ("price-sensitive electronics buyers,
--- mostly negative on delivery") or Chinese ("价格敏感的electronics买家，评价多为负面，主要不满物流"),
--- as `language` says (the segments view passes label_language()).
-CREATE FUNCTION custprofile.segment_name(top_category text, main_need text, mean_monetary float8,
-                                         mean_sentiment float8, negative_topic text, positive_topic text,
-                                         language text DEFAULT 'en')
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT CASE WHEN language = 'zh' THEN
-               concat(CASE WHEN main_need IN ('price', '价格') THEN '价格敏感的'
-                           WHEN mean_monetary >= 4 THEN '高消费的'
-                           WHEN mean_monetary <= 2 THEN '低消费的' END,
-                      CASE WHEN top_category IS NOT NULL THEN top_category || '买家' ELSE '未下单的客户' END)
-               || CASE WHEN mean_sentiment IS NULL THEN '，没有评论'
-                       WHEN mean_sentiment <= -0.25 THEN '，评价多为负面' || COALESCE('，主要不满' || neg, '')
-                       WHEN mean_sentiment >= 0.25 THEN '，评价多为正面' || COALESCE('，尤其是' || pos, '')
-                                                        || COALESCE('，但不满' || neg, '')
-                       ELSE '，评价好坏参半' || COALESCE('，不满' || neg, '') END
-           ELSE
-               concat_ws(' ',
-                   CASE WHEN main_need IN ('price', '价格') THEN 'price-sensitive'
-                        WHEN mean_monetary >= 4 THEN 'high-spending'
-                        WHEN mean_monetary <= 2 THEN 'low-spending' END,
-                   CASE WHEN top_category IS NOT NULL THEN top_category || ' buyers' ELSE 'customers without orders' END)
-               || CASE WHEN mean_sentiment IS NULL THEN ', no reviews'
-                       WHEN mean_sentiment <= -0.25 THEN ', mostly negative' || COALESCE(' on ' || neg, '')
-                       WHEN mean_sentiment >= 0.25 THEN ', mostly positive' || COALESCE(' about ' || pos, '')
-                                                        || COALESCE(' but unhappy with ' || neg, '')
-                       ELSE ', mixed feelings' || COALESCE(', unhappy with ' || neg, '') END
-           END
-      FROM (SELECT custprofile.topic_label(negative_topic, language) AS neg,
-                   custprofile.topic_label(positive_topic, language) AS pos) t
-$$;
-
+-- The segments view: each segment's figures, and a name for what sets it apart from the other
+-- segments (segment_names in src/api/segments.rs over src/segments/naming.rs: categories bought
+-- and topics written about more than the whole base, more complaints or questions, sentiment
+-- or spend away from the base's), unique within the segmentation, in the label language, with
+-- the evidence behind it.
 CREATE VIEW custprofile.segments AS
 WITH members AS (
-    SELECT p.segment, f.mean_sentiment, f.total_spend, f.monetary_score, f.orders_by_category, f.topics, f.needs
+    SELECT p.segment, f.mean_sentiment, f.total_spend, f.monetary_score, f.orders_by_category, f.topics,
+           f.text_count, f.question_share, f.complaint_share
       FROM custprofile.profiles p, LATERAL (SELECT (custprofile.profile_row(p.profile)).*) f
      WHERE p.segment IS NOT NULL),
 stats AS (
     SELECT m.segment, count(*) AS customers,
            avg(m.mean_sentiment) AS mean_sentiment,
            avg(COALESCE(m.total_spend, 0)) AS mean_spend,
-           avg(m.monetary_score::float8) AS mean_monetary
+           avg(m.monetary_score::float8) AS mean_monetary,
+           COALESCE(sum(m.text_count), 0) AS texts,
+           COALESCE(sum(m.question_share * m.text_count), 0) AS questions,
+           COALESCE(sum(m.complaint_share * m.text_count), 0) AS complaints
       FROM members m GROUP BY m.segment),
+category_orders AS (
+    SELECT m.segment, e.key AS category, sum(e.value::text::int) AS orders
+      FROM members m, jsonb_each(COALESCE(m.orders_by_category, '{}')) e
+     GROUP BY m.segment, e.key),
 categories AS (
-    SELECT c.segment, array_agg(c.category ORDER BY c.orders DESC, c.category) AS top
-      FROM (SELECT m.segment, e.key AS category, sum(e.value::text::int) AS orders,
-                   row_number() OVER (PARTITION BY m.segment ORDER BY sum(e.value::text::int) DESC, e.key) AS rank
-              FROM members m, jsonb_each(COALESCE(m.orders_by_category, '{}')) e
-             GROUP BY m.segment, e.key) c
-     WHERE c.rank <= 3 GROUP BY c.segment),
+    SELECT c.segment, (array_agg(c.category ORDER BY c.orders DESC, c.category))[1:3] AS top,
+           jsonb_object_agg(c.category, c.orders) AS orders
+      FROM category_orders c GROUP BY c.segment),
 topics AS (
     SELECT m.segment, t ->> 'topic' AS topic, sum((t ->> 'texts')::int) AS texts,
            sum((t ->> 'texts')::int * (t ->> 'sentiment')::float8) / sum((t ->> 'texts')::int) AS sentiment
@@ -137,30 +114,34 @@ topics AS (
      GROUP BY m.segment, t ->> 'topic'),
 top_topics AS (
     SELECT t.segment, (array_agg(t.topic ORDER BY t.texts DESC, t.topic))[1:3] AS top,
-           (array_agg(t.topic ORDER BY t.texts DESC, t.topic) FILTER (WHERE t.sentiment <= -0.25))[1] AS negative,
-           (array_agg(t.topic ORDER BY t.texts DESC, t.topic) FILTER (WHERE t.sentiment >= 0.25))[1] AS positive
+           jsonb_object_agg(custprofile.topic_label(t.topic, custprofile.label_language()),
+                            jsonb_build_object('texts', t.texts, 'sentiment', t.sentiment)) AS stats
       FROM topics t GROUP BY t.segment),
-needs AS (
-    SELECT n.segment, (array_agg(n.need ORDER BY n.customers DESC, n.need))[1] AS main, max(n.customers) AS customers
-      FROM (SELECT m.segment, x.need, count(*) AS customers
-              FROM members m, jsonb_array_elements_text(COALESCE(m.needs, '[]')) x(need)
-             GROUP BY m.segment, x.need) n
-     GROUP BY n.segment)
+names AS (
+    SELECT e.key::int AS segment, e.value ->> 'name' AS name, e.value -> 'evidence' AS evidence
+      FROM jsonb_each(custprofile.segment_names(
+               (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                           'segment', s.segment, 'customers', s.customers, 'mean_sentiment', s.mean_sentiment,
+                           'mean_monetary', s.mean_monetary, 'texts', s.texts, 'questions', s.questions,
+                           'complaints', s.complaints, 'categories', COALESCE(c.orders, '{}'),
+                           'topics', COALESCE(tt.stats, '{}'))), '[]')
+                  FROM stats s LEFT JOIN categories c USING (segment) LEFT JOIN top_topics tt USING (segment)),
+               custprofile.label_language())) e)
 SELECT s.segment,
-       custprofile.segment_name(c.top[1], CASE WHEN n.customers * 3 >= s.customers THEN n.main END,
-                                s.mean_monetary, s.mean_sentiment, tt.negative, tt.positive,
-                                custprofile.label_language()) AS name,
+       n.name,
        s.customers,
        round(s.mean_sentiment::numeric, 3) AS mean_sentiment,
        round(s.mean_spend, 2) AS mean_spend,
        COALESCE(c.top, '{}') AS top_categories,
        COALESCE(tt.top, '{}') AS top_topics,
-       COALESCE(g.keywords, '{}') AS keywords
+       COALESCE(g.keywords, '{}') AS keywords,
+       n.evidence AS name_evidence,
+       round((s.complaints / NULLIF(s.texts, 0))::numeric, 3) AS complaint_share
   FROM stats s
   LEFT JOIN categories c USING (segment)
   LEFT JOIN top_topics tt USING (segment)
-  LEFT JOIN needs n USING (segment)
+  LEFT JOIN names n USING (segment)
   LEFT JOIN custprofile.segmentation g USING (segment)
  ORDER BY s.segment;
 COMMENT ON VIEW custprofile.segments IS
-    'Each segment of the last segment_customers run: size, mean sentiment and spend, top categories, topics, keywords and a name.';
+    'Each segment of the last segment_customers run: size, mean sentiment and spend, top categories, topics, keywords, its share of complaints, and a name for what sets it apart with the evidence behind it.';

@@ -4,7 +4,7 @@
 CREATE TABLE custprofile.topics (
     topic       text PRIMARY KEY CHECK (topic <> '' AND strpos(topic, ':') = 0),
     description text NOT NULL DEFAULT '',
-    -- a need in this topic is a complaint that signals churn (churn_assessment's complaints factor)
+    -- a complaint about this topic signals churn (churn_assessment's complaints factor)
     complaint   boolean NOT NULL DEFAULT false
 );
 INSERT INTO custprofile.topics VALUES
@@ -15,4 +15,4 @@ INSERT INTO custprofile.topics VALUES
     ('returns and refunds', 'return, refund, exchange, money back', true),
     ('product features', 'features, functions, design, battery, size', false);
 COMMENT ON TABLE custprofile.topics IS
-    'Topics of the profiles (texts.topics, texts.needs); edit to use your own.';
+    'Topics of the profiles (texts.topics, texts.needs, texts.complaints); edit to use your own.';

@@ -30,8 +30,8 @@ pub enum Kind {
     Manifest,
     /// The ONNX session and tokenizer (one per backend).
     Encoder,
-    /// The built-in sentiment head.
-    SentimentHead,
+    /// A built-in head (sentiment, intent), by name.
+    BuiltInHead,
     /// A head of custprofile.classifiers, by name.
     Classifier,
     /// A zero-shot label's hypothesis embedding and calibration offset, by hypothesis.

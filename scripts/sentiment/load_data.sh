@@ -5,18 +5,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$REPO_ROOT"
 out="$(server_dir sentiment-data)"
-# VADER's human-rated sentences (three classes, the neutral ones among them) ship in the
-# vaderSentiment source distribution on PyPI; scripts/sentiment/prepare_data.py says how they are used
-VADER_SDIST="vaderSentiment==3.3.2"
-VADER_SDIST_SHA256=5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9
-vader="$out/vader"
-if [[ ! -f "$vader/hutto_ICWSM_2014/tweets_GroundTruth.txt" ]]; then
-  rm -rf "$vader" && mkdir -p "$vader"
-  tar -xzf "$(cached_sdist "$VADER_SDIST" "$VADER_SDIST_SHA256")" -C "$vader" --strip-components=2 \
-    vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz
-  tar -xzf "$vader/hutto_ICWSM_2014.tar.gz" -C "$vader"
-fi
-python3 scripts/sentiment/prepare_data.py "$(shared_data_dir)" "$out" "$vader/hutto_ICWSM_2014"
+vader="$(vader_ground_truth)"
+python3 scripts/sentiment/prepare_data.py "$(shared_data_dir)" "$out" "$vader"
 cluster_psql -q <<SQL
 DROP SCHEMA IF EXISTS sentiment_data CASCADE;
 CREATE SCHEMA sentiment_data;

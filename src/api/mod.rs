@@ -6,6 +6,7 @@ pub mod aggregates;
 pub mod churn;
 pub mod classifiers;
 pub mod embedding;
+pub mod intent;
 pub mod json_arg;
 pub mod models;
 pub mod profile_agg;

@@ -3,14 +3,14 @@
 use pgrx::prelude::*;
 
 use crate::errors::OrRaise;
-use crate::heads::sentiment;
+use crate::heads::{built_in, sentiment};
 use crate::runtime::{self, manifest};
 use crate::settings;
 
 type ModelRow = (String, String, String, i32, Vec<String>, String, Vec<String>, Vec<String>, bool, bool, bool, Option<i64>);
 
 /// Every installed encoder (a folder with a manifest under custprofile.model_dir) and the
-/// built-in sentiment head of each that has one. Trained classifiers are added by the view from
+/// built-in sentiment and intent heads of each that has them. Trained classifiers are added by the view from
 /// `custprofile.classifiers`.
 #[pg_extern(stable, parallel_safe)]
 fn builtin_models() -> TableIterator<
@@ -54,19 +54,23 @@ fn builtin_models() -> TableIterator<
             memory.is_some(),
             memory,
         ));
-        if let Some((head, json)) = sentiment::built_in_for(&m) {
+        for built_in in built_in::TASKS.iter().filter_map(|task| built_in::for_encoder(&m, task)) {
+            let classes = match built_in.task {
+                "sentiment" => "negative, neutral, positive",
+                _ => "question, complaint, praise, other",
+            };
             rows.push((
-                head.to_string(),
-                "sentiment".to_string(),
+                built_in.name.to_string(),
+                built_in.task.to_string(),
                 m.name.clone(),
-                3,
+                classes.split(", ").count() as i32,
                 m.languages.clone(),
-                format!("built-in sentiment head (negative, neutral, positive) for {}", m.name),
-                vec![format!("built-in: models/{}/sentiment-head.json", m.name)],
-                vec![sentiment::head_sha256(json)],
+                format!("built-in {} head ({classes}) for {}", built_in.task, m.name),
+                vec![format!("built-in: {}", built_in.file())],
+                vec![built_in.sha256()],
                 installed,
                 is_active,
-                memory.is_some() && sentiment::head_loaded(head),
+                memory.is_some() && built_in.loaded(),
                 None,
             ));
         }
@@ -74,7 +78,7 @@ fn builtin_models() -> TableIterator<
     TableIterator::new(rows)
 }
 
-/// Loads the encoder and its sentiment head (where it has one) now, so that the first real call
+/// Loads the encoder and its sentiment and intent heads (where it has them) now, so that the first real call
 /// does not pay for it; returns the milliseconds it took (0 when already loaded).
 #[pg_extern(volatile, parallel_safe)]
 fn warmup() -> f64 {
@@ -84,7 +88,7 @@ fn warmup() -> f64 {
 }
 
 /// What produced a profile: the extension's version, the encoder (by name and by content) and
-/// the sentiment head. Stored profiles built by another model are rebuilt by the next refresh;
+/// its sentiment and intent heads. Stored profiles built by another model are rebuilt by the next refresh;
 /// stable, since it follows custprofile.encoder.
 #[pg_extern(stable, parallel_safe)]
 fn model_version() -> pgrx::JsonB {

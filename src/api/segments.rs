@@ -7,7 +7,7 @@ use pgrx::prelude::*;
 
 use crate::errors::{Error, OrRaise};
 use crate::api::json_arg::JsonArg;
-use crate::segments::{self, Member, SegmentOptions};
+use crate::segments::{self, naming, Member, SegmentOptions};
 use crate::runtime;
 use crate::similarity;
 
@@ -71,4 +71,23 @@ fn customer_similarity(
     };
     let relatedness = runtime::current().or_raise().relatedness;
     similarity::customer_similarity(&relatedness, a.as_deref(), a_categories.as_ref(), b.as_deref(), b_categories.as_ref())
+}
+
+/// Names for the segments of one segmentation, each for what sets it apart from the others
+/// (src/segments/naming.rs), with the evidence behind it: {"1": {"name": ..., "evidence":
+/// [...]}, ...}. `stats` is an array of per-segment statistics as the segments view builds them
+/// (topics already in the label language); `language` is "en" or "zh".
+#[pg_extern(immutable, parallel_safe)]
+fn segment_names(stats: JsonArg, language: default!(&str, "'en'")) -> pgrx::JsonB {
+    let stats: Vec<naming::SegmentStats> = serde_json::from_value(stats.value().or_raise()).unwrap_or_else(|e| {
+        Error::invalid_parameter(format!("segment statistics must be an array of segment objects: {e}"))
+            .hint("The custprofile.segments view builds them; call segment_names through it.")
+            .raise()
+    });
+    let chinese = match language {
+        "zh" => true,
+        "en" => false,
+        other => Error::invalid_parameter(format!("language must be \"en\" or \"zh\", not \"{other}\"")).raise(),
+    };
+    pgrx::JsonB(naming::name_segments(&stats, chinese, &|topic| topic.to_string()))
 }

@@ -1,10 +1,12 @@
-//! Classifier heads over the encoder's pooled features: the built-in sentiment head
-//! (`sentiment`) and every head trained with `custprofile.train_classifier` (`classifier`,
+//! Classifier heads over the encoder's pooled features: the built-in sentiment and intent heads
+//! (`built_in`, `sentiment`, `intent`) and every head trained with `custprofile.train_classifier` (`classifier`,
 //! `training_set`, stored by `store`) are the same `Head` type, trained by the same code
 //! (`train/`) and stored as the same JSON document. `zero_shot` classifies against labels
 //! without training; `logistic` fits the churn weights.
 
+pub mod built_in;
 pub mod classifier;
+pub mod intent;
 pub mod logistic;
 pub mod sentiment;
 pub mod store;

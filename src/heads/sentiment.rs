@@ -1,85 +1,55 @@
-//! The built-in sentiment heads: trained by `custprofile.train_classifier`
-//! (scripts/train-sentiment.sh) and compiled into the extension from
-//! models/ENCODER/sentiment-head.json, so a result depends only on the text and the model. The
-//! encoder's manifest names its head ("heads": {"sentiment": ...}); an encoder without one has no
-//! sentiment. Every function that reports a sentiment (sentiment, aspect_sentiment, profile_agg)
-//! scores through `analyse`/`analyse_and_embed`.
+//! The built-in sentiment heads (src/heads/built_in.rs). Every function that reports a
+//! sentiment (sentiment, aspect_sentiment, profile_agg) scores through
+//! `analyse`/`analyse_and_embed`.
 
 use pgrx::PgSqlErrorCode;
 use serde_json::{json, Value};
 
-use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
-use crate::heads::Head;
+use crate::heads::built_in::{self, BuiltIn};
+use crate::heads::{intent, Head};
 use crate::numeric::argmax;
-use crate::runtime::{self, files::sha256_hex, Manifest};
+use crate::runtime::{self, Manifest};
 
-/// The built-in heads by name, as the manifests name them.
-pub const BUILT_IN: &[(&str, &str)] = &[
-    (
-        "sentiment-minilm-v1",
-        include_str!("../../models/all-MiniLM-L6-v2/sentiment-head.json"),
-    ),
-    (
-        "sentiment-e5-v1",
-        include_str!("../../models/multilingual-e5-small/sentiment-head.json"),
-    ),
-];
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
 /// Indexes into `LABELS` and `Sentiment::probabilities`.
 pub const NEGATIVE: usize = 0;
 pub const NEUTRAL: usize = 1;
 pub const POSITIVE: usize = 2;
 
-/// The built-in sentiment head of an encoder, by name and JSON, if its manifest names one that
-/// this library carries.
-pub fn built_in_for(encoder: &Manifest) -> Option<(&'static str, &'static str)> {
-    let wanted = encoder.heads.get("sentiment")?;
-    BUILT_IN.iter().find(|(name, _)| name == wanted).copied()
-}
-
-pub fn head_loaded(name: &str) -> bool {
-    cache::holds(Kind::SentimentHead, name)
-}
-
-pub fn head_sha256(json: &str) -> String {
-    sha256_hex(json.as_bytes())
+/// The built-in sentiment head of an encoder, if its manifest names one that this library
+/// carries.
+pub fn built_in_for(encoder: &Manifest) -> Option<&'static BuiltIn> {
+    built_in::for_encoder(encoder, "sentiment")
 }
 
 fn with_head<R>(f: impl FnOnce(&Head) -> Result<R>) -> Result<R> {
     let encoder = runtime::current()?;
-    let Some((name, json)) = built_in_for(&encoder) else {
+    let Some(built_in) = built_in_for(&encoder) else {
         return Err(Error::new(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("encoder {} has no built-in sentiment head", encoder.name),
         )
         .hint("The custprofile.models view lists which encoder has one; SET custprofile.encoder to it."));
     };
-    // compiled in: one version per library
-    let head = cache::get_or_try_insert(
-        Kind::SentimentHead,
-        name,
-        env!("CARGO_PKG_VERSION"),
-        Head::approx_bytes,
-        || {
-            let head = Head::from_json(json)?;
-            debug_assert!(LABELS.iter().all(|l| head.classes.iter().any(|c| c == l)));
-            Ok::<Head, Error>(head)
-        },
-    )?;
+    let head = built_in.load(|head| {
+        debug_assert!(LABELS.iter().all(|l| head.classes.iter().any(|c| c == l)));
+        Ok(())
+    })?;
     head.check_encoder(&encoder)?;
     f(&head)
 }
 
-/// What a text signal was made with: the encoder (name and identity by content) and the
-/// sentiment head (NULL where the encoder has none). Profiles and catalogue vectors made under
+/// What a text signal was made with: the encoder (name and identity by content) and its
+/// sentiment and intent heads (NULL where the encoder has none). Profiles and catalogue vectors made under
 /// another provenance are stale.
 pub fn provenance() -> Result<Value> {
     let encoder = runtime::current()?;
     Ok(json!({
         "encoder": encoder.name,
         "encoder_identity": encoder.identity(),
-        "sentiment": built_in_for(&encoder).map(|(name, _)| name),
+        "sentiment": built_in_for(&encoder).map(|h| h.name),
+        "intent": intent::built_in_for(&encoder).map(|h| h.name),
     }))
 }
 
@@ -165,7 +135,8 @@ pub fn analyse_and_embed(texts: &[&str]) -> Result<Vec<(Sentiment, Option<Vec<f3
 /// Runtime's first-run allocations.
 pub fn warm_up() -> Result<()> {
     if built_in_for(&*runtime::current()?).is_some() {
-        analyse(&["warm up"])?;
+        let scored = analyse_and_embed(&["warm up"])?;
+        intent::of_embeddings(&[scored[0].1.as_deref()])?;
     } else {
         runtime::embed(&["warm up"])?;
     }

@@ -8,6 +8,7 @@
 use std::cell::{Cell, RefCell};
 
 use crate::errors::Result;
+use crate::heads::intent::{self, Intent};
 use crate::heads::sentiment::{self, Sentiment, LABELS};
 use crate::profiles::text_summary::{Scored, TextSummary};
 use crate::profiles::topics::Topics;
@@ -96,15 +97,15 @@ impl ProfileState {
         process_full || over_limit
     }
 
-    /// Folds the scores of the pending texts (in order) into the summary, sorting each text
+    /// Folds the scores and intents of the pending texts (in order) into the summary, sorting each text
     /// into the `topics` it is about and telling its language among `languages`.
     fn fold(
         &mut self,
-        scored: Vec<(Sentiment, Option<Vec<f32>>)>,
+        scored: Vec<(Sentiment, Option<Vec<f32>>, Option<Intent>)>,
         topics: &Topics,
         languages: &Languages,
     ) {
-        for (p, (s, embedding)) in self.pending.iter().zip(scored) {
+        for (p, (s, embedding, intent)) in self.pending.iter().zip(scored) {
             let embedding = embedding.expect("non-blank texts have an embedding");
             let label = LABELS
                 .iter()
@@ -114,6 +115,7 @@ impl ProfileState {
             self.summary.add(&Scored {
                 score: s.score(),
                 label,
+                intent: intent.map(|i| i.index()),
                 embedding: &embedding,
                 rating: p.rating,
                 written_at: p.written_at,
@@ -159,8 +161,16 @@ pub fn flush_all(topics: impl FnOnce() -> Result<Topics>) -> Result<()> {
         .iter()
         .flat_map(|s| s.pending.iter().map(|p| p.body.as_str()))
         .collect();
-    let mut scored = sentiment::analyse_and_embed(&texts)?.into_iter();
+    let scored = sentiment::analyse_and_embed(&texts)?;
     drop(texts);
+    // the intent head reads the embeddings just made: no second encoder pass
+    let embeddings: Vec<Option<&[f32]>> = scored.iter().map(|(_, e)| e.as_deref()).collect();
+    let intents = intent::of_embeddings(&embeddings)?;
+    drop(embeddings);
+    let mut scored = scored
+        .into_iter()
+        .enumerate()
+        .map(|(k, (s, e))| (s, e, intents.as_ref().map(|i| i[k].clone())));
     let topics = topics()?;
     let languages = language::current(settings::languages())?;
     for state in states.iter_mut() {

@@ -1,5 +1,6 @@
 //! What a customer's texts say, as a mergeable summary: counts, sentiment statistics, a linear
-//! trend of sentiment over time, ratings against text sentiment, and the sum of embeddings.
+//! trend of sentiment over time, what the texts do (intent), ratings against text sentiment, the
+//! topics with their questions and complaints, and the sum of embeddings.
 //! Every field is a count, a sum, a minimum or a maximum, so partial summaries built by parallel
 //! workers or per partition merge into the same result as one serial pass. `to_json` writes the
 //! texts section of the profile document, whose fields sql/profile_document.sql lists.
@@ -9,13 +10,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::heads::intent::{self, COMPLAINT, QUESTION};
 use crate::heads::sentiment::{NEGATIVE, NEUTRAL, POSITIVE};
 use crate::profiles::trend::{Sums, Trend};
 
 /// Topics listed per profile, most texts first.
 const TOP_TOPICS: usize = 3;
-/// A topic whose texts have a mean sentiment below this is a need: something to fix.
-const NEED_BELOW: f64 = -0.25;
 const MICROS_PER_DAY: f64 = 86_400e6;
 
 /// One scored text, as the summary takes it.
@@ -24,6 +24,8 @@ pub struct Scored<'a> {
     pub score: f32,
     /// index into heads::sentiment::LABELS
     pub label: usize,
+    /// index into heads::intent::LABELS; None where the encoder has no intent head
+    pub intent: Option<usize>,
     /// the text's sentence embedding (unit length)
     pub embedding: &'a [f32],
     /// the customer's rating of the same item, on a 1 to 5 scale
@@ -36,11 +38,23 @@ pub struct Scored<'a> {
     pub language: Option<&'a str>,
 }
 
-/// Texts about one topic and the sum of their sentiment.
+/// Texts about one topic, the sum of their sentiment, and how many of them ask a question or
+/// make a complaint (a state serialised by an older library has no intents).
 #[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
 pub struct TopicStats {
     texts: u64,
     score_sum: f64,
+    #[serde(default)]
+    questions: u64,
+    #[serde(default)]
+    complaints: u64,
+}
+
+impl TopicStats {
+    /// Asked about or complained about: something the customer needs.
+    fn is_need(&self) -> bool {
+        self.questions + self.complaints > 0
+    }
 }
 
 #[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
@@ -52,6 +66,9 @@ pub struct TextSummary {
     score_min: f64,
     score_max: f64,
     labels: [u64; 3],
+    // texts per intent (heads::intent::LABELS), of those scored with an intent head
+    #[serde(default)]
+    intents: [u64; 4],
     // least squares of score on time (days), over timed texts
     timed: u64,
     t_sum: f64,
@@ -93,6 +110,9 @@ impl TextSummary {
         self.texts += 1;
         self.score_sum += s;
         self.labels[t.label] += 1;
+        if let Some(i) = t.intent {
+            self.intents[i] += 1;
+        }
         if let Some(at) = t.written_at {
             let d = at as f64 / MICROS_PER_DAY;
             self.timed += 1;
@@ -118,6 +138,8 @@ impl TextSummary {
             let e = self.topics.entry(topic.to_string()).or_default();
             e.texts += 1;
             e.score_sum += s;
+            e.questions += (t.intent == Some(QUESTION)) as u64;
+            e.complaints += (t.intent == Some(COMPLAINT)) as u64;
         }
         if let Some(language) = t.language {
             *self.languages.entry(language.to_string()).or_default() += 1;
@@ -147,6 +169,9 @@ impl TextSummary {
         for i in 0..3 {
             self.labels[i] += o.labels[i];
         }
+        for i in 0..4 {
+            self.intents[i] += o.intents[i];
+        }
         self.timed += o.timed;
         self.t_sum += o.t_sum;
         self.t2_sum += o.t2_sum;
@@ -163,6 +188,8 @@ impl TextSummary {
             let e = self.topics.entry(topic.clone()).or_default();
             e.texts += stats.texts;
             e.score_sum += stats.score_sum;
+            e.questions += stats.questions;
+            e.complaints += stats.complaints;
         }
         for (language, texts) in &o.languages {
             *self.languages.entry(language.clone()).or_default() += texts;
@@ -241,11 +268,18 @@ impl TextSummary {
         // most texts first, then by name, so that the order is the same however rows were split
         let mut topics: Vec<(&String, &TopicStats)> = self.topics.iter().collect();
         topics.sort_by(|a, b| b.1.texts.cmp(&a.1.texts).then(a.0.cmp(b.0)));
-        let needs: Vec<&String> = topics
-            .iter()
-            .filter(|(_, t)| t.score_sum / (t.texts as f64) < NEED_BELOW)
-            .map(|(name, _)| *name)
-            .collect();
+        // a topic asked or complained about is a need; only a complaint signals churn
+        let needs: Vec<&String> = topics.iter().filter(|(_, t)| t.is_need()).map(|(name, _)| *name).collect();
+        let complaints: Vec<&String> = topics.iter().filter(|(_, t)| t.complaints > 0).map(|(name, _)| *name).collect();
+        let with_intent = self.intents.iter().sum::<u64>();
+        let intent = (with_intent > 0).then(|| {
+            let shares: serde_json::Map<String, Value> = intent::LABELS
+                .iter()
+                .zip(self.intents)
+                .map(|(label, k)| (label.to_string(), json!(round(k as f64 / with_intent as f64))))
+                .collect();
+            Value::Object(shares)
+        });
         let topic_list: Vec<Value> = topics
             .iter()
             .take(TOP_TOPICS)
@@ -273,8 +307,10 @@ impl TextSummary {
             "skipped": { "null": self.null_texts, "blank": self.blank_texts },
             "sentiment": sentiment,
             "rating": rating,
+            "intent": intent,
             "topics": topic_list,
             "needs": needs,
+            "complaints": complaints,
             "languages": languages,
             "interest_vector": vector,
             "first_seen": self.first_seen.map(&format_time),
@@ -311,6 +347,7 @@ mod unit {
         Scored {
             score,
             label,
+            intent: None,
             embedding: e,
             rating,
             written_at: day.map(|d| d * 86_400_000_000),
@@ -343,20 +380,24 @@ mod unit {
     }
 
     #[test]
-    fn topics_rank_by_texts_and_complaints_are_needs() {
+    fn topics_rank_by_texts_and_questions_and_complaints_are_needs() {
         let e = [1.0f32];
         let mut s = TextSummary::default();
-        let rows: [(f32, &[&str], Option<&str>); 5] = [
-            (-0.9, &["delivery"], Some("zh")),
-            (-0.7, &["delivery", "price"], Some("zh")),
-            (0.8, &["price"], Some("en")),
-            (0.5, &["quality"], None),
-            (0.1, &["quality"], Some("zh")),
+        // a question about returns scores negative but is not a complaint; praise of the price
+        // is no need
+        let rows: [(f32, usize, &[&str], Option<&str>); 6] = [
+            (-0.9, COMPLAINT, &["delivery"], Some("zh")),
+            (-0.7, COMPLAINT, &["delivery", "price"], Some("zh")),
+            (0.8, intent::PRAISE, &["price"], Some("en")),
+            (0.5, intent::OTHER, &["quality"], None),
+            (0.1, intent::OTHER, &["quality"], Some("zh")),
+            (-0.7, QUESTION, &["returns"], Some("en")),
         ];
-        for (score, topics, language) in rows {
+        for (score, intent, topics, language) in rows {
             s.add(&Scored {
                 topics,
                 language,
+                intent: Some(intent),
                 ..text(score, 1, &e, None, None)
             });
         }
@@ -366,9 +407,20 @@ mod unit {
             j["topics"][1]["topic"], "price",
             "a text about two topics counts for both"
         );
-        assert_eq!(j["topics"][0]["share"], 0.4);
-        assert_eq!(j["needs"], json!(["delivery"]));
-        assert_eq!(j["languages"], json!({"zh": 0.6, "en": 0.2}));
+        assert_eq!(j["topics"][0]["share"], 0.333333);
+        assert_eq!(j["needs"], json!(["delivery", "price", "returns"]));
+        assert_eq!(j["complaints"], json!(["delivery", "price"]), "the question about returns is no complaint");
+        assert_eq!(j["intent"], json!({"question": 0.166667, "complaint": 0.333333, "praise": 0.166667, "other": 0.333333}));
+        assert_eq!(j["languages"], json!({"zh": 0.5, "en": 0.333333}));
+    }
+
+    #[test]
+    fn without_an_intent_head_there_are_no_needs() {
+        let e = [1.0f32];
+        let mut s = TextSummary::default();
+        s.add(&Scored { topics: &["delivery"], ..text(-0.9, 0, &e, None, None) });
+        let j = s.to_json(json!("m"), |t| t.to_string());
+        assert_eq!((j["intent"].clone(), j["needs"].clone(), j["complaints"].clone()), (json!(null), json!([]), json!([])));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! arguments; nothing here reads a table.
 
 pub mod kmeans;
+pub mod naming;
 
 use std::collections::HashMap;
 

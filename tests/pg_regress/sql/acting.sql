@@ -113,6 +113,12 @@ SELECT segment, customers, name ~ '(buyers|customers)' AS named, cardinality(top
        cardinality(keywords) BETWEEN 1 AND 5 AS has_keywords
   FROM custprofile.segments;
 SELECT sum(customers) AS all_customers FROM custprofile.segments;
+-- names tell the segments apart, and each trait named has its evidence against the base
+SELECT count(*) AS segments, count(DISTINCT name) AS distinct_names,
+       bool_and(jsonb_typeof(name_evidence) = 'array') AS evidence_listed,
+       bool_and(complaint_share BETWEEN 0 AND 1) AS complaint_share_in_range
+  FROM custprofile.segments;
+SELECT segment, name, jsonb_path_query_array(name_evidence, '$[*].trait') AS traits FROM custprofile.segments ORDER BY segment;
 SET custprofile.label_language = 'zh';
 SELECT segment, name FROM custprofile.segments ORDER BY segment;
 RESET custprofile.label_language;
@@ -126,9 +132,18 @@ SELECT together::float / pairs > 2 * (SELECT count(*) FILTER (WHERE a.segment = 
   FROM (SELECT count(*) FILTER (WHERE a.segment = b.segment) AS together, count(*) AS pairs
           FROM custprofile.profiles a JOIN custprofile.profiles b
             ON a.customer_key < b.customer_key AND a.customer_key::int % 15 = b.customer_key::int % 15) x;
-SELECT custprofile.segment_name('electronics', 'price', 3, -0.5, 'delivery', NULL);
-SELECT custprofile.segment_name(NULL, NULL, NULL, NULL, NULL, NULL);
-SELECT custprofile.segment_name('books', NULL, 4.5, 0.6, NULL, 'quality');
+-- segment_names on its own: segments alike on average are named for what differs, and
+-- identical ones still get distinct names
+SELECT jsonb_pretty(custprofile.segment_names('[
+  {"segment": 1, "customers": 10, "mean_sentiment": 0.4, "mean_monetary": 3, "texts": 30, "complaints": 3,
+   "categories": {"echo": 40, "kindle": 5}, "topics": {"returns and refunds": {"texts": 10, "sentiment": -0.6}, "sound": {"texts": 20, "sentiment": 0.7}}},
+  {"segment": 2, "customers": 10, "mean_sentiment": 0.4, "mean_monetary": 3, "texts": 30, "complaints": 3,
+   "categories": {"kindle": 40, "echo": 5}, "topics": {"returns and refunds": {"texts": 10, "sentiment": -0.6}, "reading": {"texts": 20, "sentiment": 0.6}}},
+  {"segment": 3, "customers": 10, "mean_sentiment": -0.3, "mean_monetary": 2, "texts": 30, "complaints": 15,
+   "categories": {"echo": 20, "kindle": 20}, "topics": {"returns and refunds": {"texts": 25, "sentiment": -0.7}}}]'));
+SELECT custprofile.segment_names('[{"segment": 1, "customers": 5}, {"segment": 2, "customers": 5}]', 'zh') AS identical;
+SELECT try($$SELECT custprofile.segment_names('{"segment": 1}')$$);
+SELECT try($$SELECT custprofile.segment_names('[]', 'fr')$$);
 SELECT try($$SELECT * FROM custprofile.segment_customers(0)$$);
 SELECT try($$SELECT * FROM custprofile.segment_customers(37)$$);
 SELECT try($$SELECT * FROM custprofile.segment_customers(3, '{"seeds": 1}')$$);
@@ -195,6 +210,25 @@ SELECT count(*) AS messages,
 SELECT count(*) FILTER (WHERE s.answer_id = m.answered_by) AS ranked_first
   FROM messages m JOIN LATERAL custprofile.suggest_replies(m.message, 1, -1) s ON true WHERE m.answered_by IS NOT NULL;
 SELECT answer_id, left(answer, 40) AS answer FROM custprofile.suggest_replies('where is my refund??', 3);
+-- the threshold is calibrated on the knowledge base: stored by the refresh, above the best score
+-- of every calibration message, and praise gets no answer even with no threshold at all
+SELECT c.fingerprint = custprofile.answers_fingerprint() AS stored_for_these_vectors,
+       c.threshold = custprofile.reply_threshold() AS used,
+       c.threshold >= (SELECT max(v::text::real) FROM jsonb_each(c.unrelated) e(k, v)) AS above_every_unrelated,
+       (SELECT count(*) FROM jsonb_object_keys(c.unrelated)) = cardinality(custprofile.reply_calibration_messages()) AS all_measured,
+       c.threshold BETWEEN 0.2 AND 0.8 AS plausible
+  FROM custprofile.reply_calibration c;
+SELECT count(*) AS answers_to_praise FROM custprofile.suggest_replies('Thank you so much, the tent is wonderful!', 3, -1);
+-- an article changed: suggestions read its new question at once, and the next refresh measures
+-- the threshold again on the new vectors
+SELECT measured_at AS calibrated_at FROM custprofile.reply_calibration \gset
+UPDATE shop.help_articles SET question = 'How do I get my money back?' WHERE article_id = 1;
+SELECT answer_id FROM custprofile.suggest_replies('how do I get my money back', 1, 0.5);
+SELECT kind, embedded FROM custprofile.refresh_catalogues() WHERE kind = 'answers';
+SELECT measured_at > :'calibrated_at' AS measured_again, fingerprint = custprofile.answers_fingerprint() AS for_the_new_vectors
+  FROM custprofile.reply_calibration;
+UPDATE shop.help_articles SET question = 'When will I get my refund?' WHERE article_id = 1;
+SELECT kind, embedded FROM custprofile.refresh_catalogues() WHERE kind = 'answers';
 SELECT count(*) FROM custprofile.suggest_replies(NULL);
 SELECT count(*) FROM custprofile.suggest_replies('   ');
 SELECT count(*) FROM custprofile.suggest_replies('where is my refund??', 3, 0.99);

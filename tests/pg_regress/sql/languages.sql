@@ -119,9 +119,10 @@ SET custprofile.label_language = 'fr';
 SET custprofile.label_language = 'zh';
 SELECT custprofile.label_language(), custprofile.topic_label('delivery', 'zh') AS delivery,
        custprofile.topic_label('gift wrapping', 'zh') AS own_topic;
-SELECT custprofile.segment_name('electronics', 'price', 3, -0.5, 'delivery', NULL, 'zh') AS zh,
-       custprofile.segment_name('electronics', 'price', 3, -0.5, 'delivery', NULL, 'en') AS en,
-       custprofile.segment_name(NULL, NULL, NULL, 0.6, 'returns and refunds', 'quality', 'zh') AS zh_positive;
+SELECT custprofile.segment_names('[{"segment": 1, "customers": 5, "mean_sentiment": -0.5, "mean_monetary": 2, "texts": 10,
+                                   "categories": {"electronics": 9, "books": 1}, "topics": {"物流": {"texts": 8, "sentiment": -0.6}}},
+                                  {"segment": 2, "customers": 5, "mean_sentiment": 0.6, "mean_monetary": 4, "texts": 10,
+                                   "categories": {"books": 9, "electronics": 1}, "topics": {"质量": {"texts": 8, "sentiment": 0.7}}}]', 'zh') AS zh;
 -- churn reasons: the factors of at least 0.5 with a positive weight, strongest contribution first
 CREATE TEMP TABLE churn AS SELECT '{"risk": 0.7, "factors": {"recency": 1, "sentiment_decline": 0.2, "complaints": 0.6,
    "disagreement": 0.5, "negative_share": 0.9}, "contributions": {"recency": 2.0, "sentiment_decline": 0.3,

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Builds the training and held-out sets of the intent head (question, complaint, praise, other)
+from the labelled sets in ../shared/data, with labels taken from each set's own fields:
+
+  airline tweets   positive -> praise; negative -> complaint (whatever its negativereason, a
+                   negative tweet to an airline is a complaint, a question included: "why is my
+                   flight still delayed?"); neutral with a question mark -> question; other
+                   neutral tweets -> other. Leading @mentions and links are removed, so that the
+                   head does not learn Twitter's form.
+  Amazon reviews   1 -> praise, 0 -> complaint (the multi-domain set keeps only clear reviews)
+  VADER sentences  the Amazon review snippets and tweets rated by 20 people each (VADER_DIR, as
+                   the sentiment head reads them): positive -> praise, negative -> complaint,
+                   neutral with a question mark -> question, other neutral ones -> other (the
+                   statements a review is made of: "I bought it for my daughter")
+  Chinese reviews  online_shopping_10_cats half, 1 -> praise, 0 -> complaint: held out only.
+                   They hold no question and no statement, and trained on they taught the head
+                   that Chinese text is praise or complaint ("退款多久能到账？" a complaint); left
+                   out, a Chinese question is recognised through the multilingual embedding.
+
+  prepare_data.py SHARED_DATA_DIR OUT_DIR VADER_DIR
+
+The split is the sentiment head's (scripts/sentiment/prepare_data.py): tweets whose id is
+divisible by 5, the Amazon dev sets, VADER's held-out snippets and every fifth Chinese row are
+held out (intent_heldout.csv) and never trained on. The shop messages written for the project (eval/intent/shop_messages.tsv)
+are the evaluation the README reports; no training or tuning reads them.
+"""
+import csv
+import importlib.util
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location("sentiment_data", os.path.join(HERE, "..", "sentiment", "prepare_data.py"))
+sentiment_data = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sentiment_data)
+
+LEADING_MENTIONS = re.compile(r"^(\s*@\w+[:,]?)+\s*")
+LINKS = re.compile(r"https?://\S+")
+REVIEW_INTENT = {"positive": "praise", "negative": "complaint"}
+
+
+def tweet_intent(sentiment, text):
+    if sentiment == "positive":
+        return "praise"
+    if sentiment == "negative":
+        return "complaint"
+    return "question" if "?" in text else "other"
+
+
+def read_tweets(path):
+    train, test = [], []
+    with open(path, newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            text = LINKS.sub("", LEADING_MENTIONS.sub("", r["text"])).strip()
+            if len(text) < 3:
+                continue
+            row = (text, tweet_intent(r["airline_sentiment"], text))
+            (test if int(r["tweet_id"]) % 5 == 0 else train).append(row)
+    return train, test
+
+
+def reviews(rows):
+    return [(t, REVIEW_INTENT[label]) for t, label in rows]
+
+
+def rated(rows):
+    """VADER's three classes as intents; neutral splits by the question mark."""
+    return [(t, tweet_intent(label, t)) for t, label in rows]
+
+
+def main():
+    data, out, vader_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+    os.makedirs(out, exist_ok=True)
+    amazon = os.path.join(data, "reviews/amazon_multidomain")
+    domains = ["books", "dvd", "electronics", "kitchen"]
+    tweets_train, tweets_test = read_tweets(os.path.join(data, "sentiment/airline_tweets/Tweets.csv"))
+    _, zh_test = sentiment_data.read_chinese(os.path.join(data, "chinese", "online_shopping_10_cats.half.csv"))
+    vader = {name: sentiment_data.read_vader(os.path.join(vader_dir, f"{stem}_GroundTruth.txt"))
+             for name, stem in (("vader_amazon", "amazonReviewSnippets"), ("vader_tweets", "tweets"))}
+    sentiment_data.write(
+        os.path.join(out, "intent_train.csv"),
+        [("airline", tweets_train)]
+        + [(f"amazon_{d}", reviews(sentiment_data.read_tsv(os.path.join(amazon, d, "train.tsv")))) for d in domains]
+        + [(name, rated(rows[0])) for name, rows in vader.items()])
+    sentiment_data.write(
+        os.path.join(out, "intent_heldout.csv"),
+        [("airline", tweets_test)]
+        + [(f"amazon_{d}", reviews(sentiment_data.read_tsv(os.path.join(amazon, d, "dev.tsv")))) for d in domains]
+        + [(name, rated(rows[1])) for name, rows in vader.items()]
+        + [("zh_shopping", reviews(zh_test))])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+//! The built-in intent heads (src/heads/built_in.rs): what a text does — asks a question, makes
+//! a complaint, gives praise, or something else (a request, a statement). Sentiment says how a
+//! customer feels; intent tells "How long does a refund take?" (a question, however it scores)
+//! from "My refund never came" (a complaint). An intent head reads the sentence embedding only
+//! (mean pooling of the last layer), so it scores the embeddings the sentiment pass made, with
+//! no encoder pass of its own.
+
+use pgrx::PgSqlErrorCode;
+
+use crate::errors::{Error, Result};
+use crate::heads::built_in::{self, BuiltIn};
+use crate::heads::{sentiment, Head, Pooling, Scoring};
+use crate::numeric::argmax;
+use crate::runtime::{self, Manifest};
+
+pub const LABELS: [&str; 4] = ["question", "complaint", "praise", "other"];
+/// Indexes into `LABELS` and `Intent::probabilities`.
+pub const QUESTION: usize = 0;
+pub const COMPLAINT: usize = 1;
+#[allow(dead_code)] // named for the tests and readers; the code indexes by LABELS
+pub const PRAISE: usize = 2;
+#[allow(dead_code)]
+pub const OTHER: usize = 3;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Intent {
+    /// question, complaint, praise, other
+    pub probabilities: [f32; 4],
+}
+
+impl Intent {
+    /// What a blank text does: nothing.
+    pub const BLANK: Intent = Intent { probabilities: [0.0, 0.0, 0.0, 1.0] };
+
+    pub fn index(&self) -> usize {
+        argmax(&self.probabilities)
+    }
+    pub fn label(&self) -> &'static str {
+        LABELS[self.index()]
+    }
+}
+
+pub fn built_in_for(encoder: &Manifest) -> Option<&'static BuiltIn> {
+    built_in::for_encoder(encoder, "intent")
+}
+
+/// A head fits this code when its input is the sentence embedding alone and it has the four
+/// classes (in any order: `order` maps them).
+fn check(head: &Head) -> Result<()> {
+    let reads_embedding = head.pooling == Pooling::Mean
+        && head.encoder_layers == 1
+        && head.attention.is_none()
+        && head.scoring == Scoring::Text
+        && !head.multi_label;
+    if !reads_embedding || LABELS.iter().any(|l| !head.classes.iter().any(|c| c == l)) {
+        return Err(Error::internal(format!(
+            "built-in intent head {} does not read the sentence embedding alone or lacks a class",
+            head.name
+        )));
+    }
+    Ok(())
+}
+
+/// Intents from sentence embeddings (`sentiment::analyse_and_embed` gives them; None for a
+/// blank text, which is `Intent::BLANK`). None when the encoder has no intent head.
+pub fn of_embeddings(embeddings: &[Option<&[f32]>]) -> Result<Option<Vec<Intent>>> {
+    let encoder = runtime::current()?;
+    let Some(built_in) = built_in_for(&encoder) else {
+        return Ok(None);
+    };
+    let head = built_in.load(check)?;
+    head.check_encoder(&encoder)?;
+    let order: Vec<usize> = LABELS
+        .iter()
+        .map(|l| head.classes.iter().position(|c| c == l).expect("checked at load"))
+        .collect();
+    Ok(Some(
+        embeddings
+            .iter()
+            .map(|e| match e {
+                None => Intent::BLANK,
+                Some(e) => {
+                    let p = head.probabilities(&[e]);
+                    Intent { probabilities: std::array::from_fn(|k| p[order[k]]) }
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// Intent of each text (one encoder pass for all); an ERROR when the encoder has no intent head.
+pub fn analyse(texts: &[&str]) -> Result<Vec<Intent>> {
+    let scored = sentiment::analyse_and_embed(texts)?;
+    let embeddings: Vec<Option<&[f32]>> = scored.iter().map(|(_, e)| e.as_deref()).collect();
+    of_embeddings(&embeddings)?.ok_or_else(|| {
+        let encoder = crate::settings::encoder();
+        Error::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("encoder {encoder} has no built-in intent head"),
+        )
+        .hint("The custprofile.models view lists which encoder has one; SET custprofile.encoder to it.")
+    })
+}
+
+pub fn model_name() -> Result<Option<&'static str>> {
+    Ok(built_in_for(&*runtime::current()?).map(|h| h.name))
+}
