@@ -103,7 +103,8 @@ SELECT segment, customers, name, complaint_share FROM custprofile.segments ORDER
 SELECT count(*) AS segments, count(DISTINCT name) AS distinct_names FROM custprofile.segments;
 
 \echo '== Reply suggestions (eval/replies/messages.tsv) =='
-SELECT round(custprofile.reply_threshold()::numeric, 4) AS calibrated_threshold;
+SELECT custprofile.reply_thresholds() ->> 'floor' AS floor,
+       (SELECT string_agg(k || ': ' || v, ', ' ORDER BY v::text::float8 DESC) FROM jsonb_each(custprofile.reply_thresholds() -> 'answers') e(k, v)) AS per_article;
 CREATE TEMP TABLE replies AS
 SELECT m.id, m.article, m.message, s.answer_id AS first, s.score
   FROM eval_shop.reply_messages m LEFT JOIN LATERAL custprofile.suggest_replies(m.message, 1) s ON true;

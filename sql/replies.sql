@@ -4,7 +4,8 @@
 -- none (custprofile.intent). The threshold below which nothing is suggested is calibrated on the
 -- knowledge base itself: messages that no help desk answers (greetings, thanks, questions about
 -- other things, reply_calibration_messages) are scored against every article, and an answer must
--- beat the best of those scores. refresh_catalogues stores it with the answers' vectors.
+-- beat the best of their scores against it, and a floor. refresh_catalogues stores them with the
+-- answers' vectors.
 
 -- Messages that no shop's help desk answers, in English and Chinese: what the knowledge base's
 -- articles score against text that is not about them. Written for the calibration only; the
@@ -22,18 +23,19 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
         '你好', '谢谢', '今天天气怎么样？', '你们卖汽车吗？', '祝你周末愉快', '好的，明白了']
 $$;
 
--- The calibrated threshold of the stored answers' vectors (one row; refresh_catalogues keeps it).
+-- The calibrated thresholds of the stored answers' vectors (one row; refresh_catalogues keeps it).
 CREATE TABLE custprofile.reply_calibration (
     only_row    boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-    -- answers_fingerprint() when it was measured: other vectors, another threshold
+    -- answers_fingerprint() when it was measured: other vectors, other thresholds
     fingerprint bigint NOT NULL,
-    threshold   real,
+    -- {"floor": ..., "answers": {"<answer key>": the best score of any calibration message}}
+    thresholds  jsonb NOT NULL,
     -- the best relatedness of each calibration message to any article
     unrelated   jsonb NOT NULL,
     measured_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE custprofile.reply_calibration IS
-    'The reply threshold measured on the stored answers (custprofile.reply_threshold), kept by refresh_catalogues.';
+    'The reply thresholds measured on the stored answers (custprofile.reply_thresholds), kept by refresh_catalogues.';
 
 -- Which answers' vectors are stored (keys and text hashes, which include the model).
 CREATE FUNCTION custprofile.answers_fingerprint() RETURNS bigint
@@ -42,43 +44,44 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_
       FROM custprofile.catalogue_embeddings e WHERE e.kind = 'answers'
 $$;
 
--- Scores every calibration message against the knowledge base: the threshold is the highest
--- relatedness any of them reaches with any article (NULL without articles).
-CREATE FUNCTION custprofile.measure_reply_threshold(OUT threshold real, OUT unrelated jsonb)
+-- Scores every calibration message against every article. An article's own threshold is the
+-- best score any calibration message reaches with it ("Do you sell cars?" comes close to "Do you
+-- sell spare parts?", and raises that article's bar only); no article's is below the floor, the
+-- score three quarters of the calibration messages stay under with their best article.
+CREATE FUNCTION custprofile.measure_reply_thresholds(OUT thresholds jsonb, OUT unrelated jsonb)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     sources jsonb := custprofile.checked_sources('answers');
-    messages text[] := custprofile.reply_calibration_messages();
-    best real;
-    n int;
     previous_role text;
 BEGIN
-    unrelated := '{}';
     previous_role := custprofile.enter_source_reader();
-    FOR n, best IN EXECUTE format(
-        'SELECT v.n::int, (SELECT max(c.similarity) FROM (%s) c) '
-        '  FROM custprofile.embed_texts($1) WITH ORDINALITY AS v(embedding, n)',
-        custprofile.catalogue_similarity_sql('answers', 'v.embedding', sources)) USING messages
-    LOOP
-        unrelated := unrelated || jsonb_build_object(messages[n], round(best::numeric, 4));
-        threshold := greatest(threshold, best);
-    END LOOP;
+    EXECUTE format($q$
+        WITH s AS (SELECT v.n::int AS n, c.key, c.similarity
+                     FROM custprofile.embed_texts($1) WITH ORDINALITY AS v(embedding, n), LATERAL (%s) c),
+        per_message AS (SELECT s.n, max(s.similarity) AS best FROM s GROUP BY s.n),
+        per_answer AS (SELECT s.key, max(s.similarity) AS ceiling FROM s GROUP BY s.key)
+        SELECT jsonb_build_object(
+                   'floor', (SELECT round(percentile_cont(0.75) WITHIN GROUP (ORDER BY m.best)::numeric, 4) FROM per_message m),
+                   'answers', COALESCE((SELECT jsonb_object_agg(a.key, round(a.ceiling::numeric, 4)) FROM per_answer a), '{}')),
+               COALESCE((SELECT jsonb_object_agg($1[m.n], round(m.best::numeric, 4)) FROM per_message m), '{}')
+        $q$, custprofile.catalogue_similarity_sql('answers', 'v.embedding', sources))
+    INTO thresholds, unrelated USING custprofile.reply_calibration_messages();
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 
--- The threshold suggest_replies uses by default: the stored calibration when it was measured on
--- the vectors stored now, else measured now (about 30 embeddings).
-CREATE FUNCTION custprofile.reply_threshold() RETURNS real
+-- The thresholds suggest_replies uses by default: the stored calibration when it was measured on
+-- the vectors stored now, else measured now (30 embeddings).
+CREATE FUNCTION custprofile.reply_thresholds() RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT COALESCE((SELECT c.threshold FROM custprofile.reply_calibration c
+    SELECT COALESCE((SELECT c.thresholds FROM custprofile.reply_calibration c
                       WHERE c.fingerprint = custprofile.answers_fingerprint()),
-                    (custprofile.measure_reply_threshold()).threshold)
+                    (custprofile.measure_reply_thresholds()).thresholds)
 $$;
-COMMENT ON FUNCTION custprofile.reply_threshold() IS
-    'The relatedness an answer must beat to be suggested: the best score of messages no article answers (reply_calibration_messages).';
+COMMENT ON FUNCTION custprofile.reply_thresholds() IS
+    'What an answer must beat to be suggested: {"floor", "answers": {key: the best score of messages no article answers}}.';
 
 -- Stores the calibration of the answers' vectors now stored (refresh_catalogues calls it).
-CREATE FUNCTION custprofile.calibrate_replies() RETURNS real
+CREATE FUNCTION custprofile.calibrate_replies() RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     m record;
@@ -87,27 +90,28 @@ BEGIN
     IF NOT EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = 'answers') THEN
         RETURN NULL;
     END IF;
-    m := custprofile.measure_reply_threshold();
-    INSERT INTO custprofile.reply_calibration (fingerprint, threshold, unrelated)
-    VALUES (custprofile.answers_fingerprint(), m.threshold, m.unrelated);
-    RETURN m.threshold;
+    m := custprofile.measure_reply_thresholds();
+    INSERT INTO custprofile.reply_calibration (fingerprint, thresholds, unrelated)
+    VALUES (custprofile.answers_fingerprint(), m.thresholds, m.unrelated);
+    RETURN m.thresholds;
 END $$;
 
--- NULL or blank messages and praise give no rows; k at most 100; min_score NULL means
--- reply_threshold(), else answers at or above min_score.
+-- NULL or blank messages and praise give no rows; k at most 100; min_score NULL means the
+-- calibrated thresholds (an answer must beat its own and the floor), else answers at or above
+-- min_score.
 CREATE FUNCTION custprofile.suggest_replies(message text, k int DEFAULT 3, min_score real DEFAULT NULL)
 RETURNS TABLE (answer_id text, answer text, score real)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     sources jsonb;
     m real[];
-    threshold real;
+    thresholds jsonb;
     previous_role text;
 BEGIN
     PERFORM custprofile.check_k(k, 100);
     IF min_score IS NOT NULL AND NOT (min_score BETWEEN -1 AND 1) THEN
         RAISE EXCEPTION 'min_score must be between -1 and 1' USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Pass NULL for the threshold calibrated on the knowledge base (custprofile.reply_threshold()).';
+            HINT = 'Pass NULL for the thresholds calibrated on the knowledge base (custprofile.reply_thresholds()).';
     END IF;
     sources := custprofile.checked_sources('answers');
     IF message IS NULL OR btrim(message) = '' THEN
@@ -118,14 +122,18 @@ BEGIN
         RETURN;
     END IF;
     m := custprofile.embed_text(message);
-    -- an answer must beat every unrelated message (strictly); an explicit min_score is inclusive
-    threshold := COALESCE(min_score, custprofile.reply_threshold());
+    -- an answer must beat the calibration messages (strictly); an explicit min_score is inclusive
+    IF min_score IS NULL THEN
+        thresholds := custprofile.reply_thresholds();
+    END IF;
     previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format(
-        'SELECT c.key, c.answer, c.similarity FROM (%s) c WHERE c.similarity > $2 OR (c.similarity = $2 AND $4)'
+        'SELECT c.key, c.answer, c.similarity FROM (%s) c'
+        ' WHERE CASE WHEN $4 IS NULL THEN c.similarity > greatest(($2 ->> ''floor'')::real, ($2 -> ''answers'' ->> c.key)::real)'
+        '            ELSE c.similarity >= $4 END'
         ' ORDER BY c.similarity DESC, c.key LIMIT $3',
         custprofile.catalogue_similarity_sql('answers', '$1', sources))
-    USING m, threshold, k, min_score IS NOT NULL;
+    USING m, thresholds, k, min_score;
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.suggest_replies(text, int, real) IS

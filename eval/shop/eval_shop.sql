@@ -34,7 +34,7 @@ INSERT INTO eval_shop.orders (customer, ordered_at, total, category)
 SELECT r.id, r.last_order - make_interval(days => n * r.days + (random() * 5)::int),
        round((15 + random() * 250)::numeric, 2),
        CASE WHEN random() < 0.7 THEN r.favourite
-            ELSE (ARRAY['kitchen', 'electronics', 'outdoor', 'books', 'home'])[1 + (random() * 4.999)::int] END
+            ELSE (ARRAY['kitchen', 'electronics', 'outdoor', 'books', 'home'])[1 + floor(random() * 5)::int] END
   FROM rhythm r, generate_series(0, r.orders - 1) n;
 UPDATE eval_shop.orders o SET item = (
     SELECT i.item_id FROM shop.items i WHERE i.category = o.category ORDER BY md5(i.item_id || o.id) LIMIT 1);
