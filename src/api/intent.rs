@@ -44,8 +44,8 @@ fn intent_detail(input: &str) -> JsonB {
 #[pg_extern(stable, strict, parallel_safe, cost = 5000)]
 fn text_signals(input: &str) -> JsonB {
     let scored = sentiment::analyse_and_embed(&[input]).or_raise();
-    let (s, embedding) = &scored[0];
-    let intent = intent::of_embeddings(&[embedding.as_deref()]).or_raise();
+    let intent = intent::of_scored(&scored).or_raise();
+    let s = &scored[0].0;
     JsonB(json!({
         "sentiment": s.label(),
         "score": round4(s.score() as f64),

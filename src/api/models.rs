@@ -55,15 +55,12 @@ fn builtin_models() -> TableIterator<
             memory,
         ));
         for built_in in built_in::TASKS.iter().filter_map(|task| built_in::for_encoder(&m, task)) {
-            let classes = match built_in.task {
-                "sentiment" => "negative, neutral, positive",
-                _ => "question, complaint, praise, other",
-            };
+            let classes = built_in.classes.join(", ");
             rows.push((
                 built_in.name.to_string(),
                 built_in.task.to_string(),
                 m.name.clone(),
-                classes.split(", ").count() as i32,
+                built_in.classes.len() as i32,
                 m.languages.clone(),
                 format!("built-in {} head ({classes}) for {}", built_in.task, m.name),
                 vec![format!("built-in: {}", built_in.file())],

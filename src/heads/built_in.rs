@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
-use crate::heads::Head;
+use crate::heads::{intent, sentiment, Head};
 use crate::runtime::{files::sha256_hex, Manifest};
 
 pub struct BuiltIn {
@@ -16,6 +16,8 @@ pub struct BuiltIn {
     pub task: &'static str,
     pub name: &'static str,
     pub encoder: &'static str,
+    /// the task's classes, in the order its code indexes them
+    pub classes: &'static [&'static str],
     pub json: &'static str,
 }
 
@@ -23,24 +25,28 @@ pub const HEADS: &[BuiltIn] = &[
     BuiltIn {
         task: "sentiment",
         name: "sentiment-minilm-v1",
+        classes: &sentiment::LABELS,
         encoder: "all-MiniLM-L6-v2",
         json: include_str!("../../models/all-MiniLM-L6-v2/sentiment-head.json"),
     },
     BuiltIn {
         task: "sentiment",
         name: "sentiment-e5-v1",
+        classes: &sentiment::LABELS,
         encoder: "multilingual-e5-small",
         json: include_str!("../../models/multilingual-e5-small/sentiment-head.json"),
     },
     BuiltIn {
         task: "intent",
         name: "intent-minilm-v1",
+        classes: &intent::LABELS,
         encoder: "all-MiniLM-L6-v2",
         json: include_str!("../../models/all-MiniLM-L6-v2/intent-head.json"),
     },
     BuiltIn {
         task: "intent",
         name: "intent-e5-v1",
+        classes: &intent::LABELS,
         encoder: "multilingual-e5-small",
         json: include_str!("../../models/multilingual-e5-small/intent-head.json"),
     },

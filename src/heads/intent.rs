@@ -9,7 +9,8 @@ use pgrx::PgSqlErrorCode;
 
 use crate::errors::{Error, Result};
 use crate::heads::built_in::{self, BuiltIn};
-use crate::heads::{sentiment, Head, Pooling, Scoring};
+use crate::heads::sentiment::{self, Sentiment};
+use crate::heads::{Head, Pooling, Scoring};
 use crate::numeric::argmax;
 use crate::runtime::{self, Manifest};
 
@@ -61,9 +62,9 @@ fn check(head: &Head) -> Result<()> {
     Ok(())
 }
 
-/// Intents from sentence embeddings (`sentiment::analyse_and_embed` gives them; None for a
-/// blank text, which is `Intent::BLANK`). None when the encoder has no intent head.
-pub fn of_embeddings(embeddings: &[Option<&[f32]>]) -> Result<Option<Vec<Intent>>> {
+/// Intents of texts that `sentiment::analyse_and_embed` scored, from their sentence embeddings
+/// (a blank text has none and is `Intent::BLANK`). None when the encoder has no intent head.
+pub fn of_scored(scored: &[(Sentiment, Option<Vec<f32>>)]) -> Result<Option<Vec<Intent>>> {
     let encoder = runtime::current()?;
     let Some(built_in) = built_in_for(&encoder) else {
         return Ok(None);
@@ -75,12 +76,12 @@ pub fn of_embeddings(embeddings: &[Option<&[f32]>]) -> Result<Option<Vec<Intent>
         .map(|l| head.classes.iter().position(|c| c == l).expect("checked at load"))
         .collect();
     Ok(Some(
-        embeddings
+        scored
             .iter()
-            .map(|e| match e {
+            .map(|(_, e)| match e {
                 None => Intent::BLANK,
                 Some(e) => {
-                    let p = head.probabilities(&[e]);
+                    let p = head.probabilities(&[e.as_slice()]);
                     Intent { probabilities: std::array::from_fn(|k| p[order[k]]) }
                 }
             })
@@ -90,9 +91,7 @@ pub fn of_embeddings(embeddings: &[Option<&[f32]>]) -> Result<Option<Vec<Intent>
 
 /// Intent of each text (one encoder pass for all); an ERROR when the encoder has no intent head.
 pub fn analyse(texts: &[&str]) -> Result<Vec<Intent>> {
-    let scored = sentiment::analyse_and_embed(texts)?;
-    let embeddings: Vec<Option<&[f32]>> = scored.iter().map(|(_, e)| e.as_deref()).collect();
-    of_embeddings(&embeddings)?.ok_or_else(|| {
+    of_scored(&sentiment::analyse_and_embed(texts)?)?.ok_or_else(|| {
         let encoder = crate::settings::encoder();
         Error::new(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,

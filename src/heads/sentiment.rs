@@ -135,8 +135,7 @@ pub fn analyse_and_embed(texts: &[&str]) -> Result<Vec<(Sentiment, Option<Vec<f3
 /// Runtime's first-run allocations.
 pub fn warm_up() -> Result<()> {
     if built_in_for(&*runtime::current()?).is_some() {
-        let scored = analyse_and_embed(&["warm up"])?;
-        intent::of_embeddings(&[scored[0].1.as_deref()])?;
+        intent::of_scored(&analyse_and_embed(&["warm up"])?)?;
     } else {
         runtime::embed(&["warm up"])?;
     }

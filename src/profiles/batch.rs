@@ -164,9 +164,7 @@ pub fn flush_all(topics: impl FnOnce() -> Result<Topics>) -> Result<()> {
     let scored = sentiment::analyse_and_embed(&texts)?;
     drop(texts);
     // the intent head reads the embeddings just made: no second encoder pass
-    let embeddings: Vec<Option<&[f32]>> = scored.iter().map(|(_, e)| e.as_deref()).collect();
-    let intents = intent::of_embeddings(&embeddings)?;
-    drop(embeddings);
+    let intents = intent::of_scored(&scored)?;
     let mut scored = scored
         .into_iter()
         .enumerate()
