@@ -59,6 +59,9 @@ for released in sql/released/custprofile--*.sql; do
   bash tests/upgrade/upgrade_from.sh "${version%.sql}"
 done
 
+# pg_dump and pg_restore keep every piece of state; a restore without model files still restores
+bash tests/dump/dump_restore.sh
+
 # predict on a hot standby of the private cluster; training there is 25006
 bash tests/standby/predict_on_standby.sh
 

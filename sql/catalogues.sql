@@ -16,6 +16,9 @@ CREATE TABLE custprofile.catalogue_embeddings (
 );
 COMMENT ON TABLE custprofile.catalogue_embeddings IS
     'Stored embeddings of the items and answers sources, kept by custprofile.refresh_catalogues().';
+-- pg_dump keeps the vectors (recomputing them costs an encoder pass per row); its text_hash covers
+-- the model version, so a restore under another encoder re-embeds it
+SELECT pg_catalog.pg_extension_config_dump('custprofile.catalogue_embeddings', '');
 
 -- The items source of `sources` (checked_sources) as (key text, document text, title text,
 -- category text, price numeric): the document is what is embedded, "title. category. description".

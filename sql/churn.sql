@@ -25,6 +25,8 @@ CREATE TABLE custprofile.churn_model (
 );
 COMMENT ON TABLE custprofile.churn_model IS
     'Churn weights fitted by custprofile.train_churn_model; empty means the documented defaults.';
+-- user state: pg_dump keeps the fitted weights
+SELECT pg_catalog.pg_extension_config_dump('custprofile.churn_model', '');
 
 CREATE FUNCTION custprofile.default_churn_weights() RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$

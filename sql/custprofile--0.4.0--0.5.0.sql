@@ -1424,3 +1424,102 @@ BEGIN
         PERFORM custprofile.calibrate_replies();
     END IF;
 END $$;
+
+-- Backup and restore: every table of user state is dumped by pg_dump, and the registry names its
+-- relations as regclass, so that a restore finds them again by name (README, Backup and restore).
+-- The sources view reads relid: it is made again around the change of type.
+-- checked_sources hands on the oid (a regclass would become its name in JSON)
+CREATE OR REPLACE FUNCTION custprofile.checked_sources(VARIADIC kinds text[]) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    k text;
+    entries jsonb;
+    sources jsonb := '{}';
+BEGIN
+    FOREACH k IN ARRAY kinds LOOP
+        SELECT jsonb_agg(jsonb_build_object('relid', s.relid::oid, 'relation', s.relid::regclass::text, 'columns', s.columns)
+                         ORDER BY s.relation_name)
+          INTO entries FROM custprofile.registered(k) s;
+        sources := sources || jsonb_build_object(k, CASE WHEN k = 'texts' THEN COALESCE(entries, '[]') ELSE entries -> 0 END);
+        IF k = 'customers' THEN
+            sources := sources || jsonb_build_object('key_type',
+                (SELECT format_type(custprofile.column_type(r.relid, r.columns ->> 'key'), NULL)
+                   FROM custprofile.source_registry r WHERE r.kind = 'customers'));
+        END IF;
+    END LOOP;
+    RETURN sources;
+END $$;
+DROP VIEW custprofile.sources;
+ALTER TABLE custprofile.source_registry ALTER COLUMN relid TYPE regclass USING relid::regclass;
+CREATE VIEW custprofile.sources AS
+SELECT s.kind,
+       CASE WHEN c.oid IS NULL THEN s.relation_name ELSE c.oid::regclass::text END AS relation,
+       s.columns,
+       c.oid IS NOT NULL AS relation_exists,
+       s.registered_at,
+       s.registered_by
+  FROM custprofile.source_registry s
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = s.relid
+ ORDER BY array_position(ARRAY['customers', 'orders', 'texts', 'items', 'answers'], s.kind), 2;
+COMMENT ON VIEW custprofile.sources IS 'The registered sources: kind, relation, columns by role.';
+GRANT SELECT ON custprofile.sources TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('custprofile.source_registry', '');
+SELECT pg_catalog.pg_extension_config_dump('custprofile.churn_model', '');
+SELECT pg_catalog.pg_extension_config_dump('custprofile.profiles', '');
+SELECT pg_catalog.pg_extension_config_dump('custprofile.segmentation', '');
+SELECT pg_catalog.pg_extension_config_dump('custprofile.catalogue_embeddings', '');
+SELECT pg_catalog.pg_extension_config_dump('custprofile.reply_calibration', '');
+
+-- Backup and restore. The rows above are the extension's until the table is first changed; from
+-- the first INSERT, UPDATE, DELETE or TRUNCATE the whole list is the user's, and pg_dump keeps it.
+-- A restore runs CREATE EXTENSION (which inserts the defaults again) before it copies the dumped
+-- list in, so the COPY of a user's list first removes the defaults: the restored table is the
+-- dumped list exactly, edited and deleted defaults included. Which rows are still the
+-- extension's is kept here (not dumped: the install fills it again).
+CREATE TABLE custprofile.default_topics_in_use (
+    topic text PRIMARY KEY
+);
+-- an updated database's list is still the extension's only when it is exactly the defaults
+WITH defaults (topic, description, complaint) AS (VALUES
+        ('price', 'cost, expensive, cheap, value for money', false),
+        ('delivery', 'shipping, courier, parcel, arrived late', false),
+        ('quality', 'broken, defective, durable, well made', false),
+        ('customer service', 'support, staff, help, replies to emails', true),
+        ('returns and refunds', 'return, refund, exchange, money back', true),
+        ('product features', 'features, functions, design, battery, size', false))
+INSERT INTO custprofile.default_topics_in_use
+SELECT t.topic FROM custprofile.topics t
+ WHERE NOT EXISTS ((SELECT topic, description, complaint FROM custprofile.topics EXCEPT SELECT * FROM defaults)
+                   UNION ALL
+                   (SELECT * FROM defaults EXCEPT SELECT topic, description, complaint FROM custprofile.topics));
+COMMENT ON TABLE custprofile.default_topics_in_use IS
+    'The rows of custprofile.topics that are still the extension''s defaults (empty once the list is edited).';
+SELECT pg_catalog.pg_extension_config_dump('custprofile.topics',
+    'WHERE NOT EXISTS (SELECT FROM custprofile.default_topics_in_use)');
+
+-- A COPY into an unedited list is a restore of a dumped one: its first row makes the defaults
+-- give way to the dumped list (pg_dump writes a COPY, with no rows, for an unedited list too, so
+-- this waits for a row). Any other change takes the list over as it is.
+CREATE FUNCTION custprofile.is_copy() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT current_query() ~* '^\s*(--[^\n]*\n\s*)*COPY\s'
+$$;
+CREATE FUNCTION custprofile.topics_before_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF TG_LEVEL = 'ROW' THEN
+        IF EXISTS (SELECT FROM custprofile.default_topics_in_use) THEN
+            DELETE FROM custprofile.default_topics_in_use;
+            DELETE FROM custprofile.topics;
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF NOT (TG_OP = 'INSERT' AND custprofile.is_copy()) THEN
+        DELETE FROM custprofile.default_topics_in_use;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER topics_before_change BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON custprofile.topics
+    FOR EACH STATEMENT EXECUTE FUNCTION custprofile.topics_before_change();
+CREATE TRIGGER topics_before_copied_row BEFORE INSERT ON custprofile.topics
+    FOR EACH ROW WHEN (custprofile.is_copy()) EXECUTE FUNCTION custprofile.topics_before_change();

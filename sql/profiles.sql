@@ -192,6 +192,9 @@ CREATE INDEX profiles_last_activity ON custprofile.profiles (last_activity);
 CREATE INDEX profiles_segment ON custprofile.profiles (segment);
 COMMENT ON TABLE custprofile.profiles IS
     'Stored customer profiles (build_profile documents) and interest vectors, kept by CALL custprofile.refresh_profiles().';
+-- pg_dump keeps the stored profiles: a restored database answers at once and refreshes only what
+-- changed (custprofile.refresh_queue is work in progress, rebuilt from the fingerprints, not kept)
+SELECT pg_catalog.pg_extension_config_dump('custprofile.profiles', '');
 
 -- Raises the ERROR that tells the user to build profiles first.
 CREATE FUNCTION custprofile.require_profiles() RETURNS void

@@ -36,6 +36,8 @@ CREATE TABLE custprofile.reply_calibration (
 );
 COMMENT ON TABLE custprofile.reply_calibration IS
     'The reply thresholds measured on the stored answers (custprofile.reply_thresholds), kept by refresh_catalogues.';
+-- pg_dump keeps them with the answer vectors they were measured on
+SELECT pg_catalog.pg_extension_config_dump('custprofile.reply_calibration', '');
 
 -- Which answers' vectors are stored (keys and text hashes, which include the model).
 CREATE FUNCTION custprofile.answers_fingerprint() RETURNS bigint

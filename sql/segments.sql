@@ -16,6 +16,8 @@ CREATE TABLE custprofile.segmentation (
 );
 COMMENT ON TABLE custprofile.segmentation IS
     'Segments of the last custprofile.segment_customers run: centre and keywords.';
+-- pg_dump keeps the segments the stored profiles point to
+SELECT pg_catalog.pg_extension_config_dump('custprofile.segmentation', '');
 
 -- At most this many recent texts per segment feed its keywords.
 CREATE FUNCTION custprofile.segment_keyword_texts() RETURNS int

@@ -8,7 +8,9 @@
 
 CREATE TABLE custprofile.source_registry (
     kind          text NOT NULL CHECK (kind IN ('customers', 'orders', 'texts', 'items', 'answers')),
-    relid         oid NOT NULL,
+    -- regclass, not oid: pg_dump writes it as the relation's name and a restore finds the
+    -- relation again by that name (an oid means nothing in another cluster); a rename is followed
+    relid         regclass NOT NULL,
     -- the name at registration, for messages once the relation is gone
     relation_name text NOT NULL,
     -- role -> column name, e.g. {"customer": "customer_id", "text": "body"}
@@ -22,6 +24,8 @@ CREATE UNIQUE INDEX source_registry_one_per_kind ON custprofile.source_registry 
     WHERE kind <> 'texts';
 COMMENT ON TABLE custprofile.source_registry IS
     'Relations registered with custprofile.register_source; read it through custprofile.sources.';
+-- user state: pg_dump keeps the registrations (README, Backup and restore)
+SELECT pg_catalog.pg_extension_config_dump('custprofile.source_registry', '');
 
 -- The roles each kind knows: name, required, and the type categories it accepts
 -- (pg_type.typcategory: N numeric, S string, U user-defined such as uuid, D date/time;
@@ -393,7 +397,7 @@ DECLARE
     sources jsonb := '{}';
 BEGIN
     FOREACH k IN ARRAY kinds LOOP
-        SELECT jsonb_agg(jsonb_build_object('relid', s.relid, 'relation', s.relid::regclass::text, 'columns', s.columns)
+        SELECT jsonb_agg(jsonb_build_object('relid', s.relid::oid, 'relation', s.relid::regclass::text, 'columns', s.columns)
                          ORDER BY s.relation_name)
           INTO entries FROM custprofile.registered(k) s;
         sources := sources || jsonb_build_object(k, CASE WHEN k = 'texts' THEN COALESCE(entries, '[]') ELSE entries -> 0 END);

@@ -32,6 +32,9 @@ SELECT line FROM (
   SELECT format('index %s', pg_get_indexdef(i.indexrelid))
     FROM members m JOIN pg_index i ON m.classid = 'pg_class'::regclass AND i.indrelid = m.objid
   UNION ALL
+  SELECT format('trigger %s', pg_get_triggerdef(t.oid))
+    FROM members m JOIN pg_trigger t ON m.classid = 'pg_class'::regclass AND t.tgrelid = m.objid AND NOT t.tgisinternal
+  UNION ALL
   SELECT format('policy %s on %s cmd=%s roles=%s using=%s check=%s', po.polname, po.polrelid::regclass, po.polcmd,
                 po.polroles::regrole[], pg_get_expr(po.polqual, po.polrelid), pg_get_expr(po.polwithcheck, po.polrelid))
     FROM members m JOIN pg_policy po ON m.classid = 'pg_class'::regclass AND po.polrelid = m.objid

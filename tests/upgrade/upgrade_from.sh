@@ -73,6 +73,8 @@ UNION ALL SELECT 'row counts' WHERE (SELECT count(*) FROM before.profiles) <> (S
        OR (SELECT count(*) FROM before.registry) <> (SELECT count(*) FROM custprofile.source_registry)
 UNION ALL SELECT 'predictions' FROM (SELECT * FROM before.predictions
                                      EXCEPT SELECT review_id, custprofile.predict('upgrade_head', body) FROM shop.reviews) x
+-- the edited topic list is the user's (pg_dump keeps it), not the extension's defaults
+UNION ALL SELECT 'topics still defaults' FROM custprofile.default_topics_in_use
 -- heads trained before the update belong to the role that ran it
 UNION ALL SELECT 'owner' FROM custprofile.classifiers WHERE owner <> current_user;
 SQL
