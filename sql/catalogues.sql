@@ -93,6 +93,9 @@ DECLARE
     sources jsonb;
     reader name;
     previous_role text;
+    started timestamptz := clock_timestamp();
+    last_report timestamptz := started;
+    run_detail jsonb := '{}';
 BEGIN
     -- the vectors of a kind that is no longer registered
     DELETE FROM custprofile.catalogue_embeddings e
@@ -130,7 +133,10 @@ BEGIN
             ON CONFLICT ON CONSTRAINT catalogue_embeddings_pkey DO UPDATE
                 SET text_hash = EXCLUDED.text_hash, embedding = EXCLUDED.embedding, embedded_at = EXCLUDED.embedded_at;
             embedded := embedded + cardinality(chunk.keys);
+            last_report := custprofile.report_progress('refresh_catalogues', format('%s %s embedded', embedded, k),
+                                                       started, last_report);
         END LOOP;
+        run_detail := run_detail || jsonb_build_object(k, jsonb_build_object('embedded', embedded, 'removed', removed));
         RETURN NEXT;
         DROP TABLE pg_temp.custprofile_catalogue;
     END LOOP;
@@ -138,6 +144,8 @@ BEGIN
     IF NOT EXISTS (SELECT FROM custprofile.reply_calibration c WHERE c.fingerprint = custprofile.answers_fingerprint()) THEN
         PERFORM custprofile.calibrate_replies();
     END IF;
+    PERFORM custprofile.record_run('refresh_catalogues', started,
+        (SELECT COALESCE(sum((v ->> 'embedded')::bigint), 0)::bigint FROM jsonb_each(run_detail) d(k, v)), run_detail);
 END $$;
 COMMENT ON FUNCTION custprofile.refresh_catalogues() IS
     'Embeds new and changed items and answers and forgets removed ones; refresh_profiles calls it.';

@@ -241,13 +241,15 @@ BEGIN
 END $$;
 
 -- The progress NOTICE of a refresh after each batch, when there is more than one batch.
-CREATE FUNCTION custprofile.refresh_progress(done bigint, total bigint, batch_size int, started timestamptz) RETURNS void
+CREATE FUNCTION custprofile.refresh_progress(done bigint, total bigint, batch_size int, started timestamptz,
+                                             last_report timestamptz) RETURNS timestamptz
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF total > batch_size THEN
-        RAISE NOTICE 'refresh_profiles: % of % queued customers rebuilt', done, total
-            USING DETAIL = format('%s s so far', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+        RETURN custprofile.report_progress('refresh_profiles', format('%s of %s queued customers rebuilt', done, total),
+                                           started, last_report);
     END IF;
+    RETURN last_report;
 END $$;
 
 -- Rebuilds the profiles of customers whose source rows changed since the last refresh (all of
@@ -267,6 +269,14 @@ DECLARE
     as_of timestamptz;
     sources jsonb;
     started timestamptz := pg_catalog.clock_timestamp();
+    last_report timestamptz := started;
+    run bigint;
+    step text := 'queue';
+    failure text[];
+    code text;
+    message text;
+    detail text;
+    hint text;
 BEGIN
     -- a procedure that commits cannot have a SET clause: the search_path is pinned here and
     -- again after every COMMIT (which ends a local setting)
@@ -277,24 +287,48 @@ BEGIN
                   HINT = 'Run CALL custprofile.refresh_profiles(); on its own (autocommit), or SELECT custprofile.refresh_profiles_in_transaction(); to refresh within your transaction.';
     END IF;
     PERFORM custprofile.check_batch_size(batch_size);
-
-    removed := custprofile.queue_stale_profiles(full_rebuild);
+    -- the run is in custprofile.runs from its start, and says how it ended (sql/runs.sql)
+    run := custprofile.start_run('refresh_profiles', current_user);
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
 
-    SELECT count(*) INTO total FROM custprofile.refresh_queue;
-    -- one moment and one yardstick for every batch
-    sources := custprofile.checked_sources('customers', 'orders', 'texts');
-    as_of := custprofile.sources_as_of(sources);
-    breakpoints := custprofile.rfm_breakpoints(sources, as_of);
+    -- each step is a block that catches its ERROR (a block with a handler cannot COMMIT, so
+    -- the commits are between the blocks): the failure is recorded and committed, then raised
     LOOP
-        built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
-        EXIT WHEN built IS NULL;
-        done := done + built;
-        PERFORM custprofile.refresh_progress(done, total, batch_size, started);
+        BEGIN
+            IF step = 'queue' THEN
+                removed := custprofile.queue_stale_profiles(full_rebuild);
+            ELSE
+                IF sources IS NULL THEN
+                    SELECT count(*) INTO total FROM custprofile.refresh_queue;
+                    -- one moment and one yardstick for every batch
+                    sources := custprofile.checked_sources('customers', 'orders', 'texts');
+                    as_of := custprofile.sources_as_of(sources);
+                    breakpoints := custprofile.rfm_breakpoints(sources, as_of);
+                END IF;
+                built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
+            END IF;
+        EXCEPTION WHEN OTHERS OR query_canceled THEN
+            GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                                    detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+            failure := ARRAY[code, message, detail, hint];
+        END;
+        IF failure IS NOT NULL THEN
+            PERFORM custprofile.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed), failure[1]);
+            COMMIT;
+            PERFORM custprofile.raise_again(failure);
+        END IF;
+        IF step = 'queue' THEN
+            step := 'rebuild';
+        ELSE
+            EXIT WHEN built IS NULL;
+            done := done + built;
+            last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
+        END IF;
         COMMIT;
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     END LOOP;
+    PERFORM custprofile.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed));
     RAISE NOTICE 'refresh_profiles: % profiles rebuilt, % removed', done, removed
         USING DETAIL = format('%s s', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
 END $$;
@@ -314,6 +348,7 @@ DECLARE
     as_of timestamptz;
     breakpoints jsonb;
     started timestamptz := clock_timestamp();
+    last_report timestamptz := started;
 BEGIN
     PERFORM custprofile.check_batch_size(batch_size);
     removed := custprofile.queue_stale_profiles(full_rebuild);
@@ -325,8 +360,10 @@ BEGIN
         built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
         EXIT WHEN built IS NULL;
         done := done + built;
-        PERFORM custprofile.refresh_progress(done, total, batch_size, started);
+        last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
     END LOOP;
+    PERFORM custprofile.record_run('refresh_profiles_in_transaction', started, done,
+                                   jsonb_build_object('rebuilt', done, 'removed', removed));
     RETURN jsonb_build_object('rebuilt', done, 'removed', removed);
 END $$;
 COMMENT ON FUNCTION custprofile.refresh_profiles_in_transaction(int, boolean) IS
@@ -1378,6 +1415,9 @@ DECLARE
     sources jsonb;
     reader name;
     previous_role text;
+    started timestamptz := clock_timestamp();
+    last_report timestamptz := started;
+    run_detail jsonb := '{}';
 BEGIN
     -- the vectors of a kind that is no longer registered
     DELETE FROM custprofile.catalogue_embeddings e
@@ -1415,7 +1455,10 @@ BEGIN
             ON CONFLICT ON CONSTRAINT catalogue_embeddings_pkey DO UPDATE
                 SET text_hash = EXCLUDED.text_hash, embedding = EXCLUDED.embedding, embedded_at = EXCLUDED.embedded_at;
             embedded := embedded + cardinality(chunk.keys);
+            last_report := custprofile.report_progress('refresh_catalogues', format('%s %s embedded', embedded, k),
+                                                       started, last_report);
         END LOOP;
+        run_detail := run_detail || jsonb_build_object(k, jsonb_build_object('embedded', embedded, 'removed', removed));
         RETURN NEXT;
         DROP TABLE pg_temp.custprofile_catalogue;
     END LOOP;
@@ -1423,6 +1466,8 @@ BEGIN
     IF NOT EXISTS (SELECT FROM custprofile.reply_calibration c WHERE c.fingerprint = custprofile.answers_fingerprint()) THEN
         PERFORM custprofile.calibrate_replies();
     END IF;
+    PERFORM custprofile.record_run('refresh_catalogues', started,
+        (SELECT COALESCE(sum((v ->> 'embedded')::bigint), 0)::bigint FROM jsonb_each(run_detail) d(k, v)), run_detail);
 END $$;
 
 -- Backup and restore: every table of user state is dumped by pg_dump, and the registry names its
@@ -1523,3 +1568,168 @@ CREATE TRIGGER topics_before_change BEFORE INSERT OR UPDATE OR DELETE OR TRUNCAT
     FOR EACH STATEMENT EXECUTE FUNCTION custprofile.topics_before_change();
 CREATE TRIGGER topics_before_copied_row BEFORE INSERT ON custprofile.topics
     FOR EACH ROW WHEN (custprofile.is_copy()) EXECUTE FUNCTION custprofile.topics_before_change();
+
+-- Progress and history of long operations (sql/runs.sql): custprofile.runs, report_progress,
+-- and custprofile.progress_interval; segment_customers records its run
+-- The history of long operations, so that a scheduled job's outcome can be read with SQL
+-- (pg_cron keeps no NOTICEs): one row per run of refresh_profiles, refresh_profiles_in_transaction,
+-- refresh_catalogues, segment_customers and train_classifier.
+-- The procedure refresh_profiles commits its row before it starts and records a failure (its
+-- SQLSTATE) before the ERROR reaches the caller. The functions run in their caller's transaction,
+-- so they write their row when they succeed, and a failure rolls it back with everything else
+-- (pg_cron's cron.job_run_details records those).
+CREATE TABLE custprofile.runs (
+    run_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    operation   text NOT NULL,
+    started_at  timestamptz NOT NULL,
+    finished_at timestamptz,
+    -- running, succeeded, failed; a run whose backend ended without finishing is marked failed
+    -- (error_code NULL) by the next run that starts
+    status      text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    -- what the run worked through: profiles rebuilt, rows embedded, customers segmented, rows trained on
+    rows        bigint,
+    error_code  text,
+    -- operation-specific counts and names; never customer text
+    detail      jsonb,
+    run_by      name NOT NULL,
+    backend_pid int NOT NULL
+);
+CREATE INDEX runs_operation_started ON custprofile.runs (operation, started_at DESC);
+COMMENT ON TABLE custprofile.runs IS
+    'One row per run of refresh_profiles, refresh_catalogues, segment_customers and train_classifier: status, rows, SQLSTATE.';
+COMMENT ON COLUMN custprofile.runs.status IS 'running, succeeded or failed (also when the backend ended mid-run).';
+COMMENT ON COLUMN custprofile.runs.rows IS 'Profiles rebuilt, rows embedded, customers segmented or rows trained on.';
+COMMENT ON COLUMN custprofile.runs.error_code IS 'The SQLSTATE of a failed run (NULL when its backend ended without an ERROR).';
+-- the history is user state: pg_dump keeps it, and its numbering goes on after a restore
+SELECT pg_catalog.pg_extension_config_dump('custprofile.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('custprofile.runs_run_id_seq', '');
+
+-- Runs older than this are removed when a new one starts.
+CREATE FUNCTION custprofile.runs_kept() RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT interval '90 days' $$;
+
+-- The writers of the history. SECURITY DEFINER, so that every role that may run an operation
+-- can record it without write access to the table; the caller's role is passed in.
+CREATE FUNCTION custprofile.start_run(operation text, caller name) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    id bigint;
+BEGIN
+    UPDATE custprofile.runs r SET status = 'failed', finished_at = clock_timestamp()
+     WHERE r.status = 'running'
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start <= r.started_at);
+    DELETE FROM custprofile.runs r WHERE r.started_at < now() - custprofile.runs_kept();
+    INSERT INTO custprofile.runs (operation, started_at, status, run_by, backend_pid)
+    VALUES (operation, clock_timestamp(), 'running', caller, pg_backend_pid())
+    RETURNING run_id INTO id;
+    RETURN id;
+END $$;
+
+CREATE FUNCTION custprofile.finish_run(run bigint, rows bigint, detail jsonb, error_code text DEFAULT NULL) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    UPDATE custprofile.runs r
+       SET finished_at = clock_timestamp(), rows = finish_run.rows, detail = finish_run.detail,
+           error_code = finish_run.error_code,
+           status = CASE WHEN finish_run.error_code IS NULL THEN 'succeeded' ELSE 'failed' END
+     WHERE r.run_id = run;
+$$;
+
+-- A run of a function, written when it succeeded (in the caller's transaction).
+CREATE FUNCTION custprofile.record_run(operation text, started timestamptz, rows bigint, detail jsonb,
+                                       caller name DEFAULT current_user) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    id bigint := custprofile.start_run(operation, caller);
+BEGIN
+    UPDATE custprofile.runs r SET started_at = COALESCE(started, r.started_at) WHERE r.run_id = id;
+    PERFORM custprofile.finish_run(id, rows, detail);
+END $$;
+
+-- A progress NOTICE of a long operation when custprofile.progress_interval has passed since
+-- `last_report` (0: at every step), the time so far in its DETAIL; returns the time of the last
+-- report. src/api/progress.rs does the same for the Rust operations.
+CREATE FUNCTION custprofile.report_progress(operation text, what text, started timestamptz, last_report timestamptz)
+RETURNS timestamptz LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF clock_timestamp() - last_report < COALESCE(current_setting('custprofile.progress_interval', true), '5s')::interval THEN
+        RETURN last_report;
+    END IF;
+    RAISE NOTICE '%: %', operation, what
+        USING DETAIL = format('%s s so far', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+    RETURN clock_timestamp();
+END $$;
+-- Raises a caught ERROR again, as GET STACKED DIAGNOSTICS gave it: {SQLSTATE, message, detail,
+-- hint} (an empty detail or hint is left out rather than shown as an empty line).
+CREATE FUNCTION custprofile.raise_again(failure text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF failure[3] <> '' AND failure[4] <> '' THEN
+        RAISE EXCEPTION USING ERRCODE = failure[1], MESSAGE = failure[2], DETAIL = failure[3], HINT = failure[4];
+    ELSIF failure[3] <> '' THEN
+        RAISE EXCEPTION USING ERRCODE = failure[1], MESSAGE = failure[2], DETAIL = failure[3];
+    ELSIF failure[4] <> '' THEN
+        RAISE EXCEPTION USING ERRCODE = failure[1], MESSAGE = failure[2], HINT = failure[4];
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = failure[1], MESSAGE = failure[2];
+END $$;
+GRANT SELECT ON custprofile.runs TO PUBLIC;
+
+CREATE OR REPLACE FUNCTION custprofile.segment_customers(k int, options jsonb DEFAULT '{}')
+RETURNS TABLE (customer_id text, segment int)
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    masking boolean;
+    text_segments int[];
+    text_bodies text[];
+    previous_role text;
+    started timestamptz := clock_timestamp();
+BEGIN
+    PERFORM custprofile.check_k(k, 100);
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'For example {"seed": 42, "max_iterations": 50, "rfm_weight": 0.5}.';
+    END IF;
+    PERFORM custprofile.require_profiles();
+    -- two runs at once would interleave their writes to profiles.segment and segmentation: the
+    -- second waits for the first
+    PERFORM pg_advisory_xact_lock(hashtext('custprofile.segment_customers'));
+    masking := custprofile.pii_masking();
+
+    -- kmeans_segments reads every stored profile; profiles.segment then holds the result
+    PERFORM custprofile.require_one_vector_space();
+    UPDATE custprofile.profiles p SET segment = s.segment
+      FROM custprofile.kmeans_segments(k, options) s
+     WHERE s.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;
+
+    DELETE FROM custprofile.segmentation;
+    INSERT INTO custprofile.segmentation (segment, centre, k, options)
+    SELECT p.segment, custprofile.embedding_avg(p.interest_vector), k, options
+      FROM custprofile.profiles p WHERE p.segment IS NOT NULL
+     GROUP BY p.segment;
+
+    previous_role := custprofile.enter_source_reader();
+    -- keywords from each segment's most recent texts, ranked against its centre; the texts are
+    -- read as the sources' reader (sql/sources.sql), the keywords stored as the caller
+    EXECUTE format($q$
+        SELECT array_agg(r.segment ORDER BY r.segment, r.n), array_agg(r.body ORDER BY r.segment, r.n)
+          FROM (SELECT s.segment, CASE WHEN $1 THEN custprofile.mask_pii(t.body) ELSE t.body END AS body,
+                       row_number() OVER (PARTITION BY s.segment ORDER BY t.written_at DESC NULLS LAST, t.body) AS n
+                  FROM (%s) t JOIN custprofile.profiles s ON s.customer_key = t.customer_key::text AND s.segment IS NOT NULL
+                 WHERE t.body IS NOT NULL AND btrim(t.body) <> '') r
+         WHERE r.n <= custprofile.segment_keyword_texts()
+        $q$, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts'))) INTO text_segments, text_bodies USING masking;
+    PERFORM custprofile.leave_source_reader(previous_role);
+    UPDATE custprofile.segmentation g SET keywords = COALESCE(kw.keywords, '{}')
+      FROM (SELECT r.segment,
+                   custprofile.group_keywords(array_agg(r.body ORDER BY r.n), 5,
+                                              (SELECT x.centre FROM custprofile.segmentation x WHERE x.segment = r.segment)) AS keywords
+              FROM unnest(text_segments, text_bodies) WITH ORDINALITY AS r(segment, body, n)
+             GROUP BY r.segment) kw
+     WHERE kw.segment = g.segment;
+
+    PERFORM custprofile.record_run('segment_customers', started,
+        (SELECT count(*) FROM custprofile.profiles p WHERE p.segment IS NOT NULL),
+        jsonb_build_object('k', k, 'segments', (SELECT count(*) FROM custprofile.segmentation)));
+    RETURN QUERY SELECT p.customer_key, p.segment FROM custprofile.profiles p
+                  WHERE p.segment IS NOT NULL ORDER BY p.segment, p.customer_key;
+END $$;

@@ -7,7 +7,7 @@
 -- weights that every profile shares.
 GRANT USAGE ON SCHEMA custprofile TO PUBLIC;
 GRANT SELECT ON custprofile.source_registry, custprofile.sources, custprofile.models, custprofile.classifiers, custprofile.topics,
-      custprofile.churn_model, custprofile.reply_calibration TO PUBLIC;
+      custprofile.churn_model, custprofile.reply_calibration, custprofile.runs TO PUBLIC;
 GRANT INSERT, UPDATE, DELETE ON custprofile.classifiers TO PUBLIC;
 
 -- Registering decides what every profile is built from, and as whom it is read.

@@ -373,13 +373,15 @@ BEGIN
 END $$;
 
 -- The progress NOTICE of a refresh after each batch, when there is more than one batch.
-CREATE FUNCTION custprofile.refresh_progress(done bigint, total bigint, batch_size int, started timestamptz) RETURNS void
+CREATE FUNCTION custprofile.refresh_progress(done bigint, total bigint, batch_size int, started timestamptz,
+                                             last_report timestamptz) RETURNS timestamptz
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF total > batch_size THEN
-        RAISE NOTICE 'refresh_profiles: % of % queued customers rebuilt', done, total
-            USING DETAIL = format('%s s so far', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+        RETURN custprofile.report_progress('refresh_profiles', format('%s of %s queued customers rebuilt', done, total),
+                                           started, last_report);
     END IF;
+    RETURN last_report;
 END $$;
 
 -- Rebuilds the profiles of customers whose source rows changed since the last refresh (all of
@@ -399,6 +401,14 @@ DECLARE
     as_of timestamptz;
     sources jsonb;
     started timestamptz := pg_catalog.clock_timestamp();
+    last_report timestamptz := started;
+    run bigint;
+    step text := 'queue';
+    failure text[];
+    code text;
+    message text;
+    detail text;
+    hint text;
 BEGIN
     -- a procedure that commits cannot have a SET clause: the search_path is pinned here and
     -- again after every COMMIT (which ends a local setting)
@@ -409,24 +419,48 @@ BEGIN
                   HINT = 'Run CALL custprofile.refresh_profiles(); on its own (autocommit), or SELECT custprofile.refresh_profiles_in_transaction(); to refresh within your transaction.';
     END IF;
     PERFORM custprofile.check_batch_size(batch_size);
-
-    removed := custprofile.queue_stale_profiles(full_rebuild);
+    -- the run is in custprofile.runs from its start, and says how it ended (sql/runs.sql)
+    run := custprofile.start_run('refresh_profiles', current_user);
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
 
-    SELECT count(*) INTO total FROM custprofile.refresh_queue;
-    -- one moment and one yardstick for every batch
-    sources := custprofile.checked_sources('customers', 'orders', 'texts');
-    as_of := custprofile.sources_as_of(sources);
-    breakpoints := custprofile.rfm_breakpoints(sources, as_of);
+    -- each step is a block that catches its ERROR (a block with a handler cannot COMMIT, so
+    -- the commits are between the blocks): the failure is recorded and committed, then raised
     LOOP
-        built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
-        EXIT WHEN built IS NULL;
-        done := done + built;
-        PERFORM custprofile.refresh_progress(done, total, batch_size, started);
+        BEGIN
+            IF step = 'queue' THEN
+                removed := custprofile.queue_stale_profiles(full_rebuild);
+            ELSE
+                IF sources IS NULL THEN
+                    SELECT count(*) INTO total FROM custprofile.refresh_queue;
+                    -- one moment and one yardstick for every batch
+                    sources := custprofile.checked_sources('customers', 'orders', 'texts');
+                    as_of := custprofile.sources_as_of(sources);
+                    breakpoints := custprofile.rfm_breakpoints(sources, as_of);
+                END IF;
+                built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
+            END IF;
+        EXCEPTION WHEN OTHERS OR query_canceled THEN
+            GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                                    detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+            failure := ARRAY[code, message, detail, hint];
+        END;
+        IF failure IS NOT NULL THEN
+            PERFORM custprofile.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed), failure[1]);
+            COMMIT;
+            PERFORM custprofile.raise_again(failure);
+        END IF;
+        IF step = 'queue' THEN
+            step := 'rebuild';
+        ELSE
+            EXIT WHEN built IS NULL;
+            done := done + built;
+            last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
+        END IF;
         COMMIT;
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     END LOOP;
+    PERFORM custprofile.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed));
     RAISE NOTICE 'refresh_profiles: % profiles rebuilt, % removed', done, removed
         USING DETAIL = format('%s s', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
 END $$;
@@ -448,6 +482,7 @@ DECLARE
     as_of timestamptz;
     breakpoints jsonb;
     started timestamptz := clock_timestamp();
+    last_report timestamptz := started;
 BEGIN
     PERFORM custprofile.check_batch_size(batch_size);
     removed := custprofile.queue_stale_profiles(full_rebuild);
@@ -459,8 +494,10 @@ BEGIN
         built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
         EXIT WHEN built IS NULL;
         done := done + built;
-        PERFORM custprofile.refresh_progress(done, total, batch_size, started);
+        last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
     END LOOP;
+    PERFORM custprofile.record_run('refresh_profiles_in_transaction', started, done,
+                                   jsonb_build_object('rebuilt', done, 'removed', removed));
     RETURN jsonb_build_object('rebuilt', done, 'removed', removed);
 END $$;
 COMMENT ON FUNCTION custprofile.refresh_profiles_in_transaction(int, boolean) IS

@@ -31,6 +31,7 @@ DECLARE
     text_segments int[];
     text_bodies text[];
     previous_role text;
+    started timestamptz := clock_timestamp();
 BEGIN
     PERFORM custprofile.check_k(k, 100);
     IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
@@ -75,6 +76,9 @@ BEGIN
              GROUP BY r.segment) kw
      WHERE kw.segment = g.segment;
 
+    PERFORM custprofile.record_run('segment_customers', started,
+        (SELECT count(*) FROM custprofile.profiles p WHERE p.segment IS NOT NULL),
+        jsonb_build_object('k', k, 'segments', (SELECT count(*) FROM custprofile.segmentation)));
     RETURN QUERY SELECT p.customer_key, p.segment FROM custprofile.profiles p
                   WHERE p.segment IS NOT NULL ORDER BY p.segment, p.customer_key;
 END $$;

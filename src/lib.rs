@@ -28,6 +28,8 @@ mod text;
 
 ::pgrx::pg_module_magic!(name, version);
 
+// the history of long operations, written by the SQL and Rust below
+extension_sql_file!("../sql/runs.sql", name = "runs");
 extension_sql_file!("../sql/classifiers.sql", name = "classifiers_table");
 extension_sql_file!(
     "../sql/aggregates.sql",

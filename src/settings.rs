@@ -35,6 +35,7 @@ static INTRA_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
 static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(32);
 static MAX_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(256);
 static MASK_PII: GucSetting<bool> = GucSetting::<bool>::new(false);
+static PROGRESS_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(5);
 static LANGUAGES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static LABEL_LANGUAGE: GucSetting<LabelLanguage> =
     GucSetting::<LabelLanguage>::new(LabelLanguage::English);
@@ -102,6 +103,16 @@ pub fn register() {
         MAX_TOKENS_LIMIT,
         GucContext::Userset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"custprofile.progress_interval",
+        c"Seconds between the progress NOTICEs of long operations (train_classifier, refresh_profiles, refresh_catalogues); 0 reports every step.",
+        c"Each operation also writes a row per run to custprofile.runs.",
+        &PROGRESS_INTERVAL,
+        0,
+        3600,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
     );
     GucRegistry::define_bool_guc(
         c"custprofile.mask_pii",
@@ -265,6 +276,11 @@ pub fn intra_threads() -> usize {
 
 pub fn batch_size() -> usize {
     BATCH_SIZE.get().max(1) as usize
+}
+
+/// Seconds between progress NOTICEs (0: every step).
+pub fn progress_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(PROGRESS_INTERVAL.get().max(0) as u64)
 }
 
 pub fn max_tokens() -> usize {

@@ -8,6 +8,7 @@ use pgrx::JsonB;
 use serde_json::{json, Map, Value};
 
 use crate::api::json_arg::JsonArg;
+use crate::api::progress::Progress;
 use crate::api::threshold;
 use crate::errors::{Error, OrRaise};
 use crate::heads::{classifier, max_encoder_layers, store, Pooling};
@@ -19,10 +20,37 @@ use crate::runtime;
 #[pg_extern(volatile, parallel_unsafe)]
 fn train_classifier(name: &str, training_query: &str, options: default!(JsonArg, "'{}'")) -> JsonB {
     let options = options.value().or_raise();
-    let interrupt = || {
-        pgrx::check_for_interrupts!();
-    };
-    JsonB(classifier::train_classifier(name, training_query, &options, interrupt).or_raise())
+    let mut progress = Progress::new("train_classifier");
+    let started = Spi::get_one::<TimestampWithTimeZone>("SELECT pg_catalog.clock_timestamp()").ok().flatten();
+    let report = classifier::train_classifier(name, training_query, &options, |step| progress.step(step)).or_raise();
+    record_run(started, &report);
+    JsonB(report)
+}
+
+/// The run in custprofile.runs (sql/runs.sql): rows trained on, the classifier's name and
+/// validation accuracy; in the caller's transaction, so a failed training leaves no row. A
+/// database still at a version before the history (not yet updated) records nothing.
+fn record_run(started: Option<TimestampWithTimeZone>, report: &Value) {
+    let has_history = Spi::get_one::<bool>(
+        "SELECT pg_catalog.to_regprocedure('custprofile.record_run(text, timestamptz, bigint, jsonb, name)') IS NOT NULL",
+    )
+    .map_err(Error::spi)
+    .or_raise()
+    .unwrap_or(false);
+    if !has_history {
+        return;
+    }
+    let detail = json!({
+        "name": report["name"],
+        "classes": report["classes"],
+        "validation_accuracy": report["validation_accuracy"],
+    });
+    Spi::run_with_args(
+        "SELECT custprofile.record_run('train_classifier', $1, $2, $3)",
+        &[started.into(), report["rows"].as_i64().into(), JsonB(detail).into()],
+    )
+    .map_err(Error::spi)
+    .or_raise();
 }
 
 /// The most probable class.

@@ -9,6 +9,7 @@ pub mod embedding;
 pub mod intent;
 pub mod json_arg;
 pub mod models;
+pub mod progress;
 pub mod profile_agg;
 pub mod segments;
 pub mod sentiment;

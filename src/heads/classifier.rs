@@ -17,7 +17,7 @@ pub fn train_classifier(
     name: &str,
     query: &str,
     options: &Value,
-    interrupt: impl FnMut(),
+    progress: impl FnMut(train::Step),
 ) -> Result<Value> {
     if name.trim().is_empty() {
         return Err(Error::invalid_parameter(
@@ -52,8 +52,9 @@ pub fn train_classifier(
             "option \"encoder_layers\" must be in 1..{layers}: the encoder exposes its last {layers} layers"
         )));
     }
+    let mut progress = progress;
     let started = Instant::now();
-    let encoded = training_set::encode(rows, &opts)?;
+    let encoded = training_set::encode(rows, &opts, &mut progress)?;
     let embedding_seconds = started.elapsed().as_secs_f64();
     let weight: Vec<f32> = rows.iter().map(|r| r.weight).collect();
     let features = Features {
@@ -64,9 +65,8 @@ pub fn train_classifier(
         tokens: encoded.tokens.as_ref().map(|store| (store, opts.heads)),
         weight: &weight,
     };
-    let mut interrupt = interrupt;
     let (trained_layers, attention, mut report) = if read.multi_label {
-        train_one_vs_rest(rows, &classes, &opts, &features, &mut interrupt)?
+        train_one_vs_rest(rows, &classes, &opts, &features, &mut progress)?
     } else {
         let y: Vec<usize> = rows
             .iter()
@@ -76,7 +76,7 @@ pub fn train_classifier(
             &features.with(&y, classes.len()),
             &classes,
             &opts,
-            &mut interrupt,
+            &mut progress,
         )?;
         (trained.layers, trained.attention, trained.metrics)
     };
@@ -168,7 +168,7 @@ fn train_one_vs_rest(
     classes: &[String],
     opts: &TrainOptions,
     features: &Features,
-    interrupt: &mut dyn FnMut(),
+    progress: &mut dyn FnMut(train::Step),
 ) -> Result<(Vec<Layer>, Option<crate::heads::Attention>, Value)> {
     let binary = ["no".to_string(), "yes".to_string()];
     let mut layer: Option<Layer> = None;
@@ -179,7 +179,10 @@ fn train_one_vs_rest(
             .iter()
             .map(|r| usize::from(r.labels.contains(c)))
             .collect();
-        let trained = train::train(&features.with(&y, 2), &binary, opts, &mut *interrupt)?;
+        let trained = train::train(&features.with(&y, 2), &binary, opts, |step| match step {
+            train::Step::Epoch { done, total, .. } => progress(train::Step::Epoch { done, total, label: Some(c.clone()) }),
+            other => progress(other),
+        })?;
         let (w, bias) = trained.layers[0].logistic_of_two();
         let target = layer.get_or_insert_with(|| Layer { inputs: w.len(), outputs: 0, weights: Vec::new(), bias: Vec::new() });
         target.weights.extend(w);

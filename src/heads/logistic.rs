@@ -27,7 +27,8 @@ pub fn fit(x: &[f32], y: &[usize], names: &[String], options: Value, interrupt: 
     let dim = names.len();
     let data = Dataset { x, dim, tokens: None, y, weight: &weight, classes: 2 };
     let classes = vec!["retained".to_string(), "churned".to_string()];
-    let trained = train::train(&data, &classes, &opts, interrupt)?;
+    let mut interrupt = interrupt;
+    let trained = train::train(&data, &classes, &opts, |_| interrupt())?;
     let (w, bias) = trained.layers[0].logistic_of_two();
     let mut weights = Map::new();
     weights.insert("bias".into(), json!(round4(bias as f64)));

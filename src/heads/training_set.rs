@@ -174,7 +174,7 @@ pub struct Encoded {
 
 /// Encodes the training texts in chunks. Training inputs are always those of the whole text,
 /// whatever the scoring mode.
-pub fn encode(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
+pub fn encode(rows: &[Row], opts: &TrainOptions, progress: &mut dyn FnMut(super::train::Step)) -> Result<Encoded> {
     let dims = runtime::current()?.dimensions;
     let dim = opts.pooling.fixed_dim(dims, opts.encoder_layers);
     let attention = opts.pooling == Pooling::Attention;
@@ -203,7 +203,10 @@ pub fn encode(rows: &[Row], opts: &TrainOptions) -> Result<Encoded> {
         }
         store = Some(TokenStore::new(dims, limit));
     }
-    for chunk in rows.chunks(ENCODE_CHUNK) {
+    for (n, chunk) in rows.chunks(ENCODE_CHUNK).enumerate() {
+        if n > 0 {
+            progress(super::train::Step::Encoded { done: n * ENCODE_CHUNK, total: rows.len() });
+        }
         let texts: Vec<&str> = chunk
             .iter()
             .filter_map(|r| match &r.input {

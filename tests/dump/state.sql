@@ -26,6 +26,8 @@ SELECT line FROM (
   UNION ALL
   SELECT format('reply_calibration %s %s', c.fingerprint, md5(c.thresholds::text)) FROM custprofile.reply_calibration c
   UNION ALL
+  SELECT format('run %s %s %s rows=%s %s', r.run_id, r.operation, r.status, r.rows, r.started_at) FROM custprofile.runs r
+  UNION ALL
   SELECT format('privilege %s on %s', r.rolname, t.relation)
     FROM (VALUES ('custprofile.profiles'), ('custprofile.segmentation'), ('custprofile.catalogue_embeddings')) t(relation)
     CROSS JOIN pg_roles r

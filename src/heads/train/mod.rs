@@ -29,6 +29,25 @@ use super::{Attention, Layer, Pooling, Scoring};
 use crate::errors::{Error, Result};
 use crate::numeric::{round4, softmax, Rng};
 
+/// Where a training run is, for progress reports (and the moment to check for a cancel).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// texts encoded so far, of all the training rows
+    Encoded { done: usize, total: usize },
+    /// epochs started so far (with the label being trained, for a multi-label classifier)
+    Epoch { done: usize, total: usize, label: Option<String> },
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Encoded { done, total } => write!(f, "{done} of {total} rows encoded"),
+            Step::Epoch { done, total, label: None } => write!(f, "epoch {done} of {total}"),
+            Step::Epoch { done, total, label: Some(l) } => write!(f, "label {l:?}: epoch {done} of {total}"),
+        }
+    }
+}
+
 /// The network a head is: softmax regression, or one hidden ReLU layer before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
@@ -189,7 +208,7 @@ pub struct Trained {
 /// split the rows, standardise, run the epochs (each a pass of optimiser steps, then validation
 /// of the weights or of their running average), keep the best epoch, calibrate, fold the
 /// standardisation into the first layer.
-pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut interrupt: impl FnMut()) -> Result<Trained> {
+pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut progress: impl FnMut(Step)) -> Result<Trained> {
     let started = Instant::now();
     let mut rng = Rng::new(o.seed);
     let (val_idx, mut train_idx) = split(data.y.len(), o.validation_share, &mut rng)?;
@@ -200,7 +219,7 @@ pub fn train(data: &Dataset, class_names: &[String], o: &TrainOptions, mut inter
     let mut best: Option<(f64, Vec<Layer>, Option<Attention>, usize)> = None;
     let mut averaged: Option<Averaged> = None;
     for epoch in 0..o.epochs {
-        interrupt();
+        progress(Step::Epoch { done: epoch + 1, total: o.epochs, label: None });
         rng.shuffle(&mut train_idx);
         for batch in train_idx.chunks(o.batch_size) {
             t.step(batch);

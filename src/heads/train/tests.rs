@@ -25,8 +25,8 @@ fn learns_separable_data_deterministically() {
     let names = vec!["a".to_string(), "b".to_string()];
     for model in ["logistic", "mlp"] {
         let data = Dataset { x: &x, dim: 2, tokens: None, y: &y, weight: &w, classes: 2 };
-        let a = train(&data, &names, &opts(model), || {}).unwrap();
-        let b = train(&data, &names, &opts(model), || {}).unwrap();
+        let a = train(&data, &names, &opts(model), |_| {}).unwrap();
+        let b = train(&data, &names, &opts(model), |_| {}).unwrap();
         assert_eq!(a.metrics["validation_accuracy"], json!(1.0), "{model}");
         assert_eq!(a.layers[0].weights, b.layers[0].weights);
         // the folded layer works on raw features
@@ -45,7 +45,7 @@ fn divergence_is_an_error_not_a_head() {
         let data = Dataset { x: &x, dim: 2, tokens: None, y: &y, weight: &w, classes: 2 };
         let mut o = opts(model);
         o.validation_share = 0.0;
-        let e = train(&data, &names, &o, || {}).err().expect("diverged training is refused");
+        let e = train(&data, &names, &o, |_| {}).err().expect("diverged training is refused");
         assert_eq!(e.code, pgrx::PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "{model}");
     }
 }
@@ -73,7 +73,7 @@ fn training_speed() {
     let data = Dataset { x: &x, dim, tokens: None, y: &y, weight: &w, classes: 4 };
     let o = TrainOptions::from_json(&json!({ "model": "mlp", "hidden": 256, "epochs": 60, "l2": 1e-3 })).unwrap();
     let t = Instant::now();
-    let r = train(&data, &names, &o, || {}).unwrap();
+    let r = train(&data, &names, &o, |_| {}).unwrap();
     eprintln!("mlp 256 x 60 epochs on {n} x {dim}: {:.1} s, {}", t.elapsed().as_secs_f64(), r.metrics["validation_accuracy"]);
 }
 
@@ -130,8 +130,8 @@ fn attention_pooling_learns_a_marked_token() {
     let names = vec!["a".to_string(), "b".to_string()];
     let o = TrainOptions::from_json(&json!({ "model": "mlp", "hidden": 16, "epochs": 40, "batch_size": 16, "learning_rate": 0.01, "validation_share": 0.25, "pooling": "attention", "heads": 2 })).unwrap();
     let data = Dataset { x: &x, dim, tokens: Some((&store, 2)), y: &y, weight: &w, classes: 2 };
-    let a = train(&data, &names, &o, || {}).unwrap();
-    let b = train(&data, &names, &o, || {}).unwrap();
+    let a = train(&data, &names, &o, |_| {}).unwrap();
+    let b = train(&data, &names, &o, |_| {}).unwrap();
     assert!(a.metrics["validation_accuracy"].as_f64().unwrap() >= 0.95, "{}", a.metrics);
     assert_eq!(a.attention.as_ref().unwrap().queries, b.attention.as_ref().unwrap().queries);
     assert_eq!(a.layers[0].inputs, 3 * dim);
@@ -183,7 +183,7 @@ fn averaged_training_learns_deterministically() {
     let data = Dataset { x: &x, dim: 2, tokens: None, y: &y, weight: &w, classes: 2 };
     let with = |avg: bool| {
         let o = TrainOptions::from_json(&json!({ "model": "mlp", "hidden": 8, "epochs": 10, "batch_size": 16, "learning_rate": 0.01, "validation_share": 0, "average_weights": avg })).unwrap();
-        train(&data, &names, &o, || {}).unwrap()
+        train(&data, &names, &o, |_| {}).unwrap()
     };
     let (a, b, plain) = (with(true), with(true), with(false));
     assert_eq!(a.layers[0].weights, b.layers[0].weights);
@@ -196,4 +196,17 @@ fn rejects_unknown_options() {
     assert!(TrainOptions::from_json(&json!({ "epoch": 3 })).is_err());
     assert!(TrainOptions::from_json(&json!({ "model": "svm" })).is_err());
     assert!(TrainOptions::from_json(&json!([])).is_err());
+}
+
+#[test]
+fn training_reports_every_epoch_as_a_step() {
+    let x = vec![0.0f32, 1.0, 1.0, 0.0, 0.1, 0.9, 0.9, 0.1];
+    let y = vec![0usize, 1, 0, 1];
+    let w = vec![1.0; 4];
+    let names = vec!["a".to_string(), "b".to_string()];
+    let data = Dataset { x: &x, dim: 2, tokens: None, y: &y, weight: &w, classes: 2 };
+    let o = TrainOptions::from_json(&json!({ "epochs": 4, "validation_share": 0, "pooling": "mean" })).unwrap();
+    let mut steps = Vec::new();
+    train(&data, &names, &o, |s| steps.push(s.to_string())).unwrap();
+    assert_eq!(steps, ["epoch 1 of 4", "epoch 2 of 4", "epoch 3 of 4", "epoch 4 of 4"]);
 }

@@ -5,6 +5,8 @@
 \set ECHO all
 \set VERBOSITY terse
 SET client_min_messages = notice;
+-- a progress NOTICE after every batch of a refresh
+SET custprofile.progress_interval = 0;
 
 -- nothing registered yet
 SELECT try($$SELECT custprofile.build_profile(1001)$$);
@@ -147,9 +149,13 @@ INSERT INTO shop.tickets VALUES
 SELECT custprofile.register_source('texts', 'shop.tickets', '{"customer": "customer_id", "text": "message", "time": "sent_at", "rating": "score"}') ->> 'relation' AS registered;
 CALL custprofile.refresh_profiles(batch_size => 10, full_rebuild => true);
 SELECT count(*) AS left_in_queue FROM custprofile.refresh_queue;
+-- the failed run is in custprofile.runs with its SQLSTATE and the batches it finished
+SELECT operation, status, rows, error_code, finished_at IS NOT NULL AS finished
+  FROM custprofile.runs WHERE operation = 'refresh_profiles' ORDER BY run_id DESC LIMIT 1;
 UPDATE shop.tickets SET score = 5 WHERE ticket_id = 2;
 CALL custprofile.refresh_profiles(batch_size => 10);
 SELECT count(*) AS left_in_queue FROM custprofile.refresh_queue;
+SELECT operation, status, rows, error_code, detail FROM custprofile.runs WHERE operation = 'refresh_profiles' ORDER BY run_id DESC LIMIT 1;
 SELECT (profile #>> '{texts,texts}')::int AS texts_with_ticket FROM custprofile.profiles WHERE customer_key = '1015';
 
 -- renamed and dropped sources: a clear ERROR on the next use, and check_sources says why

@@ -1,4 +1,7 @@
 CREATE EXTENSION custprofile;
+-- no progress NOTICEs unless a test asks for them (they come by time: tests/pg_regress/sql/runs.sql
+-- and profiles.sql set custprofile.progress_interval = 0 to see one after every step)
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET custprofile.progress_interval = 3600', current_database()); END $$;
 -- try(query): runs a statement and reports 'ok' or its SQLSTATE and message, so that expected
 -- output pins both.
 CREATE FUNCTION public.try(q text) RETURNS text LANGUAGE plpgsql AS $$
