@@ -59,6 +59,11 @@ impl BuiltIn {
     pub fn sha256(&self) -> String {
         sha256_hex(self.json.as_bytes())
     }
+    /// The head by content: its name and the start of its file's sha256, so that a head retrained
+    /// under the same name is another model (model_version(), the profiles' fingerprints).
+    pub fn identity(&self) -> String {
+        format!("{}@{}", self.name, &self.sha256()[..16])
+    }
     pub fn file(&self) -> String {
         format!("models/{}/{}-head.json", self.encoder, self.task)
     }

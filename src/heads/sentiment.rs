@@ -50,6 +50,10 @@ pub fn provenance() -> Result<Value> {
         "encoder_identity": encoder.identity(),
         "sentiment": built_in_for(&encoder).map(|h| h.name),
         "intent": intent::built_in_for(&encoder).map(|h| h.name),
+        // by content: a file changed under the same name is another model
+        "sentiment_identity": built_in_for(&encoder).map(|h| h.identity()),
+        "intent_identity": intent::built_in_for(&encoder).map(|h| h.identity()),
+        "manifest_identity": encoder.settings_identity(),
     }))
 }
 

@@ -125,6 +125,9 @@ pub struct Manifest {
     /// `identity()`, computed once when the manifest is read.
     #[serde(skip)]
     identity: String,
+    /// `settings_identity()`: the manifest file by content.
+    #[serde(skip)]
+    settings_identity: String,
 }
 
 impl Manifest {
@@ -145,6 +148,13 @@ impl Manifest {
     /// changed file is another vector space even under the same name.
     pub fn identity(&self) -> &str {
         &self.identity
+    }
+
+    /// The manifest itself by content (name@hash of the file): its scoring settings (zero-shot
+    /// templates, the relatedness scale, the heads it names) change topics and scores without
+    /// changing the vectors, so they are part of what built a profile but not of its vector space.
+    pub fn settings_identity(&self) -> &str {
+        &self.settings_identity
     }
 
     fn content_identity(&self) -> String {
@@ -229,6 +239,7 @@ impl Manifest {
             ));
         }
         manifest.identity = manifest.content_identity();
+        manifest.settings_identity = format!("{}@{}", manifest.name, &files::sha256_hex(&bytes)[..16]);
         Ok(manifest)
     }
 }

@@ -37,3 +37,14 @@ SELECT array_length(custprofile.embed_text('x'), 1) AS works_again;
 SELECT custprofile.warmup() >= 0 AS warmed;
 DROP OWNED BY custprofile_analyst;
 DROP ROLE custprofile_analyst;
+
+-- model_version() names every model by content, so that a file changed under the same name
+-- makes the stored profiles stale (their fingerprint includes it): the built-in heads as their
+-- name and the start of their file's sha256 (the models view lists the whole), the manifest
+-- as the start of the sha256 of manifest.json as installed
+SELECT m.task, custprofile.model_version() ->> (m.task || '_identity') = m.name || '@' || left(m.sha256[1], 16) AS head_by_content
+  FROM custprofile.models m WHERE m.task IN ('sentiment', 'intent') AND m.active ORDER BY m.task;
+SELECT custprofile.model_version() ->> 'manifest_identity'
+       = 'multilingual-e5-small@' || left(encode(sha256(pg_read_binary_file(
+           (SELECT setting FROM pg_config WHERE name = 'SHAREDIR') || '/extension/custprofile/models/multilingual-e5-small/manifest.json')), 'hex'), 16)
+       AS manifest_by_content;
