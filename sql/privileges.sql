@@ -16,3 +16,5 @@ REVOKE EXECUTE ON FUNCTION custprofile.register_source(text, regclass, jsonb), c
 -- The churn weights are shared by every profile: an administrator's.
 REVOKE EXECUTE ON FUNCTION custprofile.train_churn_model(text, jsonb), custprofile.reset_churn_model(),
        custprofile.rescore_churn() FROM PUBLIC;
+-- Granting levels is for whoever may grant the privileges (sql/roles.sql).
+REVOKE EXECUTE ON FUNCTION custprofile.grant_usage(name, text), custprofile.revoke_usage(name) FROM PUBLIC;

@@ -419,6 +419,7 @@ BEGIN
                   HINT = 'Run CALL custprofile.refresh_profiles(); on its own (autocommit), or SELECT custprofile.refresh_profiles_in_transaction(); to refresh within your transaction.';
     END IF;
     PERFORM custprofile.check_batch_size(batch_size);
+    PERFORM custprofile.require_analyst('refresh_profiles');
     -- the run is in custprofile.runs from its start, and says how it ended (sql/runs.sql)
     run := custprofile.start_run('refresh_profiles', current_user);
     COMMIT;
@@ -485,6 +486,7 @@ DECLARE
     last_report timestamptz := started;
 BEGIN
     PERFORM custprofile.check_batch_size(batch_size);
+    PERFORM custprofile.require_analyst('refresh_profiles_in_transaction');
     removed := custprofile.queue_stale_profiles(full_rebuild);
     SELECT count(*) INTO total FROM custprofile.refresh_queue;
     sources := custprofile.checked_sources('customers', 'orders', 'texts');

@@ -39,6 +39,7 @@ BEGIN
             HINT = 'For example {"seed": 42, "max_iterations": 50, "rfm_weight": 0.5}.';
     END IF;
     PERFORM custprofile.require_profiles();
+    PERFORM custprofile.require_analyst('segment_customers');
     -- two runs at once would interleave their writes to profiles.segment and segmentation: the
     -- second waits for the first
     PERFORM pg_advisory_xact_lock(hashtext('custprofile.segment_customers'));

@@ -88,6 +88,8 @@ extension_sql_file!(
     requires = ["classifiers_table", api::models::builtin_models]
 );
 
+// the levels of use granted with grant_usage
+extension_sql_file!("../sql/roles.sql", name = "roles");
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 /// Registers the settings; in the postmaster (shared_preload_libraries) also loads the encoder
