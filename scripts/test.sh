@@ -9,6 +9,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 bash scripts/setup.sh
+# every function has its description in the code, and sql/function_comments.sql is generated from it
+python3 scripts/function_comments.py --check
 PG_CONFIG="$(pg_config_path)"
 
 RUNAS=()

@@ -28,6 +28,7 @@ COMMENT ON TABLE custprofile.churn_model IS
 -- user state: pg_dump keeps the fitted weights
 SELECT pg_catalog.pg_extension_config_dump('custprofile.churn_model', '');
 
+-- The documented default weights (the top of this file), used while churn_model is empty.
 CREATE FUNCTION custprofile.default_churn_weights() RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT '{"bias": -3.0, "recency": 3.0, "sentiment_decline": 1.5, "complaints": 1.5,
@@ -40,6 +41,7 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_
     SELECT COALESCE((SELECT m.weights FROM custprofile.churn_model m), custprofile.default_churn_weights())
 $$;
 
+-- x limited to [0, 1].
 CREATE FUNCTION custprofile.clamp01(x float8) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT least(1.0, greatest(0.0, COALESCE(x, 0.0))) $$;
 

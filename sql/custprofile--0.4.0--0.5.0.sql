@@ -1883,3 +1883,234 @@ BEGIN
     END IF;
 END $$;
 REVOKE EXECUTE ON FUNCTION custprofile.grant_usage(name, text), custprofile.revoke_usage(name) FROM PUBLIC;
+
+-- Self-describing: a comment on every view column and table (the function comments come from
+-- sql/function_comments.sql, run after this script's objects exist)
+COMMENT ON TABLE custprofile.refresh_queue IS
+    'Customers waiting for refresh_profiles to rebuild their profile (work in progress; not dumped).';
+COMMENT ON COLUMN custprofile.customer_profiles.customer_key IS 'The customer''s key as text (as in profiles.customer_key).';
+COMMENT ON COLUMN custprofile.customer_profiles.text_count IS 'Texts the customer wrote (texts.texts).';
+COMMENT ON COLUMN custprofile.customer_profiles.mean_sentiment IS 'Mean sentiment of their texts, -1 to 1.';
+COMMENT ON COLUMN custprofile.customer_profiles.negative_share IS 'Share of their texts scored negative.';
+COMMENT ON COLUMN custprofile.customer_profiles.sentiment_trend IS 'Sentiment change per month, shrunk by its uncertainty (0 without a trend).';
+COMMENT ON COLUMN custprofile.customer_profiles.mean_rating IS 'Mean of their ratings.';
+COMMENT ON COLUMN custprofile.customer_profiles.main_topic IS 'The topic they write about most (custprofile.topics).';
+COMMENT ON COLUMN custprofile.customer_profiles.main_need IS 'The topic they ask or complain about most (texts.needs).';
+COMMENT ON COLUMN custprofile.customer_profiles.order_count IS 'Orders placed.';
+COMMENT ON COLUMN custprofile.customer_profiles.total_spend IS 'Sum of their order amounts.';
+COMMENT ON COLUMN custprofile.customer_profiles.recency_score IS 'RFM recency score, 1 to 5 (5 = most recent), as of custprofile.as_of.';
+COMMENT ON COLUMN custprofile.customer_profiles.frequency_score IS 'RFM frequency score, 1 to 5.';
+COMMENT ON COLUMN custprofile.customer_profiles.monetary_score IS 'RFM monetary score, 1 to 5.';
+COMMENT ON COLUMN custprofile.customer_profiles.favourite_category IS 'The category they ordered most.';
+COMMENT ON COLUMN custprofile.customer_profiles.churn_risk IS 'Churn risk in [0, 1] at the time the profile was judged.';
+COMMENT ON COLUMN custprofile.customer_profiles.segment IS 'Segment of the last segment_customers run (NULL before one).';
+COMMENT ON COLUMN custprofile.customer_profiles.last_activity IS 'Their latest order or text.';
+COMMENT ON COLUMN custprofile.customer_profiles.profile_time IS 'When the profile was built.';
+COMMENT ON COLUMN custprofile.customer_profiles.customer_uuid IS 'The key as uuid when the customers key is a uuid, else NULL.';
+COMMENT ON COLUMN custprofile.customer_profiles.customer_bigint IS 'The key as bigint when the customers key is an integer, else NULL.';
+COMMENT ON COLUMN custprofile.customer_profiles.question_share IS 'Share of their texts that are questions (NULL without an intent head).';
+COMMENT ON COLUMN custprofile.customer_profiles.complaint_share IS 'Share of their texts that are complaints (NULL without an intent head).';
+COMMENT ON COLUMN custprofile.models.name IS 'The model''s name (an encoder, a built-in head or a trained classifier).';
+COMMENT ON COLUMN custprofile.models.task IS 'embedding, sentiment, intent or classification.';
+COMMENT ON COLUMN custprofile.models.encoder IS 'The encoder it belongs to.';
+COMMENT ON COLUMN custprofile.models.dimensions IS 'Output size: vector dimensions or number of classes.';
+COMMENT ON COLUMN custprofile.models.languages IS 'Languages it was made for (encoders).';
+COMMENT ON COLUMN custprofile.models.description IS 'What it is and where it comes from.';
+COMMENT ON COLUMN custprofile.models.files IS 'Its files (or custprofile.classifiers for trained ones).';
+COMMENT ON COLUMN custprofile.models.sha256 IS 'The sha256 of each file: the model by content.';
+COMMENT ON COLUMN custprofile.models.installed IS 'Whether its files are present and readable.';
+COMMENT ON COLUMN custprofile.models.active IS 'Whether it belongs to the encoder custprofile.encoder names.';
+COMMENT ON COLUMN custprofile.models.loaded IS 'Whether this backend has it in memory.';
+COMMENT ON COLUMN custprofile.models.memory_bytes IS 'Resident memory loading the encoder added to this backend.';
+COMMENT ON COLUMN custprofile.segments.segment IS 'Segment number.';
+COMMENT ON COLUMN custprofile.segments.name IS 'A name for what sets it apart (in custprofile.label_language).';
+COMMENT ON COLUMN custprofile.segments.customers IS 'Customers in it.';
+COMMENT ON COLUMN custprofile.segments.mean_sentiment IS 'Mean sentiment of its customers.';
+COMMENT ON COLUMN custprofile.segments.mean_spend IS 'Mean total spend of its customers.';
+COMMENT ON COLUMN custprofile.segments.top_categories IS 'Its most ordered categories.';
+COMMENT ON COLUMN custprofile.segments.top_topics IS 'Topics its customers write about most.';
+COMMENT ON COLUMN custprofile.segments.keywords IS 'Keywords of the recent texts of its customers.';
+COMMENT ON COLUMN custprofile.segments.name_evidence IS 'The traits behind the name, with their values against the other segments.';
+COMMENT ON COLUMN custprofile.segments.complaint_share IS 'Share of its customers texts that are complaints.';
+COMMENT ON COLUMN custprofile.sources.kind IS 'customers, orders, texts, items or answers.';
+COMMENT ON COLUMN custprofile.sources.relation IS 'The registered relation (its name at registration when it is gone).';
+COMMENT ON COLUMN custprofile.sources.columns IS 'Which column plays which role.';
+COMMENT ON COLUMN custprofile.sources.relation_exists IS 'Whether the relation still exists.';
+COMMENT ON COLUMN custprofile.sources.registered_at IS 'When it was registered.';
+COMMENT ON COLUMN custprofile.sources.registered_by IS 'The role that registered it: sources are read as this role.';
+COMMENT ON COLUMN custprofile.text_insights.source IS 'The text source (relation) the row comes from.';
+COMMENT ON COLUMN custprofile.text_insights.customer_key IS 'The customer''s key as text.';
+COMMENT ON COLUMN custprofile.text_insights.written_at IS 'When it was written.';
+COMMENT ON COLUMN custprofile.text_insights.rating IS 'Its rating, when the source has one.';
+COMMENT ON COLUMN custprofile.text_insights.body IS 'The text (PII-masked when custprofile.mask_pii is on).';
+COMMENT ON COLUMN custprofile.text_insights.sentiment_label IS 'negative, neutral or positive.';
+COMMENT ON COLUMN custprofile.text_insights.sentiment IS 'Sentiment score, -1 to 1.';
+COMMENT ON COLUMN custprofile.text_insights.language IS 'Detected language (ISO 639-1), NULL when too short to tell.';
+COMMENT ON COLUMN custprofile.text_insights.customer_uuid IS 'The key as uuid when the customers key is a uuid, else NULL.';
+COMMENT ON COLUMN custprofile.text_insights.customer_bigint IS 'The key as bigint when the customers key is an integer, else NULL.';
+COMMENT ON COLUMN custprofile.text_insights.intent IS 'question, complaint, praise or other (NULL without an intent head).';
+
+-- BEGIN sql/function_comments.sql
+-- Generated by scripts/function_comments.py from the code's own descriptions (the `///` doc
+-- comment of each Rust function, the `--` lines above each SQL one): do not edit, rerun it.
+-- Every function of the extension without a COMMENT ON of its own gets its description; every
+-- overload of a name shares it, and the overloads of a name commented by hand share that comment.
+DO $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN
+        SELECT p.oid::regprocedure AS signature, p.prokind, d.description
+          FROM pg_catalog.pg_proc p
+          JOIN (VALUES
+    ('answers_fingerprint', 'Which answers'' vectors are stored (keys and text hashes, which include the model).'),
+    ('answers_sql', 'The answers source of sources as (key text, document text, answer text): the question (or topic) is what is embedded and matched.'),
+    ('as_of_setting', 'custprofile.as_of as set: latest_activity, now or an ISO timestamp (sql/clock.sql resolves it).'),
+    ('aspect_sentiment', 'For each aspect the text talks about, the sentiment of the sentences (clauses, cut at "but", "however", ";", "但是", "，" ...) that concern it: {"delivery": {"label": "negative", "score": -0.93, "sentences": 1}}.'),
+    ('build_profiles', 'Profiles of the given customers (keys as text), built set-wise.'),
+    ('builtin_models', 'Every installed encoder (a folder with a manifest under custprofile.model_dir) and the built-in sentiment and intent heads of each that has them.'),
+    ('calibrate_replies', 'Stores the calibration of the answers'' vectors now stored (refresh_catalogues calls it).'),
+    ('catalogue_hash', 'The hash that says whether a stored embedding still fits its text and the model.'),
+    ('catalogue_rows_sql', 'The rows of a catalogue: items_sql(sources) or answers_sql(sources).'),
+    ('catalogue_similarity_sql', 'The rows of a catalogue (''items'' or ''answers'') with the relatedness of their text to a query vector (vector_sql: a parameter such as ''$1'', or any expression; relatedness is the cosine on the current encoder''s common scale, so thresholds mean the same for every encoder), as a column similarity:...'),
+    ('check_batch_size', 'Raises ERROR 22023 unless batch_size is at least 1.'),
+    ('check_customer_keys', 'Raises ERROR 22P02 naming the first key that is not a value of the customers key''s type, so that a mistyped key (''not-a-uuid'') gets one clear line instead of a failed cast inside a query of the extension''s.'),
+    ('check_k', 'Raises ERROR 22023 unless 1 <= k <= maximum.'),
+    ('check_registrar', 'The trust rule of the registry''s writers below, which run as the extension''s owner and so cannot see their caller: the role they are told the caller is (claimed) is believed only if the session''s user may act as it, and it may call the entry point (register_source or unregister_source, whose...'),
+    ('check_registration', 'Checks one registration against the catalogue as it is now: the relation exists, each named column exists with a usable type, customer keys compare with the customers key.'),
+    ('check_usage_arguments', 'Raises 22023 for an unknown level and 42704 for an unknown role.'),
+    ('checked_source', 'The entry of kind in a checked_sources description (an object; for texts, an array; NULL for orders when none is registered).'),
+    ('checked_sources', 'The registered sources one statement reads, checked once and handed to the query builders below (instead of each builder reading and checking the registry again).'),
+    ('churn_assessment', 'Risk, factors and each factor''s contribution (weight * factor) for a profile document.'),
+    ('churn_factors', 'The five factors of a profile document as of a moment (see the top of this file).'),
+    ('churn_weights', 'The weights in use: the trained ones when there are, else the defaults.'),
+    ('clamp01', 'x limited to [0, 1].'),
+    ('classify', 'The most likely of the labels (its name, without the description).'),
+    ('classify_multi', 'Every label that applies to the text, with the probability that it does ({"price": 0.65, "delivery": 0.32}).'),
+    ('classify_scores', 'A probability per label (names without descriptions), summing to 1.'),
+    ('clean_text', 'HTML tags and entities removed, URLs replaced by [URL], repeated punctuation tamed, control characters dropped, whitespace collapsed, Unicode NFKC.'),
+    ('column_type', 'The type of a live column, or NULL when the relation or the column is gone.'),
+    ('cosine_similarity', 'Cosine similarity of two vectors of equal length.'),
+    ('customer_key_type', 'The type of the registered customers key column (NULL without a customers source): the views show the key in it beside the text form.'),
+    ('customer_similarity', 'How alike two customers are, in [-1, 1]: 0.7 × the relatedness of their interest vectors (their cosine on the current encoder''s common scale) + 0.3 × the cosine of their orders by category; when one part is missing on either side, the other part alone; NULL when both are.'),
+    ('customers_sql', 'The customers source of sources as (customer_key, attributes jsonb).'),
+    ('default_churn_weights', 'The documented default weights (the top of this file), used while churn_model is empty.'),
+    ('detect_language', 'The ISO 639-1 code of the language a text is written in ("zh", "en", "ja"), or NULL when it is too short to tell: fewer than three letters, or no letters at all (emoji, digits, punctuation).'),
+    ('detect_language_scores', 'detect_language with the detector''s working: {"language", "script", "confidence" (0 to 1), "reliable", "scores" (up to five candidate languages, best first)}.'),
+    ('drop_registration', 'The registry''s only deleter; SECURITY DEFINER with the same trust rule as store_registration.'),
+    ('embed_text', 'The sentence embedding of the chosen encoder (custprofile.encoder): mean pooling over the attention mask, L2-normalised, with the encoder''s input prefix.'),
+    ('embed_texts', 'One embedding per array element, in input order (NULL elements give NULL rows), computed in length-sorted batches of custprofile.batch_size.'),
+    ('embedding_avg_accum', 'Transition function: adds one embedding; NULL embeddings are skipped.'),
+    ('embedding_avg_combine', 'Combine function: adds two partial states.'),
+    ('embedding_avg_final', 'Final function: the mean, L2-normalised; NULL for no rows or a zero mean.'),
+    ('enter_source_reader', 'Switches to the sources'' reader role for one read and returns the role to switch back to with leave_source_reader (NULL: nothing to undo).'),
+    ('finish_run', 'Ends a run: succeeded, or failed with error_code.'),
+    ('fit_logistic', 'Logistic regression of labels on features (row-major, names.len() values per row): {"weights": {"bias": b, name: w, ...}, "metrics": {...}} such that P(true) = 1 / (1 + exp(-(b + sum w * x))).'),
+    ('group_keywords', 'Up to k phrases that best represent a group of texts (a segment''s reviews, say): candidates from all of them, ranked by similarity to centre (the group''s mean interest vector, for example) or, when it is NULL, to the mean of the texts'' embeddings, with diversity.'),
+    ('in_transaction_block', 'Whether the caller is inside BEGIN ... COMMIT, where a procedure that commits cannot run: refresh_profiles says so with a HINT instead of PostgreSQL''s bare "invalid transaction termination" after its first batch.'),
+    ('intent', 'question, complaint, praise or other (a request, a statement); a blank text is other.'),
+    ('intent_detail', 'Label, the four probabilities and the model that produced them.'),
+    ('is_copy', 'A COPY into an unedited list is a restore of a dumped one: its first row makes the defaults give way to the dumped list (pg_dump writes a COPY, with no rows, for an unedited list too, so this waits for a row).'),
+    ('is_source_role', 'A role fit to register the sources that analysts read as: not a superuser, no role creation, and none of the admin level''s privileges (registering is allowed: it is how it registers).'),
+    ('items_sql', 'The items source of sources (checked_sources) as (key text, document text, title text, category text, price numeric): the document is what is embedded, "title.'),
+    ('judgement_time', 'The moment for a given latest activity (NULL: none, then now).'),
+    ('key_as_bigint', 'The same for integer keys: as bigint when the key type is an integer type, else NULL.'),
+    ('key_as_uuid', 'A key (as text) in the customers key column''s type, for the views: as uuid when that type is uuid, as bigint when it is an integer type, else NULL.'),
+    ('key_type', 'The type customer keys are cast to in every query: the customers key''s, so that every source compares with it (and indexes on it are used when the types are the same).'),
+    ('keywords', 'Up to k phrases (one to three words, lowercase) that best represent the text: candidates without stop words, ranked by similarity to the whole text with diversity (maximal marginal relevance).'),
+    ('kmeans_segments', 'k-means (k-means++ start, fixed seed) over every stored profile.'),
+    ('label_language', 'The language of the labels the extension writes (custprofile.label_language): ''en'' or ''zh''.'),
+    ('latest_activity', 'The latest order or text of a customer in the customers source, over the registered sources (checked_sources(''customers'', ''orders'', ''texts'')); NULL without any.'),
+    ('leave_source_reader', 'Switches back to the role enter_source_reader returned.'),
+    ('mask_pii', 'E-mail addresses, phone numbers, payment cards (Luhn-checked), IBANs (mod 97), IP addresses and national ID numbers (US SSN, Chinese resident ID with its check digit) replaced by [EMAIL], [PHONE], [CARD], [IBAN], [IP], [NATIONAL_ID].'),
+    ('measure_reply_thresholds', 'Scores every calibration message against every article.'),
+    ('model_version', 'What produced a profile: the extension''s version, the encoder (by name and by content) and its sentiment and intent heads.'),
+    ('orders_or_none_sql', 'orders_sql(sources), or the same shape with no rows when no orders source is registered.'),
+    ('orders_sql', 'The orders source of sources as (customer_key, ordered_at, amount, item, category); NULL when none is registered.'),
+    ('pii_masking', 'Whether custprofile.mask_pii is on.'),
+    ('predict', 'The most probable class.'),
+    ('predict_multi', 'Every label of a multi-label classifier (trained on text[] labels) that applies to the text, with its probability; {} when none reaches the threshold.'),
+    ('predict_scores', 'Probability of each class (summing to 1; for a multi-label classifier, each label''s own).'),
+    ('profile_agg_accum', 'Transition function of profile_agg: adds one text (and its rating and time, in the longer forms).'),
+    ('profile_agg_combine', 'Merges two partial states (parallel workers, partitions).'),
+    ('profile_agg_deserialize', 'Reads a summary written by profile_agg_serialize, in the leader of a parallel plan.'),
+    ('profile_agg_final', 'The text part of a profile; NULL when the aggregate saw no rows.'),
+    ('profile_agg_serialize', 'Scores what is pending, then writes the summary for the leader of a parallel plan.'),
+    ('profile_document', 'The document of one customer, without its churn section (with_churn adds it).'),
+    ('profile_document_version', 'The version of the document''s shape this installation writes (its "version" field).'),
+    ('profiles_sql', 'The one query build_profiles runs, as text: every source read once for all the customers in $1 (keys as text), texts scored in batches by profile_agg, the document written by sql/profile_document.sql.'),
+    ('purchases_section', 'The purchases section from a customer''s order statistics (NULL counts as no orders).'),
+    ('queue_stale_profiles', 'Step 1: embeds new and changed items and answers, queues the customers whose rows changed since their profile was built (all with full_rebuild), drops profiles of customers that are gone.'),
+    ('quintile_score', 'A score from 1 to 5: how many breakpoints the value exceeds (reversed when lower is better).'),
+    ('raise_again', 'Raises a caught ERROR again, as GET STACKED DIAGNOSTICS gave it: {SQLSTATE, message, detail, hint} (an empty detail or hint is left out rather than shown as an empty line).'),
+    ('rebuild_queued_profiles', 'Step 2, as often as it returns a number: claims up to batch_size queued customers that no concurrent refresh holds (SKIP LOCKED), builds their profiles as of one moment with one yardstick, stores them and empties their entries.'),
+    ('record_run', 'A run of a function, written when it succeeded (in the caller''s transaction).'),
+    ('refresh_progress', 'The progress NOTICE of a refresh after each batch, when there is more than one batch.'),
+    ('registered', 'The registration of a kind, checked; raises the ERROR that names the missing register_source call when there is none.'),
+    ('relatedness', 'The cosine of two vectors of the current encoder on the one similarity scale that recommend, suggest_replies and similar_customers rank and threshold by (the encoder manifest''s relatedness; all-MiniLM-L6-v2''s cosine as it is).'),
+    ('reply_calibration_messages', 'Messages that no shop''s help desk answers, in English and Chinese: what the knowledge base''s articles score against text that is not about them.'),
+    ('report_progress', 'A progress NOTICE of a long operation when custprofile.progress_interval has passed since last_report (0: at every step), the time so far in its DETAIL; returns the time of the last report.'),
+    ('require_analyst', 'The analyst level''s write access, checked before a refresh or segmentation starts, so that a role without it gets one ERROR naming the grant instead of a failure halfway.'),
+    ('require_one_vector_space', 'The same for every stored profile at once (k-means over the whole base).'),
+    ('require_profiles', 'Raises the ERROR that tells the user to build profiles first.'),
+    ('require_vector_space', 'Raises the ERROR that tells the user to rebuild the profiles when the customer''s stored interest vector is in another encoder''s vector space than custprofile.encoder''s (after the setting changed, until refresh_profiles has rebuilt it).'),
+    ('rescore_churn', 'Recomputes the churn section of every stored profile with the weights in use, as of the moment it was judged at (no model is run).'),
+    ('reset_churn_model', 'Back to the default weights, in the stored profiles too.'),
+    ('rfm_section', 'The RFM scores of one customer against the breakpoints of rfm_breakpoints().'),
+    ('role_sql', 'The expression for an optional role of a registration: alias.column::type, or a typed NULL when the role is not registered.'),
+    ('rounded', 'Each element rounded to digits decimals, as a JSON array.'),
+    ('runs_kept', 'Runs older than this are removed when a new one starts.'),
+    ('scored_texts', 'Every registered text with its sentiment, intent and language, scored now: the rows of text_insights.'),
+    ('segment_keyword_texts', 'At most this many recent texts per segment feed its keywords.'),
+    ('segment_names', 'Names for the segments of one segmentation, each for what sets it apart from the others (src/segments/naming.rs), with the evidence behind it: {"1": {"name": ..., "evidence": [...]}, ...}.'),
+    ('sentiment', 'Sentiment score in [-1, 1], negative to positive.'),
+    ('sentiment_detail', 'Label, score, the three probabilities and the model that produced them.'),
+    ('sentiment_label', 'negative, neutral or positive.'),
+    ('source_fingerprints', 'A fingerprint of each customer''s rows in every source (order-independent sums of row hashes), of the model and of the topics: when it differs from the stored one, the profile is stale.'),
+    ('source_reader', 'The role the registered sources are read as: the one that registered them (NULL when nothing is registered).'),
+    ('source_relation', 'A source''s relation, as a name to put in a query (from its oid, not from text).'),
+    ('source_roles', 'The roles each kind knows: name, required, and the type categories it accepts (pg_type.typcategory: N numeric, S string, U user-defined such as uuid, D date/time; NULL accepts any type).'),
+    ('sources_as_of', 'The moment a build over sources is judged at: the sources are read for their latest activity only when custprofile.as_of is latest_activity.'),
+    ('split_sentences', 'The sentences of a text, in order, as the sentence-level scorers see them.'),
+    ('split_words', 'The words of a text in order, as keywords and aspects see them: Chinese segmented by jieba, other scripts split at spaces and punctuation.'),
+    ('start_run', 'Starts a run: marks runs of ended backends failed, drops old ones, inserts this one as running.'),
+    ('store_registration', 'The only writer of the registry (nobody else may write it): records registrant as the role every read of the relation runs as.'),
+    ('stored_churn', 'The churn section of a stored profile recomputed as of a moment, with the rhythm it stored.'),
+    ('text_features', 'The pooled features a head is trained on, for precomputing them in a table.'),
+    ('text_signals', 'What the text_insights view shows of one text, from one encoder pass: sentiment label and score, and the intent (NULL where the encoder has no intent head).'),
+    ('texts_interest_vector', 'The texts section''s interest vector as real[]; empty without one (no texts, or only NULL and blank ones: the section then says "interest_vector": null).'),
+    ('texts_sql', 'One query over every registered text source of sources (checked_sources), with the columns (source text, customer_key <key type>, body text, rating real, written_at timestamptz, item text).'),
+    ('topic_label', 'A topic''s name in the label language: the default topics (sql/topics.sql) have Chinese names; any other name is the user''s own and stays as it is.'),
+    ('topics_before_change', 'The trigger function of both triggers below.'),
+    ('train_classifier', 'Trains a classifier head and stores it under name, replacing one of the same name in the same transaction.'),
+    ('unregister_source', 'Removes a registration; the relation may already be dropped, so it is named as text.'),
+    ('usage_grants', 'The privileges of a level and of the levels below it, as GRANT clauses.'),
+    ('vector_space', 'The vector space of the chosen encoder (Manifest::identity): stored interest vectors carry it, and only vectors of the same space are compared.'),
+    ('warmup', 'Loads the encoder and its sentiment and intent heads (where it has them) now, so that the first real call does not pay for it; returns the milliseconds it took (0 when already loaded).'),
+    ('with_churn', 'The document with its churn section set (or replaced).')
+          ) d(name, description) ON d.name = p.proname
+         WHERE p.pronamespace = 'custprofile'::regnamespace
+           AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL
+    LOOP
+        EXECUTE format('COMMENT ON %s %s IS %L',
+                       CASE f.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+                       f.signature, f.description);
+    END LOOP;
+    -- overloads of a name commented by hand (COMMENT ON in sql/*.sql) share its comment
+    FOR f IN
+        SELECT p.oid::regprocedure AS signature, p.prokind,
+               (SELECT pg_catalog.obj_description(o.oid, 'pg_proc') FROM pg_catalog.pg_proc o
+                 WHERE o.pronamespace = p.pronamespace AND o.proname = p.proname
+                   AND pg_catalog.obj_description(o.oid, 'pg_proc') IS NOT NULL
+                 ORDER BY o.oid LIMIT 1) AS description
+          FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace = 'custprofile'::regnamespace
+           AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL
+    LOOP
+        CONTINUE WHEN f.description IS NULL;
+        EXECUTE format('COMMENT ON %s %s IS %L',
+                       CASE f.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+                       f.signature, f.description);
+    END LOOP;
+END $$;
+-- END sql/function_comments.sql

@@ -23,6 +23,7 @@
 -- profile_document_version(), and profile_row() reads every version it knows (a stored
 -- document without "version" is version 1).
 
+-- The version of the document's shape this installation writes (its "version" field).
 CREATE FUNCTION custprofile.profile_document_version() RETURNS int
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT 2 $$;
 

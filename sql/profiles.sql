@@ -259,6 +259,8 @@ CREATE TABLE custprofile.refresh_queue (
     forced       boolean NOT NULL DEFAULT false,
     queued_at    timestamptz NOT NULL DEFAULT now()
 );
+COMMENT ON TABLE custprofile.refresh_queue IS
+    'Customers waiting for refresh_profiles to rebuild their profile (work in progress; not dumped).';
 
 -- A fingerprint of each customer's rows in every source (order-independent sums of row
 -- hashes), of the model and of the topics: when it differs from the stored one, the profile is
@@ -536,10 +538,33 @@ SELECT p.customer_key,
   FROM custprofile.profiles p, (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.customer_profiles IS
     'One row per stored profile with its main fields as typed columns (for BI tools).';
+COMMENT ON COLUMN custprofile.customer_profiles.customer_key IS 'The customer''s key as text (as in profiles.customer_key).';
+COMMENT ON COLUMN custprofile.customer_profiles.text_count IS 'Texts the customer wrote (texts.texts).';
+COMMENT ON COLUMN custprofile.customer_profiles.mean_sentiment IS 'Mean sentiment of their texts, -1 to 1.';
+COMMENT ON COLUMN custprofile.customer_profiles.negative_share IS 'Share of their texts scored negative.';
+COMMENT ON COLUMN custprofile.customer_profiles.sentiment_trend IS 'Sentiment change per month, shrunk by its uncertainty (0 without a trend).';
+COMMENT ON COLUMN custprofile.customer_profiles.mean_rating IS 'Mean of their ratings.';
+COMMENT ON COLUMN custprofile.customer_profiles.main_topic IS 'The topic they write about most (custprofile.topics).';
+COMMENT ON COLUMN custprofile.customer_profiles.main_need IS 'The topic they ask or complain about most (texts.needs).';
+COMMENT ON COLUMN custprofile.customer_profiles.order_count IS 'Orders placed.';
+COMMENT ON COLUMN custprofile.customer_profiles.total_spend IS 'Sum of their order amounts.';
+COMMENT ON COLUMN custprofile.customer_profiles.recency_score IS 'RFM recency score, 1 to 5 (5 = most recent), as of custprofile.as_of.';
+COMMENT ON COLUMN custprofile.customer_profiles.frequency_score IS 'RFM frequency score, 1 to 5.';
+COMMENT ON COLUMN custprofile.customer_profiles.monetary_score IS 'RFM monetary score, 1 to 5.';
+COMMENT ON COLUMN custprofile.customer_profiles.favourite_category IS 'The category they ordered most.';
+COMMENT ON COLUMN custprofile.customer_profiles.churn_risk IS 'Churn risk in [0, 1] at the time the profile was judged.';
+COMMENT ON COLUMN custprofile.customer_profiles.segment IS 'Segment of the last segment_customers run (NULL before one).';
+COMMENT ON COLUMN custprofile.customer_profiles.last_activity IS 'Their latest order or text.';
+COMMENT ON COLUMN custprofile.customer_profiles.profile_time IS 'When the profile was built.';
+COMMENT ON COLUMN custprofile.customer_profiles.customer_uuid IS 'The key as uuid when the customers key is a uuid, else NULL.';
+COMMENT ON COLUMN custprofile.customer_profiles.customer_bigint IS 'The key as bigint when the customers key is an integer, else NULL.';
+COMMENT ON COLUMN custprofile.customer_profiles.question_share IS 'Share of their texts that are questions (NULL without an intent head).';
+COMMENT ON COLUMN custprofile.customer_profiles.complaint_share IS 'Share of their texts that are complaints (NULL without an intent head).';
 
 -- One row per registered text with its sentiment and intent, scored when read (bodies PII-masked when
 -- custprofile.mask_pii is on): for dashboards over large tables, materialise it
 -- (CREATE MATERIALIZED VIEW ... AS SELECT * FROM custprofile.text_insights).
+
 -- Whether custprofile.mask_pii is on. The setting exists once the library is loaded, which a
 -- new session has not necessarily done yet: model_version() loads it.
 CREATE FUNCTION custprofile.pii_masking() RETURNS boolean
@@ -549,6 +574,7 @@ BEGIN
     RETURN current_setting('custprofile.mask_pii')::boolean;
 END $$;
 
+-- Every registered text with its sentiment, intent and language, scored now: the rows of text_insights.
 CREATE FUNCTION custprofile.scored_texts()
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
                sentiment_label text, sentiment real, intent text)
@@ -580,6 +606,17 @@ SELECT r.source, r.customer_key, r.written_at, r.rating, r.body, r.sentiment_lab
   FROM custprofile.scored_texts() r, (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.text_insights IS
     'Every registered text with its sentiment label and score, its intent and its language (scored when read).';
+COMMENT ON COLUMN custprofile.text_insights.source IS 'The text source (relation) the row comes from.';
+COMMENT ON COLUMN custprofile.text_insights.customer_key IS 'The customer''s key as text.';
+COMMENT ON COLUMN custprofile.text_insights.written_at IS 'When it was written.';
+COMMENT ON COLUMN custprofile.text_insights.rating IS 'Its rating, when the source has one.';
+COMMENT ON COLUMN custprofile.text_insights.body IS 'The text (PII-masked when custprofile.mask_pii is on).';
+COMMENT ON COLUMN custprofile.text_insights.sentiment_label IS 'negative, neutral or positive.';
+COMMENT ON COLUMN custprofile.text_insights.sentiment IS 'Sentiment score, -1 to 1.';
+COMMENT ON COLUMN custprofile.text_insights.language IS 'Detected language (ISO 639-1), NULL when too short to tell.';
+COMMENT ON COLUMN custprofile.text_insights.customer_uuid IS 'The key as uuid when the customers key is a uuid, else NULL.';
+COMMENT ON COLUMN custprofile.text_insights.customer_bigint IS 'The key as bigint when the customers key is an integer, else NULL.';
+COMMENT ON COLUMN custprofile.text_insights.intent IS 'question, complaint, praise or other (NULL without an intent head).';
 
 -- Data checks over the registered sources: a registration that no longer matches the
 -- catalogue, rows whose customer is not in the customers source (never merged into a profile),

@@ -15,6 +15,7 @@
 -- intent ...), training and using classifiers (their own, by row-level security) and reading
 -- the models, sources, topics, churn weights and run history.
 
+-- The privileges of a level and of the levels below it, as GRANT clauses.
 CREATE FUNCTION custprofile.usage_grants(level text)
 RETURNS TABLE (privileges text, objects text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
@@ -33,6 +34,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
      WHERE g.rank <= array_position(ARRAY['reader', 'analyst', 'admin'], level)
 $$;
 
+-- Raises 22023 for an unknown level and 42704 for an unknown role.
 CREATE FUNCTION custprofile.check_usage_arguments(role name, level text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN

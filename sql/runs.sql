@@ -35,7 +35,8 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.runs_run_id_seq', '');
 CREATE FUNCTION custprofile.runs_kept() RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT interval '90 days' $$;
 
--- The writers of the history. SECURITY DEFINER, so that every role that may run an operation
+-- Starts a run: marks runs of ended backends failed, drops old ones, inserts this one as running.
+-- The writers of the history are SECURITY DEFINER, so that every role that may run an operation
 -- can record it without write access to the table; the caller's role is passed in.
 CREATE FUNCTION custprofile.start_run(operation text, caller name) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
@@ -52,6 +53,7 @@ BEGIN
     RETURN id;
 END $$;
 
+-- Ends a run: succeeded, or failed with error_code.
 CREATE FUNCTION custprofile.finish_run(run bigint, rows bigint, detail jsonb, error_code text DEFAULT NULL) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
     UPDATE custprofile.runs r

@@ -152,3 +152,13 @@ SELECT s.segment,
  ORDER BY s.segment;
 COMMENT ON VIEW custprofile.segments IS
     'Each segment of the last segment_customers run: size, mean sentiment and spend, top categories, topics, keywords, its share of complaints, and a name for what sets it apart with the evidence behind it.';
+COMMENT ON COLUMN custprofile.segments.segment IS 'Segment number.';
+COMMENT ON COLUMN custprofile.segments.name IS 'A name for what sets it apart (in custprofile.label_language).';
+COMMENT ON COLUMN custprofile.segments.customers IS 'Customers in it.';
+COMMENT ON COLUMN custprofile.segments.mean_sentiment IS 'Mean sentiment of its customers.';
+COMMENT ON COLUMN custprofile.segments.mean_spend IS 'Mean total spend of its customers.';
+COMMENT ON COLUMN custprofile.segments.top_categories IS 'Its most ordered categories.';
+COMMENT ON COLUMN custprofile.segments.top_topics IS 'Topics its customers write about most.';
+COMMENT ON COLUMN custprofile.segments.keywords IS 'Keywords of the recent texts of its customers.';
+COMMENT ON COLUMN custprofile.segments.name_evidence IS 'The traits behind the name, with their values against the other segments.';
+COMMENT ON COLUMN custprofile.segments.complaint_share IS 'Share of its customers texts that are complaints.';

@@ -359,6 +359,7 @@ BEGIN
     RETURN previous;
 END $$;
 
+-- Switches back to the role enter_source_reader returned.
 CREATE FUNCTION custprofile.leave_source_reader(previous text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -378,6 +379,12 @@ SELECT s.kind,
   LEFT JOIN pg_catalog.pg_class c ON c.oid = s.relid
  ORDER BY array_position(ARRAY['customers', 'orders', 'texts', 'items', 'answers'], s.kind), 2;
 COMMENT ON VIEW custprofile.sources IS 'The registered sources: kind, relation, columns by role.';
+COMMENT ON COLUMN custprofile.sources.kind IS 'customers, orders, texts, items or answers.';
+COMMENT ON COLUMN custprofile.sources.relation IS 'The registered relation (its name at registration when it is gone).';
+COMMENT ON COLUMN custprofile.sources.columns IS 'Which column plays which role.';
+COMMENT ON COLUMN custprofile.sources.relation_exists IS 'Whether the relation still exists.';
+COMMENT ON COLUMN custprofile.sources.registered_at IS 'When it was registered.';
+COMMENT ON COLUMN custprofile.sources.registered_by IS 'The role that registered it: sources are read as this role.';
 
 -- The registered sources one statement reads, checked once and handed to the query builders
 -- below (instead of each builder reading and checking the registry again). `kinds` are the
@@ -454,6 +461,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN key_type OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype
                 THEN customer_key::pg_catalog.uuid END
 $$;
+-- The same for integer keys: as bigint when the key type is an integer type, else NULL.
 CREATE FUNCTION custprofile.key_as_bigint(customer_key text, key_type regtype) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN key_type OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int8', 'pg_catalog.int4', 'pg_catalog.int2']::pg_catalog.regtype[])

@@ -35,10 +35,12 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.topics',
 -- A COPY into an unedited list is a restore of a dumped one: its first row makes the defaults
 -- give way to the dumped list (pg_dump writes a COPY, with no rows, for an unedited list too, so
 -- this waits for a row). Any other change takes the list over as it is.
+-- Whether the statement running is a COPY.
 CREATE FUNCTION custprofile.is_copy() RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT current_query() ~* '^\s*(--[^\n]*\n\s*)*COPY\s'
 $$;
+-- The trigger function of both triggers below.
 CREATE FUNCTION custprofile.topics_before_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN

@@ -90,7 +90,16 @@ extension_sql_file!(
 
 // the levels of use granted with grant_usage
 extension_sql_file!("../sql/roles.sql", name = "roles");
-extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
+extension_sql_file!(
+    "../sql/privileges.sql",
+    name = "privileges",
+    requires = [
+        "classifiers_table", "aggregates", "sources", "topics", "clock", "profile_document", "churn", "profiles",
+        "catalogues", "labels", "segments", "recommendations", "replies", "models_view", "runs", "roles"
+    ]
+);
+// last: a comment on every function, from the code's own descriptions (scripts/function_comments.py)
+extension_sql_file!("../sql/function_comments.sql", name = "function_comments", finalize);
 
 /// Registers the settings; in the postmaster (shared_preload_libraries) also loads the encoder
 /// once for every backend to share (src/preload.rs). Otherwise models load lazily in each backend.

@@ -102,6 +102,7 @@ fn accumulate(
     state
 }
 
+/// Transition function of profile_agg: adds one text (and its rating and time, in the longer forms).
 #[pg_extern(name = "profile_agg_accum", parallel_safe, cost = 5000)]
 fn profile_agg_accum_1(state: Internal, body: Option<&str>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     accumulate(state, body, None, None, fcinfo)
@@ -151,6 +152,7 @@ fn profile_agg_serialize(mut state: Internal) -> Vec<u8> {
     serde_json::to_vec(&s.summary).expect("a summary serialises")
 }
 
+/// Reads a summary written by profile_agg_serialize, in the leader of a parallel plan.
 #[pg_extern(strict, parallel_safe)]
 fn profile_agg_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
     let summary: TextSummary = serde_json::from_slice(bytes)

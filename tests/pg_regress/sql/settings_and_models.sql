@@ -48,3 +48,27 @@ SELECT custprofile.model_version() ->> 'manifest_identity'
        = 'multilingual-e5-small@' || left(encode(sha256(pg_read_binary_file(
            (SELECT setting FROM pg_config WHERE name = 'SHAREDIR') || '/extension/custprofile/models/multilingual-e5-small/manifest.json')), 'hex'), 16)
        AS manifest_by_content;
+
+-- self-describing: every function, aggregate, procedure, table, view and view column of the
+-- extension has a comment (\df+, \d+ and BI tools show them); the functions' come from the
+-- code's own descriptions (sql/function_comments.sql, scripts/function_comments.py)
+WITH members AS (
+  SELECT d.classid, d.objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+   WHERE e.extname = 'custprofile' AND d.deptype = 'e'
+)
+SELECT kind, name FROM (
+  SELECT 'function' AS kind, p.oid::regprocedure::text AS name
+    FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+   WHERE obj_description(p.oid, 'pg_proc') IS NULL
+  UNION ALL
+  SELECT 'relation', c.oid::regclass::text
+    FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid AND c.relkind IN ('r', 'v')
+   WHERE obj_description(c.oid, 'pg_class') IS NULL
+  UNION ALL
+  SELECT 'view column', c.oid::regclass::text || '.' || a.attname
+    FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid AND c.relkind = 'v'
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+   WHERE col_description(c.oid, a.attnum) IS NULL
+) undescribed ORDER BY kind, name;
+SELECT count(*) > 140 AS described_functions FROM pg_proc p
+ WHERE p.pronamespace = 'custprofile'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NOT NULL;
