@@ -77,6 +77,13 @@ else
   log "WARNING: tests/telemetry/no_telemetry.sh skipped: it traces the server's processes and needs root (CI runs it)"
 fi
 
+# the Debian package: built, installed with dpkg, every file owned and verified, a smoke test
+if [[ $EUID -eq 0 ]]; then
+  bash tests/package/install_package.sh
+else
+  log "WARNING: tests/package/install_package.sh skipped: dpkg -i needs root (CI runs it)"
+fi
+
 # profiles against their JSON Schema (the Debian python3-jsonschema, hence the system python)
 log "profile documents against schema/profile.schema.json"
 PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres /usr/bin/python3 tests/schema/check_profiles.py
