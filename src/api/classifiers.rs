@@ -21,7 +21,7 @@ use crate::runtime;
 fn train_classifier(name: &str, training_query: &str, options: default!(JsonArg, "'{}'")) -> JsonB {
     let options = options.value().or_raise();
     let mut progress = Progress::new("train_classifier");
-    let started = Spi::get_one::<TimestampWithTimeZone>("SELECT pg_catalog.clock_timestamp()").ok().flatten();
+    let started = read_one::<TimestampWithTimeZone>("SELECT pg_catalog.clock_timestamp()");
     let report = classifier::train_classifier(name, training_query, &options, |step| progress.step(step)).or_raise();
     record_run(started, &report);
     JsonB(report)
@@ -31,11 +31,9 @@ fn train_classifier(name: &str, training_query: &str, options: default!(JsonArg,
 /// validation accuracy; in the caller's transaction, so a failed training leaves no row. A
 /// database still at a version before the history (not yet updated) records nothing.
 fn record_run(started: Option<TimestampWithTimeZone>, report: &Value) {
-    let has_history = Spi::get_one::<bool>(
+    let has_history = read_one::<bool>(
         "SELECT pg_catalog.to_regprocedure('custprofile.record_run(text, timestamptz, bigint, jsonb, name)') IS NOT NULL",
     )
-    .map_err(Error::spi)
-    .or_raise()
     .unwrap_or(false);
     if !has_history {
         return;
@@ -51,6 +49,14 @@ fn record_run(started: Option<TimestampWithTimeZone>, report: &Value) {
     )
     .map_err(Error::spi)
     .or_raise();
+}
+
+/// One value of a read-only query (Spi::get_one would open a read-write connection, which a hot
+/// standby refuses with "cannot assign TransactionIds during recovery").
+fn read_one<T: FromDatum + IntoDatum>(query: &str) -> Option<T> {
+    Spi::connect(|client| client.select(query, Some(1), &[])?.first().get_one::<T>())
+        .map_err(Error::spi)
+        .or_raise()
 }
 
 /// The most probable class.
