@@ -260,7 +260,7 @@ def main():
     ap.add_argument("--plain-model", default="model.onnx", help="A's graph: a file of --model-dir or an absolute path")
     ap.add_argument("--skip-refresh", action="store_true")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds the measurements are split into")
-    ap.add_argument("--results", default="latest.json", help="file name under bench/results (the README's figures are latest.json)")
+    ap.add_argument("--results", default="latest.json", help="file name under bench/results (the figures of docs/benchmark.md are latest.json)")
     ap.add_argument("--memory-only", action="store_true",
                     help="only memory and first call, with and without the preload, into bench/results/memory.json")
     ap.add_argument("--refresh-only", action="store_true",
@@ -318,7 +318,7 @@ def main():
     # F: two workers do the work and the leader only gathers, two processes for two cores. With
     # the leader taking part, a grouped profile_agg runs no faster than serially: its plan sorts
     # by customer below the partial aggregate, and the leader's sort reads all of its input
-    # before the workers have started, so they get no rows (README, Parallel profile_agg).
+    # before the workers have started, so they get no rows (docs/benchmark.md).
     parallel = ("SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
                 " SET min_parallel_table_scan_size = 0; SET parallel_leader_participation = off;\n")
     share = [[t for i, t in enumerate(texts) if i % a.customers % a.rounds == r] for r in range(a.rounds)]

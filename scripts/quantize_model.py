@@ -15,10 +15,10 @@ arithmetic (MatMulInteger, u8 x s8: the VNNI instructions of the CPU):
 The word embedding table is stored as int8 with a scale per row. Products that share an input
 (query, key, value) share its quantisation, and each layer's attention core runs as one
 MultiHeadAttention kernel (ONNX Runtime's contrib op) instead of a dozen small ones: 25% more
-texts per second on one thread than the graph without these two (README, Set-up). The
+texts per second on one thread than the graph without these two (docs/operations.md, Set-up). The
 quantisation rounds by its cast to uint8 (no Round kernel), and the smoothing of the attention
 output projection is folded into the value projection (fold_context_smoothing): 2-10% more
-(README, Set-up); each feed-forward bias and GELU runs as one BiasGelu kernel (fuse_gelu): 8% more.
+(docs/operations.md, Set-up); each feed-forward bias and GELU runs as one BiasGelu kernel (fuse_gelu): 8% more.
 
     build MANIFEST SOURCE FACTORS OUT
         applies the committed smoothing factors; deterministic (the set-up checks the result's

@@ -1,9 +1,10 @@
-"""Re-runs the README's SQL examples and shows where their printed output no longer matches.
+"""Re-runs the SQL examples of README.md and docs/*.md and shows where their printed output no
+longer matches.
 
 Every ```sql block that is directly followed by a plain ``` block is an example with its output.
 Each runs in its own psql connection against the private cluster's database, after
 `scripts/demo.sh` (the examples use the demo shop). Prints a diff per example that changed;
-with --write, puts the new output into README.md (read the diff first: examples that depend on
+with --write, puts the new output into the files (read the diff first: examples that depend on
 the time of day or on earlier examples change too). Examples that print NOTICEs (timings) are
 left alone, and so are the source-registration examples: they show the three-source set-up a
 reader starts with, while the demo database has more sources registered by later sections.
@@ -16,8 +17,10 @@ import re
 import subprocess
 import sys
 
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
-EXAMPLE = re.compile(r"```sql\n(.*?)```\n```\n(.*?)```\n", re.S)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCUMENTS = ["README.md"] + sorted(os.path.join("docs", f) for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md"))
+# a block never spans a fence: a ```sql block without output is not an example
+EXAMPLE = re.compile(r"```sql\n((?:(?!```).)*?)```\n```\n((?:(?!```).)*?)```\n", re.S)
 # examples kept by hand (see above)
 KEPT = ("NOTICE:", "your_database", "register_source(", "custprofile.sources", "check_sources()")
 
@@ -37,9 +40,10 @@ def run(sql, printed):
     return out.stdout.rstrip("\n") + "\n", None
 
 
-def main():
-    write = "--write" in sys.argv[1:]
-    text = open(README).read()
+def rerun(name, write):
+    """The examples of one file: (changed, failed)."""
+    path = os.path.join(ROOT, name)
+    text = open(path).read()
     changed, failed, pieces, last = 0, 0, [], 0
     for m in EXAMPLE.finditer(text):
         sql, printed = m.group(1), m.group(2)
@@ -49,22 +53,32 @@ def main():
             pieces.append(printed)
             continue
         new, error = run(sql, printed)
+        line = text.count(chr(10), 0, m.start()) + 1
         if error is not None:
             failed += 1
-            print(f"--- README.md line {text.count(chr(10), 0, m.start()) + 1}: the example fails: {error}\n")
+            print(f"--- {name} line {line}: the example fails: {error}\n")
             pieces.append(printed)
             continue
         if new != printed:
             changed += 1
-            print(f"--- README.md line {text.count(chr(10), 0, m.start()) + 1}")
+            print(f"--- {name} line {line}")
             sys.stdout.writelines(difflib.unified_diff(printed.splitlines(True), new.splitlines(True), n=0))
             print()
         pieces.append(new)
     pieces.append(text[last:])
-    print(f"{changed} examples changed, {failed} failed to run")
     if write and changed:
-        open(README, "w").write("".join(pieces))
-        print("README.md updated")
+        open(path, "w").write("".join(pieces))
+        print(f"{name} updated")
+    return changed, failed
+
+
+def main():
+    write = "--write" in sys.argv[1:]
+    changed = failed = 0
+    for name in DOCUMENTS:
+        c, f = rerun(name, write)
+        changed, failed = changed + c, failed + f
+    print(f"{changed} examples changed, {failed} failed to run")
 
 
 if __name__ == "__main__":

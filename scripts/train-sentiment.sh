@@ -18,7 +18,7 @@ case "$ENCODER" in
 esac
 # The head scores each text whole, in the same encoder pass as its embedding; the training rows
 # and their weights are defined in scripts/sentiment/load_data.sh. Alternatives tried are in the
-# README.
+# docs/models.md.
 OPTIONS='{"model": "mlp", "hidden": 128, "epochs": 4, "l2": 0.001, "batch_size": 64, "seed": 42, "average_weights": true, "pooling": "attention", "encoder_layers": 4, "heads": 4}'
 
 [[ "${2:-}" == "--no-build" ]] || ready_cluster

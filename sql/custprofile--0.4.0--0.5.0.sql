@@ -1479,7 +1479,7 @@ BEGIN
 END $$;
 
 -- Backup and restore: every table of user state is dumped by pg_dump, and the registry names its
--- relations as regclass, so that a restore finds them again by name (README, Backup and restore).
+-- relations as regclass, so that a restore finds them again by name (docs/operations.md, Backup and restore).
 -- The sources view reads relid: it is made again around the change of type.
 -- checked_sources hands on the oid (a regclass would become its name in JSON)
 CREATE OR REPLACE FUNCTION custprofile.checked_sources(VARIADIC kinds text[]) RETURNS jsonb
@@ -1745,7 +1745,7 @@ END $$;
 
 -- Levels of use (sql/roles.sql): grant_usage(role, level), revoke_usage(role); refreshes and
 -- segmentation check the analyst level first
--- Three levels of use, granted to a role by custprofile.grant_usage(role, level) (README, Roles);
+-- Three levels of use, granted to a role by custprofile.grant_usage(role, level) (docs/profiles.md, Privileges);
 -- each includes the one before:
 --   reader   the stored profiles and their views (customer_profiles, segments), the catalogue
 --            vectors and segmentation: read what the refresh built, never the sources

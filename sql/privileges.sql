@@ -1,4 +1,4 @@
--- Who may use what (the README's Privileges section says the same, and tests/pg_regress/sql/
+-- Who may use what (docs/profiles.md, Privileges, says the same, and tests/pg_regress/sql/
 -- security.sql proves it). Every function is executable by PUBLIC (PostgreSQL's default), so
 -- analysts need only USAGE on the schema to embed and score text, and may train classifiers of
 -- their own (row-level security keeps everyone's heads their own). Not granted: the stored

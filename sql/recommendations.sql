@@ -1,6 +1,6 @@
 -- Acting on one customer's profile: the customers most like them and the items to offer them
 -- (the answers to suggest for what they write: sql/replies.sql). Exact search over arrays: every call scans
--- the stored profiles or the catalogue once (see README "Recommendations and segments" for
+-- the stored profiles or the catalogue once (see docs/acting.md for
 -- where that stops being quick).
 
 -- The k customers most like this one (customer_similarity: 0.7 × relatedness of the interest

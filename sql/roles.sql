@@ -1,4 +1,4 @@
--- Three levels of use, granted to a role by custprofile.grant_usage(role, level) (README, Roles);
+-- Three levels of use, granted to a role by custprofile.grant_usage(role, level) (docs/profiles.md, Privileges);
 -- each includes the one before:
 --   reader   the stored profiles and their views (customer_profiles, segments), the catalogue
 --            vectors and segmentation: read what the refresh built, never the sources

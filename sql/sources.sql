@@ -24,7 +24,7 @@ CREATE UNIQUE INDEX source_registry_one_per_kind ON custprofile.source_registry 
     WHERE kind <> 'texts';
 COMMENT ON TABLE custprofile.source_registry IS
     'Relations registered with custprofile.register_source; read it through custprofile.sources.';
--- user state: pg_dump keeps the registrations (README, Backup and restore)
+-- user state: pg_dump keeps the registrations (docs/operations.md, Backup and restore)
 SELECT pg_catalog.pg_extension_config_dump('custprofile.source_registry', '');
 
 -- The roles each kind knows: name, required, and the type categories it accepts

@@ -22,7 +22,7 @@ from the labelled sets in ../shared/data, with labels taken from each set's own 
 The split is the sentiment head's (scripts/sentiment/prepare_data.py): tweets whose id is
 divisible by 5, the Amazon dev sets, VADER's held-out snippets and every fifth Chinese row are
 held out (intent_heldout.csv) and never trained on. The shop messages written for the project (eval/intent/shop_messages.tsv)
-are the evaluation the README reports; no training or tuning reads them.
+are the evaluation docs/models.md reports; no training or tuning reads them.
 """
 import csv
 import importlib.util

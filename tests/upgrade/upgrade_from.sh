@@ -22,7 +22,7 @@ bash scripts/cluster.sh start >/dev/null 2>&1
 in_db() { local db="$1"; shift; CUSTPROFILE_DB="$db" bash scripts/cluster.sh psql -q -v ON_ERROR_STOP=1 "$@"; }
 in_db postgres -c "DROP DATABASE IF EXISTS $OLD" -c "DROP DATABASE IF EXISTS $NEW" -c "CREATE DATABASE $OLD" -c "CREATE DATABASE $NEW"
 # Every released version (before 0.4.0) had all-MiniLM-L6-v2 as its only encoder: its vectors stay
-# valid across the update when the database keeps that encoder, as README (Upgrades) tells users
+# valid across the update when the database keeps that encoder, as docs/operations.md (Upgrades) tells users
 # to do (the default is multilingual-e5-small now)
 for db in "$OLD" "$NEW"; do
   in_db postgres -c "ALTER DATABASE $db SET custprofile.encoder = 'all-MiniLM-L6-v2'"

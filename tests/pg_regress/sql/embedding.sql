@@ -7,7 +7,7 @@ SELECT array_length(custprofile.embed_text(''), 1) AS empty_dims;
 -- every reference vector of an independent fp32 implementation of all-MiniLM-L6-v2: cosine at
 -- least 0.98, 0.99 on average (multilingual-e5-small has its own in encoders.sql). With VNNI
 -- every one is at 0.99 or more; on CPUs without it (AVX2 only) ONNX Runtime's u8 x s8 products
--- saturate in 16 bits and two of these texts fall to 0.986 (README, Encoders).
+-- saturate in 16 bits and two of these texts fall to 0.986 (docs/settings-and-encoders.md, Encoders).
 SET custprofile.encoder = 'all-MiniLM-L6-v2';
 CREATE TEMP TABLE ref(line jsonb);
 \copy ref FROM 'data/all-MiniLM-L6-v2.reference.jsonl' WITH (FORMAT csv, QUOTE e'\x01', DELIMITER e'\x02')
