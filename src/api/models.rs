@@ -64,7 +64,7 @@ fn builtin_models() -> TableIterator<
                 m.languages.clone(),
                 format!("built-in {} head ({classes}) for {}", built_in.task, m.name),
                 vec![format!("built-in: {}", built_in.file())],
-                vec![built_in.sha256()],
+                vec![built_in.sha256().to_string()],
                 installed,
                 is_active,
                 memory.is_some() && built_in.loaded(),

@@ -5,6 +5,7 @@
 //! "intent": ...}); a task whose head the manifest does not name has no built-in head there.
 
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
@@ -56,8 +57,16 @@ pub const HEADS: &[BuiltIn] = &[
 pub const TASKS: &[&str] = &["sentiment", "intent"];
 
 impl BuiltIn {
-    pub fn sha256(&self) -> String {
-        sha256_hex(self.json.as_bytes())
+    /// The sha256 of the head's file, hashed once per backend: model_version() and every
+    /// profile_agg result name the head by it, and a sentiment head is 5 MB of JSON.
+    pub fn sha256(&self) -> &'static str {
+        static HASHES: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
+        let hashes = HASHES.get_or_init(|| HEADS.iter().map(|h| (h.name, sha256_hex(h.json.as_bytes()))).collect());
+        hashes
+            .iter()
+            .find(|(name, _)| *name == self.name)
+            .map(|(_, hash)| hash.as_str())
+            .expect("every built-in head is in HEADS")
     }
     /// The head by content: its name and the start of its file's sha256, so that a head retrained
     /// under the same name is another model (model_version(), the profiles' fingerprints).

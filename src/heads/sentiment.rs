@@ -45,14 +45,15 @@ fn with_head<R>(f: impl FnOnce(&Head) -> Result<R>) -> Result<R> {
 /// another provenance are stale.
 pub fn provenance() -> Result<Value> {
     let encoder = runtime::current()?;
+    let (sentiment, intent) = (built_in_for(&encoder), intent::built_in_for(&encoder));
     Ok(json!({
         "encoder": encoder.name,
         "encoder_identity": encoder.identity(),
-        "sentiment": built_in_for(&encoder).map(|h| h.name),
-        "intent": intent::built_in_for(&encoder).map(|h| h.name),
+        "sentiment": sentiment.map(|h| h.name),
+        "intent": intent.map(|h| h.name),
         // by content: a file changed under the same name is another model
-        "sentiment_identity": built_in_for(&encoder).map(|h| h.identity()),
-        "intent_identity": intent::built_in_for(&encoder).map(|h| h.identity()),
+        "sentiment_identity": sentiment.map(|h| h.identity()),
+        "intent_identity": intent.map(|h| h.identity()),
         "manifest_identity": encoder.settings_identity(),
     }))
 }
