@@ -24,6 +24,7 @@ mod runtime;
 mod segments;
 mod settings;
 mod similarity;
+mod spi;
 mod text;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -14,6 +14,7 @@ use crate::errors::{Error, OrRaise};
 use crate::heads::{classifier, max_encoder_layers, store, Pooling};
 use crate::numeric::{argmax, round4};
 use crate::runtime;
+use crate::spi::read_one;
 
 /// Trains a classifier head and stores it under `name`, replacing one of the same name in the
 /// same transaction. Returns the row count, classes and validation metrics.
@@ -21,7 +22,8 @@ use crate::runtime;
 fn train_classifier(name: &str, training_query: &str, options: default!(JsonArg, "'{}'")) -> JsonB {
     let options = options.value().or_raise();
     let mut progress = Progress::new("train_classifier");
-    let started = read_one::<TimestampWithTimeZone>("SELECT pg_catalog.clock_timestamp()");
+    // read-only queries (crate::spi): a hot standby must still get train_classifier's 25006
+    let started = read_one::<TimestampWithTimeZone>("SELECT pg_catalog.clock_timestamp()", &[]).or_raise();
     let report = classifier::train_classifier(name, training_query, &options, |step| progress.step(step)).or_raise();
     record_run(started, &report);
     JsonB(report)
@@ -33,7 +35,9 @@ fn train_classifier(name: &str, training_query: &str, options: default!(JsonArg,
 fn record_run(started: Option<TimestampWithTimeZone>, report: &Value) {
     let has_history = read_one::<bool>(
         "SELECT pg_catalog.to_regprocedure('custprofile.record_run(text, timestamptz, bigint, jsonb, name)') IS NOT NULL",
+        &[],
     )
+    .or_raise()
     .unwrap_or(false);
     if !has_history {
         return;
@@ -49,14 +53,6 @@ fn record_run(started: Option<TimestampWithTimeZone>, report: &Value) {
     )
     .map_err(Error::spi)
     .or_raise();
-}
-
-/// One value of a read-only query (Spi::get_one would open a read-write connection, which a hot
-/// standby refuses with "cannot assign TransactionIds during recovery").
-fn read_one<T: FromDatum + IntoDatum>(query: &str) -> Option<T> {
-    Spi::connect(|client| client.select(query, Some(1), &[])?.first().get_one::<T>())
-        .map_err(Error::spi)
-        .or_raise()
 }
 
 /// The most probable class.

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
 use crate::heads::Head;
+use crate::spi::read_one;
 
 /// Refuses, before any work, what the store at the end would refuse: a read-only transaction
 /// (or a standby), a role without INSERT on custprofile.classifiers, or a head of that name that
@@ -25,18 +26,11 @@ pub fn check_may_store(name: &str) -> Result<bool> {
         )
         .hint("Train on the primary server, outside a READ ONLY transaction."));
     }
-    let owned: bool = Spi::connect(|client| {
-        client
-            .select(
-                "SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) 'custprofile.classifiers'::pg_catalog.regclass
-                                   AND attname OPERATOR(pg_catalog.=) 'owner' AND NOT attisdropped)",
-                Some(1),
-                &[],
-            )?
-            .first()
-            .get_one::<bool>()
-    })
-    .map_err(Error::spi)?
+    let owned: bool = read_one(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) 'custprofile.classifiers'::pg_catalog.regclass
+                           AND attname OPERATOR(pg_catalog.=) 'owner' AND NOT attisdropped)",
+        &[],
+    )?
     .unwrap_or(false);
     if !owned {
         return Ok(false);
@@ -101,11 +95,11 @@ pub fn load(name: &str) -> Result<Rc<Head>> {
     // worker or a standby cannot); operators and functions qualified, whatever the search_path
     let version: Option<String> = read_one(
         "SELECT pg_catalog.concat_ws('/', ctid, xmin) FROM custprofile.classifiers WHERE name OPERATOR(pg_catalog.=) $1",
-        name,
+        &[name.into()],
     )?;
     let Some(version) = version else {
         let known: Option<String> =
-            read_one("SELECT pg_catalog.string_agg(pg_catalog.quote_literal(name), ', ' ORDER BY name) FROM custprofile.classifiers WHERE $1 IS NOT NULL", name)?;
+            read_one("SELECT pg_catalog.string_agg(pg_catalog.quote_literal(name), ', ' ORDER BY name) FROM custprofile.classifiers WHERE $1 IS NOT NULL", &[name.into()])?;
         return Err(Error::new(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("classifier \"{name}\" does not exist"))
             .hint(match known {
                 Some(k) => format!("Available classifiers: {k}."),
@@ -115,21 +109,9 @@ pub fn load(name: &str) -> Result<Rc<Head>> {
     // parsed once per backend and row version, not once per row (a large MLP head is megabytes of JSON)
     cache::get_or_try_insert(Kind::Classifier, name, &version, Head::approx_bytes, || {
         let json: Option<String> =
-            read_one("SELECT head::text FROM custprofile.classifiers WHERE name OPERATOR(pg_catalog.=) $1", name)?;
+            read_one("SELECT head::text FROM custprofile.classifiers WHERE name OPERATOR(pg_catalog.=) $1", &[name.into()])?;
         Head::from_json(&json.unwrap_or_default())
     })
 }
 
-/// The first column of the first row of a read-only query with one text argument; None when it
-/// returns no row or NULL.
-fn read_one(query: &str, arg: &str) -> Result<Option<String>> {
-    Spi::connect(|client| {
-        let table = client.select(query, Some(1), &[arg.into()])?;
-        if table.is_empty() {
-            return Ok(None);
-        }
-        table.first().get_one::<String>()
-    })
-    .map_err(Error::spi)
-}
 
