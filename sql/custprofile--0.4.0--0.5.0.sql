@@ -1618,7 +1618,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
 
 -- The writers of the history. SECURITY DEFINER, so that every role that may run an operation
 -- can record it without write access to the table; the caller's role is passed in.
-CREATE FUNCTION custprofile.start_run(operation text, caller name) RETURNS bigint
+CREATE FUNCTION custprofile.start_run(operation text, caller name, started timestamptz DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     id bigint;
@@ -1628,7 +1628,7 @@ BEGIN
        AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start <= r.started_at);
     DELETE FROM custprofile.runs r WHERE r.started_at < now() - custprofile.runs_kept();
     INSERT INTO custprofile.runs (operation, started_at, status, run_by, backend_pid)
-    VALUES (operation, clock_timestamp(), 'running', caller, pg_backend_pid())
+    VALUES (operation, COALESCE(started, clock_timestamp()), 'running', caller, pg_backend_pid())
     RETURNING run_id INTO id;
     RETURN id;
 END $$;
@@ -1645,13 +1645,9 @@ $$;
 -- A run of a function, written when it succeeded (in the caller's transaction).
 CREATE FUNCTION custprofile.record_run(operation text, started timestamptz, rows bigint, detail jsonb,
                                        caller name DEFAULT current_user) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
-DECLARE
-    id bigint := custprofile.start_run(operation, caller);
-BEGIN
-    UPDATE custprofile.runs r SET started_at = COALESCE(started, r.started_at) WHERE r.run_id = id;
-    PERFORM custprofile.finish_run(id, rows, detail);
-END $$;
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT custprofile.finish_run(custprofile.start_run(operation, caller, started), rows, detail)
+$$;
 
 -- A progress NOTICE of a long operation when custprofile.progress_interval has passed since
 -- `last_report` (0: at every step), the time so far in its DETAIL; returns the time of the last
@@ -2073,7 +2069,7 @@ BEGIN
     ('sources_as_of', 'The moment a build over sources is judged at: the sources are read for their latest activity only when custprofile.as_of is latest_activity.'),
     ('split_sentences', 'The sentences of a text, in order, as the sentence-level scorers see them.'),
     ('split_words', 'The words of a text in order, as keywords and aspects see them: Chinese segmented by jieba, other scripts split at spaces and punctuation.'),
-    ('start_run', 'Starts a run: marks runs of ended backends failed, drops old ones, inserts this one as running.'),
+    ('start_run', 'Starts a run (now, or at started): marks runs of ended backends failed, drops old ones, inserts this one as running.'),
     ('store_registration', 'The only writer of the registry (nobody else may write it): records registrant as the role every read of the relation runs as.'),
     ('stored_churn', 'The churn section of a stored profile recomputed as of a moment, with the rhythm it stored.'),
     ('text_features', 'The pooled features a head is trained on, for precomputing them in a table.'),

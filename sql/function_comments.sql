@@ -120,7 +120,7 @@ BEGIN
     ('sources_as_of', 'The moment a build over sources is judged at: the sources are read for their latest activity only when custprofile.as_of is latest_activity.'),
     ('split_sentences', 'The sentences of a text, in order, as the sentence-level scorers see them.'),
     ('split_words', 'The words of a text in order, as keywords and aspects see them: Chinese segmented by jieba, other scripts split at spaces and punctuation.'),
-    ('start_run', 'Starts a run: marks runs of ended backends failed, drops old ones, inserts this one as running.'),
+    ('start_run', 'Starts a run (now, or at started): marks runs of ended backends failed, drops old ones, inserts this one as running.'),
     ('store_registration', 'The only writer of the registry (nobody else may write it): records registrant as the role every read of the relation runs as.'),
     ('stored_churn', 'The churn section of a stored profile recomputed as of a moment, with the rhythm it stored.'),
     ('text_features', 'The pooled features a head is trained on, for precomputing them in a table.'),

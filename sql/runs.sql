@@ -35,10 +35,11 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.runs_run_id_seq', '');
 CREATE FUNCTION custprofile.runs_kept() RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT interval '90 days' $$;
 
--- Starts a run: marks runs of ended backends failed, drops old ones, inserts this one as running.
+-- Starts a run (now, or at `started`): marks runs of ended backends failed, drops old ones, inserts
+-- this one as running.
 -- The writers of the history are SECURITY DEFINER, so that every role that may run an operation
 -- can record it without write access to the table; the caller's role is passed in.
-CREATE FUNCTION custprofile.start_run(operation text, caller name) RETURNS bigint
+CREATE FUNCTION custprofile.start_run(operation text, caller name, started timestamptz DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     id bigint;
@@ -48,7 +49,7 @@ BEGIN
        AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start <= r.started_at);
     DELETE FROM custprofile.runs r WHERE r.started_at < now() - custprofile.runs_kept();
     INSERT INTO custprofile.runs (operation, started_at, status, run_by, backend_pid)
-    VALUES (operation, clock_timestamp(), 'running', caller, pg_backend_pid())
+    VALUES (operation, COALESCE(started, clock_timestamp()), 'running', caller, pg_backend_pid())
     RETURNING run_id INTO id;
     RETURN id;
 END $$;
@@ -66,13 +67,9 @@ $$;
 -- A run of a function, written when it succeeded (in the caller's transaction).
 CREATE FUNCTION custprofile.record_run(operation text, started timestamptz, rows bigint, detail jsonb,
                                        caller name DEFAULT current_user) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
-DECLARE
-    id bigint := custprofile.start_run(operation, caller);
-BEGIN
-    UPDATE custprofile.runs r SET started_at = COALESCE(started, r.started_at) WHERE r.run_id = id;
-    PERFORM custprofile.finish_run(id, rows, detail);
-END $$;
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT custprofile.finish_run(custprofile.start_run(operation, caller, started), rows, detail)
+$$;
 
 -- A progress NOTICE of a long operation when custprofile.progress_interval has passed since
 -- `last_report` (0: at every step), the time so far in its DETAIL; returns the time of the last
