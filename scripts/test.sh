@@ -9,6 +9,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 bash scripts/setup.sh
+# the test-time extensions from ../shared/vendor (pgvector, Citus): built once, skipped when absent
+bash scripts/vendor.sh
 # every function has its description in the code, and sql/function_comments.sql is generated from it
 python3 scripts/function_comments.py --check
 PG_CONFIG="$(pg_config_path)"
@@ -60,6 +62,9 @@ for released in sql/released/custprofile--*.sql; do
   version="${released#sql/released/custprofile--}"
   bash tests/upgrade/upgrade_from.sh "${version%.sql}"
 done
+
+# similar_customers, recommend and suggest_replies with pgvector's indexes and without: same answers
+bash tests/vectors/both_ways.sh
 
 # pg_dump and pg_restore keep every piece of state; a restore without model files still restores
 bash tests/dump/dump_restore.sh

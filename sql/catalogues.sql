@@ -66,9 +66,25 @@ $$;
 -- from pulling it above the join), so only (key, similarity) rows meet the catalogue, never
 -- the vectors themselves. Rows without text are left out; a NULL
 -- query vector gives NULL similarities.
-CREATE FUNCTION custprofile.catalogue_similarity_sql(kind text, vector_sql text, sources jsonb) RETURNS text
+-- Given `pool` and the query vector's `dimensions`, and pgvector's index of the kind
+-- (sql/vectors.sql): only the `pool` rows nearest to the query vector by the index, with fresh
+-- stored vectors (a row added or changed since the last refresh_catalogues is left out until
+-- then, never scored with a stale vector).
+CREATE FUNCTION custprofile.catalogue_similarity_sql(kind text, vector_sql text, sources jsonb,
+                                                     pool int DEFAULT NULL, dimensions int DEFAULT NULL) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    nearest text := CASE WHEN pool IS NOT NULL THEN custprofile.nearest_sql(kind, vector_sql, dimensions, pool) END;
 BEGIN
+    IF nearest IS NOT NULL THEN
+        RETURN format(
+            'SELECT c.*, e.similarity FROM (%1$s) c '
+            'JOIN (SELECT x.key, x.text_hash, custprofile.relatedness(x.embedding, %2$s) AS similarity '
+            '        FROM (%3$s) x OFFSET 0) e '
+            '  ON e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %4$L) '
+            'WHERE c.document IS NOT NULL AND c.key IS NOT NULL',
+            custprofile.catalogue_rows_sql(kind, sources), vector_sql, nearest, custprofile.model_version());
+    END IF;
     RETURN format(
         'SELECT c.*, CASE WHEN e.key IS NOT NULL THEN e.similarity '
         '                 WHEN (%2$s) IS NOT NULL THEN custprofile.relatedness(custprofile.embed_text(c.document), %2$s) END AS similarity '

@@ -133,9 +133,23 @@ ALTER FUNCTION custprofile.customer_similarity(real[], jsonb, real[], jsonb) STA
 -- from pulling it above the join), so only (key, similarity) rows meet the catalogue, never
 -- the vectors themselves. Rows without text are left out; a NULL
 -- query vector gives NULL similarities.
-CREATE OR REPLACE FUNCTION custprofile.catalogue_similarity_sql(kind text, vector_sql text, sources jsonb) RETURNS text
+-- pool and dimensions: the search by pgvector's index (sql/vectors.sql)
+DROP FUNCTION custprofile.catalogue_similarity_sql(text, text, jsonb);
+CREATE FUNCTION custprofile.catalogue_similarity_sql(kind text, vector_sql text, sources jsonb,
+                                                     pool int DEFAULT NULL, dimensions int DEFAULT NULL) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    nearest text := CASE WHEN pool IS NOT NULL THEN custprofile.nearest_sql(kind, vector_sql, dimensions, pool) END;
 BEGIN
+    IF nearest IS NOT NULL THEN
+        RETURN format(
+            'SELECT c.*, e.similarity FROM (%1$s) c '
+            'JOIN (SELECT x.key, x.text_hash, custprofile.relatedness(x.embedding, %2$s) AS similarity '
+            '        FROM (%3$s) x OFFSET 0) e '
+            '  ON e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %4$L) '
+            'WHERE c.document IS NOT NULL AND c.key IS NOT NULL',
+            custprofile.catalogue_rows_sql(kind, sources), vector_sql, nearest, custprofile.model_version());
+    END IF;
     RETURN format(
         'SELECT c.*, CASE WHEN e.key IS NOT NULL THEN e.similarity '
         '                 WHEN (%2$s) IS NOT NULL THEN custprofile.relatedness(custprofile.embed_text(c.document), %2$s) END AS similarity '
@@ -299,6 +313,9 @@ BEGIN
         BEGIN
             IF step = 'queue' THEN
                 removed := custprofile.queue_stale_profiles(full_rebuild);
+            ELSIF step = 'indexes' THEN
+                -- pgvector's indexes in step with the vectors just stored (sql/vectors.sql)
+                PERFORM custprofile.maintain_vector_indexes();
             ELSE
                 IF sources IS NULL THEN
                     SELECT count(*) INTO total FROM custprofile.refresh_queue;
@@ -321,8 +338,11 @@ BEGIN
         END IF;
         IF step = 'queue' THEN
             step := 'rebuild';
+        ELSIF step = 'indexes' THEN
+            EXIT;
+        ELSIF built IS NULL THEN
+            step := 'indexes';
         ELSE
-            EXIT WHEN built IS NULL;
             done := done + built;
             last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
         END IF;
@@ -364,6 +384,7 @@ BEGIN
         done := done + built;
         last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
     END LOOP;
+    PERFORM custprofile.maintain_vector_indexes();
     PERFORM custprofile.record_run('refresh_profiles_in_transaction', started, done,
                                    jsonb_build_object('rebuilt', done, 'removed', removed));
     RETURN jsonb_build_object('rebuilt', done, 'removed', removed);
@@ -710,10 +731,13 @@ DROP FUNCTION custprofile.segment_name(text, text, float8, float8, text, text);
 
 CREATE OR REPLACE FUNCTION custprofile.recommend(customer_id text, k int DEFAULT 10)
 RETURNS TABLE (item_id text, score real, reason text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp
+    SET hnsw.ef_search = 200 SET hnsw.iterative_scan = relaxed_order AS $$
 DECLARE
     sources jsonb;
     previous_role text;
+    -- the customer's interest vector
+    me real[];
 BEGIN
     PERFORM custprofile.check_k(k, 1000);
     sources := custprofile.checked_sources('items');
@@ -721,6 +745,7 @@ BEGIN
     PERFORM custprofile.require_vector_space(customer_id);
     sources := sources || custprofile.checked_sources('customers', 'orders', 'texts');
     PERFORM custprofile.check_customer_keys(ARRAY[customer_id], sources);
+    me := (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id);
     previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format($q$
         WITH me AS MATERIALIZED (
@@ -779,10 +804,10 @@ BEGIN
          WHERE s.interest IS NOT NULL OR s.category_orders > 0 OR s.praise IS NOT NULL
          ORDER BY 2 DESC, s.key
          LIMIT $2
-        $q$, custprofile.catalogue_similarity_sql('items', '$3', sources), custprofile.texts_sql(sources),
+        $q$, custprofile.catalogue_similarity_sql('items', '$3', sources, custprofile.nearest_pool(k), array_length(me, 1)),
+             custprofile.texts_sql(sources),
              custprofile.orders_or_none_sql(sources), custprofile.key_type(sources), custprofile.items_sql(sources))
-    USING customer_id, k, (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id),
-          custprofile.label_language();
+    USING customer_id, k, me, custprofile.label_language();
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 
@@ -883,6 +908,8 @@ UPDATE custprofile.profiles p
    SET last_activity = greatest((custprofile.profile_row(p.profile)).last_order_at, (custprofile.profile_row(p.profile)).last_text_at);
 CREATE INDEX profiles_last_activity ON custprofile.profiles (last_activity);
 CREATE INDEX profiles_segment ON custprofile.profiles (segment);
+-- the customers similar_customers compares by orders alone when it searches by pgvector's index
+CREATE INDEX profiles_without_interest ON custprofile.profiles (vector_space) WHERE interest_vector IS NULL;
 
 -- Every function that judged as of now() takes the moment instead; those whose arguments change
 -- are dropped and created again (nothing of the extension's depends on them)
@@ -1372,7 +1399,8 @@ DROP FUNCTION custprofile.suggest_replies(text, int, real);
 -- min_score.
 CREATE FUNCTION custprofile.suggest_replies(message text, k int DEFAULT 3, min_score real DEFAULT NULL)
 RETURNS TABLE (answer_id text, answer text, score real)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp
+    SET hnsw.ef_search = 200 SET hnsw.iterative_scan = relaxed_order AS $$
 DECLARE
     sources jsonb;
     m real[];
@@ -1403,7 +1431,7 @@ BEGIN
         ' WHERE CASE WHEN $4 IS NULL THEN c.similarity > greatest(($2 ->> ''floor'')::real, ($2 -> ''answers'' ->> c.key)::real)'
         '            ELSE c.similarity >= $4 END'
         ' ORDER BY c.similarity DESC, c.key LIMIT $3',
-        custprofile.catalogue_similarity_sql('answers', '$1', sources))
+        custprofile.catalogue_similarity_sql('answers', '$1', sources, custprofile.nearest_pool(k), array_length(m, 1)))
     USING m, thresholds, k, min_score;
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
@@ -1946,6 +1974,201 @@ COMMENT ON COLUMN custprofile.text_insights.customer_uuid IS 'The key as uuid wh
 COMMENT ON COLUMN custprofile.text_insights.customer_bigint IS 'The key as bigint when the customers key is an integer, else NULL.';
 COMMENT ON COLUMN custprofile.text_insights.intent IS 'question, complaint, praise or other (NULL without an intent head).';
 
+
+-- pgvector, when the database has it (sql/vectors.sql)
+-- pgvector, when a database has it: approximate nearest-neighbour (HNSW) indexes on the stored
+-- vectors, used by similar_customers, recommend and suggest_replies. custprofile never requires
+-- pgvector: without the `vector` extension, or without the indexes, every function searches
+-- exactly as before. The vectors stay real[] (what embed_text returns): each index is on a cast,
+-- (interest_vector::vector(384)), partial on the rows it can hold (one vector space, one length),
+-- so the tables, their dumps and their readers do not change with pgvector. An index is not part
+-- of the extension: pg_dump leaves it out (the tables are extension tables, dumped as data), and
+-- the next refresh_profiles builds it again.
+
+-- The schema of the vector extension; NULL when this database does not have it.
+CREATE FUNCTION custprofile.pgvector_schema() RETURNS name
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'
+$$;
+
+-- The indexes custprofile keeps, one per kind of stored vector, what each holds and whether it is
+-- built for the vectors stored now.
+CREATE FUNCTION custprofile.vector_index_targets()
+RETURNS TABLE (target text, index_name name, table_name text, vector_column text, predicate text)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    VALUES ('profiles', 'profiles_interest_ann'::name, 'profiles', 'interest_vector', 'vector_space = %L'),
+           ('items', 'catalogue_items_ann'::name, 'catalogue_embeddings', 'embedding',
+            'kind = ''items'' AND array_length(embedding, 1) = %s'),
+           ('answers', 'catalogue_answers_ann'::name, 'catalogue_embeddings', 'embedding',
+            'kind = ''answers'' AND array_length(embedding, 1) = %s')
+$$;
+
+-- What the index of `target` was built for ({"dimensions": n, "vector_space": ...}, its comment);
+-- NULL when there is none, it is not valid, or pgvector is gone.
+CREATE FUNCTION custprofile.vector_index_state(target text) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT pg_catalog.obj_description(c.oid, 'pg_class')::jsonb
+      FROM custprofile.vector_index_targets() t
+      JOIN pg_class c ON c.relname = t.index_name AND c.relnamespace = 'custprofile'::regnamespace
+      JOIN pg_index i ON i.indexrelid = c.oid AND i.indisvalid
+     WHERE t.target = $1 AND custprofile.pgvector_schema() IS NOT NULL
+$$;
+
+-- The vector space and length the index of `target` should hold now: profiles in the current
+-- encoder's space, catalogue vectors as long as the current encoder's. NULL when no such vector
+-- is stored (nothing to index).
+CREATE FUNCTION custprofile.vector_index_wanted(target text) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT CASE WHEN $1 = 'profiles' THEN
+               (SELECT jsonb_build_object('dimensions', array_length(p.interest_vector, 1), 'vector_space', p.vector_space)
+                  FROM custprofile.profiles p
+                 WHERE p.vector_space = custprofile.vector_space() AND p.interest_vector IS NOT NULL LIMIT 1)
+           ELSE
+               (SELECT jsonb_build_object('dimensions', array_length(e.embedding, 1))
+                  FROM custprofile.catalogue_embeddings e WHERE e.kind = $1
+                 ORDER BY e.embedded_at DESC LIMIT 1)
+           END
+$$;
+
+-- Builds (or rebuilds, for another vector space or length) the HNSW index of each kind of stored
+-- vector, for the vectors stored now; one line per index saying what it did. The caller must own
+-- the tables (the role that created the extension). ERROR when pgvector is not installed.
+CREATE FUNCTION custprofile.create_vector_indexes() RETURNS SETOF text
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    s name := custprofile.pgvector_schema();
+    t record;
+    wanted jsonb;
+    present boolean;
+BEGIN
+    IF s IS NULL THEN
+        RAISE EXCEPTION 'the vector extension (pgvector) is not installed in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'CREATE EXTENSION vector; then call custprofile.create_vector_indexes() again. Without it the searches are exact.';
+    END IF;
+    FOR t IN SELECT * FROM custprofile.vector_index_targets() LOOP
+        wanted := custprofile.vector_index_wanted(t.target);
+        present := to_regclass(format('custprofile.%I', t.index_name)) IS NOT NULL;
+        IF wanted IS NULL THEN
+            IF present THEN
+                EXECUTE format('DROP INDEX custprofile.%I', t.index_name);
+            END IF;
+            RETURN NEXT format('%s: no stored vectors, no index', t.target);
+        ELSIF custprofile.vector_index_state(t.target) IS NOT DISTINCT FROM wanted THEN
+            RETURN NEXT format('%s: %s is up to date', t.target, t.index_name);
+        ELSE
+            IF present THEN
+                EXECUTE format('DROP INDEX custprofile.%I', t.index_name);
+            END IF;
+            EXECUTE format('CREATE INDEX %I ON custprofile.%I USING hnsw ((%I::%I.vector(%s)) %I.vector_cosine_ops) WHERE ',
+                           t.index_name, t.table_name, t.vector_column, s, wanted ->> 'dimensions', s)
+                    || format(t.predicate, COALESCE(wanted ->> 'vector_space', wanted ->> 'dimensions'));
+            EXECUTE format('COMMENT ON INDEX custprofile.%I IS %L', t.index_name, wanted::text);
+            RETURN NEXT format('%s: built %s (%s dimensions)', t.target, t.index_name, wanted ->> 'dimensions');
+        END IF;
+    END LOOP;
+END $$;
+
+-- Called by refresh_profiles when it is done: keeps the indexes in step with the stored vectors
+-- when pgvector is installed and the caller owns the tables; otherwise says what to run (an
+-- index that is not for the stored vectors is not used, so the searches stay right meanwhile).
+CREATE FUNCTION custprofile.maintain_vector_indexes() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    stale boolean;
+BEGIN
+    IF custprofile.pgvector_schema() IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT bool_or(custprofile.vector_index_state(t.target) IS DISTINCT FROM custprofile.vector_index_wanted(t.target))
+      INTO stale FROM custprofile.vector_index_targets() t;
+    IF NOT stale THEN
+        RETURN;
+    ELSIF pg_catalog.pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = 'custprofile.profiles'::regclass), 'USAGE') THEN
+        PERFORM custprofile.create_vector_indexes();
+    ELSE
+        RAISE NOTICE 'the pgvector indexes of custprofile are missing or out of date; searches are exact until they are built'
+            USING HINT = 'The owner of the extension runs SELECT custprofile.create_vector_indexes();';
+    END IF;
+END $$;
+
+-- The nearest `pool` rows of `target` to the vector `vector_sql` (an SQL expression) by the
+-- index, as the SQL of a subquery over the target's table (alias n) with a column `distance`
+-- (cosine distance); NULL when no index serves vectors of `dimensions` (then search exactly).
+-- The predicate is the index's own, literally, so that the planner proves the partial index.
+CREATE FUNCTION custprofile.nearest_sql(target text, vector_sql text, dimensions int, pool int) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    s name := custprofile.pgvector_schema();
+    state jsonb := custprofile.vector_index_state(target);
+    t record;
+BEGIN
+    IF state IS NULL OR (state ->> 'dimensions')::int IS DISTINCT FROM dimensions
+       OR (target = 'profiles' AND state ->> 'vector_space' IS DISTINCT FROM custprofile.vector_space()) THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO t FROM custprofile.vector_index_targets() x WHERE x.target = $1;
+    RETURN format('SELECT n.*, n.%1$I::%2$I.vector(%3$s) OPERATOR(%2$I.<=>) (%4$s)::%2$I.vector(%3$s) AS distance '
+                  'FROM custprofile.%5$I n WHERE %6$s ORDER BY distance LIMIT %7$s',
+                  t.vector_column, s, dimensions, vector_sql, t.table_name,
+                  format(t.predicate, COALESCE(state ->> 'vector_space', dimensions::text)),
+                  pool);
+END $$;
+
+-- How many candidates an index search gives the exact ranking: the k best by the full score
+-- are almost always among the 10·k (at least 100) nearest by vector alone.
+CREATE FUNCTION custprofile.nearest_pool(k int) RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT greatest(10 * k, 100)
+$$;
+
+-- The k customers most like this one (customer_similarity: 0.7 × relatedness of the interest
+-- vectors + 0.3 × cosine of the orders by category), most similar first, the customer itself
+-- excluded. No rows for a customer without a stored profile; k at most 1000. Only profiles in
+-- the current encoder's vector space are compared: after custprofile.encoder changed, asking
+-- about a customer not yet rebuilt is an ERROR, and customers not yet rebuilt are left out.
+-- With pgvector's index (sql/vectors.sql) the candidates are the nearest_pool(k) customers by
+-- interest vector and every customer without one (no texts), ranked by the same score, which
+-- gives the exact answer unless one of the k best is not among the pool's nearest by interest.
+-- Without it every stored profile is compared.
+-- (plpgsql cannot name an argument like a result column: similar_customers is the SQL wrapper)
+CREATE FUNCTION custprofile.most_similar_customers(key text, k int)
+RETURNS TABLE (customer_key text, similarity real)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp
+    SET hnsw.ef_search = 200 SET hnsw.iterative_scan = relaxed_order AS $$
+DECLARE
+    me record;
+    nearest text;
+BEGIN
+    PERFORM custprofile.check_k(k, 1000);
+    PERFORM custprofile.require_profiles();
+    PERFORM custprofile.require_vector_space($1);
+    SELECT m.customer_key, m.interest_vector, m.orders_by_category, m.vector_space INTO me
+      FROM custprofile.profiles m WHERE m.customer_key = $1;
+    IF me.customer_key IS NULL THEN
+        RETURN;
+    END IF;
+    nearest := custprofile.nearest_sql('profiles', '$1', array_length(me.interest_vector, 1), custprofile.nearest_pool(k));
+    -- customers without texts have no interest vector and are compared by their orders alone:
+    -- they are candidates too (found by profiles_without_interest)
+    nearest := '(' || nearest || ') UNION ALL (SELECT x.*, NULL FROM custprofile.profiles x'
+                                 ' WHERE x.interest_vector IS NULL AND x.vector_space = $5)';
+    RETURN QUERY EXECUTE format($q$
+        SELECT s.customer_key, s.similarity
+          FROM (SELECT p.customer_key, custprofile.customer_similarity($1, $2, p.interest_vector, p.orders_by_category) AS similarity
+                  FROM (%s) p WHERE p.customer_key <> $3) s
+         WHERE s.similarity IS NOT NULL
+         ORDER BY s.similarity DESC, s.customer_key
+         LIMIT $4 $q$,
+        COALESCE(nearest, 'SELECT * FROM custprofile.profiles x WHERE x.vector_space = $5'))
+    USING me.interest_vector, me.orders_by_category, me.customer_key, k, me.vector_space;
+END $$;
+CREATE OR REPLACE FUNCTION custprofile.similar_customers(customer_id text, k int DEFAULT 10)
+RETURNS TABLE (customer_id text, similarity real)
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT s.customer_key, s.similarity FROM custprofile.most_similar_customers($1, k) s
+$$;
+
 -- BEGIN sql/function_comments.sql
 -- Generated by scripts/function_comments.py from the code's own descriptions (the `///` doc
 -- comment of each Rust function, the `--` lines above each SQL one): do not edit, rerun it.
@@ -1987,6 +2210,7 @@ BEGIN
     ('clean_text', 'HTML tags and entities removed, URLs replaced by [URL], repeated punctuation tamed, control characters dropped, whitespace collapsed, Unicode NFKC.'),
     ('column_type', 'The type of a live column, or NULL when the relation or the column is gone.'),
     ('cosine_similarity', 'Cosine similarity of two vectors of equal length.'),
+    ('create_vector_indexes', 'Builds (or rebuilds, for another vector space or length) the HNSW index of each kind of stored vector, for the vectors stored now; one line per index saying what it did.'),
     ('customer_key_type', 'The type of the registered customers key column (NULL without a customers source): the views show the key in it beside the text form.'),
     ('customer_similarity', 'How alike two customers are, in [-1, 1]: 0.7 × the relatedness of their interest vectors (their cosine on the current encoder''s common scale) + 0.3 × the cosine of their orders by category; when one part is missing on either side, the other part alone; NULL when both are.'),
     ('customers_sql', 'The customers source of sources as (customer_key, attributes jsonb).'),
@@ -2018,11 +2242,16 @@ BEGIN
     ('label_language', 'The language of the labels the extension writes (custprofile.label_language): ''en'' or ''zh''.'),
     ('latest_activity', 'The latest order or text of a customer in the customers source, over the registered sources (checked_sources(''customers'', ''orders'', ''texts'')); NULL without any.'),
     ('leave_source_reader', 'Switches back to the role enter_source_reader returned.'),
+    ('maintain_vector_indexes', 'Called by refresh_profiles when it is done: keeps the indexes in step with the stored vectors when pgvector is installed and the caller owns the tables; otherwise says what to run (an index that is not for the stored vectors is not used, so the searches stay right meanwhile).'),
     ('mask_pii', 'E-mail addresses, phone numbers, payment cards (Luhn-checked), IBANs (mod 97), IP addresses and national ID numbers (US SSN, Chinese resident ID with its check digit) replaced by [EMAIL], [PHONE], [CARD], [IBAN], [IP], [NATIONAL_ID].'),
     ('measure_reply_thresholds', 'Scores every calibration message against every article.'),
     ('model_version', 'What produced a profile: the extension''s version, the encoder (by name and by content) and its sentiment and intent heads.'),
+    ('most_similar_customers', 'The k customers most like this one (customer_similarity: 0.7 × relatedness of the interest vectors + 0.3 × cosine of the orders by category), most similar first, the customer itself excluded.'),
+    ('nearest_pool', 'How many candidates an index search gives the exact ranking: the k best by the full score are almost always among the 10·k (at least 100) nearest by vector alone.'),
+    ('nearest_sql', 'The nearest pool rows of target to the vector vector_sql (an SQL expression) by the index, as the SQL of a subquery over the target''s table (alias n) with a column distance (cosine distance); NULL when no index serves vectors of dimensions (then search exactly).'),
     ('orders_or_none_sql', 'orders_sql(sources), or the same shape with no rows when no orders source is registered.'),
     ('orders_sql', 'The orders source of sources as (customer_key, ordered_at, amount, item, category); NULL when none is registered.'),
+    ('pgvector_schema', 'The schema of the vector extension; NULL when this database does not have it.'),
     ('pii_masking', 'Whether custprofile.mask_pii is on.'),
     ('predict', 'The most probable class.'),
     ('predict_multi', 'Every label of a multi-label classifier (trained on text[] labels) that applies to the text, with its probability; {} when none reaches the threshold.'),
@@ -2081,6 +2310,9 @@ BEGIN
     ('train_classifier', 'Trains a classifier head and stores it under name, replacing one of the same name in the same transaction.'),
     ('unregister_source', 'Removes a registration; the relation may already be dropped, so it is named as text.'),
     ('usage_grants', 'The privileges of a level and of the levels below it, as GRANT clauses.'),
+    ('vector_index_state', 'What the index of target was built for ({"dimensions": n, "vector_space": ...}, its comment); NULL when there is none, it is not valid, or pgvector is gone.'),
+    ('vector_index_targets', 'The indexes custprofile keeps, one per kind of stored vector, what each holds and whether it is built for the vectors stored now.'),
+    ('vector_index_wanted', 'The vector space and length the index of target should hold now: profiles in the current encoder''s space, catalogue vectors as long as the current encoder''s.'),
     ('vector_space', 'The vector space of the chosen encoder (Manifest::identity): stored interest vectors carry it, and only vectors of the same space are compared.'),
     ('warmup', 'Loads the encoder and its sentiment and intent heads (where it has them) now, so that the first real call does not pay for it; returns the milliseconds it took (0 when already loaded).'),
     ('with_churn', 'The document with its churn section set (or replaced).')

@@ -190,6 +190,8 @@ CREATE TABLE custprofile.profiles (
 );
 CREATE INDEX profiles_last_activity ON custprofile.profiles (last_activity);
 CREATE INDEX profiles_segment ON custprofile.profiles (segment);
+-- the customers similar_customers compares by orders alone when it searches by pgvector's index
+CREATE INDEX profiles_without_interest ON custprofile.profiles (vector_space) WHERE interest_vector IS NULL;
 COMMENT ON TABLE custprofile.profiles IS
     'Stored customer profiles (build_profile documents) and interest vectors, kept by CALL custprofile.refresh_profiles().';
 -- pg_dump keeps the stored profiles: a restored database answers at once and refreshes only what
@@ -433,6 +435,9 @@ BEGIN
         BEGIN
             IF step = 'queue' THEN
                 removed := custprofile.queue_stale_profiles(full_rebuild);
+            ELSIF step = 'indexes' THEN
+                -- pgvector's indexes in step with the vectors just stored (sql/vectors.sql)
+                PERFORM custprofile.maintain_vector_indexes();
             ELSE
                 IF sources IS NULL THEN
                     SELECT count(*) INTO total FROM custprofile.refresh_queue;
@@ -455,8 +460,11 @@ BEGIN
         END IF;
         IF step = 'queue' THEN
             step := 'rebuild';
+        ELSIF step = 'indexes' THEN
+            EXIT;
+        ELSIF built IS NULL THEN
+            step := 'indexes';
         ELSE
-            EXIT WHEN built IS NULL;
             done := done + built;
             last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
         END IF;
@@ -500,6 +508,7 @@ BEGIN
         done := done + built;
         last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
     END LOOP;
+    PERFORM custprofile.maintain_vector_indexes();
     PERFORM custprofile.record_run('refresh_profiles_in_transaction', started, done,
                                    jsonb_build_object('rebuilt', done, 'removed', removed));
     RETURN jsonb_build_object('rebuilt', done, 'removed', removed);

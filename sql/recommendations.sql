@@ -1,29 +1,53 @@
 -- Acting on one customer's profile: the customers most like them and the items to offer them
--- (the answers to suggest for what they write: sql/replies.sql). Exact search over arrays: every call scans
--- the stored profiles or the catalogue once (see docs/acting.md for
--- where that stops being quick).
+-- (the answers to suggest for what they write: sql/replies.sql). Exact search over arrays, every
+-- call scanning the stored profiles or the catalogue once, or with pgvector the nearest by its
+-- index (sql/vectors.sql; docs/acting.md says where each stops being quick).
 
 -- The k customers most like this one (customer_similarity: 0.7 × relatedness of the interest
 -- vectors + 0.3 × cosine of the orders by category), most similar first, the customer itself
 -- excluded. No rows for a customer without a stored profile; k at most 1000. Only profiles in
 -- the current encoder's vector space are compared: after custprofile.encoder changed, asking
 -- about a customer not yet rebuilt is an ERROR, and customers not yet rebuilt are left out.
+-- With pgvector's index (sql/vectors.sql) the candidates are the nearest_pool(k) customers by
+-- interest vector and every customer without one (no texts), ranked by the same score, which
+-- gives the exact answer unless one of the k best is not among the pool's nearest by interest.
+-- Without it every stored profile is compared.
+-- (plpgsql cannot name an argument like a result column: similar_customers is the SQL wrapper)
+CREATE FUNCTION custprofile.most_similar_customers(key text, k int)
+RETURNS TABLE (customer_key text, similarity real)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp
+    SET hnsw.ef_search = 200 SET hnsw.iterative_scan = relaxed_order AS $$
+DECLARE
+    me record;
+    nearest text;
+BEGIN
+    PERFORM custprofile.check_k(k, 1000);
+    PERFORM custprofile.require_profiles();
+    PERFORM custprofile.require_vector_space($1);
+    SELECT m.customer_key, m.interest_vector, m.orders_by_category, m.vector_space INTO me
+      FROM custprofile.profiles m WHERE m.customer_key = $1;
+    IF me.customer_key IS NULL THEN
+        RETURN;
+    END IF;
+    nearest := custprofile.nearest_sql('profiles', '$1', array_length(me.interest_vector, 1), custprofile.nearest_pool(k));
+    -- customers without texts have no interest vector and are compared by their orders alone:
+    -- they are candidates too (found by profiles_without_interest)
+    nearest := '(' || nearest || ') UNION ALL (SELECT x.*, NULL FROM custprofile.profiles x'
+                                 ' WHERE x.interest_vector IS NULL AND x.vector_space = $5)';
+    RETURN QUERY EXECUTE format($q$
+        SELECT s.customer_key, s.similarity
+          FROM (SELECT p.customer_key, custprofile.customer_similarity($1, $2, p.interest_vector, p.orders_by_category) AS similarity
+                  FROM (%s) p WHERE p.customer_key <> $3) s
+         WHERE s.similarity IS NOT NULL
+         ORDER BY s.similarity DESC, s.customer_key
+         LIMIT $4 $q$,
+        COALESCE(nearest, 'SELECT * FROM custprofile.profiles x WHERE x.vector_space = $5'))
+    USING me.interest_vector, me.orders_by_category, me.customer_key, k, me.vector_space;
+END $$;
 CREATE FUNCTION custprofile.similar_customers(customer_id text, k int DEFAULT 10)
 RETURNS TABLE (customer_id text, similarity real)
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.check_k(k, 1000);
-    SELECT custprofile.require_profiles();
-    SELECT custprofile.require_vector_space($1);
-    SELECT s.customer_key, s.similarity
-      FROM (SELECT p.customer_key,
-                   custprofile.customer_similarity(me.interest_vector, me.orders_by_category,
-                                                   p.interest_vector, p.orders_by_category) AS similarity
-              FROM (SELECT m.customer_key, m.interest_vector, m.orders_by_category, m.vector_space
-                      FROM custprofile.profiles m WHERE m.customer_key = $1 OFFSET 0) me
-              JOIN custprofile.profiles p ON p.customer_key <> me.customer_key AND p.vector_space = me.vector_space) s
-     WHERE s.similarity IS NOT NULL
-     ORDER BY s.similarity DESC, s.customer_key
-     LIMIT k;
+    SELECT s.customer_key, s.similarity FROM custprofile.most_similar_customers($1, k) s
 $$;
 CREATE FUNCTION custprofile.similar_customers(customer_id bigint, k int DEFAULT 10)
 RETURNS TABLE (customer_id bigint, similarity real)
@@ -42,13 +66,17 @@ COMMENT ON FUNCTION custprofile.similar_customers(text, int) IS
 -- the item key) are left out; so are all items when the customer has neither texts nor orders.
 -- The reason names that evidence: their orders in the category, an item of it they praised,
 -- the closeness to their reviews, the price against their usual order; in English or Chinese
--- as custprofile.label_language says (sql/labels.sql).
+-- as custprofile.label_language says (sql/labels.sql). With pgvector's index (sql/vectors.sql)
+-- the items scored are the nearest_pool(k) nearest to the interest vector.
 CREATE FUNCTION custprofile.recommend(customer_id text, k int DEFAULT 10)
 RETURNS TABLE (item_id text, score real, reason text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp
+    SET hnsw.ef_search = 200 SET hnsw.iterative_scan = relaxed_order AS $$
 DECLARE
     sources jsonb;
     previous_role text;
+    -- the customer's interest vector
+    me real[];
 BEGIN
     PERFORM custprofile.check_k(k, 1000);
     sources := custprofile.checked_sources('items');
@@ -56,6 +84,7 @@ BEGIN
     PERFORM custprofile.require_vector_space(customer_id);
     sources := sources || custprofile.checked_sources('customers', 'orders', 'texts');
     PERFORM custprofile.check_customer_keys(ARRAY[customer_id], sources);
+    me := (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id);
     previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format($q$
         WITH me AS MATERIALIZED (
@@ -114,10 +143,10 @@ BEGIN
          WHERE s.interest IS NOT NULL OR s.category_orders > 0 OR s.praise IS NOT NULL
          ORDER BY 2 DESC, s.key
          LIMIT $2
-        $q$, custprofile.catalogue_similarity_sql('items', '$3', sources), custprofile.texts_sql(sources),
+        $q$, custprofile.catalogue_similarity_sql('items', '$3', sources, custprofile.nearest_pool(k), array_length(me, 1)),
+             custprofile.texts_sql(sources),
              custprofile.orders_or_none_sql(sources), custprofile.key_type(sources), custprofile.items_sql(sources))
-    USING customer_id, k, (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id),
-          custprofile.label_language();
+    USING customer_id, k, me, custprofile.label_language();
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 CREATE FUNCTION custprofile.recommend(customer_id bigint, k int DEFAULT 10)

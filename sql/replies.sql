@@ -100,10 +100,12 @@ END $$;
 
 -- NULL or blank messages and praise give no rows; k at most 100; min_score NULL means the
 -- calibrated thresholds (an answer must beat its own and the floor), else answers at or above
--- min_score.
+-- min_score. With pgvector's index (sql/vectors.sql) the answers scored are the nearest_pool(k)
+-- nearest to the message.
 CREATE FUNCTION custprofile.suggest_replies(message text, k int DEFAULT 3, min_score real DEFAULT NULL)
 RETURNS TABLE (answer_id text, answer text, score real)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp
+    SET hnsw.ef_search = 200 SET hnsw.iterative_scan = relaxed_order AS $$
 DECLARE
     sources jsonb;
     m real[];
@@ -134,7 +136,7 @@ BEGIN
         ' WHERE CASE WHEN $4 IS NULL THEN c.similarity > greatest(($2 ->> ''floor'')::real, ($2 -> ''answers'' ->> c.key)::real)'
         '            ELSE c.similarity >= $4 END'
         ' ORDER BY c.similarity DESC, c.key LIMIT $3',
-        custprofile.catalogue_similarity_sql('answers', '$1', sources))
+        custprofile.catalogue_similarity_sql('answers', '$1', sources, custprofile.nearest_pool(k), array_length(m, 1)))
     USING m, thresholds, k, min_score;
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;

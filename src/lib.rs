@@ -71,6 +71,7 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!("../sql/catalogues.sql", name = "catalogues", requires = ["sources", api::models::model_version]);
+extension_sql_file!("../sql/vectors.sql", name = "vectors", requires = ["profiles", "catalogues", api::models::vector_space]);
 extension_sql_file!("../sql/labels.sql", name = "labels", requires = [api::session::label_language]);
 extension_sql_file!(
     "../sql/segments.sql",
@@ -80,9 +81,9 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/recommendations.sql",
     name = "recommendations",
-    requires = ["profiles", "catalogues", "labels", api::segments::customer_similarity]
+    requires = ["profiles", "catalogues", "vectors", "labels", api::segments::customer_similarity]
 );
-extension_sql_file!("../sql/replies.sql", name = "replies", requires = ["catalogues", api::embedding::embed_text]);
+extension_sql_file!("../sql/replies.sql", name = "replies", requires = ["catalogues", "vectors", api::embedding::embed_text]);
 extension_sql_file!(
     "../sql/models.sql",
     name = "models_view",
