@@ -66,6 +66,9 @@ done
 # similar_customers, recommend and suggest_replies with pgvector's indexes and without: same answers
 bash tests/vectors/both_ways.sh
 
+# a Citus coordinator and two workers: the functions run on the workers, with the local answers
+bash tests/citus/distributed.sh
+
 # pg_dump and pg_restore keep every piece of state; a restore without model files still restores
 bash tests/dump/dump_restore.sh
 

@@ -1,0 +1,74 @@
+-- Exact search against pgvector's HNSW index over N synthetic stored profiles, in one run:
+-- recall@10 of the index against exact search, and the latency of both, for the vector search
+-- alone and for similar_customers. Run by bench/vector_search.sh in a scratch database:
+--   bash bench/vector_search.sh 100000
+-- The vectors: 1,000 random centres (each component uniform in [-1, 1]) and every profile its
+-- centre (customer_key mod 1000) plus uniform noise of 0.7 × that width in each of the 384
+-- components (setseed(0.42): the same vectors every run), so neighbours are mostly the
+-- customer's own cluster, ranked by noise, as clustered embeddings are, but harder: the noise
+-- fills all 384 dimensions, where real embeddings lie near a far smaller subspace.
+\set ON_ERROR_STOP on
+SET client_min_messages = warning;
+TRUNCATE custprofile.profiles, custprofile.refresh_queue;
+SELECT setseed(0.42);
+CREATE TEMP TABLE centres AS
+SELECT c, array(SELECT (2 * random() - 1)::real FROM generate_series(1, 384) WHERE c >= 0) AS v
+  FROM generate_series(0, 999) c;
+\timing on
+INSERT INTO custprofile.profiles (customer_key, profile, interest_vector, source_hash, vector_space)
+SELECT n::text, '{}', array(SELECT (x.v[i] + 0.7 * (2 * random() - 1))::real FROM generate_series(1, 384) i WHERE n > 0),
+       'synthetic', custprofile.vector_space()
+  FROM generate_series(1, :n) n JOIN centres x ON x.c = n % 1000;
+ANALYZE custprofile.profiles;
+\timing off
+-- :queries query customers (100 unless given) spread over the clusters; the exact and
+-- approximate top 10 of each
+\if :{?queries}
+\else
+\set queries 100
+\endif
+CREATE TEMP TABLE queries AS
+SELECT (1 + (q * 7919) % :n)::text AS customer_key FROM generate_series(1, :queries) q;
+CREATE TEMP TABLE timings (method text, query text, ms float8, found text[]);
+CREATE FUNCTION pg_temp.search(method text, sql text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    q record;
+    t0 timestamptz;
+    found text[];
+BEGIN
+    FOR q IN SELECT * FROM queries LOOP
+        t0 := clock_timestamp();
+        EXECUTE sql INTO found USING q.customer_key;
+        INSERT INTO timings VALUES (method, q.customer_key, extract(epoch FROM clock_timestamp() - t0) * 1000, found);
+    END LOOP;
+END $$;
+-- exact similar_customers first, before the index exists
+SELECT pg_temp.search('exact: similar_customers', 'SELECT array_agg(s.customer_id) FROM custprofile.similar_customers($1, 10) s');
+\timing on
+SET maintenance_work_mem = '4GB';
+-- the index, as refresh_profiles builds it
+SELECT * FROM custprofile.create_vector_indexes();
+\timing off
+SELECT pg_size_pretty(pg_relation_size('custprofile.profiles')) AS table_size,
+       pg_size_pretty(pg_relation_size('custprofile.profiles_interest_ann')) AS index_size;
+
+-- the vector search alone: the 10 nearest by cosine distance, the customer itself left out
+SELECT format('SELECT array_agg(p.customer_key) FROM (SELECT n.customer_key FROM custprofile.profiles n'
+              ' WHERE vector_space = %L AND n.customer_key <> $1 ORDER BY n.interest_vector::public.vector(384)'
+              ' OPERATOR(public.<=>) (SELECT m.interest_vector FROM custprofile.profiles m WHERE m.customer_key = $1)::public.vector(384)'
+              ' LIMIT 10) p', custprofile.vector_space()) AS nearest \gset
+SET hnsw.ef_search = 200;
+SET hnsw.iterative_scan = relaxed_order;
+SELECT pg_temp.search('index: 10 nearest', :'nearest');
+SELECT pg_temp.search('index: similar_customers', 'SELECT array_agg(s.customer_id) FROM custprofile.similar_customers($1, 10) s');
+SET enable_indexscan = off;
+SELECT pg_temp.search('exact: 10 nearest', :'nearest');
+RESET enable_indexscan;
+SELECT :n AS profiles, t.method,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY t.ms)::numeric, 1) AS median_ms,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY t.ms)::numeric, 1) AS p95_ms,
+       round(avg(cardinality(ARRAY(SELECT unnest(t.found) INTERSECT SELECT unnest(e.found))) / 10.0)::numeric, 3)
+           AS recall_at_10
+  FROM timings t
+  JOIN timings e ON e.query = t.query AND e.method = 'exact: ' || split_part(t.method, ': ', 2)
+ GROUP BY t.method ORDER BY t.method;
