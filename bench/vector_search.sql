@@ -57,9 +57,18 @@ SELECT format('SELECT array_agg(p.customer_key) FROM (SELECT n.customer_key FROM
               ' WHERE vector_space = %L AND n.customer_key <> $1 ORDER BY n.interest_vector::public.vector(384)'
               ' OPERATOR(public.<=>) (SELECT m.interest_vector FROM custprofile.profiles m WHERE m.customer_key = $1)::public.vector(384)'
               ' LIMIT 10) p', custprofile.vector_space()) AS nearest \gset
-SET hnsw.ef_search = 200;
+-- the index's search at several sizes of its candidate list (hnsw.ef_search), then
+-- similar_customers at the setting it uses itself (sql/recommendations.sql)
 SET hnsw.iterative_scan = relaxed_order;
-SELECT pg_temp.search('index: 10 nearest', :'nearest');
+SET hnsw.ef_search = 100;
+SELECT pg_temp.search('index, ef_search 100: 10 nearest', :'nearest');
+SET hnsw.ef_search = 200;
+SELECT pg_temp.search('index, ef_search 200: 10 nearest', :'nearest');
+SET hnsw.ef_search = 400;
+SELECT pg_temp.search('index, ef_search 400: 10 nearest', :'nearest');
+SET hnsw.ef_search = 800;
+SELECT pg_temp.search('index, ef_search 800: 10 nearest', :'nearest');
+RESET hnsw.ef_search;
 SELECT pg_temp.search('index: similar_customers', 'SELECT array_agg(s.customer_id) FROM custprofile.similar_customers($1, 10) s');
 SET enable_indexscan = off;
 SELECT pg_temp.search('exact: 10 nearest', :'nearest');

@@ -55,3 +55,60 @@ CREATE AGGREGATE custprofile.profile_agg(body text, rating real, written_at time
 COMMENT ON AGGREGATE custprofile.profile_agg(text, real, timestamptz) IS
     'Text part of a customer profile: counts, sentiment (mean, min, max, distribution, trend), '
     'ratings against sentiment (1 to 5 scale), interest vector, first and last seen, model.';
+
+-- profile_agg in two steps, for partial aggregates made elsewhere: profile_agg_partial folds
+-- texts into a partial state (bytea, the portable form of src/profiles/partial.rs: its version
+-- and the encoder's vector space, with the sums), profile_agg_merge folds partial states into
+-- the same document profile_agg gives for all their texts at once. On Citus, profile_agg
+-- grouped by the distribution column runs whole on the workers; grouped by anything else,
+-- Citus would gather every row to the coordinator (it combines only states that are not
+-- `internal`). Instead: the partials by customer and the wanted column on the workers, merged
+-- by that column on the coordinator (docs/scale-out.md).
+CREATE AGGREGATE custprofile.profile_agg_partial(body text) (
+    SFUNC = custprofile.profile_agg_accum,
+    STYPE = internal,
+    SSPACE = 4096,
+    COMBINEFUNC = custprofile.profile_agg_combine,
+    SERIALFUNC = custprofile.profile_agg_serialize,
+    DESERIALFUNC = custprofile.profile_agg_deserialize,
+    FINALFUNC = custprofile.profile_agg_partial_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE custprofile.profile_agg_partial(body text, rating real) (
+    SFUNC = custprofile.profile_agg_accum,
+    STYPE = internal,
+    SSPACE = 4096,
+    COMBINEFUNC = custprofile.profile_agg_combine,
+    SERIALFUNC = custprofile.profile_agg_serialize,
+    DESERIALFUNC = custprofile.profile_agg_deserialize,
+    FINALFUNC = custprofile.profile_agg_partial_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE custprofile.profile_agg_partial(body text, rating real, written_at timestamptz) (
+    SFUNC = custprofile.profile_agg_accum,
+    STYPE = internal,
+    SSPACE = 4096,
+    COMBINEFUNC = custprofile.profile_agg_combine,
+    SERIALFUNC = custprofile.profile_agg_serialize,
+    DESERIALFUNC = custprofile.profile_agg_deserialize,
+    FINALFUNC = custprofile.profile_agg_partial_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE custprofile.profile_agg_partial(text, real, timestamptz) IS
+    'The partial state of profile_agg over these texts, for profile_agg_merge (e.g. computed on Citus workers).';
+CREATE AGGREGATE custprofile.profile_agg_merge(partial_state bytea) (
+    SFUNC = custprofile.profile_agg_merge_accum,
+    STYPE = internal,
+    SSPACE = 4096,
+    COMBINEFUNC = custprofile.profile_agg_combine,
+    SERIALFUNC = custprofile.profile_agg_serialize,
+    DESERIALFUNC = custprofile.profile_agg_deserialize,
+    FINALFUNC = custprofile.profile_agg_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE custprofile.profile_agg_merge(bytea) IS
+    'The profile_agg document of every text behind these partial states (profile_agg_partial), under the same encoder.';

@@ -113,6 +113,7 @@ DECLARE
     last_report timestamptz := started;
     run_detail jsonb := '{}';
 BEGIN
+    PERFORM custprofile.require_coordinator('refresh_catalogues');
     -- the vectors of a kind that is no longer registered
     DELETE FROM custprofile.catalogue_embeddings e
      WHERE NOT EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = e.kind);

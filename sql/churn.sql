@@ -162,6 +162,7 @@ BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     names := ARRAY['recency', 'sentiment_decline', 'complaints', 'disagreement', 'negative_share'];
     as_of := COALESCE((options ->> 'as_of')::timestamptz, custprofile.as_of());
+    PERFORM custprofile.require_coordinator('train_churn_model');
     IF training_query IS NULL OR btrim(btrim(training_query), ';') = '' THEN
         RAISE EXCEPTION 'train_churn_model needs a query returning (customer key, churned boolean) rows'
             USING ERRCODE = 'invalid_parameter_value';

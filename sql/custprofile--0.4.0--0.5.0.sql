@@ -1162,6 +1162,7 @@ BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     names := ARRAY['recency', 'sentiment_decline', 'complaints', 'disagreement', 'negative_share'];
     as_of := COALESCE((options ->> 'as_of')::timestamptz, custprofile.as_of());
+    PERFORM custprofile.require_coordinator('train_churn_model');
     IF training_query IS NULL OR btrim(btrim(training_query), ';') = '' THEN
         RAISE EXCEPTION 'train_churn_model needs a query returning (customer key, churned boolean) rows'
             USING ERRCODE = 'invalid_parameter_value';
@@ -1455,6 +1456,7 @@ DECLARE
     last_report timestamptz := started;
     run_detail jsonb := '{}';
 BEGIN
+    PERFORM custprofile.require_coordinator('refresh_catalogues');
     -- the vectors of a kind that is no longer registered
     DELETE FROM custprofile.catalogue_embeddings e
      WHERE NOT EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = e.kind);
@@ -1897,6 +1899,7 @@ COMMENT ON FUNCTION custprofile.revoke_usage(name) IS
 CREATE FUNCTION custprofile.require_analyst(operation text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
+    PERFORM custprofile.require_coordinator(operation);
     IF NOT (SELECT bool_and(has_table_privilege(t.relation, p.privilege))
               FROM unnest(ARRAY['custprofile.profiles', 'custprofile.refresh_queue', 'custprofile.catalogue_embeddings',
                                 'custprofile.segmentation', 'custprofile.reply_calibration']) t(relation)
@@ -1975,6 +1978,171 @@ COMMENT ON COLUMN custprofile.text_insights.customer_bigint IS 'The key as bigin
 COMMENT ON COLUMN custprofile.text_insights.intent IS 'question, complaint, praise or other (NULL without an intent head).';
 
 
+
+-- profile_agg in two steps: the new Rust functions
+-- custprofile::api::profile_agg::profile_agg_merge_accum
+CREATE FUNCTION custprofile."profile_agg_merge_accum"(
+	"state" internal, /* Internal */
+	"partial_state" bytea /* Option < & [u8] > */
+) RETURNS internal /* Internal */
+PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'profile_agg_merge_accum_wrapper';
+-- custprofile::api::profile_agg::profile_agg_partial_final
+CREATE FUNCTION custprofile."profile_agg_partial_final"(
+	"state" internal /* Internal */
+) RETURNS bytea /* :: std :: option :: Option < Vec < u8 > > */
+PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'profile_agg_partial_final_wrapper';
+
+-- profile_agg in two steps, for partial aggregates made elsewhere: profile_agg_partial folds
+-- texts into a partial state (bytea, the portable form of src/profiles/partial.rs: its version
+-- and the encoder's vector space, with the sums), profile_agg_merge folds partial states into
+-- the same document profile_agg gives for all their texts at once. On Citus, profile_agg
+-- grouped by the distribution column runs whole on the workers; grouped by anything else,
+-- Citus would gather every row to the coordinator (it combines only states that are not
+-- `internal`). Instead: the partials by customer and the wanted column on the workers, merged
+-- by that column on the coordinator (docs/scale-out.md).
+CREATE AGGREGATE custprofile.profile_agg_partial(body text) (
+    SFUNC = custprofile.profile_agg_accum,
+    STYPE = internal,
+    SSPACE = 4096,
+    COMBINEFUNC = custprofile.profile_agg_combine,
+    SERIALFUNC = custprofile.profile_agg_serialize,
+    DESERIALFUNC = custprofile.profile_agg_deserialize,
+    FINALFUNC = custprofile.profile_agg_partial_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE custprofile.profile_agg_partial(body text, rating real) (
+    SFUNC = custprofile.profile_agg_accum,
+    STYPE = internal,
+    SSPACE = 4096,
+    COMBINEFUNC = custprofile.profile_agg_combine,
+    SERIALFUNC = custprofile.profile_agg_serialize,
+    DESERIALFUNC = custprofile.profile_agg_deserialize,
+    FINALFUNC = custprofile.profile_agg_partial_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE custprofile.profile_agg_partial(body text, rating real, written_at timestamptz) (
+    SFUNC = custprofile.profile_agg_accum,
+    STYPE = internal,
+    SSPACE = 4096,
+    COMBINEFUNC = custprofile.profile_agg_combine,
+    SERIALFUNC = custprofile.profile_agg_serialize,
+    DESERIALFUNC = custprofile.profile_agg_deserialize,
+    FINALFUNC = custprofile.profile_agg_partial_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE custprofile.profile_agg_partial(text, real, timestamptz) IS
+    'The partial state of profile_agg over these texts, for profile_agg_merge (e.g. computed on Citus workers).';
+CREATE AGGREGATE custprofile.profile_agg_merge(partial_state bytea) (
+    SFUNC = custprofile.profile_agg_merge_accum,
+    STYPE = internal,
+    SSPACE = 4096,
+    COMBINEFUNC = custprofile.profile_agg_combine,
+    SERIALFUNC = custprofile.profile_agg_serialize,
+    DESERIALFUNC = custprofile.profile_agg_deserialize,
+    FINALFUNC = custprofile.profile_agg_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE custprofile.profile_agg_merge(bytea) IS
+    'The profile_agg document of every text behind these partial states (profile_agg_partial), under the same encoder.';
+
+-- What must run on a Citus coordinator (sql/placement.sql); the functions that write the
+-- extension's tables check it first
+-- Where functions run on Citus. The model functions (sentiment, embed_text, profile_agg, ...)
+-- depend only on their arguments and the node's model files, so Citus runs them on the workers
+-- with the rows. The functions that write the extension's own tables (the source registry,
+-- stored profiles, catalogues, classifiers, churn weights, segments, the pgvector indexes) must
+-- run on the coordinator, where those tables are read: in a query over a distributed table
+-- Citus would run them on every worker, each writing its own copy. They call this first.
+
+-- ERROR 0A000 when called inside a task Citus sent to a worker (its connections name themselves
+-- "citus_internal gpid=..."); nothing otherwise, with or without Citus.
+CREATE FUNCTION custprofile.require_coordinator(operation text) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    IF pg_catalog.current_setting('application_name') LIKE 'citus\_internal gpid=%' THEN
+        RAISE EXCEPTION '% writes custprofile''s own tables and cannot run on a Citus worker', operation
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = format('Call it on the coordinator on its own (SELECT custprofile.%s(...);), not in a query over a distributed table.', operation);
+    END IF;
+    RETURN true;
+END $$;
+
+CREATE OR REPLACE FUNCTION custprofile.register_source(kind text, relation regclass, columns jsonb)
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    r record;
+    unknown text;
+    relkind "char";
+BEGIN
+    PERFORM custprofile.require_coordinator('register_source');
+    IF kind IS NULL OR relation IS NULL OR columns IS NULL THEN
+        RAISE EXCEPTION 'register_source needs a kind, a relation and its columns'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF kind NOT IN ('customers', 'orders', 'texts', 'items', 'answers') THEN
+        RAISE EXCEPTION 'unknown source kind "%"', kind
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'The kinds are customers, orders, texts, items and answers.';
+    END IF;
+    IF jsonb_typeof(columns) <> 'object' THEN
+        RAISE EXCEPTION 'columns must be a JSON object of role to column name'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile.source_roles(kind));
+    END IF;
+    SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(columns) k
+     WHERE k NOT IN (SELECT role FROM custprofile.source_roles(kind));
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown role(s) for a % source: %', kind, unknown
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile.source_roles(kind));
+    END IF;
+    FOR r IN SELECT * FROM custprofile.source_roles(kind) LOOP
+        IF r.role = 'attributes' THEN
+            IF columns ? 'attributes' AND (jsonb_typeof(columns -> 'attributes') <> 'array'
+               OR EXISTS (SELECT FROM jsonb_array_elements(columns -> 'attributes') e WHERE jsonb_typeof(e) <> 'string')) THEN
+                RAISE EXCEPTION 'attributes must be an array of column names'
+                    USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"key": "id", "attributes": ["age", "city"]}.';
+            END IF;
+        ELSIF columns ? r.role AND jsonb_typeof(columns -> r.role) <> 'string' THEN
+            RAISE EXCEPTION 'the % column must be given as a column name (a JSON string)', r.role
+                USING ERRCODE = 'invalid_parameter_value';
+        ELSIF r.required AND NOT columns ? r.role THEN
+            RAISE EXCEPTION 'the % source needs its % column', kind, r.role
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = (SELECT format('The roles of a %s source: %s (required: %s).', kind,
+                                            string_agg(role, ', '), string_agg(role, ', ') FILTER (WHERE required))
+                                FROM custprofile.source_roles(kind));
+        END IF;
+    END LOOP;
+    IF kind = 'items' AND NOT (columns ? 'title' OR columns ? 'description') THEN
+        RAISE EXCEPTION 'an items source needs a title or a description column (or both)'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example {"key": "item_id", "title": "name", "description": "blurb", "category": "category", "price": "price"}.';
+    END IF;
+    SELECT c.relkind INTO relkind FROM pg_catalog.pg_class c WHERE c.oid = relation;
+    IF relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+        RAISE EXCEPTION '% is not a table, view, materialized view or foreign table', relation
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    -- the caller's right to read the relation and the registration itself are checked there
+    PERFORM custprofile.store_registration(kind, relation, columns, current_user);
+    RETURN jsonb_build_object('kind', kind, 'relation', relation::text, 'columns', columns);
+END $$;
+
+CREATE OR REPLACE FUNCTION custprofile.unregister_source(kind text, relation text)
+RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    PERFORM custprofile.require_coordinator('unregister_source');
+    RETURN custprofile.drop_registration(kind, relation, current_user);
+END $$;
+
 -- pgvector, when the database has it (sql/vectors.sql)
 -- pgvector, when a database has it: approximate nearest-neighbour (HNSW) indexes on the stored
 -- vectors, used by similar_customers, recommend and suggest_replies. custprofile never requires
@@ -2041,6 +2209,7 @@ DECLARE
     wanted jsonb;
     present boolean;
 BEGIN
+    PERFORM custprofile.require_coordinator('create_vector_indexes');
     IF s IS NULL THEN
         RAISE EXCEPTION 'the vector extension (pgvector) is not installed in this database'
             USING ERRCODE = 'feature_not_supported',
@@ -2260,6 +2429,8 @@ BEGIN
     ('profile_agg_combine', 'Merges two partial states (parallel workers, partitions).'),
     ('profile_agg_deserialize', 'Reads a summary written by profile_agg_serialize, in the leader of a parallel plan.'),
     ('profile_agg_final', 'The text part of a profile; NULL when the aggregate saw no rows.'),
+    ('profile_agg_merge_accum', 'Transition function of profile_agg_merge: adds a partial state of profile_agg_partial.'),
+    ('profile_agg_partial_final', 'Final function of profile_agg_partial: the state scored and written in the portable form (src/profiles/partial.rs); NULL when the aggregate saw no rows.'),
     ('profile_agg_serialize', 'Scores what is pending, then writes the summary for the leader of a parallel plan.'),
     ('profile_document', 'The document of one customer, without its churn section (with_churn adds it).'),
     ('profile_document_version', 'The version of the document''s shape this installation writes (its "version" field).'),
@@ -2276,6 +2447,7 @@ BEGIN
     ('reply_calibration_messages', 'Messages that no shop''s help desk answers, in English and Chinese: what the knowledge base''s articles score against text that is not about them.'),
     ('report_progress', 'A progress NOTICE of a long operation when custprofile.progress_interval has passed since last_report (0: at every step), the time so far in its DETAIL; returns the time of the last report.'),
     ('require_analyst', 'The analyst level''s write access, checked before a refresh or segmentation starts, so that a role without it gets one ERROR naming the grant instead of a failure halfway.'),
+    ('require_coordinator', 'ERROR 0A000 when called inside a task Citus sent to a worker (its connections name themselves "citus_internal gpid=..."); nothing otherwise, with or without Citus.'),
     ('require_one_vector_space', 'The same for every stored profile at once (k-means over the whole base).'),
     ('require_profiles', 'Raises the ERROR that tells the user to build profiles first.'),
     ('require_vector_space', 'Raises the ERROR that tells the user to rebuild the profiles when the customer''s stored interest vector is in another encoder''s vector space than custprofile.encoder''s (after the setting changed, until refresh_profiles has rebuilt it).'),

@@ -128,6 +128,7 @@ COMMENT ON FUNCTION custprofile.revoke_usage(name) IS
 CREATE FUNCTION custprofile.require_analyst(operation text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
+    PERFORM custprofile.require_coordinator(operation);
     IF NOT (SELECT bool_and(has_table_privilege(t.relation, p.privilege))
               FROM unnest(ARRAY['custprofile.profiles', 'custprofile.refresh_queue', 'custprofile.catalogue_embeddings',
                                 'custprofile.segmentation', 'custprofile.reply_calibration']) t(relation)

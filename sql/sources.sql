@@ -172,6 +172,7 @@ DECLARE
     unknown text;
     relkind "char";
 BEGIN
+    PERFORM custprofile.require_coordinator('register_source');
     IF kind IS NULL OR relation IS NULL OR columns IS NULL THEN
         RAISE EXCEPTION 'register_source needs a kind, a relation and its columns'
             USING ERRCODE = 'null_value_not_allowed';
@@ -285,6 +286,7 @@ COMMENT ON FUNCTION custprofile.register_source(text, regclass, jsonb) IS
 CREATE FUNCTION custprofile.unregister_source(kind text, relation text)
 RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
+    PERFORM custprofile.require_coordinator('unregister_source');
     RETURN custprofile.drop_registration(kind, relation, current_user);
 END $$;
 

@@ -63,6 +63,7 @@ DECLARE
     wanted jsonb;
     present boolean;
 BEGIN
+    PERFORM custprofile.require_coordinator('create_vector_indexes');
     IF s IS NULL THEN
         RAISE EXCEPTION 'the vector extension (pgvector) is not installed in this database'
             USING ERRCODE = 'feature_not_supported',

@@ -45,10 +45,13 @@ extension_sql_file!(
         api::profile_agg::profile_agg_combine,
         api::profile_agg::profile_agg_serialize,
         api::profile_agg::profile_agg_deserialize,
-        api::profile_agg::profile_agg_final
+        api::profile_agg::profile_agg_final,
+        api::profile_agg::profile_agg_partial_final,
+        api::profile_agg::profile_agg_merge_accum
     ]
 );
-extension_sql_file!("../sql/sources.sql", name = "sources");
+extension_sql_file!("../sql/placement.sql", name = "placement");
+extension_sql_file!("../sql/sources.sql", name = "sources", requires = ["placement"]);
 extension_sql_file!("../sql/topics.sql", name = "topics");
 extension_sql_file!("../sql/clock.sql", name = "clock", requires = ["sources", api::session::as_of_setting]);
 extension_sql_file!("../sql/profile_document.sql", name = "profile_document", requires = [api::models::model_version]);

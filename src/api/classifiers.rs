@@ -21,6 +21,12 @@ use crate::spi::read_one;
 #[pg_extern(volatile, parallel_unsafe)]
 fn train_classifier(name: &str, training_query: &str, options: default!(JsonArg, "'{}'")) -> JsonB {
     let options = options.value().or_raise();
+    // it writes custprofile.classifiers: never inside a task Citus sent to a worker (sql/placement.sql);
+    // a database not yet updated to a version with the check has no Citus rule to follow
+    let has_check = read_one::<bool>("SELECT pg_catalog.to_regprocedure('custprofile.require_coordinator(text)') IS NOT NULL", &[]);
+    if has_check.or_raise() == Some(true) {
+        read_one::<bool>("SELECT custprofile.require_coordinator('train_classifier')", &[]).or_raise();
+    }
     let mut progress = Progress::new("train_classifier");
     // read-only queries (crate::spi): a hot standby must still get train_classifier's 25006
     let started = read_one::<TimestampWithTimeZone>("SELECT pg_catalog.clock_timestamp()", &[]).or_raise();

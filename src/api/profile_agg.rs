@@ -9,7 +9,9 @@ use pgrx::{Internal, JsonB, PgMemoryContexts};
 use crate::errors::{Error, OrRaise, Result};
 use crate::heads::sentiment;
 use crate::heads::zero_shot::Label;
+use crate::runtime;
 use crate::profiles::batch::{self, ProfileState};
+use crate::profiles::partial;
 use crate::profiles::text_summary::TextSummary;
 use crate::profiles::topics::Topics;
 
@@ -171,4 +173,27 @@ fn profile_agg_final(mut state: Internal) -> Option<JsonB> {
         Err(_) => String::new(),
     };
     Some(JsonB(s.summary.to_json(model, format_time)))
+}
+
+/// Final function of profile_agg_partial: the state scored and written in the portable form
+/// (src/profiles/partial.rs); NULL when the aggregate saw no rows.
+#[pg_extern(parallel_safe)]
+fn profile_agg_partial_final(mut state: Internal) -> Option<Vec<u8>> {
+    flush(&mut state);
+    let s = state_mut(&mut state)?;
+    let encoder = runtime::current().or_raise();
+    Some(partial::encode(&encoder.identity().to_string(), &s.summary))
+}
+
+/// Transition function of profile_agg_merge: adds a partial state of profile_agg_partial.
+#[pg_extern(parallel_safe)]
+fn profile_agg_merge_accum(mut state: Internal, partial_state: Option<&[u8]>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let Some(bytes) = partial_state else { return state };
+    let encoder = runtime::current().or_raise();
+    let summary = partial::decode(bytes, &encoder.identity().to_string()).or_raise();
+    if !state.initialized() {
+        return new_state(fcinfo, ProfileState::from_summary(summary));
+    }
+    state_mut(&mut state).expect("initialised").summary.merge(&summary);
+    state
 }

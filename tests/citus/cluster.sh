@@ -3,8 +3,8 @@
 # workers, each its own PostgreSQL 15 on a local port (28840, 28841, 28842), run as the server
 # user with data under the build folder, Citus and custprofile preloaded on every node.
 #   tests/citus/cluster.sh start|stop|env
-# `start` also creates the database custprofile_citus with both extensions on every node and the
-# workers registered with the coordinator. Citus is built from ../shared/vendor (scripts/vendor.sh);
+# `start` also creates the database custprofile_citus anew, with both extensions on every node and
+# the workers registered with the coordinator. Citus is built from ../shared/vendor (scripts/vendor.sh);
 # it is a test-time dependency only (AGPL-3.0), never linked into or shipped with custprofile.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -41,20 +41,21 @@ CONF
         "$PG_BIN/pg_ctl" -D "$data" -l "$ROOT/$name.log" -w start >/dev/null
     fi
   done
-  # the database on every node: Citus needs its extension in the database on each node before
-  # the coordinator adds it; custprofile is created on the coordinator and Citus propagates it
+  # a new database on every node (so that it has the custprofile just installed): Citus needs its
+  # extension in the database on each node before the coordinator adds it; custprofile is
+  # created on the coordinator and Citus propagates it to the workers
   for entry in "${NODES[@]}"; do
     port="${entry##*:}"
-    node_psql "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 ||
-      node_psql "$port" -d postgres -c "CREATE DATABASE $DB"
-    node_psql "$port" -d "$DB" -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS citus"
+    node_psql "$port" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" \
+      -c "CREATE DATABASE $DB"
+    node_psql "$port" -d "$DB" -c "SET client_min_messages = warning" -c "CREATE EXTENSION citus"
   done
   node_psql 28840 -d "$DB" >/dev/null <<'SQL'
 SET client_min_messages = warning;
 SELECT citus_set_coordinator_host('127.0.0.1', 28840);
-SELECT citus_add_node('127.0.0.1', 28841) WHERE NOT EXISTS (SELECT FROM pg_dist_node WHERE nodeport = 28841);
-SELECT citus_add_node('127.0.0.1', 28842) WHERE NOT EXISTS (SELECT FROM pg_dist_node WHERE nodeport = 28842);
-CREATE EXTENSION IF NOT EXISTS custprofile;
+SELECT citus_add_node('127.0.0.1', 28841);
+SELECT citus_add_node('127.0.0.1', 28842);
+CREATE EXTENSION custprofile;
 SQL
   log "Citus cluster up: coordinator 127.0.0.1:28840, workers 28841 and 28842 (data $ROOT, database $DB)"
 }

@@ -111,6 +111,32 @@ SELECT CASE WHEN count(*) = (SELECT count(DISTINCT stars) FROM shop.reviews) AND
   JOIN (SELECT stars, custprofile.profile_agg(body, stars::real, written_at) AS p FROM shop.reviews GROUP BY stars) l
     ON l.stars IS NOT DISTINCT FROM d.stars;
 
+-- the same in two steps: partial states by customer and stars on the workers (grouped by the
+-- distribution column, so pushed down), serialised, shipped, merged by stars on the coordinator
+SELECT CASE WHEN pg_temp.worker_query_has('SELECT stars, custprofile.profile_agg_merge(s) FROM (SELECT customer_id, stars, custprofile.profile_agg_partial(body, stars::real, written_at) AS s FROM dist.reviews GROUP BY customer_id, stars) p GROUP BY stars',
+                                          'custprofile.profile_agg_partial(')
+            THEN 'profile_agg_partial by customer and stars in the worker query: ok' ELSE 'FAIL: profile_agg_partial not pushed down' END;
+CREATE TEMP TABLE merged_by_stars AS
+    SELECT stars, custprofile.profile_agg_merge(s) AS p
+      FROM (SELECT customer_id, stars, custprofile.profile_agg_partial(body, stars::real, written_at) AS s
+              FROM dist.reviews GROUP BY customer_id, stars) partials
+     GROUP BY stars;
+SELECT CASE WHEN count(*) = (SELECT count(DISTINCT stars) FROM shop.reviews) AND max(pg_temp.max_difference(d.p, l.p)) < 1e-5
+            THEN 'profile_agg_merge of the workers'' partial states equals the local profile_agg: ok'
+            ELSE 'FAIL: merged partial states differ by ' || max(pg_temp.max_difference(d.p, l.p)) END
+  FROM merged_by_stars d
+  JOIN (SELECT stars, custprofile.profile_agg(body, stars::real, written_at) AS p FROM shop.reviews GROUP BY stars) l
+    ON l.stars IS NOT DISTINCT FROM d.stars;
+
+-- a function that writes the extension's tables, in a query Citus pushes down: refused on the workers
+DO $$ BEGIN
+    PERFORM custprofile.unregister_source('texts', 'dist.reviews') FROM dist.reviews;
+    RAISE EXCEPTION 'FAIL: unregister_source ran on the workers';
+EXCEPTION WHEN feature_not_supported THEN
+    RAISE NOTICE 'refused on a worker: %', SQLERRM;
+END $$;
+SELECT 'a writing function refused on the workers: ok';
+
 -- stored profiles from distributed sources equal those from the local tables (but for the
 -- moment each was generated)
 SELECT custprofile.register_source('customers', 'shop.customers', '{"key": "customer_id"}') \g /dev/null

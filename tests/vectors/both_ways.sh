@@ -25,7 +25,7 @@ check() {
   grep -v '^$' <<<"$out" | grep -v '^NOTICE:  without pgvector' >&2 || true
   ! grep -q FAIL <<<"$out" || die "tests/vectors/both_ways.sh failed"
 }
-db postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+db postgres -c "DROP DATABASE IF EXISTS $DB" -c "DROP ROLE IF EXISTS vectors_reader" -c "CREATE DATABASE $DB"
 db "$DB" -c "SET client_min_messages = warning" -c "CREATE EXTENSION custprofile" -f demo/shop.sql -f demo/shop_zh.sql
 check <<'SQL'
 SET client_min_messages = warning;

@@ -122,6 +122,23 @@ SELECT customer, pg_temp.same(s.p, x.p) AS cross_group_batches_same
 RESET enable_sort;
 RESET custprofile.batch_size;
 
+-- in two steps: partial states (per customer and day here, as Citus workers would make them
+-- per shard) merged per customer give the same documents
+SELECT customer, pg_temp.same(s.p, m.p) AS merged_same_as_serial
+  FROM serial s
+  JOIN (SELECT customer, custprofile.profile_agg_merge(partial_state) AS p
+          FROM (SELECT customer, written_at::date, custprofile.profile_agg_partial(body, rating, written_at) AS partial_state
+                  FROM texts GROUP BY 1, 2) d
+         GROUP BY customer) m USING (customer)
+ ORDER BY customer;
+-- NULL partial states are skipped, none gives NULL; bytes that are not a partial state, or one
+-- from another encoder, are refused
+SELECT custprofile.profile_agg_merge(x) IS NULL AS no_states FROM (VALUES (NULL::bytea)) v(x);
+SELECT try($$SELECT custprofile.profile_agg_merge(x) FROM (VALUES ('\x00'::bytea)) v(x)$$);
+SELECT try($$SELECT custprofile.profile_agg_merge(convert_to((convert_from(s, 'UTF8')::jsonb || '{"vector_space": "other@0"}')::text, 'UTF8'))
+               FROM (SELECT custprofile.profile_agg_partial(body) AS s FROM texts) p$$)
+       ~ '^22023: a partial state scored by encoder other@0 cannot be merged under encoder ' AS other_encoder_refused;
+
 -- the support functions are not callable on their own: a NULL for their internal argument is
 -- refused: 0A000 on earlier minor releases, 42883 on 15.20 (the call no longer resolves)
 SELECT try($$SELECT custprofile.profile_agg_final(NULL)$$) ~ '^(0A000: cannot accept a value of type internal|42883: function custprofile.profile_agg_final\(unknown\) does not exist)$' AS refused;
