@@ -2,23 +2,42 @@
 -- recall@10 of the index against exact search, and the latency of both, for the vector search
 -- alone and for similar_customers. Run by bench/vector_search.sh in a scratch database:
 --   bash bench/vector_search.sh 100000
--- The vectors: 1,000 random centres (each component uniform in [-1, 1]) and every profile its
--- centre (customer_key mod 1000) plus uniform noise of 0.7 × that width in each of the 384
--- components (setseed(0.42): the same vectors every run), so neighbours are mostly the
--- customer's own cluster, ranked by noise, as clustered embeddings are, but harder: the noise
--- fills all 384 dimensions, where real embeddings lie near a far smaller subspace.
+-- The vectors (setseed(0.42): the same every run), :vectors as given (bench/vector_search.sh):
+--   uniform       1,000 random centres (each component uniform in [-1, 1]), every profile its
+--                 centre (customer_key mod 1000) plus uniform noise of 0.7 x that width in each of
+--                 the 384 components: the neighbours are the cluster's members, nearly equally
+--                 far (the noise fills all 384 dimensions), the hardest case for an index;
+--   hierarchical  topics within topics, as embeddings group: a profile is the sum of a centre
+--                 of 100 (key mod 100), half of one of 10,000 (key mod 10,000), a quarter of one
+--                 of 100,000 (key mod 100,000), and uniform noise of 0.05 x the width: its
+--                 nearest are the profiles that share its deepest centre, then the next one.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 TRUNCATE custprofile.profiles, custprofile.refresh_queue;
 SELECT setseed(0.42);
-CREATE TEMP TABLE centres AS
-SELECT c, array(SELECT (2 * random() - 1)::real FROM generate_series(1, 384) WHERE c >= 0) AS v
-  FROM generate_series(0, 999) c;
+CREATE TEMP TABLE centres (level int, c int, v real[], PRIMARY KEY (level, c));
+INSERT INTO centres
+SELECT l, c, array(SELECT (2 * random() - 1)::real FROM generate_series(1, 384) WHERE c >= 0)
+  FROM (VALUES (1, 1000)) x(l, size), generate_series(0, x.size - 1) c WHERE :'vectors' = 'uniform'
+UNION ALL
+SELECT l, c, array(SELECT (2 * random() - 1)::real FROM generate_series(1, 384) WHERE c >= 0)
+  FROM (VALUES (1, 100), (2, 10000), (3, 100000)) x(l, size), generate_series(0, x.size - 1) c
+ WHERE :'vectors' = 'hierarchical';
 \timing on
 INSERT INTO custprofile.profiles (customer_key, profile, interest_vector, source_hash, vector_space)
 SELECT n::text, '{}', array(SELECT (x.v[i] + 0.7 * (2 * random() - 1))::real FROM generate_series(1, 384) i WHERE n > 0),
        'synthetic', custprofile.vector_space()
-  FROM generate_series(1, :n) n JOIN centres x ON x.c = n % 1000;
+  FROM generate_series(1, :n) n JOIN centres x ON x.level = 1 AND x.c = n % 1000
+ WHERE :'vectors' = 'uniform';
+INSERT INTO custprofile.profiles (customer_key, profile, interest_vector, source_hash, vector_space)
+SELECT n::text, '{}',
+       array(SELECT (a.v[i] + 0.5 * b.v[i] + 0.25 * c.v[i] + 0.05 * (2 * random() - 1))::real FROM generate_series(1, 384) i WHERE n > 0),
+       'synthetic', custprofile.vector_space()
+  FROM generate_series(1, :n) n
+  JOIN centres a ON a.level = 1 AND a.c = n % 100
+  JOIN centres b ON b.level = 2 AND b.c = n % 10000
+  JOIN centres c ON c.level = 3 AND c.c = n % 100000
+ WHERE :'vectors' = 'hierarchical';
 ANALYZE custprofile.profiles;
 \timing off
 -- :queries query customers (100 unless given) spread over the clusters; the exact and
@@ -73,7 +92,7 @@ SELECT pg_temp.search('index: similar_customers', 'SELECT array_agg(s.customer_i
 SET enable_indexscan = off;
 SELECT pg_temp.search('exact: 10 nearest', :'nearest');
 RESET enable_indexscan;
-SELECT :n AS profiles, t.method,
+SELECT :n AS profiles, :'vectors' AS vectors, t.method,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY t.ms)::numeric, 1) AS median_ms,
        round(percentile_cont(0.95) WITHIN GROUP (ORDER BY t.ms)::numeric, 1) AS p95_ms,
        round(avg(cardinality(ARRAY(SELECT unnest(t.found) INTERSECT SELECT unnest(e.found))) / 10.0)::numeric, 3)
