@@ -65,8 +65,17 @@ END $$;
 SELECT pg_temp.search('exact: similar_customers', 'SELECT array_agg(s.customer_id) FROM custprofile.similar_customers($1, 10) s');
 \timing on
 SET maintenance_work_mem = '4GB';
--- the index, as refresh_profiles builds it
-SELECT * FROM custprofile.create_vector_indexes();
+-- the index, as refresh_profiles builds it (with the default graph unless :m and
+-- :ef_construction are given: bench/vector_search.sh passes M and EF_CONSTRUCTION)
+\if :{?m}
+\else
+\set m NULL
+\endif
+\if :{?ef_construction}
+\else
+\set ef_construction NULL
+\endif
+SELECT * FROM custprofile.create_vector_indexes(:m, :ef_construction);
 \timing off
 SELECT pg_size_pretty(pg_relation_size('custprofile.profiles')) AS table_size,
        pg_size_pretty(pg_relation_size('custprofile.profiles_interest_ann')) AS index_size;
@@ -92,7 +101,9 @@ SELECT pg_temp.search('index: similar_customers', 'SELECT array_agg(s.customer_i
 SET enable_indexscan = off;
 SELECT pg_temp.search('exact: 10 nearest', :'nearest');
 RESET enable_indexscan;
-SELECT :n AS profiles, :'vectors' AS vectors, t.method,
+SELECT :n AS profiles, :'vectors' AS vectors,
+       (SELECT obj_description('custprofile.profiles_interest_ann'::regclass, 'pg_class')::jsonb - 'vector_space' - 'dimensions') AS graph,
+       t.method,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY t.ms)::numeric, 1) AS median_ms,
        round(percentile_cont(0.95) WITHIN GROUP (ORDER BY t.ms)::numeric, 1) AS p95_ms,
        round(avg(cardinality(ARRAY(SELECT unnest(t.found) INTERSECT SELECT unnest(e.found))) / 10.0)::numeric, 3)

@@ -2198,15 +2198,28 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
            END
 $$;
 
--- Builds (or rebuilds, for another vector space or length) the HNSW index of each kind of stored
--- vector, for the vectors stored now; one line per index saying what it did. The caller must own
--- the tables (the role that created the extension). ERROR when pgvector is not installed.
-CREATE FUNCTION custprofile.create_vector_indexes() RETURNS SETOF text
+-- The HNSW graph an index is built with unless create_vector_indexes is told otherwise:
+-- the one that keeps recall@10 at or above 0.95 at 1,000,000 profiles (docs/scale-out.md).
+CREATE FUNCTION custprofile.vector_index_graph() RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT '{"m": 16, "ef_construction": 64}'::jsonb
+$$;
+
+-- Builds (or rebuilds, for another vector space or length, or another graph) the HNSW index of
+-- each kind of stored vector, for the vectors stored now; one line per index saying what it did.
+-- m and ef_construction are pgvector's graph parameters (links per node, candidate list while
+-- building): more of either is a better graph, at a longer build and, for m, a bigger index
+-- (docs/scale-out.md has the measurements). NULL keeps what the index was built with (the
+-- defaults, vector_index_graph(), the first time). The caller must own the tables (the role
+-- that created the extension). ERROR when pgvector is not installed.
+CREATE FUNCTION custprofile.create_vector_indexes(m int DEFAULT NULL, ef_construction int DEFAULT NULL) RETURNS SETOF text
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     s name := custprofile.pgvector_schema();
     t record;
     wanted jsonb;
+    state jsonb;
+    graph jsonb;
     present boolean;
 BEGIN
     PERFORM custprofile.require_coordinator('create_vector_indexes');
@@ -2215,25 +2228,46 @@ BEGIN
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'CREATE EXTENSION vector; then call custprofile.create_vector_indexes() again. Without it the searches are exact.';
     END IF;
+    IF m IS NOT NULL AND m NOT BETWEEN 2 AND 100 THEN
+        RAISE EXCEPTION 'm must be between 2 and 100, not %', m
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'pgvector''s default is 16; 32 gives a better graph at twice the index size.';
+    END IF;
+    IF ef_construction IS NOT NULL AND ef_construction NOT BETWEEN 4 AND 1000 THEN
+        RAISE EXCEPTION 'ef_construction must be between 4 and 1000, not %', ef_construction
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'pgvector''s default is 64; a bigger one builds a better graph, more slowly.';
+    END IF;
     FOR t IN SELECT * FROM custprofile.vector_index_targets() LOOP
         wanted := custprofile.vector_index_wanted(t.target);
+        state := custprofile.vector_index_state(t.target);
+        graph := jsonb_build_object(
+            'm', COALESCE(m, (state ->> 'm')::int, (custprofile.vector_index_graph() ->> 'm')::int),
+            'ef_construction', COALESCE(ef_construction, (state ->> 'ef_construction')::int,
+                                        (custprofile.vector_index_graph() ->> 'ef_construction')::int));
+        IF (graph ->> 'ef_construction')::int < 2 * (graph ->> 'm')::int THEN
+            RAISE EXCEPTION 'ef_construction (%) must be at least twice m (%)', graph ->> 'ef_construction', graph ->> 'm'
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'pgvector builds each node''s links from at least 2·m candidates.';
+        END IF;
+        wanted := wanted || graph;
         present := to_regclass(format('custprofile.%I', t.index_name)) IS NOT NULL;
         IF wanted IS NULL THEN
             IF present THEN
                 EXECUTE format('DROP INDEX custprofile.%I', t.index_name);
             END IF;
             RETURN NEXT format('%s: no stored vectors, no index', t.target);
-        ELSIF custprofile.vector_index_state(t.target) IS NOT DISTINCT FROM wanted THEN
+        ELSIF state IS NOT DISTINCT FROM wanted THEN
             RETURN NEXT format('%s: %s is up to date', t.target, t.index_name);
         ELSE
             IF present THEN
                 EXECUTE format('DROP INDEX custprofile.%I', t.index_name);
             END IF;
-            EXECUTE format('CREATE INDEX %I ON custprofile.%I USING hnsw ((%I::%I.vector(%s)) %I.vector_cosine_ops) WHERE ',
-                           t.index_name, t.table_name, t.vector_column, s, wanted ->> 'dimensions', s)
+            EXECUTE format('CREATE INDEX %I ON custprofile.%I USING hnsw ((%I::%I.vector(%s)) %I.vector_cosine_ops) '
+                           'WITH (m = %s, ef_construction = %s) WHERE ',
+                           t.index_name, t.table_name, t.vector_column, s, wanted ->> 'dimensions', s,
+                           wanted ->> 'm', wanted ->> 'ef_construction')
                     || format(t.predicate, COALESCE(wanted ->> 'vector_space', wanted ->> 'dimensions'));
             EXECUTE format('COMMENT ON INDEX custprofile.%I IS %L', t.index_name, wanted::text);
-            RETURN NEXT format('%s: built %s (%s dimensions)', t.target, t.index_name, wanted ->> 'dimensions');
+            RETURN NEXT format('%s: built %s (%s dimensions, m = %s, ef_construction = %s)', t.target, t.index_name,
+                               wanted ->> 'dimensions', wanted ->> 'm', wanted ->> 'ef_construction');
         END IF;
     END LOOP;
 END $$;
@@ -2249,7 +2283,7 @@ BEGIN
     IF custprofile.pgvector_schema() IS NULL THEN
         RETURN;
     END IF;
-    SELECT bool_or(custprofile.vector_index_state(t.target) IS DISTINCT FROM custprofile.vector_index_wanted(t.target))
+    SELECT bool_or(custprofile.vector_index_state(t.target) - 'm' - 'ef_construction' IS DISTINCT FROM custprofile.vector_index_wanted(t.target))
       INTO stale FROM custprofile.vector_index_targets() t;
     IF NOT stale THEN
         RETURN;
@@ -2379,7 +2413,7 @@ BEGIN
     ('clean_text', 'HTML tags and entities removed, URLs replaced by [URL], repeated punctuation tamed, control characters dropped, whitespace collapsed, Unicode NFKC.'),
     ('column_type', 'The type of a live column, or NULL when the relation or the column is gone.'),
     ('cosine_similarity', 'Cosine similarity of two vectors of equal length.'),
-    ('create_vector_indexes', 'Builds (or rebuilds, for another vector space or length) the HNSW index of each kind of stored vector, for the vectors stored now; one line per index saying what it did.'),
+    ('create_vector_indexes', 'Builds (or rebuilds, for another vector space or length, or another graph) the HNSW index of each kind of stored vector, for the vectors stored now; one line per index saying what it did.'),
     ('customer_key_type', 'The type of the registered customers key column (NULL without a customers source): the views show the key in it beside the text form.'),
     ('customer_similarity', 'How alike two customers are, in [-1, 1]: 0.7 × the relatedness of their interest vectors (their cosine on the current encoder''s common scale) + 0.3 × the cosine of their orders by category; when one part is missing on either side, the other part alone; NULL when both are.'),
     ('customers_sql', 'The customers source of sources as (customer_key, attributes jsonb).'),
@@ -2482,6 +2516,7 @@ BEGIN
     ('train_classifier', 'Trains a classifier head and stores it under name, replacing one of the same name in the same transaction.'),
     ('unregister_source', 'Removes a registration; the relation may already be dropped, so it is named as text.'),
     ('usage_grants', 'The privileges of a level and of the levels below it, as GRANT clauses.'),
+    ('vector_index_graph', 'The HNSW graph an index is built with unless create_vector_indexes is told otherwise: the one that keeps recall@10 at or above 0.95 at 1,000,000 profiles (docs/scale-out.md).'),
     ('vector_index_state', 'What the index of target was built for ({"dimensions": n, "vector_space": ...}, its comment); NULL when there is none, it is not valid, or pgvector is gone.'),
     ('vector_index_targets', 'The indexes custprofile keeps, one per kind of stored vector, what each holds and whether it is built for the vectors stored now.'),
     ('vector_index_wanted', 'The vector space and length the index of target should hold now: profiles in the current encoder''s space, catalogue vectors as long as the current encoder''s.'),

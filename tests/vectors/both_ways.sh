@@ -95,6 +95,31 @@ UPDATE shop.reviews SET body = body || ' Really.' WHERE review_id = (SELECT min(
 CALL custprofile.refresh_profiles();
 SELECT CASE WHEN custprofile.nearest_sql('profiles', '$1', 384, 100) IS NOT NULL THEN 'index still serves after a refresh: ok' ELSE 'FAIL' END;
 
+-- another graph: rebuilt with it, kept by later calls and refreshes; bad parameters are 22023
+-- and leave the index as it was
+SELECT CASE WHEN bool_and(line LIKE '%built%m = 24, ef_construction = 96%') AND count(*) = 3
+            THEN 'create_vector_indexes(24, 96) rebuilds every index with that graph: ok' ELSE 'FAIL: ' || string_agg(line, '; ') END
+  FROM custprofile.create_vector_indexes(24, 96) line;
+SELECT CASE WHEN bool_and(line LIKE '%up to date') THEN 'the graph is kept by a call without parameters: ok' ELSE 'FAIL: ' || string_agg(line, '; ') END
+  FROM custprofile.create_vector_indexes() line;
+CALL custprofile.refresh_profiles();
+SELECT CASE WHEN (custprofile.vector_index_state('profiles') ->> 'm')::int = 24 THEN 'and by refresh_profiles: ok' ELSE 'FAIL: state ' || custprofile.vector_index_state('profiles')::text END;
+DO $$
+DECLARE
+    bad text;
+BEGIN
+    FOREACH bad IN ARRAY ARRAY['1, NULL', 'NULL, 2000', '40, 64'] LOOP
+        BEGIN
+            EXECUTE format('SELECT count(*) FROM custprofile.create_vector_indexes(%s)', bad);
+            RAISE EXCEPTION 'FAIL: create_vector_indexes(%) accepted', bad USING ERRCODE = 'raise_exception';
+        EXCEPTION WHEN invalid_parameter_value THEN
+            NULL;
+        END;
+    END LOOP;
+END $$;
+SELECT CASE WHEN (custprofile.vector_index_state('profiles') ->> 'm')::int = 24
+            THEN 'bad graph parameters are 22023 and leave the index as it was: ok' ELSE 'FAIL: the index changed' END;
+
 -- a role that does not own the tables (refresh_profiles calls maintain_vector_indexes as its
 -- caller): told what to run when an index is missing, and nothing fails
 CREATE ROLE vectors_reader;
