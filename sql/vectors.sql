@@ -56,7 +56,7 @@ $$;
 -- the one that keeps recall@10 at or above 0.95 at 1,000,000 profiles (docs/scale-out.md).
 CREATE FUNCTION custprofile.vector_index_graph() RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT '{"m": 16, "ef_construction": 64}'::jsonb
+    SELECT '{"m": 32, "ef_construction": 128}'::jsonb
 $$;
 
 -- Builds (or rebuilds, for another vector space or length, or another graph) the HNSW index of
