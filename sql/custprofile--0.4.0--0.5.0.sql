@@ -29,6 +29,22 @@ CREATE FUNCTION custprofile."text_signals"(
 STRICT STABLE PARALLEL SAFE COST 5000
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'text_signals_wrapper';
+-- the per-text scores a refresh stores for text_insights (custprofile.text_scores)
+-- custprofile::api::profile_agg::start_text_score_log
+CREATE FUNCTION custprofile."start_text_score_log"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'start_text_score_log_wrapper';
+-- custprofile::api::profile_agg::take_text_score_log
+CREATE FUNCTION custprofile."take_text_score_log"() RETURNS TABLE (
+	"body" TEXT,  /* String */
+	"sentiment_label" TEXT,  /* &str */
+	"sentiment" real,  /* f32 */
+	"intent" TEXT  /* Option<&str> */
+)
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'take_text_score_log_wrapper';
 -- custprofile::api::segments::segment_names
 CREATE FUNCTION custprofile."segment_names"(
 	"stats" jsonb, /* JsonArg */
@@ -183,6 +199,7 @@ DECLARE
     removed bigint;
 BEGIN
     PERFORM custprofile.refresh_catalogues();
+    PERFORM custprofile.prune_text_scores(full_rebuild);
     WITH f AS MATERIALIZED (SELECT * FROM custprofile.source_fingerprints()),
     gone AS (
         DELETE FROM custprofile.profiles p
@@ -214,7 +231,10 @@ END $$;
 -- yardstick, stores them and empties their entries. Returns how many were built (entries that
 -- a concurrent refresh built meanwhile are fresh and only removed); NULL when nothing was left.
 CREATE FUNCTION custprofile.rebuild_queued_profiles(batch_size int, breakpoints jsonb, as_of timestamptz) RETURNS int
-LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC'
+-- no parallel workers: the texts' scores are recorded by the backend that scores them, and the
+-- leader stores only its own (custprofile.store_text_scores)
+SET max_parallel_workers_per_gather = 0 AS $$
 DECLARE
     claimed text[];
     batch text[];
@@ -231,6 +251,7 @@ BEGIN
     IF claimed IS NULL THEN
         RETURN NULL;
     END IF;
+    PERFORM custprofile.start_text_score_log();
     INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
                                            last_activity)
     SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
@@ -241,6 +262,7 @@ BEGIN
         SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
             source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
             last_activity = EXCLUDED.last_activity;
+    PERFORM custprofile.store_text_scores();
     DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
     RETURN COALESCE(cardinality(batch), 0);
 END $$;
@@ -568,35 +590,129 @@ COMMENT ON TABLE custprofile.topics IS
 
 -- text_insights gains each text's language, the customer key in its own type and the text's
 -- intent (columns added at the end: the view is replaced in place, so views of the user's over
--- it stay); its rows come from scored_texts, which reads sentiment and intent in one pass
-CREATE FUNCTION custprofile.scored_texts()
-RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
-               sentiment_label text, sentiment real, intent text)
+-- it stay), and reads the scores refresh_profiles stores (custprofile.text_scores) instead of
+-- scoring every text on every read. What follows is sql/text_insights.sql.
+-- What scored a stored text: the encoder and its sentiment and intent heads, by content
+-- (model_version() without the extension's version, which changes no score).
+CREATE FUNCTION custprofile.text_scorer() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT md5((custprofile.model_version() - 'extension')::text)
+$$;
+
+-- Content-addressed: one row per text content (sha256 of its UTF-8 bytes) and scorer, shared
+-- by every row of every source that holds the same text.
+CREATE TABLE custprofile.text_scores (
+    text_hash       bytea NOT NULL,
+    scored_by       text NOT NULL,
+    sentiment_label text NOT NULL,
+    sentiment       real NOT NULL,
+    intent          text,
+    stored_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (text_hash, scored_by)
+);
+COMMENT ON TABLE custprofile.text_scores IS
+    'Sentiment and intent of each registered text, stored by refresh_profiles under the text''s sha256 and the models that scored it; text_insights reads them.';
+-- dumped like the stored profiles: a restored database reads its texts' scores at once (the
+-- profiles' fingerprints are restored too, so no refresh would score those texts again)
+SELECT pg_catalog.pg_extension_config_dump('custprofile.text_scores', '');
+
+-- Stores what profile_agg recorded in this backend since start_text_score_log, once per text
+-- content; returns how many texts were new.
+CREATE FUNCTION custprofile.store_text_scores() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    scorer text := custprofile.text_scorer();
+    n bigint;
+BEGIN
+    INSERT INTO custprofile.text_scores (text_hash, scored_by, sentiment_label, sentiment, intent)
+    SELECT DISTINCT ON (l.text_hash) l.text_hash, scorer, l.sentiment_label, l.sentiment, l.intent
+      FROM (SELECT sha256(convert_to(r.body, 'UTF8')) AS text_hash, r.*
+              FROM custprofile.take_text_score_log() r) l
+     ORDER BY l.text_hash
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+
+-- Drops the stored scores of other models (a changed encoder or head: their texts are scored
+-- again as their profiles are rebuilt); with `everything` (a full rebuild) also the scores of
+-- texts no source holds any more. Returns how many rows went.
+CREATE FUNCTION custprofile.prune_text_scores(everything boolean) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    scorer text := custprofile.text_scorer();
+    n bigint;
+    orphans bigint := 0;
+BEGIN
+    DELETE FROM custprofile.text_scores s WHERE s.scored_by <> scorer;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF everything AND EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = 'texts') THEN
+        WITH held AS MATERIALIZED (
+            SELECT DISTINCT sha256(convert_to(t.body, 'UTF8')) AS text_hash
+              FROM custprofile.registered_texts() t WHERE t.body IS NOT NULL)
+        DELETE FROM custprofile.text_scores s
+         WHERE NOT EXISTS (SELECT FROM held WHERE held.text_hash = s.text_hash);
+        GET DIAGNOSTICS orphans = ROW_COUNT;
+    ELSIF everything THEN
+        DELETE FROM custprofile.text_scores;
+        GET DIAGNOSTICS orphans = ROW_COUNT;
+    END IF;
+    RETURN n + orphans;
+END $$;
+
+-- Every registered text as its source holds it, read as the sources' registrant: the rows of
+-- text_insights, which scores and masks them.
+CREATE FUNCTION custprofile.registered_texts()
+RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    masking boolean;
     previous_role text;
 BEGIN
-    masking := custprofile.pii_masking();
     previous_role := custprofile.enter_source_reader();
     RETURN QUERY EXECUTE format($q$
-        SELECT t.source, t.customer_key::text, t.written_at, t.rating,
-               CASE WHEN %L::boolean THEN custprofile.mask_pii(t.body) ELSE t.body END,
-               d ->> 'sentiment', (d ->> 'score')::real, d ->> 'intent'
-          FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.text_signals(t.body) END AS d
-                  FROM (%s) t) t
-        $q$, masking, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts')));
+        SELECT t.source, t.customer_key::text, t.written_at, t.rating, t.body FROM (%s) t
+        $q$, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts')));
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
+
+-- Stored scores where there are, the encoder for the rest (one pass for sentiment and intent).
+-- The body is shown PII-masked when custprofile.mask_pii is on, and its language is told from
+-- the body as shown (a masked e-mail address does not change it). Columns added after 0.4.0
+-- come at the end, so that an update replaces the view in place and the user's views over it
+-- stay.
 CREATE OR REPLACE VIEW custprofile.text_insights AS
-SELECT r.source, r.customer_key, r.written_at, r.rating, r.body, r.sentiment_label, r.sentiment,
-       custprofile.detect_language(r.body) AS language,
+SELECT r.source, r.customer_key, r.written_at, r.rating, shown.body,
+       COALESCE(s.sentiment_label, f.signals ->> 'sentiment') AS sentiment_label,
+       COALESCE(s.sentiment, (f.signals ->> 'score')::real) AS sentiment,
+       custprofile.detect_language(shown.body) AS language,
        custprofile.key_as_uuid(r.customer_key, k.key_type) AS customer_uuid,
        custprofile.key_as_bigint(r.customer_key, k.key_type) AS customer_bigint,
-       r.intent
-  FROM custprofile.scored_texts() r, (SELECT custprofile.customer_key_type() AS key_type) k;
+       CASE WHEN s.text_hash IS NOT NULL THEN s.intent ELSE f.signals ->> 'intent' END AS intent
+  FROM custprofile.registered_texts() r
+ CROSS JOIN (SELECT custprofile.customer_key_type() AS key_type) k
+ -- OFFSET 0: evaluated once per row, not once per reference
+ CROSS JOIN LATERAL (SELECT CASE WHEN (SELECT custprofile.pii_masking()) THEN custprofile.mask_pii(r.body)
+                                 ELSE r.body END AS body OFFSET 0) shown
+  LEFT JOIN custprofile.text_scores s
+         ON s.text_hash = sha256(convert_to(r.body, 'UTF8')) AND s.scored_by = (SELECT custprofile.text_scorer())
+  LEFT JOIN LATERAL (SELECT custprofile.text_signals(r.body) AS signals
+                      WHERE s.text_hash IS NULL AND r.body IS NOT NULL OFFSET 0) f ON true;
 COMMENT ON VIEW custprofile.text_insights IS
-    'Every registered text with its sentiment label and score, its intent and its language (scored when read).';
+    'Every registered text with its sentiment label and score, its intent and its language (stored by refresh_profiles, scored on read when not stored yet).';
+
+-- the analysts of 0.4.0 (grant_usage's analyst level) write the stored scores as they write the
+-- stored profiles
+DO $$
+DECLARE
+    r name;
+BEGIN
+    FOR r IN SELECT DISTINCT a.grantee::regrole::name
+               FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+              WHERE c.oid = 'custprofile.profiles'::regclass AND a.privilege_type = 'INSERT'
+                AND a.grantee <> c.relowner AND a.grantee <> 0 LOOP
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON custprofile.text_scores TO %I', r);
+    END LOOP;
+END $$;
 DROP FUNCTION custprofile.text_insight_rows();
 
 -- Profiles written under another document version are stale: the fingerprint names it
@@ -1646,13 +1762,19 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.runs_run_id_seq', '');
 CREATE FUNCTION custprofile.runs_kept() RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT interval '90 days' $$;
 
--- The writers of the history. SECURITY DEFINER, so that every role that may run an operation
--- can record it without write access to the table; the caller's role is passed in.
+-- The writers of the history are SECURITY DEFINER, so that every role that may run an operation
+-- can record it without write access to the table; the caller's role is passed in. Called
+-- directly, they can only record runs as a role the session may act as, and end only the
+-- session's own runs: nobody can forge another role's job outcome.
 CREATE FUNCTION custprofile.start_run(operation text, caller name, started timestamptz DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     id bigint;
 BEGIN
+    IF caller IS NULL OR NOT pg_has_role(session_user, caller, 'MEMBER') THEN
+        RAISE EXCEPTION 'a run can only be recorded as a role this session acts as'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     UPDATE custprofile.runs r SET status = 'failed', finished_at = clock_timestamp()
      WHERE r.status = 'running'
        AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start <= r.started_at);
@@ -1663,13 +1785,14 @@ BEGIN
     RETURN id;
 END $$;
 
+-- Ends a run: succeeded, or failed with error_code.
 CREATE FUNCTION custprofile.finish_run(run bigint, rows bigint, detail jsonb, error_code text DEFAULT NULL) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
     UPDATE custprofile.runs r
        SET finished_at = clock_timestamp(), rows = finish_run.rows, detail = finish_run.detail,
            error_code = finish_run.error_code,
            status = CASE WHEN finish_run.error_code IS NULL THEN 'succeeded' ELSE 'failed' END
-     WHERE r.run_id = run;
+     WHERE r.run_id = run AND r.backend_pid = pg_backend_pid() AND r.status = 'running';
 $$;
 
 -- A run of a function, written when it succeeded (in the caller's transaction).
@@ -1795,7 +1918,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
         (1, 'SELECT', 'TABLE custprofile.profiles, custprofile.customer_profiles, custprofile.segments, '
                       'custprofile.segmentation, custprofile.catalogue_embeddings'),
         (2, 'SELECT, INSERT, UPDATE, DELETE', 'TABLE custprofile.profiles, custprofile.refresh_queue, '
-                      'custprofile.catalogue_embeddings, custprofile.segmentation, custprofile.reply_calibration'),
+                      'custprofile.catalogue_embeddings, custprofile.segmentation, custprofile.reply_calibration, '
+                      'custprofile.text_scores'),
         (2, 'SELECT', 'TABLE custprofile.text_insights'),
         (3, 'EXECUTE', 'FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text), '
                        'custprofile.train_churn_model(text, jsonb), custprofile.reset_churn_model(), custprofile.rescore_churn()'),
@@ -1900,9 +2024,10 @@ CREATE FUNCTION custprofile.require_analyst(operation text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     PERFORM custprofile.require_coordinator(operation);
+    PERFORM custprofile.require_local_tables();
     IF NOT (SELECT bool_and(has_table_privilege(t.relation, p.privilege))
               FROM unnest(ARRAY['custprofile.profiles', 'custprofile.refresh_queue', 'custprofile.catalogue_embeddings',
-                                'custprofile.segmentation', 'custprofile.reply_calibration']) t(relation)
+                                'custprofile.segmentation', 'custprofile.reply_calibration', 'custprofile.text_scores']) t(relation)
              CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p(privilege)) THEN
         RAISE EXCEPTION 'permission denied: % writes the stored profiles, which % may not', operation, current_user
             USING ERRCODE = 'insufficient_privilege',
@@ -2073,6 +2198,42 @@ BEGIN
                   HINT = format('Call it on the coordinator on its own (SELECT custprofile.%s(...);), not in a query over a distributed table.', operation);
     END IF;
     RETURN true;
+END $$;
+
+-- ERROR 0A000 when one of custprofile's own tables has been distributed with Citus. Tried on
+-- the test cluster: Citus accepts create_distributed_table('custprofile.profiles', ...), after
+-- which the refresh's writes fail inside Citus ("missing data for column"), the readers too ("a
+-- column definition list is required"), and undistribute_table refuses a table an extension
+-- depends on. Readers and writers of the stored profiles call this first, so that the ERROR
+-- says what happened (docs/scale-out.md: the stored profiles stay local on the coordinator).
+CREATE FUNCTION custprofile.require_local_tables() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    distributed text;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE $q$SELECT string_agg(p.logicalrelid::regclass::text, ', ' ORDER BY p.logicalrelid::regclass::text)
+                 FROM pg_catalog.pg_dist_partition p JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid
+                WHERE c.relnamespace = 'custprofile'::regnamespace$q$ INTO distributed;
+    IF distributed IS NOT NULL THEN
+        RAISE EXCEPTION 'custprofile''s own tables must stay local on the coordinator, but % is distributed', distributed
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Distribute your sources, not custprofile''s tables. Citus cannot undistribute a table of an extension: save your registrations, topics and classifiers, then DROP EXTENSION custprofile CASCADE and CREATE EXTENSION custprofile.';
+    END IF;
+END $$;
+
+-- the stored profiles' readers say so when the table has been distributed
+CREATE OR REPLACE FUNCTION custprofile.require_profiles() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    PERFORM custprofile.require_local_tables();
+    IF NOT EXISTS (SELECT FROM custprofile.profiles) THEN
+        RAISE EXCEPTION 'no customer profiles have been built yet'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Register your sources with custprofile.register_source(...), then run CALL custprofile.refresh_profiles();';
+    END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION custprofile.register_source(kind text, relation regclass, columns jsonb)
@@ -2469,6 +2630,7 @@ BEGIN
     ('profile_document', 'The document of one customer, without its churn section (with_churn adds it).'),
     ('profile_document_version', 'The version of the document''s shape this installation writes (its "version" field).'),
     ('profiles_sql', 'The one query build_profiles runs, as text: every source read once for all the customers in $1 (keys as text), texts scored in batches by profile_agg, the document written by sql/profile_document.sql.'),
+    ('prune_text_scores', 'Drops the stored scores of other models (a changed encoder or head: their texts are scored again as their profiles are rebuilt); with everything (a full rebuild) also the scores of texts no source holds any more.'),
     ('purchases_section', 'The purchases section from a customer''s order statistics (NULL counts as no orders).'),
     ('queue_stale_profiles', 'Step 1: embeds new and changed items and answers, queues the customers whose rows changed since their profile was built (all with full_rebuild), drops profiles of customers that are gone.'),
     ('quintile_score', 'A score from 1 to 5: how many breakpoints the value exceeds (reversed when lower is better).'),
@@ -2477,11 +2639,13 @@ BEGIN
     ('record_run', 'A run of a function, written when it succeeded (in the caller''s transaction).'),
     ('refresh_progress', 'The progress NOTICE of a refresh after each batch, when there is more than one batch.'),
     ('registered', 'The registration of a kind, checked; raises the ERROR that names the missing register_source call when there is none.'),
+    ('registered_texts', 'Every registered text as its source holds it, read as the sources'' registrant: the rows of text_insights, which scores and masks them.'),
     ('relatedness', 'The cosine of two vectors of the current encoder on the one similarity scale that recommend, suggest_replies and similar_customers rank and threshold by (the encoder manifest''s relatedness; all-MiniLM-L6-v2''s cosine as it is).'),
     ('reply_calibration_messages', 'Messages that no shop''s help desk answers, in English and Chinese: what the knowledge base''s articles score against text that is not about them.'),
     ('report_progress', 'A progress NOTICE of a long operation when custprofile.progress_interval has passed since last_report (0: at every step), the time so far in its DETAIL; returns the time of the last report.'),
     ('require_analyst', 'The analyst level''s write access, checked before a refresh or segmentation starts, so that a role without it gets one ERROR naming the grant instead of a failure halfway.'),
     ('require_coordinator', 'ERROR 0A000 when called inside a task Citus sent to a worker (its connections name themselves "citus_internal gpid=..."); nothing otherwise, with or without Citus.'),
+    ('require_local_tables', 'ERROR 0A000 when one of custprofile''s own tables has been distributed with Citus.'),
     ('require_one_vector_space', 'The same for every stored profile at once (k-means over the whole base).'),
     ('require_profiles', 'Raises the ERROR that tells the user to build profiles first.'),
     ('require_vector_space', 'Raises the ERROR that tells the user to rebuild the profiles when the customer''s stored interest vector is in another encoder''s vector space than custprofile.encoder''s (after the setting changed, until refresh_profiles has rebuilt it).'),
@@ -2491,7 +2655,6 @@ BEGIN
     ('role_sql', 'The expression for an optional role of a registration: alias.column::type, or a typed NULL when the role is not registered.'),
     ('rounded', 'Each element rounded to digits decimals, as a JSON array.'),
     ('runs_kept', 'Runs older than this are removed when a new one starts.'),
-    ('scored_texts', 'Every registered text with its sentiment, intent and language, scored now: the rows of text_insights.'),
     ('segment_keyword_texts', 'At most this many recent texts per segment feed its keywords.'),
     ('segment_names', 'Names for the segments of one segmentation, each for what sets it apart from the others (src/segments/naming.rs), with the evidence behind it: {"1": {"name": ..., "evidence": [...]}, ...}.'),
     ('sentiment', 'Sentiment score in [-1, 1], negative to positive.'),
@@ -2505,9 +2668,13 @@ BEGIN
     ('split_sentences', 'The sentences of a text, in order, as the sentence-level scorers see them.'),
     ('split_words', 'The words of a text in order, as keywords and aspects see them: Chinese segmented by jieba, other scripts split at spaces and punctuation.'),
     ('start_run', 'Starts a run (now, or at started): marks runs of ended backends failed, drops old ones, inserts this one as running.'),
+    ('start_text_score_log', 'Starts recording, in this backend, the per-text scores profile_agg makes: refresh_profiles stores them in custprofile.text_scores for text_insights (src/profiles/score_log.rs).'),
     ('store_registration', 'The only writer of the registry (nobody else may write it): records registrant as the role every read of the relation runs as.'),
+    ('store_text_scores', 'Stores what profile_agg recorded in this backend since start_text_score_log, once per text content; returns how many texts were new.'),
     ('stored_churn', 'The churn section of a stored profile recomputed as of a moment, with the rhythm it stored.'),
+    ('take_text_score_log', 'The per-text scores recorded since start_text_score_log (score rounded as text_signals rounds it); recording stops.'),
     ('text_features', 'The pooled features a head is trained on, for precomputing them in a table.'),
+    ('text_scorer', 'What scored a stored text: the encoder and its sentiment and intent heads, by content (model_version() without the extension''s version, which changes no score).'),
     ('text_signals', 'What the text_insights view shows of one text, from one encoder pass: sentiment label and score, and the intent (NULL where the encoder has no intent head).'),
     ('texts_interest_vector', 'The texts section''s interest vector as real[]; empty without one (no texts, or only NULL and blank ones: the section then says "interest_vector": null).'),
     ('texts_sql', 'One query over every registered text source of sources (checked_sources), with the columns (source text, customer_key <key type>, body text, rating real, written_at timestamptz, item text).'),

@@ -17,3 +17,27 @@ BEGIN
     END IF;
     RETURN true;
 END $$;
+
+-- ERROR 0A000 when one of custprofile's own tables has been distributed with Citus. Tried on
+-- the test cluster: Citus accepts create_distributed_table('custprofile.profiles', ...), after
+-- which the refresh's writes fail inside Citus ("missing data for column"), the readers too ("a
+-- column definition list is required"), and undistribute_table refuses a table an extension
+-- depends on. Readers and writers of the stored profiles call this first, so that the ERROR
+-- says what happened (docs/scale-out.md: the stored profiles stay local on the coordinator).
+CREATE FUNCTION custprofile.require_local_tables() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    distributed text;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE $q$SELECT string_agg(p.logicalrelid::regclass::text, ', ' ORDER BY p.logicalrelid::regclass::text)
+                 FROM pg_catalog.pg_dist_partition p JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid
+                WHERE c.relnamespace = 'custprofile'::regnamespace$q$ INTO distributed;
+    IF distributed IS NOT NULL THEN
+        RAISE EXCEPTION 'custprofile''s own tables must stay local on the coordinator, but % is distributed', distributed
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Distribute your sources, not custprofile''s tables. Citus cannot undistribute a table of an extension: save your registrations, topics and classifiers, then DROP EXTENSION custprofile CASCADE and CREATE EXTENSION custprofile.';
+    END IF;
+END $$;

@@ -1,6 +1,6 @@
 -- Customer profiles: build_profile joins the registered sources (sql/sources.sql) into one JSONB
 -- document per customer; the profiles table stores them and refresh_profiles keeps it fresh;
--- customer_profiles and text_insights are the views BI tools read. The document itself (its
+-- customer_profiles is the view BI tools read (text_insights, over the texts: sql/text_insights.sql). The document itself (its
 -- fields, writers and readers) is sql/profile_document.sql.
 
 -- Quintile breakpoints (20/40/60/80 %) of recency, order count and spend over every customer
@@ -202,6 +202,7 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.profiles', '');
 CREATE FUNCTION custprofile.require_profiles() RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
+    PERFORM custprofile.require_local_tables();
     IF NOT EXISTS (SELECT FROM custprofile.profiles) THEN
         RAISE EXCEPTION 'no customer profiles have been built yet'
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -305,6 +306,7 @@ DECLARE
     removed bigint;
 BEGIN
     PERFORM custprofile.refresh_catalogues();
+    PERFORM custprofile.prune_text_scores(full_rebuild);
     WITH f AS MATERIALIZED (SELECT * FROM custprofile.source_fingerprints()),
     gone AS (
         DELETE FROM custprofile.profiles p
@@ -336,7 +338,10 @@ END $$;
 -- yardstick, stores them and empties their entries. Returns how many were built (entries that
 -- a concurrent refresh built meanwhile are fresh and only removed); NULL when nothing was left.
 CREATE FUNCTION custprofile.rebuild_queued_profiles(batch_size int, breakpoints jsonb, as_of timestamptz) RETURNS int
-LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC'
+-- no parallel workers: the texts' scores are recorded by the backend that scores them, and the
+-- leader stores only its own (custprofile.store_text_scores)
+SET max_parallel_workers_per_gather = 0 AS $$
 DECLARE
     claimed text[];
     batch text[];
@@ -353,6 +358,7 @@ BEGIN
     IF claimed IS NULL THEN
         RETURN NULL;
     END IF;
+    PERFORM custprofile.start_text_score_log();
     INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
                                            last_activity)
     SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
@@ -363,6 +369,7 @@ BEGIN
         SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
             source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
             last_activity = EXCLUDED.last_activity;
+    PERFORM custprofile.store_text_scores();
     DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
     RETURN COALESCE(cardinality(batch), 0);
 END $$;
@@ -570,10 +577,6 @@ COMMENT ON COLUMN custprofile.customer_profiles.customer_bigint IS 'The key as b
 COMMENT ON COLUMN custprofile.customer_profiles.question_share IS 'Share of their texts that are questions (NULL without an intent head).';
 COMMENT ON COLUMN custprofile.customer_profiles.complaint_share IS 'Share of their texts that are complaints (NULL without an intent head).';
 
--- One row per registered text with its sentiment and intent, scored when read (bodies PII-masked when
--- custprofile.mask_pii is on): for dashboards over large tables, materialise it
--- (CREATE MATERIALIZED VIEW ... AS SELECT * FROM custprofile.text_insights).
-
 -- Whether custprofile.mask_pii is on. The setting exists once the library is loaded, which a
 -- new session has not necessarily done yet: model_version() loads it.
 CREATE FUNCTION custprofile.pii_masking() RETURNS boolean
@@ -582,50 +585,6 @@ BEGIN
     PERFORM custprofile.model_version();
     RETURN current_setting('custprofile.mask_pii')::boolean;
 END $$;
-
--- Every registered text with its sentiment, intent and language, scored now: the rows of text_insights.
-CREATE FUNCTION custprofile.scored_texts()
-RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
-               sentiment_label text, sentiment real, intent text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-DECLARE
-    masking boolean;
-    previous_role text;
-BEGIN
-    masking := custprofile.pii_masking();
-    previous_role := custprofile.enter_source_reader();
-    RETURN QUERY EXECUTE format($q$
-        SELECT t.source, t.customer_key::text, t.written_at, t.rating,
-               CASE WHEN %L::boolean THEN custprofile.mask_pii(t.body) ELSE t.body END,
-               d ->> 'sentiment', (d ->> 'score')::real, d ->> 'intent'
-          FROM (SELECT t.*, CASE WHEN t.body IS NOT NULL THEN custprofile.text_signals(t.body) END AS d
-                  FROM (%s) t) t
-        $q$, masking, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts')));
-    PERFORM custprofile.leave_source_reader(previous_role);
-END $$;
--- each text's language is told from the body as shown (a masked e-mail address does not change
--- it). Columns added after 0.4.0 come at the end, so that an update replaces the view in place
--- and the user's views over it stay.
-CREATE VIEW custprofile.text_insights AS
-SELECT r.source, r.customer_key, r.written_at, r.rating, r.body, r.sentiment_label, r.sentiment,
-       custprofile.detect_language(r.body) AS language,
-       custprofile.key_as_uuid(r.customer_key, k.key_type) AS customer_uuid,
-       custprofile.key_as_bigint(r.customer_key, k.key_type) AS customer_bigint,
-       r.intent
-  FROM custprofile.scored_texts() r, (SELECT custprofile.customer_key_type() AS key_type) k;
-COMMENT ON VIEW custprofile.text_insights IS
-    'Every registered text with its sentiment label and score, its intent and its language (scored when read).';
-COMMENT ON COLUMN custprofile.text_insights.source IS 'The text source (relation) the row comes from.';
-COMMENT ON COLUMN custprofile.text_insights.customer_key IS 'The customer''s key as text.';
-COMMENT ON COLUMN custprofile.text_insights.written_at IS 'When it was written.';
-COMMENT ON COLUMN custprofile.text_insights.rating IS 'Its rating, when the source has one.';
-COMMENT ON COLUMN custprofile.text_insights.body IS 'The text (PII-masked when custprofile.mask_pii is on).';
-COMMENT ON COLUMN custprofile.text_insights.sentiment_label IS 'negative, neutral or positive.';
-COMMENT ON COLUMN custprofile.text_insights.sentiment IS 'Sentiment score, -1 to 1.';
-COMMENT ON COLUMN custprofile.text_insights.language IS 'Detected language (ISO 639-1), NULL when too short to tell.';
-COMMENT ON COLUMN custprofile.text_insights.customer_uuid IS 'The key as uuid when the customers key is a uuid, else NULL.';
-COMMENT ON COLUMN custprofile.text_insights.customer_bigint IS 'The key as bigint when the customers key is an integer, else NULL.';
-COMMENT ON COLUMN custprofile.text_insights.intent IS 'question, complaint, praise or other (NULL without an intent head).';
 
 -- Data checks over the registered sources: a registration that no longer matches the
 -- catalogue, rows whose customer is not in the customers source (never merged into a profile),

@@ -23,7 +23,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
         (1, 'SELECT', 'TABLE custprofile.profiles, custprofile.customer_profiles, custprofile.segments, '
                       'custprofile.segmentation, custprofile.catalogue_embeddings'),
         (2, 'SELECT, INSERT, UPDATE, DELETE', 'TABLE custprofile.profiles, custprofile.refresh_queue, '
-                      'custprofile.catalogue_embeddings, custprofile.segmentation, custprofile.reply_calibration'),
+                      'custprofile.catalogue_embeddings, custprofile.segmentation, custprofile.reply_calibration, '
+                      'custprofile.text_scores'),
         (2, 'SELECT', 'TABLE custprofile.text_insights'),
         (3, 'EXECUTE', 'FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text), '
                        'custprofile.train_churn_model(text, jsonb), custprofile.reset_churn_model(), custprofile.rescore_churn()'),
@@ -129,9 +130,10 @@ CREATE FUNCTION custprofile.require_analyst(operation text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     PERFORM custprofile.require_coordinator(operation);
+    PERFORM custprofile.require_local_tables();
     IF NOT (SELECT bool_and(has_table_privilege(t.relation, p.privilege))
               FROM unnest(ARRAY['custprofile.profiles', 'custprofile.refresh_queue', 'custprofile.catalogue_embeddings',
-                                'custprofile.segmentation', 'custprofile.reply_calibration']) t(relation)
+                                'custprofile.segmentation', 'custprofile.reply_calibration', 'custprofile.text_scores']) t(relation)
              CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p(privilege)) THEN
         RAISE EXCEPTION 'permission denied: % writes the stored profiles, which % may not', operation, current_user
             USING ERRCODE = 'insufficient_privilege',

@@ -38,12 +38,18 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
 -- Starts a run (now, or at `started`): marks runs of ended backends failed, drops old ones, inserts
 -- this one as running.
 -- The writers of the history are SECURITY DEFINER, so that every role that may run an operation
--- can record it without write access to the table; the caller's role is passed in.
+-- can record it without write access to the table; the caller's role is passed in. Called
+-- directly, they can only record runs as a role the session may act as, and end only the
+-- session's own runs: nobody can forge another role's job outcome.
 CREATE FUNCTION custprofile.start_run(operation text, caller name, started timestamptz DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     id bigint;
 BEGIN
+    IF caller IS NULL OR NOT pg_has_role(session_user, caller, 'MEMBER') THEN
+        RAISE EXCEPTION 'a run can only be recorded as a role this session acts as'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     UPDATE custprofile.runs r SET status = 'failed', finished_at = clock_timestamp()
      WHERE r.status = 'running'
        AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start <= r.started_at);
@@ -61,7 +67,7 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp
        SET finished_at = clock_timestamp(), rows = finish_run.rows, detail = finish_run.detail,
            error_code = finish_run.error_code,
            status = CASE WHEN finish_run.error_code IS NULL THEN 'succeeded' ELSE 'failed' END
-     WHERE r.run_id = run;
+     WHERE r.run_id = run AND r.backend_pid = pg_backend_pid() AND r.status = 'running';
 $$;
 
 -- A run of a function, written when it succeeded (in the caller's transaction).

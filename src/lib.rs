@@ -73,6 +73,19 @@ extension_sql_file!(
         api::text::detect_language
     ]
 );
+extension_sql_file!(
+    "../sql/text_insights.sql",
+    name = "text_insights",
+    requires = [
+        "sources",
+        "profiles",
+        api::models::model_version,
+        api::profile_agg::take_text_score_log,
+        api::intent::text_signals,
+        api::text::detect_language,
+        api::text::mask_pii
+    ]
+);
 extension_sql_file!("../sql/catalogues.sql", name = "catalogues", requires = ["sources", api::models::model_version]);
 extension_sql_file!("../sql/vectors.sql", name = "vectors", requires = ["profiles", "catalogues", api::models::vector_space]);
 extension_sql_file!("../sql/labels.sql", name = "labels", requires = [api::session::label_language]);
@@ -100,7 +113,8 @@ extension_sql_file!(
     name = "privileges",
     requires = [
         "classifiers_table", "aggregates", "sources", "topics", "clock", "profile_document", "churn", "profiles",
-        "catalogues", "labels", "segments", "recommendations", "replies", "models_view", "runs", "roles"
+        "text_insights", "catalogues", "labels", "segments", "recommendations", "replies", "models_view", "runs",
+        "roles"
     ]
 );
 // last: a comment on every function, from the code's own descriptions (scripts/function_comments.py)

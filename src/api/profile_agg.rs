@@ -11,7 +11,9 @@ use crate::heads::sentiment;
 use crate::heads::zero_shot::Label;
 use crate::runtime;
 use crate::profiles::batch::{self, ProfileState};
+use crate::numeric::round4;
 use crate::profiles::partial;
+use crate::profiles::score_log;
 use crate::profiles::text_summary::TextSummary;
 use crate::profiles::topics::Topics;
 
@@ -196,4 +198,30 @@ fn profile_agg_merge_accum(mut state: Internal, partial_state: Option<&[u8]>, fc
     }
     state_mut(&mut state).expect("initialised").summary.merge(&summary);
     state
+}
+
+/// Starts recording, in this backend, the per-text scores profile_agg makes: refresh_profiles
+/// stores them in custprofile.text_scores for text_insights (src/profiles/score_log.rs).
+#[pg_extern(volatile, parallel_unsafe)]
+fn start_text_score_log() {
+    score_log::start();
+}
+
+/// The per-text scores recorded since start_text_score_log (score rounded as text_signals
+/// rounds it); recording stops.
+#[pg_extern(volatile, parallel_unsafe)]
+fn take_text_score_log() -> TableIterator<
+    'static,
+    (
+        name!(body, String),
+        name!(sentiment_label, &'static str),
+        name!(sentiment, f32),
+        name!(intent, Option<&'static str>),
+    ),
+> {
+    TableIterator::new(
+        score_log::take()
+            .into_iter()
+            .map(|r| (r.body, r.sentiment_label, round4(r.sentiment as f64) as f32, r.intent)),
+    )
 }

@@ -10,6 +10,7 @@ use std::cell::{Cell, RefCell};
 use crate::errors::Result;
 use crate::heads::intent::{self, Intent};
 use crate::heads::sentiment::{self, Sentiment, LABELS};
+use crate::profiles::score_log;
 use crate::profiles::text_summary::{Scored, TextSummary};
 use crate::profiles::topics::Topics;
 use crate::settings;
@@ -105,7 +106,16 @@ impl ProfileState {
         topics: &Topics,
         languages: &Languages,
     ) {
+        let logging = score_log::recording();
         for (p, (s, embedding, intent)) in self.pending.iter().zip(scored) {
+            if logging {
+                score_log::record(score_log::Record {
+                    body: p.body.clone(),
+                    sentiment_label: s.label(),
+                    sentiment: s.score(),
+                    intent: intent.as_ref().map(|i| i.label()),
+                });
+            }
             let embedding = embedding.expect("non-blank texts have an embedding");
             let label = LABELS
                 .iter()

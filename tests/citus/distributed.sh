@@ -5,7 +5,8 @@
 # function call counters on the workers) and equal the same queries on the local tables to
 # 1e-5; profile_agg grouped by another column is gathered and equal too; stored profiles built
 # from distributed sources equal those built from local ones; a worker without custprofile gives
-# an ERROR the coordinator shows. Citus is built from ../shared/vendor (scripts/vendor.sh);
+# an ERROR the coordinator shows; custprofile.profiles distributed anyway is ERROR 0A000 for its
+# readers and the refresh. Citus is built from ../shared/vendor (scripts/vendor.sh);
 # without the snapshot the test says it is skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -178,5 +179,23 @@ EXCEPTION WHEN undefined_function THEN
 END $$;
 SELECT run_command_on_workers($$SET citus.enable_ddl_propagation = off; CREATE EXTENSION custprofile$$) \g /dev/null
 SELECT CASE WHEN count(*) > 0 THEN 'custprofile back on the workers: ok' ELSE 'FAIL' END FROM (SELECT custprofile.sentiment(body) FROM dist.reviews) s;
+
+-- the stored profiles stay local: Citus distributes custprofile.profiles if asked (and cannot
+-- undistribute it, so this comes last), after which the readers and the refresh say what is wrong
+-- instead of failing inside Citus
+SELECT create_distributed_table('custprofile.profiles', 'customer_key') \g /dev/null
+DO $$ BEGIN
+    PERFORM * FROM custprofile.similar_customers(1007, 3);
+    RAISE EXCEPTION 'FAIL: similar_customers read distributed profiles';
+EXCEPTION WHEN feature_not_supported THEN
+    RAISE NOTICE 'distributed profiles: %', SQLERRM;
+END $$;
+DO $$ BEGIN
+    PERFORM custprofile.refresh_profiles_in_transaction();
+    RAISE EXCEPTION 'FAIL: refresh_profiles wrote distributed profiles';
+EXCEPTION WHEN feature_not_supported THEN
+    RAISE NOTICE 'distributed profiles: %', SQLERRM;
+END $$;
+SELECT 'distributed custprofile.profiles refused with 0A000: ok';
 SQL
 log "tests/citus/distributed.sh: passed"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # pg_dump a database filled with custprofile state (five registered sources, an edited topic list,
-# a trained classifier, churn weights, stored profiles, segments, catalogue vectors, reply
+# a trained classifier, churn weights, stored profiles and text scores, segments, catalogue vectors, reply
 # thresholds), pg_restore it into a new database, and check that every piece of state is there
 # (tests/dump/state.sql in both, compared line by line) and that the restored database refreshes
 # and answers as before. Then: a database whose topics were never edited restores with the
@@ -49,8 +49,9 @@ SELECT count(*) FROM custprofile.segment_customers(3);
 SELECT custprofile.train_churn_model('SELECT customer_id, customer_id % 3 = 0 FROM shop.customers');
 SQL
 in_db "$DUMPED" -tA -f tests/dump/state.sql >"$out/dumped"
-[[ "$(grep -c '^profile ' "$out/dumped")" -gt 0 && "$(grep -c '^catalogue ' "$out/dumped")" -gt 0 ]] ||
-  die "the filled database has no profiles or catalogue vectors to compare"
+[[ "$(grep -c '^profile ' "$out/dumped")" -gt 0 && "$(grep -c '^catalogue ' "$out/dumped")" -gt 0 &&
+   "$(grep -c '^text_score ' "$out/dumped")" -gt 0 ]] ||
+  die "the filled database has no profiles, catalogue vectors or stored text scores to compare"
 
 log "pg_dump $DUMPED | pg_restore $RESTORED"
 "$PG_BIN/pg_dump" -Fc -d "$DUMPED" -f "$out/dump"

@@ -26,6 +26,9 @@ SELECT line FROM (
   UNION ALL
   SELECT format('reply_calibration %s %s', c.fingerprint, md5(c.thresholds::text)) FROM custprofile.reply_calibration c
   UNION ALL
+  SELECT format('text_score %s %s %s %s %s %s', encode(t.text_hash, 'hex'), t.scored_by, t.sentiment_label, t.sentiment,
+                t.intent, t.stored_at) FROM custprofile.text_scores t
+  UNION ALL
   SELECT format('run %s %s %s rows=%s %s', r.run_id, r.operation, r.status, r.rows, r.started_at) FROM custprofile.runs r
   UNION ALL
   SELECT format('privilege %s on %s', r.rolname, t.relation)

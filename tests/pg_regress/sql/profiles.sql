@@ -181,6 +181,40 @@ SELECT customer_key, text_count, round(mean_sentiment::numeric, 1) AS sentiment,
 SELECT source, customer_key, rating, sentiment_label, language, left(body, 40) AS body
   FROM custprofile.text_insights WHERE customer_key = '1011' ORDER BY written_at;
 
+-- text_insights reads the scores the refresh stored, once per text content, and runs the
+-- encoder on read only for what is not stored; stored or not, they are the encoder's own
+SELECT count(DISTINCT r.body) AS profiled_texts,
+       count(*) FILTER (WHERE NOT EXISTS (SELECT FROM custprofile.text_scores s
+                                           WHERE s.text_hash = sha256(convert_to(r.body, 'UTF8')))) AS not_stored
+  FROM custprofile.registered_texts() r
+ WHERE btrim(r.body) <> '' AND r.customer_key IN (SELECT customer_key FROM custprofile.profiles);
+SELECT count(DISTINCT scored_by) AS scorers, bool_and(scored_by = custprofile.text_scorer()) AS current_models
+  FROM custprofile.text_scores;
+SELECT count(*) AS texts,
+       count(*) FILTER (WHERE i.sentiment_label = d ->> 'sentiment' AND abs(i.sentiment - (d ->> 'score')::real) < 1e-3
+                          AND i.intent IS NOT DISTINCT FROM d ->> 'intent') AS as_scored_now
+  FROM custprofile.text_insights i, LATERAL (SELECT custprofile.text_signals(i.body)) s(d) WHERE i.body IS NOT NULL;
+BEGIN;
+CREATE TEMP TABLE first_text ON COMMIT DROP AS
+SELECT sha256(convert_to(body, 'UTF8')) AS text_hash, body FROM custprofile.text_insights
+ WHERE customer_key = '1011' ORDER BY written_at LIMIT 1;
+-- a stored score is what the view shows (here one changed by hand) ...
+UPDATE custprofile.text_scores s SET sentiment = 0.1234 FROM first_text f WHERE s.text_hash = f.text_hash;
+SELECT i.sentiment FROM custprofile.text_insights i JOIN first_text f USING (body);
+-- ... and a text not stored is scored on read
+DELETE FROM custprofile.text_scores s USING first_text f WHERE s.text_hash = f.text_hash;
+SELECT i.sentiment = (custprofile.text_signals(f.body) ->> 'score')::real AS scored_on_read
+  FROM custprofile.text_insights i JOIN first_text f USING (body);
+-- scores of other models are dropped by the next refresh, and a full rebuild stores them anew
+-- (and drops those of texts no source holds any more: the unregistered tickets, edited reviews)
+UPDATE custprofile.text_scores SET scored_by = 'an older encoder';
+SELECT custprofile.refresh_profiles_in_transaction(full_rebuild => true) ->> 'rebuilt' IS NOT NULL AS refreshed;
+SELECT count(*) = (SELECT count(DISTINCT body) FROM custprofile.registered_texts()
+                    WHERE btrim(body) <> '' AND customer_key IN (SELECT customer_key FROM custprofile.profiles)) AS each_profiled_text_once,
+       bool_and(scored_by = custprofile.text_scorer()) AS current_models
+  FROM custprofile.text_scores;
+ROLLBACK;
+
 -- two refreshes at once share the work: no customer is written by both
 CREATE EXTENSION IF NOT EXISTS dblink;
 CREATE TABLE public.profile_writes (customer_key text, pid int);

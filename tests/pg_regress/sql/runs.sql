@@ -44,4 +44,20 @@ SELECT count(*) > 0 AS readable FROM custprofile.runs;
 SELECT try($$INSERT INTO custprofile.runs (operation, started_at, status, run_by, backend_pid) VALUES ('x', now(), 'running', 'x', 1)$$);
 RESET ROLE;
 DROP ROLE runs_reader;
+
+-- the history's writers called directly: a run is recorded only as a role the session acts as,
+-- and a session ends only its own runs
+CREATE ROLE runs_forger;
+-- (a run of another live backend: the checkpointer's pid stands in for it)
+INSERT INTO custprofile.runs (operation, started_at, status, run_by, backend_pid)
+SELECT 'refresh_profiles', now(), 'running', current_user, pid FROM pg_stat_activity WHERE backend_type = 'checkpointer';
+SET SESSION AUTHORIZATION runs_forger;
+SELECT try($$SELECT custprofile.start_run('refresh_profiles', (SELECT rolname FROM pg_roles WHERE oid = 10))$$);
+SELECT try($$SELECT custprofile.record_run('train_classifier', now(), 1, '{}', (SELECT rolname FROM pg_roles WHERE oid = 10))$$);
+SELECT custprofile.finish_run(max(run_id), 0, '{}', 'XX000') IS NULL AS called FROM custprofile.runs;
+SELECT custprofile.record_run('my_own', now(), 1, '{}') IS NULL AS recorded;
+RESET SESSION AUTHORIZATION;
+SELECT operation, status, run_by = current_user AS by_me FROM custprofile.runs ORDER BY run_id DESC LIMIT 2;
+DELETE FROM custprofile.runs WHERE run_by = 'runs_forger' OR status = 'running';
+DROP ROLE runs_forger;
 DELETE FROM custprofile.classifiers WHERE name = 'runs_head';
