@@ -18,3 +18,18 @@ REVOKE EXECUTE ON FUNCTION custprofile.train_churn_model(text, jsonb), custprofi
        custprofile.rescore_churn() FROM PUBLIC;
 -- Granting levels is for whoever may grant the privileges (sql/roles.sql).
 REVOKE EXECUTE ON FUNCTION custprofile.grant_usage(name, text), custprofile.revoke_usage(name) FROM PUBLIC;
+-- The aggregates' support functions (state, final, combine, serialise functions) are reached
+-- only through their aggregates, which PostgreSQL runs with the aggregate owner's right to call
+-- them: nobody calls them directly, so nobody but the owner may.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT DISTINCT s.oid::regprocedure
+               FROM pg_catalog.pg_aggregate a
+               JOIN pg_catalog.pg_proc p ON p.oid = a.aggfnoid
+               JOIN pg_catalog.pg_proc s ON s.oid IN (a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn)
+              WHERE p.pronamespace = 'custprofile'::regnamespace LOOP
+        EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END $$;

@@ -152,6 +152,24 @@ SELECT try($$SELECT custprofile.profile_agg(b, 5, w) FROM (VALUES ('Nice', '-inf
 SELECT custprofile.aspect_sentiment(repeat('The box is blue. ', 127) || 'The delivery was awful.', '{delivery}') ? 'delivery' AS within_limit,
        custprofile.aspect_sentiment(repeat('The box is blue. ', 128) || 'The delivery was awful.', '{delivery}') ? 'delivery' AS beyond_limit;
 
+-- the aggregates' support functions are not executable by PUBLIC; the aggregates still work for
+-- everyone (PostgreSQL checks the aggregate owner's right to call them), parallel, partial and
+-- merged states included
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS support_functions,
+       count(*) FILTER (WHERE has_function_privilege('sec_mallory', s.oid, 'EXECUTE')) AS executable_by_others
+  FROM (SELECT DISTINCT s.oid FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+          JOIN pg_proc s ON s.oid IN (a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn)
+         WHERE p.pronamespace = 'custprofile'::regnamespace) s;
+SET SESSION AUTHORIZATION sec_mallory;
+SELECT custprofile.profile_agg(b) IS NOT NULL AS profile_agg,
+       array_length(custprofile.embedding_avg(custprofile.embed_text(b)), 1) AS embedding_avg
+  FROM (VALUES ('Great kettle.'), ('The parcel arrived broken.')) t(b);
+SELECT custprofile.profile_agg_merge(s) IS NOT NULL AS merged
+  FROM (SELECT custprofile.profile_agg_partial(b) AS s FROM (VALUES ('Great kettle.'), ('Late parcel.')) t(b) GROUP BY b) p;
+SELECT try($$SELECT custprofile.embedding_avg_final('{1, 2}'::float8[])$$);
+RESET SESSION AUTHORIZATION;
+
 -- clean up
 SELECT count(custprofile.unregister_source(kind, relation)) AS unregistered FROM custprofile.sources;
 DELETE FROM custprofile.profiles;
