@@ -74,35 +74,45 @@ BEGIN
     RETURN n + orphans;
 END $$;
 
--- Every registered text as its source holds it, read as the sources' registrant: the rows of
--- text_insights, which scores and masks them.
-CREATE FUNCTION custprofile.registered_texts()
+-- The registered texts as their sources hold them, read as the sources' registrant: those of
+-- `customer_keys` (NULL: every customer) written at or after `since` (NULL: any time). The
+-- filters are compared in the sources' own types inside the query over them, so that the
+-- sources' indexes (on the customer column, on the time column) find the rows.
+CREATE FUNCTION custprofile.registered_texts(customer_keys text[] DEFAULT NULL, since timestamptz DEFAULT NULL)
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     previous_role text;
+    sources jsonb;
 BEGIN
     previous_role := custprofile.enter_source_reader();
+    sources := custprofile.checked_sources('customers', 'texts');
     RETURN QUERY EXECUTE format($q$
         SELECT t.source, t.customer_key::text, t.written_at, t.rating, t.body FROM (%s) t
-        $q$, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts')));
+         WHERE ($1 IS NULL OR t.customer_key = ANY ($1::%s[])) AND ($2 IS NULL OR t.written_at >= $2)
+        $q$, custprofile.texts_sql(sources), custprofile.key_type(sources))
+        USING customer_keys, since;
     PERFORM custprofile.leave_source_reader(previous_role);
 END $$;
 
--- Stored scores where there are, the encoder for the rest (one pass for sentiment and intent).
+-- The rows of text_insights for some customers and a time (as registered_texts takes them):
+-- stored scores where there are, the encoder for the rest (one pass for sentiment and intent).
 -- The body is shown PII-masked when custprofile.mask_pii is on, and its language is told from
--- the body as shown (a masked e-mail address does not change it). Columns added after 0.4.0
--- come at the end, so that an update replaces the view in place and the user's views over it
--- stay.
-CREATE VIEW custprofile.text_insights AS
+-- the body as shown (a masked e-mail address does not change it). A dashboard over a few
+-- customers or recent texts calls this rather than filtering the view, which reads every text.
+CREATE FUNCTION custprofile.text_insights_of(customer_keys text[] DEFAULT NULL, since timestamptz DEFAULT NULL)
+RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
+               sentiment_label text, sentiment real, language text, customer_uuid uuid, customer_bigint bigint,
+               intent text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 SELECT r.source, r.customer_key, r.written_at, r.rating, shown.body,
-       COALESCE(s.sentiment_label, f.signals ->> 'sentiment') AS sentiment_label,
-       COALESCE(s.sentiment, (f.signals ->> 'score')::real) AS sentiment,
-       custprofile.detect_language(shown.body) AS language,
-       custprofile.key_as_uuid(r.customer_key, k.key_type) AS customer_uuid,
-       custprofile.key_as_bigint(r.customer_key, k.key_type) AS customer_bigint,
-       CASE WHEN s.text_hash IS NOT NULL THEN s.intent ELSE f.signals ->> 'intent' END AS intent
-  FROM custprofile.registered_texts() r
+       COALESCE(s.sentiment_label, f.signals ->> 'sentiment'),
+       COALESCE(s.sentiment, (f.signals ->> 'score')::real),
+       custprofile.detect_language(shown.body),
+       custprofile.key_as_uuid(r.customer_key, k.key_type),
+       custprofile.key_as_bigint(r.customer_key, k.key_type),
+       CASE WHEN s.text_hash IS NOT NULL THEN s.intent ELSE f.signals ->> 'intent' END
+  FROM custprofile.registered_texts(customer_keys, since) r
  CROSS JOIN (SELECT custprofile.customer_key_type() AS key_type) k
  -- OFFSET 0: evaluated once per row, not once per reference
  CROSS JOIN LATERAL (SELECT CASE WHEN (SELECT custprofile.pii_masking()) THEN custprofile.mask_pii(r.body)
@@ -110,7 +120,15 @@ SELECT r.source, r.customer_key, r.written_at, r.rating, shown.body,
   LEFT JOIN custprofile.text_scores s
          ON s.text_hash = sha256(convert_to(r.body, 'UTF8')) AND s.scored_by = (SELECT custprofile.text_scorer())
   LEFT JOIN LATERAL (SELECT custprofile.text_signals(r.body) AS signals
-                      WHERE s.text_hash IS NULL AND r.body IS NOT NULL OFFSET 0) f ON true;
+                      WHERE s.text_hash IS NULL AND r.body IS NOT NULL OFFSET 0) f ON true
+$$;
+
+-- Every registered text. Columns added after 0.4.0 come at the end, so that an update replaces
+-- the view in place and the user's views over it stay.
+CREATE VIEW custprofile.text_insights AS
+SELECT i.source, i.customer_key, i.written_at, i.rating, i.body, i.sentiment_label, i.sentiment, i.language,
+       i.customer_uuid, i.customer_bigint, i.intent
+  FROM custprofile.text_insights_of() i;
 COMMENT ON VIEW custprofile.text_insights IS
     'Every registered text with its sentiment label and score, its intent and its language (stored by refresh_profiles, scored on read when not stored yet).';
 COMMENT ON COLUMN custprofile.text_insights.source IS 'The text source (relation) the row comes from.';

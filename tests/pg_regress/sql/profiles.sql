@@ -194,6 +194,22 @@ SELECT count(*) AS texts,
        count(*) FILTER (WHERE i.sentiment_label = d ->> 'sentiment' AND abs(i.sentiment - (d ->> 'score')::real) < 1e-3
                           AND i.intent IS NOT DISTINCT FROM d ->> 'intent') AS as_scored_now
   FROM custprofile.text_insights i, LATERAL (SELECT custprofile.text_signals(i.body)) s(d) WHERE i.body IS NOT NULL;
+-- for a few customers or recent texts, text_insights_of reads only those rows of the sources
+SELECT (SELECT count(*) FROM custprofile.text_insights_of('{1011, 1007}')) AS of_two_customers,
+       (SELECT count(*) FROM custprofile.text_insights WHERE customer_key IN ('1011', '1007')) AS filtered_view,
+       (SELECT count(*) FROM custprofile.text_insights_of(NULL, '2026-10-01')) AS since_october,
+       (SELECT count(*) FROM custprofile.text_insights WHERE written_at >= '2026-10-01') AS filtered_view_since;
+SELECT (SELECT string_agg(i::text, ';' ORDER BY i.written_at, i.body) FROM custprofile.text_insights_of('{1011}') i)
+     = (SELECT string_agg(i::text, ';' ORDER BY i.written_at, i.body) FROM custprofile.text_insights i WHERE customer_key = '1011') AS same_rows;
+SELECT try($$SELECT * FROM custprofile.text_insights_of('{not-a-number}')$$);
+-- ... through the sources' own indexes (the view reads every row)
+CREATE INDEX reviews_by_customer ON shop.reviews (customer_id);
+SET enable_seqscan = off;
+SELECT count(*) AS texts_of_1007 FROM custprofile.text_insights_of('{1007}');
+SELECT pg_stat_force_next_flush();
+RESET enable_seqscan;
+SELECT idx_scan AS index_scans FROM pg_stat_user_indexes WHERE indexrelname = 'reviews_by_customer';
+DROP INDEX shop.reviews_by_customer;
 BEGIN;
 CREATE TEMP TABLE first_text ON COMMIT DROP AS
 SELECT sha256(convert_to(body, 'UTF8')) AS text_hash, body FROM custprofile.text_insights
