@@ -7,7 +7,8 @@
 #   - complaint share and needs against the labelled intents (precision);
 #   - segment names: distinct within the segmentation;
 #   - reply suggestions on eval/replies/messages.tsv (67 messages over 18 articles, 23 needing no
-#     answer): precision of the first suggestion, and messages without an answer that get none.
+#     answer): precision of the first suggestion, and messages without an answer that get none;
+#     the same on eval/replies/tuning.tsv (66 messages written later, which chose the margin).
 #   scripts/eval-judgements.sh [ENCODER] [--no-build]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -116,7 +117,18 @@ SELECT count(*) FILTER (WHERE article IS NOT NULL) AS need_an_answer,
        round(count(*) FILTER (WHERE article IS NULL AND first IS NULL)::numeric / NULLIF(count(*) FILTER (WHERE article IS NULL), 0), 3)
          AS none_given_none
   FROM replies;
-\echo 'Wrong or missing first suggestions'
+\echo 'The same on the tuning messages (eval/replies/tuning.tsv: the margin was chosen on them, not on the above)'
+CREATE TEMP TABLE tuning_messages (id serial PRIMARY KEY, article text, message text NOT NULL);
+\copy tuning_messages (article, message) FROM 'eval/replies/tuning.tsv' WITH (FORMAT csv, HEADER, DELIMITER E'\t')
+SELECT count(*) FILTER (WHERE m.article IS NOT NULL) AS need_an_answer,
+       count(*) FILTER (WHERE m.article IS NOT NULL AND s.answer_id IS NOT NULL) AS answered,
+       round(count(*) FILTER (WHERE s.answer_id = m.article)::numeric / NULLIF(count(*) FILTER (WHERE s.answer_id IS NOT NULL), 0), 3)
+         AS first_suggestion_precision,
+       count(*) FILTER (WHERE m.article IS NULL) AS need_none,
+       round(count(*) FILTER (WHERE m.article IS NULL AND s.answer_id IS NULL)::numeric / NULLIF(count(*) FILTER (WHERE m.article IS NULL), 0), 3)
+         AS none_given_none
+  FROM tuning_messages m LEFT JOIN LATERAL custprofile.suggest_replies(m.message, 1) s ON true;
+\echo 'Wrong or missing first suggestions (eval/replies/messages.tsv)'
 SELECT article, first, round(score::numeric, 3) AS score, message FROM replies
  WHERE first IS DISTINCT FROM article ORDER BY id;
 SQL

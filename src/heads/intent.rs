@@ -4,6 +4,11 @@
 //! from "My refund never came" (a complaint). An intent head reads the sentence embedding only
 //! (mean pooling of the last layer), so it scores the embeddings the sentiment pass made, with
 //! no encoder pass of its own.
+//!
+//! A complaint voices dissatisfaction, so a text is read as one only when the sentiment head
+//! reads it as negative too: the intent head alone takes "Received the package today." (sentiment
+//! positive) or a neutral Chinese question for a complaint. When the two disagree, the complaint's
+//! probability goes to the other classes in proportion and the text gets the next intent.
 
 use pgrx::PgSqlErrorCode;
 
@@ -38,6 +43,19 @@ impl Intent {
     }
     pub fn label(&self) -> &'static str {
         LABELS[self.index()]
+    }
+
+    /// The intent head's reading of a text, reconciled with the sentiment head's reading of it:
+    /// no complaint unless the text reads negative.
+    pub fn reconciled(probabilities: [f32; 4], sentiment: &Sentiment) -> Intent {
+        let negative = argmax(&sentiment.probabilities) == sentiment::NEGATIVE;
+        let rest = 1.0 - probabilities[COMPLAINT];
+        if negative || argmax(&probabilities) != COMPLAINT || rest <= f32::EPSILON {
+            return Intent { probabilities };
+        }
+        Intent {
+            probabilities: std::array::from_fn(|k| if k == COMPLAINT { 0.0 } else { probabilities[k] / rest }),
+        }
     }
 }
 
@@ -78,11 +96,11 @@ pub fn of_scored(scored: &[(Sentiment, Option<Vec<f32>>)]) -> Result<Option<Vec<
     Ok(Some(
         scored
             .iter()
-            .map(|(_, e)| match e {
+            .map(|(sentiment, e)| match e {
                 None => Intent::BLANK,
                 Some(e) => {
                     let p = head.probabilities(&[e.as_slice()]);
-                    Intent { probabilities: std::array::from_fn(|k| p[order[k]]) }
+                    Intent::reconciled(std::array::from_fn(|k| p[order[k]]), sentiment)
                 }
             })
             .collect(),
@@ -103,4 +121,26 @@ pub fn analyse(texts: &[&str]) -> Result<Vec<Intent>> {
 
 pub fn model_name() -> Result<Option<&'static str>> {
     Ok(built_in_for(&*runtime::current()?).map(|h| h.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sentiment(negative: f32, neutral: f32, positive: f32) -> Sentiment {
+        Sentiment { probabilities: [negative, neutral, positive] }
+    }
+
+    #[test]
+    fn a_complaint_needs_a_negative_reading() {
+        let complaint = [0.1, 0.6, 0.1, 0.2];
+        assert_eq!(Intent::reconciled(complaint, &sentiment(0.7, 0.2, 0.1)).label(), "complaint");
+        let other = Intent::reconciled(complaint, &sentiment(0.1, 0.3, 0.6));
+        assert_eq!(other.label(), "other");
+        assert!((other.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!((other.probabilities[QUESTION] - 0.25).abs() < 1e-6);
+        // other intents are left as the head read them
+        let praise = [0.1, 0.2, 0.6, 0.1];
+        assert_eq!(Intent::reconciled(praise, &sentiment(0.8, 0.1, 0.1)).probabilities, praise);
+    }
 }

@@ -213,6 +213,11 @@ SELECT m.message, m.answered_by, s.answer_id AS ranked_first
   FROM messages m JOIN LATERAL custprofile.suggest_replies(m.message, 1, -1) s ON true
  WHERE m.answered_by IS NOT NULL AND s.answer_id <> m.answered_by;
 SELECT answer_id, left(answer, 40) AS answer FROM custprofile.suggest_replies('where is my refund??', 3);
+-- a message that two articles (refunds, returns) match about as well is ambiguous: nothing is
+-- suggested, though both are far above their thresholds; an explicit min_score lists them
+SELECT (SELECT count(*) FROM custprofile.suggest_replies('can I return it and get a refund', 3)) AS suggested,
+       (SELECT array_agg(answer_id ORDER BY answer_id) FROM custprofile.suggest_replies('can I return it and get a refund', 2, -1)) AS tied,
+       custprofile.reply_thresholds() ->> 'margin' AS margin;
 -- the thresholds are calibrated on the knowledge base: stored by the refresh, one per stored
 -- article (17: article 10 came back after the last refresh, is read on the fly and held to the
 -- floor), the highest the best score of any calibration message; praise gets no answer even with
