@@ -24,6 +24,9 @@ CREATE TABLE custprofile.text_scores (
     stored_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (text_hash, scored_by)
 );
+-- every refresh looks for the scores of other models (prune_text_scores): by this index a lookup,
+-- not a scan of every stored score
+CREATE INDEX text_scores_scored_by ON custprofile.text_scores (scored_by);
 COMMENT ON TABLE custprofile.text_scores IS
     'Sentiment and intent of each registered text, stored by refresh_profiles under the text''s sha256 and the models that scored it; text_insights reads them.';
 -- dumped like the stored profiles: a restored database reads its texts' scores at once (the
@@ -58,7 +61,8 @@ DECLARE
     n bigint;
     orphans bigint := 0;
 BEGIN
-    DELETE FROM custprofile.text_scores s WHERE s.scored_by <> scorer;
+    -- two ranges rather than <>, which the index cannot serve
+    DELETE FROM custprofile.text_scores s WHERE s.scored_by < scorer OR s.scored_by > scorer;
     GET DIAGNOSTICS n = ROW_COUNT;
     IF everything AND EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = 'texts') THEN
         WITH held AS MATERIALIZED (
