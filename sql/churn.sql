@@ -124,6 +124,8 @@ BEGIN
                                                                             (custprofile.profile_row(p.profile)).generated_at)))
      WHERE (custprofile.profile_row(p.profile)).churn IS NOT NULL;
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- and the churn column as of now, with the new weights
+    PERFORM custprofile.judge_stored_churn(true);
     RETURN n;
 END $$;
 

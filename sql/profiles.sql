@@ -186,17 +186,90 @@ CREATE TABLE custprofile.profiles (
     vector_space    text,
     -- the customer's latest order or text, written with the profile: custprofile.as_of() takes
     -- the latest of them (an index lookup), BI tools filter on it
-    last_activity   timestamptz
+    last_activity   timestamptz,
+    -- the churn risk and the moments it holds for (judge_stored_churn); a row not judged yet
+    -- holds for none
+    churn_risk        real,
+    churn_valid_from  timestamptz NOT NULL DEFAULT 'infinity',
+    churn_valid_until timestamptz NOT NULL DEFAULT '-infinity'
 );
 CREATE INDEX profiles_last_activity ON custprofile.profiles (last_activity);
 CREATE INDEX profiles_segment ON custprofile.profiles (segment);
 -- the customers similar_customers compares by orders alone when it searches by pgvector's index
 CREATE INDEX profiles_without_interest ON custprofile.profiles (vector_space) WHERE interest_vector IS NULL;
+CREATE INDEX profiles_churn_risk ON custprofile.profiles (churn_risk);
+-- stored_churn_holds reads the latest start and the earliest end of the spans
+CREATE INDEX profiles_churn_valid_from ON custprofile.profiles (churn_valid_from);
+CREATE INDEX profiles_churn_valid_until ON custprofile.profiles (churn_valid_until);
 COMMENT ON TABLE custprofile.profiles IS
     'Stored customer profiles (build_profile documents) and interest vectors, kept by CALL custprofile.refresh_profiles().';
 -- pg_dump keeps the stored profiles: a restored database answers at once and refreshes only what
 -- changed (custprofile.refresh_queue is work in progress, rebuilt from the fingerprints, not kept)
 SELECT pg_catalog.pg_extension_config_dump('custprofile.profiles', '');
+
+-- The churn risk as plain columns, for BI tools that filter on it (WHERE churn_risk > 0.7 by
+-- an index). Churn is judged as of custprofile.as_of, and only its recency factor moves with
+-- the moment: 0 while the customer is within one rhythm of their last activity, 1 from three
+-- rhythms on, in between exact only at the moment it was judged. So each row keeps its risk
+-- with the moments it holds for (churn_valid_from .. churn_valid_until); refresh_profiles
+-- judges again, at its end, only the rows whose span does not hold the moment, and
+-- customer_profiles reads the column when every row holds the moment its reader judges at
+-- (two index lookups), else judges on read as before.
+
+-- The moments a churn section (churn_assessment's result, judged at its "as_of") holds for.
+CREATE FUNCTION custprofile.churn_validity(churn jsonb, last_activity timestamptz,
+                                           OUT valid_from timestamptz, OUT valid_until timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT CASE WHEN churn IS NULL OR last_activity IS NULL OR x.recency = 0 THEN '-infinity'
+                WHEN x.recency = 1 THEN least(x.judged, last_activity + make_interval(secs => 3 * x.rhythm_seconds))
+                ELSE x.judged END,
+           CASE WHEN churn IS NULL OR last_activity IS NULL OR x.recency = 1 THEN 'infinity'
+                WHEN x.recency = 0 THEN greatest(x.judged, last_activity + make_interval(secs => x.rhythm_seconds))
+                ELSE x.judged END
+      -- the rhythm as churn_factors reads it (sql/churn.sql), in seconds: no time zone in the sum
+      FROM (SELECT (churn #>> '{factors,recency}')::float8 AS recency, (churn ->> 'as_of')::timestamptz AS judged,
+                   greatest(COALESCE((churn ->> 'rhythm_days')::float8, 91), 1) * 86400 AS rhythm_seconds) x
+$$;
+
+-- Whether every stored row's churn_risk holds as of custprofile.as_of() (true without rows).
+CREATE FUNCTION custprofile.stored_churn_holds() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT COALESCE((SELECT max(p.churn_valid_from) FROM custprofile.profiles p) <= x.a
+                    AND x.a <= (SELECT min(p.churn_valid_until) FROM custprofile.profiles p), true)
+      FROM (SELECT custprofile.as_of() AS a) x
+$$;
+
+-- Judges churn_risk again as of custprofile.as_of() where it does not hold then (every row with
+-- `everything`: other weights). The document's churn section is left as built: it belongs with
+-- the document's RFM figures, judged at the same moment. Returns how many rows were judged (NULL
+-- when a concurrent refresh in one transaction held the table).
+CREATE FUNCTION custprofile.judge_stored_churn(everything boolean DEFAULT false) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    a timestamptz := custprofile.as_of();
+    n bigint;
+BEGIN
+    IF NOT everything AND NOT EXISTS (SELECT FROM custprofile.profiles p
+                                       WHERE p.churn_valid_from > a OR p.churn_valid_until < a) THEN
+        RETURN 0;
+    END IF;
+    -- the whole table at once, as rescore_churn: row by row, two refreshes would deadlock
+    BEGIN
+        LOCK TABLE custprofile.profiles IN SHARE ROW EXCLUSIVE MODE;
+    EXCEPTION WHEN deadlock_detected THEN
+        -- two refresh_profiles_in_transaction at once, each holding the rows it wrote: this one
+        -- leaves the judging to the other or the next refresh (readers judge on read meanwhile)
+        RETURN NULL;
+    END;
+    UPDATE custprofile.profiles p
+       SET (churn_risk, churn_valid_from, churn_valid_until) =
+           (SELECT (j.churn ->> 'risk')::real, v.valid_from, v.valid_until
+              FROM (SELECT custprofile.stored_churn(p.profile, a) AS churn) j,
+                   custprofile.churn_validity(j.churn, p.last_activity) v)
+     WHERE everything OR p.churn_valid_from > a OR p.churn_valid_until < a;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
 
 -- Raises the ERROR that tells the user to build profiles first.
 CREATE FUNCTION custprofile.require_profiles() RETURNS void
@@ -360,15 +433,19 @@ BEGIN
     END IF;
     PERFORM custprofile.start_text_score_log();
     INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
-                                           last_activity)
+                                           last_activity, churn_risk, churn_valid_from, churn_valid_until)
     SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
-           greatest((custprofile.profile_row(b.profile)).last_order_at, (custprofile.profile_row(b.profile)).last_text_at)
+           l.last_activity, (b.profile #>> '{churn,risk}')::real, v.valid_from, v.valid_until
       FROM custprofile.build_profiles(batch, breakpoints, as_of) b
-      JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key
+      JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key,
+           LATERAL (SELECT greatest((custprofile.profile_row(b.profile)).last_order_at,
+                                    (custprofile.profile_row(b.profile)).last_text_at) AS last_activity) l,
+           LATERAL custprofile.churn_validity(b.profile -> 'churn', l.last_activity) v
     ON CONFLICT (customer_key) DO UPDATE
         SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
             source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
-            last_activity = EXCLUDED.last_activity;
+            last_activity = EXCLUDED.last_activity, churn_risk = EXCLUDED.churn_risk,
+            churn_valid_from = EXCLUDED.churn_valid_from, churn_valid_until = EXCLUDED.churn_valid_until;
     PERFORM custprofile.store_text_scores();
     DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
     RETURN COALESCE(cardinality(batch), 0);
@@ -443,7 +520,9 @@ BEGIN
             IF step = 'queue' THEN
                 removed := custprofile.queue_stale_profiles(full_rebuild);
             ELSIF step = 'indexes' THEN
-                -- pgvector's indexes in step with the vectors just stored (sql/vectors.sql)
+                -- the churn column as of the moment now stored, and pgvector's indexes in step
+                -- with the vectors just stored (sql/vectors.sql)
+                PERFORM custprofile.judge_stored_churn();
                 PERFORM custprofile.maintain_vector_indexes();
             ELSE
                 IF sources IS NULL THEN
@@ -515,6 +594,7 @@ BEGIN
         done := done + built;
         last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
     END LOOP;
+    PERFORM custprofile.judge_stored_churn();
     PERFORM custprofile.maintain_vector_indexes();
     PERFORM custprofile.record_run('refresh_profiles_in_transaction', started, done,
                                    jsonb_build_object('rebuilt', done, 'removed', removed));
@@ -539,8 +619,9 @@ SELECT p.customer_key,
        (custprofile.profile_row(p.profile)).frequency_score             AS frequency_score,
        (custprofile.profile_row(p.profile)).monetary_score              AS monetary_score,
        (custprofile.profile_row(p.profile)).favourite_category          AS favourite_category,
-       -- as of custprofile.as_of, read once for the whole query
-       (custprofile.stored_churn(p.profile, (SELECT custprofile.as_of())) ->> 'risk')::real AS churn_risk,
+       -- as of custprofile.as_of: the stored column when it holds then (an index serves filters
+       -- on it), else judged on read
+       p.churn_risk,
        p.segment,
        p.last_activity,
        (custprofile.profile_row(p.profile)).generated_at                AS profile_time,
@@ -551,7 +632,13 @@ SELECT p.customer_key,
        -- what the texts do: shares of questions and of complaints (NULL without an intent head)
        (custprofile.profile_row(p.profile)).question_share::real        AS question_share,
        (custprofile.profile_row(p.profile)).complaint_share::real       AS complaint_share
-  FROM custprofile.profiles p, (SELECT custprofile.customer_key_type() AS key_type) k;
+  FROM (SELECT s.customer_key, s.profile, s.segment, s.last_activity, s.churn_risk
+          FROM custprofile.profiles s WHERE custprofile.stored_churn_holds()
+        UNION ALL
+        SELECT s.customer_key, s.profile, s.segment, s.last_activity,
+               (custprofile.stored_churn(s.profile, (SELECT custprofile.as_of())) ->> 'risk')::real
+          FROM custprofile.profiles s WHERE NOT custprofile.stored_churn_holds()) p,
+       (SELECT custprofile.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.customer_profiles IS
     'One row per stored profile with its main fields as typed columns (for BI tools).';
 COMMENT ON COLUMN custprofile.customer_profiles.customer_key IS 'The customer''s key as text (as in profiles.customer_key).';
@@ -568,7 +655,7 @@ COMMENT ON COLUMN custprofile.customer_profiles.recency_score IS 'RFM recency sc
 COMMENT ON COLUMN custprofile.customer_profiles.frequency_score IS 'RFM frequency score, 1 to 5.';
 COMMENT ON COLUMN custprofile.customer_profiles.monetary_score IS 'RFM monetary score, 1 to 5.';
 COMMENT ON COLUMN custprofile.customer_profiles.favourite_category IS 'The category they ordered most.';
-COMMENT ON COLUMN custprofile.customer_profiles.churn_risk IS 'Churn risk in [0, 1] at the time the profile was judged.';
+COMMENT ON COLUMN custprofile.customer_profiles.churn_risk IS 'Churn risk in [0, 1] as of custprofile.as_of() (the indexed profiles.churn_risk when it holds then).';
 COMMENT ON COLUMN custprofile.customer_profiles.segment IS 'Segment of the last segment_customers run (NULL before one).';
 COMMENT ON COLUMN custprofile.customer_profiles.last_activity IS 'Their latest order or text.';
 COMMENT ON COLUMN custprofile.customer_profiles.profile_time IS 'When the profile was built.';

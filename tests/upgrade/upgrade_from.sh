@@ -76,7 +76,11 @@ UNION ALL SELECT 'predictions' FROM (SELECT * FROM before.predictions
 -- the edited topic list is the user's (pg_dump keeps it), not the extension's defaults
 UNION ALL SELECT 'topics still defaults' FROM custprofile.default_topics_in_use
 -- heads trained before the update belong to the role that ran it
-UNION ALL SELECT 'owner' FROM custprofile.classifiers WHERE owner <> current_user;
+UNION ALL SELECT 'owner' FROM custprofile.classifiers WHERE owner <> current_user
+-- the churn column (0.5.0) is filled by the update: it holds, and equals the risk judged on read
+UNION ALL SELECT 'stored churn' WHERE NOT custprofile.stored_churn_holds()
+       OR EXISTS (SELECT FROM custprofile.customer_profiles c WHERE c.churn_risk IS DISTINCT FROM custprofile.churn_risk(c.customer_key))
+       OR EXISTS (SELECT FROM custprofile.profiles WHERE churn_risk IS NULL);
 SQL
 )"
 [[ -z "$lost" ]] || die "state lost or changed by the update: $(echo $lost | tr '\n' ' ')"
