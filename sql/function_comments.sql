@@ -106,6 +106,7 @@ BEGIN
     ('refresh_progress', 'The progress NOTICE of a refresh after each batch, when there is more than one batch.'),
     ('registered', 'The registration of a kind, checked; raises the ERROR that names the missing register_source call when there is none.'),
     ('registered_texts', 'The registered texts as their sources hold them, read as the sources'' registrant: those of customer_keys (NULL: every customer) written at or after since (NULL: any time).'),
+    ('rejudged_churn', 'A stored churn section judged again at another moment: only its recency factor moves, so the risk is the sum over the stored factors with the new recency, in the same order and arithmetic as churn_assessment (the same figure to the last digit), without reading the document again.'),
     ('relatedness', 'The cosine of two vectors of the current encoder on the one similarity scale that recommend, suggest_replies and similar_customers rank and threshold by (the encoder manifest''s relatedness; all-MiniLM-L6-v2''s cosine as it is).'),
     ('reply_calibration_messages', 'Messages that no shop''s help desk answers, in English and Chinese: what the knowledge base''s articles score against text that is not about them.'),
     ('report_progress', 'A progress NOTICE of a long operation when custprofile.progress_interval has passed since last_report (0: at every step), the time so far in its DETAIL; returns the time of the last report.'),

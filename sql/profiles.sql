@@ -231,6 +231,22 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_
                    greatest(COALESCE((churn ->> 'rhythm_days')::float8, 91), 1) * 86400 AS rhythm_seconds) x
 $$;
 
+-- A stored churn section judged again at another moment: only its recency factor moves, so the
+-- risk is the sum over the stored factors with the new recency, in the same order and arithmetic
+-- as churn_assessment (the same figure to the last digit), without reading the document again.
+CREATE FUNCTION custprofile.rejudged_churn(churn jsonb, last_activity timestamptz, as_of timestamptz, weights jsonb)
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT churn || jsonb_build_object(
+               'risk', round((1 / (1 + exp(-((weights ->> 'bias')::float8 + t.total))))::numeric, 4),
+               'factors', x.f, 'as_of', as_of)
+      FROM (SELECT (churn -> 'factors') || jsonb_build_object('recency', round(custprofile.clamp01(
+                       (extract(epoch FROM as_of - last_activity) / 86400
+                        / greatest(COALESCE((churn ->> 'rhythm_days')::float8, 91), 1) - 1) / 2)::numeric, 4)) AS f) x,
+           LATERAL (SELECT COALESCE(sum((weights ->> e.key)::float8 * e.value::text::float8), 0) AS total
+                      FROM jsonb_each(x.f) e) t
+     WHERE churn IS NOT NULL
+$$;
+
 -- Whether every stored row's churn_risk holds as of custprofile.as_of() (true without rows).
 CREATE FUNCTION custprofile.stored_churn_holds() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
@@ -247,6 +263,7 @@ CREATE FUNCTION custprofile.judge_stored_churn(everything boolean DEFAULT false)
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     a timestamptz := custprofile.as_of();
+    weights jsonb := custprofile.churn_weights();
     n bigint;
 BEGIN
     IF NOT everything AND NOT EXISTS (SELECT FROM custprofile.profiles p
@@ -264,7 +281,7 @@ BEGIN
     UPDATE custprofile.profiles p
        SET (churn_risk, churn_valid_from, churn_valid_until) =
            (SELECT (j.churn ->> 'risk')::real, v.valid_from, v.valid_until
-              FROM (SELECT custprofile.stored_churn(p.profile, a) AS churn) j,
+              FROM (SELECT custprofile.rejudged_churn(p.profile -> 'churn', p.last_activity, a, weights) AS churn) j,
                    custprofile.churn_validity(j.churn, p.last_activity) v)
      WHERE everything OR p.churn_valid_from > a OR p.churn_valid_until < a;
     GET DIAGNOSTICS n = ROW_COUNT;
