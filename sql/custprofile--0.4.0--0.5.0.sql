@@ -253,9 +253,9 @@ BEGIN
     END IF;
     PERFORM custprofile.start_text_score_log();
     INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
-                                           last_activity, churn_risk, churn_valid_from, churn_valid_until)
+                                           last_activity, churn_risk, churn_valid_from, churn_valid_until, churn_basis)
     SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
-           l.last_activity, (b.profile #>> '{churn,risk}')::real, v.valid_from, v.valid_until
+           l.last_activity, (b.profile #>> '{churn,risk}')::real, v.valid_from, v.valid_until, custprofile.churn_basis()
       FROM custprofile.build_profiles(batch, breakpoints, as_of) b
       JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key,
            LATERAL (SELECT greatest((custprofile.profile_row(b.profile)).last_order_at,
@@ -265,7 +265,8 @@ BEGIN
         SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
             source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
             last_activity = EXCLUDED.last_activity, churn_risk = EXCLUDED.churn_risk,
-            churn_valid_from = EXCLUDED.churn_valid_from, churn_valid_until = EXCLUDED.churn_valid_until;
+            churn_valid_from = EXCLUDED.churn_valid_from, churn_valid_until = EXCLUDED.churn_valid_until,
+            churn_basis = EXCLUDED.churn_basis;
     PERFORM custprofile.store_text_scores();
     DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
     RETURN COALESCE(cardinality(batch), 0);
@@ -1060,11 +1061,13 @@ CREATE INDEX profiles_without_interest ON custprofile.profiles (vector_space) WH
 ALTER TABLE custprofile.profiles
     ADD COLUMN churn_risk real,
     ADD COLUMN churn_valid_from timestamptz NOT NULL DEFAULT 'infinity',
-    ADD COLUMN churn_valid_until timestamptz NOT NULL DEFAULT '-infinity';
+    ADD COLUMN churn_valid_until timestamptz NOT NULL DEFAULT '-infinity',
+    ADD COLUMN churn_basis text NOT NULL DEFAULT '';
 CREATE INDEX profiles_churn_risk ON custprofile.profiles (churn_risk);
 -- stored_churn_holds reads the latest start and the earliest end of the spans
 CREATE INDEX profiles_churn_valid_from ON custprofile.profiles (churn_valid_from);
 CREATE INDEX profiles_churn_valid_until ON custprofile.profiles (churn_valid_until);
+CREATE INDEX profiles_churn_basis ON custprofile.profiles (churn_basis);
 
 -- The churn risk as plain columns, for BI tools that filter on it (WHERE churn_risk > 0.7 by
 -- an index). Churn is judged as of custprofile.as_of, and only its recency factor moves with
@@ -1106,43 +1109,50 @@ RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, cu
      WHERE churn IS NOT NULL
 $$;
 
--- Whether every stored row's churn_risk holds as of custprofile.as_of() (true without rows).
+-- What a churn risk depends on besides the profile and the moment: the weights in use and the
+-- topics marked complaint. A stored risk holds only while they are what it was judged with.
+CREATE FUNCTION custprofile.churn_basis() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT md5(custprofile.churn_weights()::text || ';'
+               || COALESCE((SELECT string_agg(t.topic, ',' ORDER BY t.topic) FROM custprofile.topics t WHERE t.complaint), ''))
+$$;
+
+-- Whether every stored row's churn_risk holds as of custprofile.as_of() and with the basis in
+-- use (true without rows): four index lookups.
 CREATE FUNCTION custprofile.stored_churn_holds() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT COALESCE((SELECT max(p.churn_valid_from) FROM custprofile.profiles p) <= x.a
-                    AND x.a <= (SELECT min(p.churn_valid_until) FROM custprofile.profiles p), true)
-      FROM (SELECT custprofile.as_of() AS a) x
+                    AND x.a <= (SELECT min(p.churn_valid_until) FROM custprofile.profiles p)
+                    AND (SELECT min(p.churn_basis) FROM custprofile.profiles p) = x.b
+                    AND (SELECT max(p.churn_basis) FROM custprofile.profiles p) = x.b, true)
+      FROM (SELECT custprofile.as_of() AS a, custprofile.churn_basis() AS b) x
 $$;
 
--- Judges churn_risk again as of custprofile.as_of() where it does not hold then (every row with
--- `everything`: other weights). The document's churn section is left as built: it belongs with
--- the document's RFM figures, judged at the same moment. Returns how many rows were judged (NULL
--- when a concurrent refresh in one transaction held the table).
+-- Judges churn_risk again as of custprofile.as_of() where it does not hold then or was judged
+-- with another basis (every row with `everything`). The document's churn section is left as built: it belongs with
+-- the document's RFM figures, judged at the same moment. Returns how many rows were judged.
 CREATE FUNCTION custprofile.judge_stored_churn(everything boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     a timestamptz := custprofile.as_of();
     weights jsonb := custprofile.churn_weights();
+    basis text := custprofile.churn_basis();
     n bigint;
 BEGIN
-    IF NOT everything AND NOT EXISTS (SELECT FROM custprofile.profiles p
-                                       WHERE p.churn_valid_from > a OR p.churn_valid_until < a) THEN
-        RETURN 0;
-    END IF;
-    -- the whole table at once, as rescore_churn: row by row, two refreshes would deadlock
-    BEGIN
-        LOCK TABLE custprofile.profiles IN SHARE ROW EXCLUSIVE MODE;
-    EXCEPTION WHEN deadlock_detected THEN
-        -- two refresh_profiles_in_transaction at once, each holding the rows it wrote: this one
-        -- leaves the judging to the other or the next refresh (readers judge on read meanwhile)
-        RETURN NULL;
-    END;
+    -- the rows to judge, locked in key order and skipping those another transaction holds (a
+    -- refresh in the caller's transaction keeps its rows until it commits): no waiting, so no
+    -- deadlock; a skipped row keeps stored_churn_holds() false, readers judge on read until the
+    -- next refresh judges it
     UPDATE custprofile.profiles p
-       SET (churn_risk, churn_valid_from, churn_valid_until) =
-           (SELECT (j.churn ->> 'risk')::real, v.valid_from, v.valid_until
+       SET (churn_risk, churn_valid_from, churn_valid_until, churn_basis) =
+           (SELECT (j.churn ->> 'risk')::real, v.valid_from, v.valid_until, basis
               FROM (SELECT custprofile.rejudged_churn(p.profile -> 'churn', p.last_activity, a, weights) AS churn) j,
                    custprofile.churn_validity(j.churn, p.last_activity) v)
-     WHERE everything OR p.churn_valid_from > a OR p.churn_valid_until < a;
+      FROM (SELECT s.customer_key FROM custprofile.profiles s
+             WHERE everything OR s.churn_valid_from > a OR s.churn_valid_until < a
+                OR s.churn_basis < basis OR s.churn_basis > basis
+             ORDER BY s.customer_key FOR UPDATE OF s SKIP LOCKED) l
+     WHERE p.customer_key = l.customer_key;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
@@ -2719,6 +2729,7 @@ BEGIN
     ('checked_source', 'The entry of kind in a checked_sources description (an object; for texts, an array; NULL for orders when none is registered).'),
     ('checked_sources', 'The registered sources one statement reads, checked once and handed to the query builders below (instead of each builder reading and checking the registry again).'),
     ('churn_assessment', 'Risk, factors and each factor''s contribution (weight * factor) for a profile document.'),
+    ('churn_basis', 'What a churn risk depends on besides the profile and the moment: the weights in use and the topics marked complaint.'),
     ('churn_factors', 'The five factors of a profile document as of a moment (see the top of this file).'),
     ('churn_validity', 'The moments a churn section (churn_assessment''s result, judged at its "as_of") holds for.'),
     ('churn_weights', 'The weights in use: the trained ones when there are, else the defaults.'),
@@ -2752,7 +2763,7 @@ BEGIN
     ('is_copy', 'A COPY into an unedited list is a restore of a dumped one: its first row makes the defaults give way to the dumped list (pg_dump writes a COPY, with no rows, for an unedited list too, so this waits for a row).'),
     ('is_source_role', 'A role fit to register the sources that analysts read as: not a superuser, no role creation, and none of the admin level''s privileges (registering is allowed: it is how it registers).'),
     ('items_sql', 'The items source of sources (checked_sources) as (key text, document text, title text, category text, price numeric): the document is what is embedded, "title.'),
-    ('judge_stored_churn', 'Judges churn_risk again as of custprofile.as_of() where it does not hold then (every row with everything: other weights).'),
+    ('judge_stored_churn', 'Judges churn_risk again as of custprofile.as_of() where it does not hold then or was judged with another basis (every row with everything).'),
     ('judgement_time', 'The moment for a given latest activity (NULL: none, then now).'),
     ('key_as_bigint', 'The same for integer keys: as bigint when the key type is an integer type, else NULL.'),
     ('key_as_uuid', 'A key (as text) in the customers key column''s type, for the views: as uuid when that type is uuid, as bigint when it is an integer type, else NULL.'),
@@ -2829,7 +2840,7 @@ BEGIN
     ('store_registration', 'The only writer of the registry (nobody else may write it): records registrant as the role every read of the relation runs as.'),
     ('store_text_scores', 'Stores what profile_agg recorded in this backend since start_text_score_log, once per text content; returns how many texts were new.'),
     ('stored_churn', 'The churn section of a stored profile recomputed as of a moment, with the rhythm it stored.'),
-    ('stored_churn_holds', 'Whether every stored row''s churn_risk holds as of custprofile.as_of() (true without rows).'),
+    ('stored_churn_holds', 'Whether every stored row''s churn_risk holds as of custprofile.as_of() and with the basis in use (true without rows): four index lookups.'),
     ('take_text_score_log', 'The per-text scores recorded since start_text_score_log (score rounded as text_signals rounds it); recording stops.'),
     ('text_features', 'The pooled features a head is trained on, for precomputing them in a table.'),
     ('text_insights_of', 'The rows of text_insights for some customers and a time (as registered_texts takes them): stored scores where there are, the encoder for the rest (one pass for sentiment and intent).'),
@@ -2875,6 +2886,3 @@ BEGIN
     END LOOP;
 END $$;
 -- END sql/function_comments.sql
-
--- the stored profiles' churn column, as of the moment they are judged at
-SELECT custprofile.judge_stored_churn(true);

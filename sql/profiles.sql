@@ -191,7 +191,9 @@ CREATE TABLE custprofile.profiles (
     -- holds for none
     churn_risk        real,
     churn_valid_from  timestamptz NOT NULL DEFAULT 'infinity',
-    churn_valid_until timestamptz NOT NULL DEFAULT '-infinity'
+    churn_valid_until timestamptz NOT NULL DEFAULT '-infinity',
+    -- what else the risk was judged with: the weights and the complaint topics (churn_basis())
+    churn_basis       text NOT NULL DEFAULT ''
 );
 CREATE INDEX profiles_last_activity ON custprofile.profiles (last_activity);
 CREATE INDEX profiles_segment ON custprofile.profiles (segment);
@@ -201,6 +203,7 @@ CREATE INDEX profiles_churn_risk ON custprofile.profiles (churn_risk);
 -- stored_churn_holds reads the latest start and the earliest end of the spans
 CREATE INDEX profiles_churn_valid_from ON custprofile.profiles (churn_valid_from);
 CREATE INDEX profiles_churn_valid_until ON custprofile.profiles (churn_valid_until);
+CREATE INDEX profiles_churn_basis ON custprofile.profiles (churn_basis);
 COMMENT ON TABLE custprofile.profiles IS
     'Stored customer profiles (build_profile documents) and interest vectors, kept by CALL custprofile.refresh_profiles().';
 -- pg_dump keeps the stored profiles: a restored database answers at once and refreshes only what
@@ -247,43 +250,50 @@ RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, cu
      WHERE churn IS NOT NULL
 $$;
 
--- Whether every stored row's churn_risk holds as of custprofile.as_of() (true without rows).
+-- What a churn risk depends on besides the profile and the moment: the weights in use and the
+-- topics marked complaint. A stored risk holds only while they are what it was judged with.
+CREATE FUNCTION custprofile.churn_basis() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT md5(custprofile.churn_weights()::text || ';'
+               || COALESCE((SELECT string_agg(t.topic, ',' ORDER BY t.topic) FROM custprofile.topics t WHERE t.complaint), ''))
+$$;
+
+-- Whether every stored row's churn_risk holds as of custprofile.as_of() and with the basis in
+-- use (true without rows): four index lookups.
 CREATE FUNCTION custprofile.stored_churn_holds() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT COALESCE((SELECT max(p.churn_valid_from) FROM custprofile.profiles p) <= x.a
-                    AND x.a <= (SELECT min(p.churn_valid_until) FROM custprofile.profiles p), true)
-      FROM (SELECT custprofile.as_of() AS a) x
+                    AND x.a <= (SELECT min(p.churn_valid_until) FROM custprofile.profiles p)
+                    AND (SELECT min(p.churn_basis) FROM custprofile.profiles p) = x.b
+                    AND (SELECT max(p.churn_basis) FROM custprofile.profiles p) = x.b, true)
+      FROM (SELECT custprofile.as_of() AS a, custprofile.churn_basis() AS b) x
 $$;
 
--- Judges churn_risk again as of custprofile.as_of() where it does not hold then (every row with
--- `everything`: other weights). The document's churn section is left as built: it belongs with
--- the document's RFM figures, judged at the same moment. Returns how many rows were judged (NULL
--- when a concurrent refresh in one transaction held the table).
+-- Judges churn_risk again as of custprofile.as_of() where it does not hold then or was judged
+-- with another basis (every row with `everything`). The document's churn section is left as built: it belongs with
+-- the document's RFM figures, judged at the same moment. Returns how many rows were judged.
 CREATE FUNCTION custprofile.judge_stored_churn(everything boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     a timestamptz := custprofile.as_of();
     weights jsonb := custprofile.churn_weights();
+    basis text := custprofile.churn_basis();
     n bigint;
 BEGIN
-    IF NOT everything AND NOT EXISTS (SELECT FROM custprofile.profiles p
-                                       WHERE p.churn_valid_from > a OR p.churn_valid_until < a) THEN
-        RETURN 0;
-    END IF;
-    -- the whole table at once, as rescore_churn: row by row, two refreshes would deadlock
-    BEGIN
-        LOCK TABLE custprofile.profiles IN SHARE ROW EXCLUSIVE MODE;
-    EXCEPTION WHEN deadlock_detected THEN
-        -- two refresh_profiles_in_transaction at once, each holding the rows it wrote: this one
-        -- leaves the judging to the other or the next refresh (readers judge on read meanwhile)
-        RETURN NULL;
-    END;
+    -- the rows to judge, locked in key order and skipping those another transaction holds (a
+    -- refresh in the caller's transaction keeps its rows until it commits): no waiting, so no
+    -- deadlock; a skipped row keeps stored_churn_holds() false, readers judge on read until the
+    -- next refresh judges it
     UPDATE custprofile.profiles p
-       SET (churn_risk, churn_valid_from, churn_valid_until) =
-           (SELECT (j.churn ->> 'risk')::real, v.valid_from, v.valid_until
+       SET (churn_risk, churn_valid_from, churn_valid_until, churn_basis) =
+           (SELECT (j.churn ->> 'risk')::real, v.valid_from, v.valid_until, basis
               FROM (SELECT custprofile.rejudged_churn(p.profile -> 'churn', p.last_activity, a, weights) AS churn) j,
                    custprofile.churn_validity(j.churn, p.last_activity) v)
-     WHERE everything OR p.churn_valid_from > a OR p.churn_valid_until < a;
+      FROM (SELECT s.customer_key FROM custprofile.profiles s
+             WHERE everything OR s.churn_valid_from > a OR s.churn_valid_until < a
+                OR s.churn_basis < basis OR s.churn_basis > basis
+             ORDER BY s.customer_key FOR UPDATE OF s SKIP LOCKED) l
+     WHERE p.customer_key = l.customer_key;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
@@ -450,9 +460,9 @@ BEGIN
     END IF;
     PERFORM custprofile.start_text_score_log();
     INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
-                                           last_activity, churn_risk, churn_valid_from, churn_valid_until)
+                                           last_activity, churn_risk, churn_valid_from, churn_valid_until, churn_basis)
     SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
-           l.last_activity, (b.profile #>> '{churn,risk}')::real, v.valid_from, v.valid_until
+           l.last_activity, (b.profile #>> '{churn,risk}')::real, v.valid_from, v.valid_until, custprofile.churn_basis()
       FROM custprofile.build_profiles(batch, breakpoints, as_of) b
       JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key,
            LATERAL (SELECT greatest((custprofile.profile_row(b.profile)).last_order_at,
@@ -462,7 +472,8 @@ BEGIN
         SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
             source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
             last_activity = EXCLUDED.last_activity, churn_risk = EXCLUDED.churn_risk,
-            churn_valid_from = EXCLUDED.churn_valid_from, churn_valid_until = EXCLUDED.churn_valid_until;
+            churn_valid_from = EXCLUDED.churn_valid_from, churn_valid_until = EXCLUDED.churn_valid_until,
+            churn_basis = EXCLUDED.churn_basis;
     PERFORM custprofile.store_text_scores();
     DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
     RETURN COALESCE(cardinality(batch), 0);

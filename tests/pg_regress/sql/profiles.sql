@@ -123,6 +123,18 @@ SELECT custprofile.stored_churn_holds() AS holds_in_2030,
        count(*) FILTER (WHERE c.churn_risk IS DISTINCT FROM custprofile.churn_risk(c.customer_key, '2030-01-01')) AS differ
   FROM custprofile.customer_profiles c;
 RESET custprofile.as_of;
+-- other weights (an admin may edit churn_model) or complaint topics: the column does not hold
+-- until it is judged with them, and the view judges on read meanwhile
+BEGIN;
+INSERT INTO custprofile.churn_model (weights) VALUES (custprofile.default_churn_weights() || '{"recency": 5.0}');
+SELECT custprofile.stored_churn_holds() AS holds_with_other_weights,
+       count(*) FILTER (WHERE c.churn_risk IS DISTINCT FROM custprofile.churn_risk(c.customer_key)) AS differ
+  FROM custprofile.customer_profiles c;
+SELECT custprofile.judge_stored_churn() = (SELECT count(*) FROM custprofile.profiles) AS judged_every_row;
+SELECT custprofile.stored_churn_holds() AS holds_again,
+       count(*) FILTER (WHERE c.churn_risk IS DISTINCT FROM custprofile.churn_risk(c.customer_key)) AS differ
+  FROM custprofile.customer_profiles c;
+ROLLBACK;
 -- the data moves on (one customer orders a day after the latest activity): the refresh
 -- rebuilds that customer and judges again only the rows whose risk does not hold for the new
 -- moment; then the column holds again and equals the risk judged on read
