@@ -215,9 +215,10 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.profiles', '');
 -- the moment: 0 while the customer is within one rhythm of their last activity, 1 from three
 -- rhythms on, in between exact only at the moment it was judged. So each row keeps its risk
 -- with the moments it holds for (churn_valid_from .. churn_valid_until); refresh_profiles
--- judges again, at its end, only the rows whose span does not hold the moment, and
--- customer_profiles reads the column when every row holds the moment its reader judges at
--- (two index lookups), else judges on read as before.
+-- judges again, at its end, only the rows whose span does not hold the moment (or that were
+-- judged with other weights or complaint topics: churn_basis), and customer_profiles reads the
+-- column when every row holds the moment and basis its reader judges with (index lookups), else
+-- judges on read as before.
 
 -- The moments a churn section (churn_assessment's result, judged at its "as_of") holds for.
 CREATE FUNCTION custprofile.churn_validity(churn jsonb, last_activity timestamptz,
@@ -270,8 +271,9 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_
 $$;
 
 -- Judges churn_risk again as of custprofile.as_of() where it does not hold then or was judged
--- with another basis (every row with `everything`). The document's churn section is left as built: it belongs with
--- the document's RFM figures, judged at the same moment. Returns how many rows were judged.
+-- with another basis (every row with `everything`). The document's churn section is left as
+-- built: it belongs with the document's RFM figures, judged at the same moment. Returns how many
+-- rows were judged.
 CREATE FUNCTION custprofile.judge_stored_churn(everything boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
@@ -462,7 +464,7 @@ BEGIN
     INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
                                            last_activity, churn_risk, churn_valid_from, churn_valid_until, churn_basis)
     SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
-           l.last_activity, (b.profile #>> '{churn,risk}')::real, v.valid_from, v.valid_until, custprofile.churn_basis()
+           l.last_activity, (b.profile #>> '{churn,risk}')::real, v.valid_from, v.valid_until, (SELECT custprofile.churn_basis())
       FROM custprofile.build_profiles(batch, breakpoints, as_of) b
       JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key,
            LATERAL (SELECT greatest((custprofile.profile_row(b.profile)).last_order_at,
