@@ -44,7 +44,7 @@ SELECT c::text,
        v, 'synthetic'
   FROM generate_series(1, :n) c JOIN scale.vectors x ON x.id = c % 5000;
 INSERT INTO custprofile.catalogue_embeddings (kind, key, text_hash, embedding)
-SELECT 'items', c.key, custprofile.catalogue_hash(c.document, custprofile.model_version()), x.v
+SELECT 'items', c.key, custprofile_internal.catalogue_hash(c.document, custprofile.model_version()), x.v
   FROM scale.items i
   CROSS JOIN LATERAL (SELECT i.item_id AS key, concat_ws('. ', i.title, i.category) AS document) c
   JOIN scale.vectors x ON x.id = 5000 + abs(hashtext(i.item_id) % 5000);

@@ -46,12 +46,12 @@ SELECT d.customer_key || '-' || c, m.doc, 'synthetic',
 VACUUM ANALYZE custprofile.profiles;
 SQL
 log "judging the churn columns of every profile (judge_stored_churn(true), as after new weights)"
-bench_psql -q -c '\timing on' -c "SELECT custprofile.judge_stored_churn(true) AS judged"
+bench_psql -q -c '\timing on' -c "SELECT custprofile_internal.judge_stored_churn(true) AS judged"
 bench_psql -q -c "VACUUM ANALYZE custprofile.profiles"
 bench_psql -v rounds="$rounds" <<'SQL'
 \pset footer off
 SET client_min_messages = warning;
-SELECT count(*) AS profiles, custprofile.stored_churn_holds() AS stored_holds, custprofile.as_of() AS as_of,
+SELECT count(*) AS profiles, custprofile_internal.stored_churn_holds() AS stored_holds, custprofile.as_of() AS as_of,
        percentile_cont(0.99) WITHIN GROUP (ORDER BY churn_risk) AS threshold
   FROM custprofile.profiles \gset
 SELECT :profiles AS profiles, :'stored_holds' AS stored_holds, round(:threshold::numeric, 4) AS threshold;

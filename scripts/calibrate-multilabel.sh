@@ -47,7 +47,7 @@ INSERT INTO multilabel_fit.features SELECT 'zh', e.id, v.label, custprofile.cosi
 \echo 'training pairs (example, label) per set, and how many apply'
 SELECT set, count(*) AS pairs, count(*) FILTER (WHERE applies) AS applying FROM multilabel_fit.features GROUP BY set ORDER BY set;
 -- how far each label stands out from the others of its set
-CREATE TEMP TABLE fit AS SELECT custprofile.fit_logistic(
+CREATE TEMP TABLE fit AS SELECT custprofile_internal.fit_logistic(
     array_agg(x ORDER BY set, example, label, k),
     (array_agg(applies ORDER BY set, example, label) FILTER (WHERE k = 1)),
     ARRAY['over_mean', 'below_best'], '{"epochs": 300, "l2": 0}') AS r

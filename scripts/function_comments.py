@@ -51,7 +51,7 @@ def sql_descriptions():
             continue
         lines = path.read_text().splitlines()
         for i, line in enumerate(lines):
-            m = re.match(r"CREATE (?:OR REPLACE )?(?:FUNCTION|PROCEDURE) custprofile\.(\w+)\(", line)
+            m = re.match(r"CREATE (?:OR REPLACE )?(?:FUNCTION|PROCEDURE) custprofile(?:_internal)?\.(\w+)\(", line)
             if not m:
                 continue
             j = i
@@ -115,7 +115,7 @@ BEGIN
           JOIN (VALUES
 {rows}
           ) d(name, description) ON d.name = p.proname
-         WHERE p.pronamespace = 'custprofile'::regnamespace
+         WHERE p.pronamespace IN ('custprofile'::regnamespace, 'custprofile_internal'::regnamespace)
            AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL
     LOOP
         EXECUTE format('COMMENT ON %s %s IS %L',
@@ -130,7 +130,7 @@ BEGIN
                    AND pg_catalog.obj_description(o.oid, 'pg_proc') IS NOT NULL
                  ORDER BY o.oid LIMIT 1) AS description
           FROM pg_catalog.pg_proc p
-         WHERE p.pronamespace = 'custprofile'::regnamespace
+         WHERE p.pronamespace IN ('custprofile'::regnamespace, 'custprofile_internal'::regnamespace)
            AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL
     LOOP
         CONTINUE WHEN f.description IS NULL;
@@ -147,7 +147,7 @@ def explicitly_commented():
     for path in (ROOT / "sql").glob("*.sql"):
         if "--" in path.name or path.name == OUT.name:
             continue
-        names.update(re.findall(r"COMMENT ON (?:FUNCTION|PROCEDURE|AGGREGATE) custprofile\.(\w+)\(", path.read_text()))
+        names.update(re.findall(r"COMMENT ON (?:FUNCTION|PROCEDURE|AGGREGATE) custprofile(?:_internal)?\.(\w+)\(", path.read_text()))
     return names
 
 

@@ -5,10 +5,10 @@
 -- state is a plain float8[] ([count, sums...]), which PostgreSQL ships between processes as is:
 -- serialise/deserialise functions exist only for internal states.
 CREATE AGGREGATE custprofile.embedding_avg(real[]) (
-    SFUNC = custprofile.embedding_avg_accum,
+    SFUNC = custprofile_internal.embedding_avg_accum,
     STYPE = float8[],
-    COMBINEFUNC = custprofile.embedding_avg_combine,
-    FINALFUNC = custprofile.embedding_avg_final,
+    COMBINEFUNC = custprofile_internal.embedding_avg_combine,
+    FINALFUNC = custprofile_internal.embedding_avg_final,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE custprofile.embedding_avg(real[]) IS
@@ -20,35 +20,35 @@ COMMENT ON AGGREGATE custprofile.embedding_avg(real[]) IS
 -- customers sorts rather than holding every group in one hash table. The support function's
 -- COST tells it the rows are expensive, so that parallel plans aggregate in the workers.
 CREATE AGGREGATE custprofile.profile_agg(body text) (
-    SFUNC = custprofile.profile_agg_accum,
+    SFUNC = custprofile_internal.profile_agg_accum,
     STYPE = internal,
     SSPACE = 4096,
-    COMBINEFUNC = custprofile.profile_agg_combine,
-    SERIALFUNC = custprofile.profile_agg_serialize,
-    DESERIALFUNC = custprofile.profile_agg_deserialize,
-    FINALFUNC = custprofile.profile_agg_final,
+    COMBINEFUNC = custprofile_internal.profile_agg_combine,
+    SERIALFUNC = custprofile_internal.profile_agg_serialize,
+    DESERIALFUNC = custprofile_internal.profile_agg_deserialize,
+    FINALFUNC = custprofile_internal.profile_agg_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
 CREATE AGGREGATE custprofile.profile_agg(body text, rating real) (
-    SFUNC = custprofile.profile_agg_accum,
+    SFUNC = custprofile_internal.profile_agg_accum,
     STYPE = internal,
     SSPACE = 4096,
-    COMBINEFUNC = custprofile.profile_agg_combine,
-    SERIALFUNC = custprofile.profile_agg_serialize,
-    DESERIALFUNC = custprofile.profile_agg_deserialize,
-    FINALFUNC = custprofile.profile_agg_final,
+    COMBINEFUNC = custprofile_internal.profile_agg_combine,
+    SERIALFUNC = custprofile_internal.profile_agg_serialize,
+    DESERIALFUNC = custprofile_internal.profile_agg_deserialize,
+    FINALFUNC = custprofile_internal.profile_agg_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
 CREATE AGGREGATE custprofile.profile_agg(body text, rating real, written_at timestamptz) (
-    SFUNC = custprofile.profile_agg_accum,
+    SFUNC = custprofile_internal.profile_agg_accum,
     STYPE = internal,
     SSPACE = 4096,
-    COMBINEFUNC = custprofile.profile_agg_combine,
-    SERIALFUNC = custprofile.profile_agg_serialize,
-    DESERIALFUNC = custprofile.profile_agg_deserialize,
-    FINALFUNC = custprofile.profile_agg_final,
+    COMBINEFUNC = custprofile_internal.profile_agg_combine,
+    SERIALFUNC = custprofile_internal.profile_agg_serialize,
+    DESERIALFUNC = custprofile_internal.profile_agg_deserialize,
+    FINALFUNC = custprofile_internal.profile_agg_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
@@ -65,48 +65,48 @@ COMMENT ON AGGREGATE custprofile.profile_agg(text, real, timestamptz) IS
 -- `internal`). Instead: the partials by customer and the wanted column on the workers, merged
 -- by that column on the coordinator (docs/scale-out.md).
 CREATE AGGREGATE custprofile.profile_agg_partial(body text) (
-    SFUNC = custprofile.profile_agg_accum,
+    SFUNC = custprofile_internal.profile_agg_accum,
     STYPE = internal,
     SSPACE = 4096,
-    COMBINEFUNC = custprofile.profile_agg_combine,
-    SERIALFUNC = custprofile.profile_agg_serialize,
-    DESERIALFUNC = custprofile.profile_agg_deserialize,
-    FINALFUNC = custprofile.profile_agg_partial_final,
+    COMBINEFUNC = custprofile_internal.profile_agg_combine,
+    SERIALFUNC = custprofile_internal.profile_agg_serialize,
+    DESERIALFUNC = custprofile_internal.profile_agg_deserialize,
+    FINALFUNC = custprofile_internal.profile_agg_partial_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
 CREATE AGGREGATE custprofile.profile_agg_partial(body text, rating real) (
-    SFUNC = custprofile.profile_agg_accum,
+    SFUNC = custprofile_internal.profile_agg_accum,
     STYPE = internal,
     SSPACE = 4096,
-    COMBINEFUNC = custprofile.profile_agg_combine,
-    SERIALFUNC = custprofile.profile_agg_serialize,
-    DESERIALFUNC = custprofile.profile_agg_deserialize,
-    FINALFUNC = custprofile.profile_agg_partial_final,
+    COMBINEFUNC = custprofile_internal.profile_agg_combine,
+    SERIALFUNC = custprofile_internal.profile_agg_serialize,
+    DESERIALFUNC = custprofile_internal.profile_agg_deserialize,
+    FINALFUNC = custprofile_internal.profile_agg_partial_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
 CREATE AGGREGATE custprofile.profile_agg_partial(body text, rating real, written_at timestamptz) (
-    SFUNC = custprofile.profile_agg_accum,
+    SFUNC = custprofile_internal.profile_agg_accum,
     STYPE = internal,
     SSPACE = 4096,
-    COMBINEFUNC = custprofile.profile_agg_combine,
-    SERIALFUNC = custprofile.profile_agg_serialize,
-    DESERIALFUNC = custprofile.profile_agg_deserialize,
-    FINALFUNC = custprofile.profile_agg_partial_final,
+    COMBINEFUNC = custprofile_internal.profile_agg_combine,
+    SERIALFUNC = custprofile_internal.profile_agg_serialize,
+    DESERIALFUNC = custprofile_internal.profile_agg_deserialize,
+    FINALFUNC = custprofile_internal.profile_agg_partial_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE custprofile.profile_agg_partial(text, real, timestamptz) IS
     'The partial state of profile_agg over these texts, for profile_agg_merge (e.g. computed on Citus workers).';
 CREATE AGGREGATE custprofile.profile_agg_merge(partial_state bytea) (
-    SFUNC = custprofile.profile_agg_merge_accum,
+    SFUNC = custprofile_internal.profile_agg_merge_accum,
     STYPE = internal,
     SSPACE = 4096,
-    COMBINEFUNC = custprofile.profile_agg_combine,
-    SERIALFUNC = custprofile.profile_agg_serialize,
-    DESERIALFUNC = custprofile.profile_agg_deserialize,
-    FINALFUNC = custprofile.profile_agg_final,
+    COMBINEFUNC = custprofile_internal.profile_agg_combine,
+    SERIALFUNC = custprofile_internal.profile_agg_serialize,
+    DESERIALFUNC = custprofile_internal.profile_agg_deserialize,
+    FINALFUNC = custprofile_internal.profile_agg_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );

@@ -22,38 +22,38 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.catalogue_embeddings', '
 
 -- The items source of `sources` (checked_sources) as (key text, document text, title text,
 -- category text, price numeric): the document is what is embedded, "title. category. description".
-CREATE FUNCTION custprofile.items_sql(sources jsonb) RETURNS text
+CREATE FUNCTION custprofile_internal.items_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s jsonb := custprofile.checked_source(sources, 'items');
-    title text := custprofile.role_sql(s -> 'columns', 'title', 'i', 'text');
-    category text := custprofile.role_sql(s -> 'columns', 'category', 'i', 'text');
+    s jsonb := custprofile_internal.checked_source(sources, 'items');
+    title text := custprofile_internal.role_sql(s -> 'columns', 'title', 'i', 'text');
+    category text := custprofile_internal.role_sql(s -> 'columns', 'category', 'i', 'text');
 BEGIN
     RETURN format(
         'SELECT i.%1$I::text AS key, '
         'concat_ws(''. '', NULLIF(btrim(%2$s), ''''), NULLIF(btrim(%3$s), ''''), NULLIF(btrim(%4$s), '''')) AS document, '
         '%2$s AS title, %3$s AS category, %5$s AS price FROM %6$s i',
-        s #>> '{columns,key}', title, category, custprofile.role_sql(s -> 'columns', 'description', 'i', 'text'),
-        custprofile.role_sql(s -> 'columns', 'price', 'i', 'numeric'), custprofile.source_relation(s));
+        s #>> '{columns,key}', title, category, custprofile_internal.role_sql(s -> 'columns', 'description', 'i', 'text'),
+        custprofile_internal.role_sql(s -> 'columns', 'price', 'i', 'numeric'), custprofile_internal.source_relation(s));
 END $$;
 
 -- The answers source of `sources` as (key text, document text, answer text): the question (or
 -- topic) is what is embedded and matched.
-CREATE FUNCTION custprofile.answers_sql(sources jsonb) RETURNS text
+CREATE FUNCTION custprofile_internal.answers_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT format('SELECT a.%I::text AS key, NULLIF(btrim(a.%I::text), '''') AS document, a.%I::text AS answer FROM %s a',
-                  s #>> '{columns,key}', s #>> '{columns,question}', s #>> '{columns,answer}', custprofile.source_relation(s))
-      FROM (SELECT custprofile.checked_source(sources, 'answers') AS s) x
+                  s #>> '{columns,key}', s #>> '{columns,question}', s #>> '{columns,answer}', custprofile_internal.source_relation(s))
+      FROM (SELECT custprofile_internal.checked_source(sources, 'answers') AS s) x
 $$;
 
 -- The rows of a catalogue: items_sql(sources) or answers_sql(sources).
-CREATE FUNCTION custprofile.catalogue_rows_sql(kind text, sources jsonb) RETURNS text
+CREATE FUNCTION custprofile_internal.catalogue_rows_sql(kind text, sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT CASE kind WHEN 'items' THEN custprofile.items_sql(sources) ELSE custprofile.answers_sql(sources) END
+    SELECT CASE kind WHEN 'items' THEN custprofile_internal.items_sql(sources) ELSE custprofile_internal.answers_sql(sources) END
 $$;
 
 -- The hash that says whether a stored embedding still fits its text and the model.
-CREATE FUNCTION custprofile.catalogue_hash(document text, model jsonb) RETURNS bigint
+CREATE FUNCTION custprofile_internal.catalogue_hash(document text, model jsonb) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT hashtextextended(document || chr(31) || (model - 'extension')::text, 0)
 $$;
@@ -70,20 +70,20 @@ $$;
 -- (sql/vectors.sql): only the `pool` rows nearest to the query vector by the index, with fresh
 -- stored vectors (a row added or changed since the last refresh_catalogues is left out until
 -- then, never scored with a stale vector).
-CREATE FUNCTION custprofile.catalogue_similarity_sql(kind text, vector_sql text, sources jsonb,
+CREATE FUNCTION custprofile_internal.catalogue_similarity_sql(kind text, vector_sql text, sources jsonb,
                                                      pool int DEFAULT NULL, dimensions int DEFAULT NULL) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    nearest text := CASE WHEN pool IS NOT NULL THEN custprofile.nearest_sql(kind, vector_sql, dimensions, pool) END;
+    nearest text := CASE WHEN pool IS NOT NULL THEN custprofile_internal.nearest_sql(kind, vector_sql, dimensions, pool) END;
 BEGIN
     IF nearest IS NOT NULL THEN
         RETURN format(
             'SELECT c.*, e.similarity FROM (%1$s) c '
             'JOIN (SELECT x.key, x.text_hash, custprofile.relatedness(x.embedding, %2$s) AS similarity '
             '        FROM (%3$s) x OFFSET 0) e '
-            '  ON e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %4$L) '
+            '  ON e.key = c.key AND e.text_hash = custprofile_internal.catalogue_hash(c.document, %4$L) '
             'WHERE c.document IS NOT NULL AND c.key IS NOT NULL',
-            custprofile.catalogue_rows_sql(kind, sources), vector_sql, nearest, custprofile.model_version());
+            custprofile_internal.catalogue_rows_sql(kind, sources), vector_sql, nearest, custprofile.model_version());
     END IF;
     RETURN format(
         'SELECT c.*, CASE WHEN e.key IS NOT NULL THEN e.similarity '
@@ -91,9 +91,9 @@ BEGIN
         'FROM (%1$s) c '
         'LEFT JOIN (SELECT x.key, x.text_hash, custprofile.relatedness(x.embedding, %2$s) AS similarity '
         '             FROM custprofile.catalogue_embeddings x WHERE x.kind = %3$L OFFSET 0) e '
-        '  ON e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %4$L) '
+        '  ON e.key = c.key AND e.text_hash = custprofile_internal.catalogue_hash(c.document, %4$L) '
         'WHERE c.document IS NOT NULL AND c.key IS NOT NULL',
-        custprofile.catalogue_rows_sql(kind, sources), vector_sql, kind, custprofile.model_version());
+        custprofile_internal.catalogue_rows_sql(kind, sources), vector_sql, kind, custprofile.model_version());
 END $$;
 
 -- Embeds the new and changed rows of the registered items and answers (in batches through
@@ -113,24 +113,24 @@ DECLARE
     last_report timestamptz := started;
     run_detail jsonb := '{}';
 BEGIN
-    PERFORM custprofile.require_coordinator('refresh_catalogues');
+    PERFORM custprofile_internal.require_coordinator('refresh_catalogues');
     -- the vectors of a kind that is no longer registered
     DELETE FROM custprofile.catalogue_embeddings e
      WHERE NOT EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = e.kind);
     FOR k IN SELECT r.kind FROM custprofile.source_registry r WHERE r.kind IN ('items', 'answers') ORDER BY 1 LOOP
-        sources := custprofile.checked_sources(k);
+        sources := custprofile_internal.checked_sources(k);
         kind := k;
         CREATE TEMP TABLE custprofile_catalogue (key text, document text) ON COMMIT DROP;
         -- filled as the sources' reader (sql/sources.sql), who may write just this table
-        reader := custprofile.source_reader();
+        reader := custprofile_internal.source_reader();
         IF reader IS NOT NULL THEN
             EXECUTE format('GRANT INSERT ON pg_temp.custprofile_catalogue TO %I', reader);
         END IF;
-        previous_role := custprofile.enter_source_reader();
+        previous_role := custprofile_internal.enter_source_reader();
         EXECUTE format('INSERT INTO pg_temp.custprofile_catalogue SELECT DISTINCT ON (c.key) c.key, c.document FROM (%s) c '
                        'WHERE c.key IS NOT NULL AND c.document IS NOT NULL ORDER BY c.key',
-                       custprofile.catalogue_rows_sql(k, sources));
-        PERFORM custprofile.leave_source_reader(previous_role);
+                       custprofile_internal.catalogue_rows_sql(k, sources));
+        PERFORM custprofile_internal.leave_source_reader(previous_role);
         DELETE FROM custprofile.catalogue_embeddings e
          WHERE e.kind = k AND NOT EXISTS (SELECT FROM pg_temp.custprofile_catalogue c WHERE c.key = e.key);
         GET DIAGNOSTICS removed = ROW_COUNT;
@@ -141,16 +141,16 @@ BEGIN
               FROM (SELECT c.key, c.document, (row_number() OVER (ORDER BY c.key) - 1) / 256 AS part
                       FROM pg_temp.custprofile_catalogue c
                       LEFT JOIN custprofile.catalogue_embeddings e ON e.kind = k AND e.key = c.key
-                     WHERE e.text_hash IS DISTINCT FROM custprofile.catalogue_hash(c.document, model)) s
+                     WHERE e.text_hash IS DISTINCT FROM custprofile_internal.catalogue_hash(c.document, model)) s
              GROUP BY s.part ORDER BY s.part
         LOOP
             INSERT INTO custprofile.catalogue_embeddings AS e (kind, key, text_hash, embedding, embedded_at)
-            SELECT k, chunk.keys[v.n], custprofile.catalogue_hash(chunk.documents[v.n], model), v.embedding, now()
+            SELECT k, chunk.keys[v.n], custprofile_internal.catalogue_hash(chunk.documents[v.n], model), v.embedding, now()
               FROM custprofile.embed_texts(chunk.documents) WITH ORDINALITY AS v(embedding, n)
             ON CONFLICT ON CONSTRAINT catalogue_embeddings_pkey DO UPDATE
                 SET text_hash = EXCLUDED.text_hash, embedding = EXCLUDED.embedding, embedded_at = EXCLUDED.embedded_at;
             embedded := embedded + cardinality(chunk.keys);
-            last_report := custprofile.report_progress('refresh_catalogues', format('%s %s embedded', embedded, k),
+            last_report := custprofile_internal.report_progress('refresh_catalogues', format('%s %s embedded', embedded, k),
                                                        started, last_report);
         END LOOP;
         run_detail := run_detail || jsonb_build_object(k, jsonb_build_object('embedded', embedded, 'removed', removed));
@@ -158,10 +158,10 @@ BEGIN
         DROP TABLE pg_temp.custprofile_catalogue;
     END LOOP;
     -- the reply threshold is measured on the answers' vectors just stored (sql/replies.sql)
-    IF NOT EXISTS (SELECT FROM custprofile.reply_calibration c WHERE c.fingerprint = custprofile.answers_fingerprint()) THEN
-        PERFORM custprofile.calibrate_replies();
+    IF NOT EXISTS (SELECT FROM custprofile.reply_calibration c WHERE c.fingerprint = custprofile_internal.answers_fingerprint()) THEN
+        PERFORM custprofile_internal.calibrate_replies();
     END IF;
-    PERFORM custprofile.record_run('refresh_catalogues', started,
+    PERFORM custprofile_internal.record_run('refresh_catalogues', started,
         (SELECT COALESCE(sum((v ->> 'embedded')::bigint), 0)::bigint FROM jsonb_each(run_detail) d(k, v)), run_detail);
 END $$;
 COMMENT ON FUNCTION custprofile.refresh_catalogues() IS

@@ -29,39 +29,39 @@ COMMENT ON TABLE custprofile.churn_model IS
 SELECT pg_catalog.pg_extension_config_dump('custprofile.churn_model', '');
 
 -- The documented default weights (the top of this file), used while churn_model is empty.
-CREATE FUNCTION custprofile.default_churn_weights() RETURNS jsonb
+CREATE FUNCTION custprofile_internal.default_churn_weights() RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT '{"bias": -3.0, "recency": 3.0, "sentiment_decline": 1.5, "complaints": 1.5,
              "disagreement": 1.0, "negative_share": 1.5}'::jsonb
 $$;
 
 -- The weights in use: the trained ones when there are, else the defaults.
-CREATE FUNCTION custprofile.churn_weights() RETURNS jsonb
+CREATE FUNCTION custprofile_internal.churn_weights() RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT COALESCE((SELECT m.weights FROM custprofile.churn_model m), custprofile.default_churn_weights())
+    SELECT COALESCE((SELECT m.weights FROM custprofile.churn_model m), custprofile_internal.default_churn_weights())
 $$;
 
 -- x limited to [0, 1].
-CREATE FUNCTION custprofile.clamp01(x float8) RETURNS float8
+CREATE FUNCTION custprofile_internal.clamp01(x float8) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT least(1.0, greatest(0.0, COALESCE(x, 0.0))) $$;
 
 -- The five factors of a profile document as of a moment (see the top of this file).
 CREATE FUNCTION custprofile.churn_factors(profile jsonb, rhythm_days float8, as_of timestamptz)
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT jsonb_build_object(
-        'recency', round(custprofile.clamp01(
+        'recency', round(custprofile_internal.clamp01(
             (extract(epoch FROM as_of - greatest((custprofile.profile_row(profile)).last_order_at,
                                                  (custprofile.profile_row(profile)).last_text_at)) / 86400
              / greatest(COALESCE(rhythm_days, 91), 1) - 1) / 2)::numeric, 4),
-        'sentiment_decline', round(custprofile.clamp01(
+        'sentiment_decline', round(custprofile_internal.clamp01(
             -(custprofile.profile_row(profile)).sentiment_trend / 0.1)::numeric, 4),
         'complaints', CASE WHEN EXISTS (
             SELECT FROM jsonb_array_elements_text(COALESCE((custprofile.profile_row(profile)).complaints, '[]')) n(topic)
               JOIN custprofile.topics t ON t.topic = n.topic AND t.complaint) THEN 1 ELSE 0 END,
-        'disagreement', round(custprofile.clamp01(
+        'disagreement', round(custprofile_internal.clamp01(
             (custprofile.profile_row(profile)).conflicting_texts::float8
             / NULLIF((custprofile.profile_row(profile)).rated_texts::float8, 0))::numeric, 4),
-        'negative_share', round(custprofile.clamp01(
+        'negative_share', round(custprofile_internal.clamp01(
             (custprofile.profile_row(profile)).negative_share)::numeric, 4))
 $$;
 
@@ -77,7 +77,7 @@ RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, cu
                'as_of', as_of)
       -- the rhythm as stored (one decimal), so that the live figure equals the stored one
       FROM (SELECT custprofile.churn_factors(profile, round(rhythm_days::numeric, 1)::float8, as_of) AS f,
-                   custprofile.churn_weights() AS w) x,
+                   custprofile_internal.churn_weights() AS w) x,
            LATERAL (SELECT COALESCE(sum((x.w ->> e.key)::float8 * e.value::text::float8), 0) AS total,
                            jsonb_object_agg(e.key, round(((x.w ->> e.key)::float8 * e.value::text::float8)::numeric, 4)) AS each
                       FROM jsonb_each(x.f) e) c
@@ -85,7 +85,7 @@ RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, cu
 $$;
 
 -- The churn section of a stored profile recomputed as of a moment, with the rhythm it stored.
-CREATE FUNCTION custprofile.stored_churn(profile jsonb, as_of timestamptz) RETURNS jsonb
+CREATE FUNCTION custprofile_internal.stored_churn(profile jsonb, as_of timestamptz) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT custprofile.churn_assessment(profile, (custprofile.profile_row(profile)).rhythm_days, as_of)
 $$;
@@ -97,9 +97,9 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     p jsonb;
 BEGIN
-    PERFORM custprofile.require_profiles();
+    PERFORM custprofile_internal.require_profiles();
     SELECT s.profile INTO p FROM custprofile.profiles s WHERE s.customer_key = customer_id;
-    RETURN (custprofile.stored_churn(p, COALESCE(as_of, custprofile.as_of())) ->> 'risk')::real;
+    RETURN (custprofile_internal.stored_churn(p, COALESCE(as_of, custprofile.as_of())) ->> 'risk')::real;
 END $$;
 CREATE FUNCTION custprofile.churn_risk(customer_id bigint, as_of timestamptz DEFAULT NULL) RETURNS real
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.churn_risk(customer_id::text, as_of) $$;
@@ -119,13 +119,13 @@ BEGIN
     -- with a refresh writing the same rows in its own order
     LOCK TABLE custprofile.profiles IN SHARE ROW EXCLUSIVE MODE;
     UPDATE custprofile.profiles p
-       SET profile = custprofile.with_churn(p.profile,
-                               custprofile.stored_churn(p.profile, COALESCE(((custprofile.profile_row(p.profile)).churn ->> 'as_of')::timestamptz,
+       SET profile = custprofile_internal.with_churn(p.profile,
+                               custprofile_internal.stored_churn(p.profile, COALESCE(((custprofile.profile_row(p.profile)).churn ->> 'as_of')::timestamptz,
                                                                             (custprofile.profile_row(p.profile)).generated_at)))
      WHERE (custprofile.profile_row(p.profile)).churn IS NOT NULL;
     GET DIAGNOSTICS n = ROW_COUNT;
     -- and the churn column as of now, with the new weights
-    PERFORM custprofile.judge_stored_churn(true);
+    PERFORM custprofile_internal.judge_stored_churn(true);
     RETURN n;
 END $$;
 
@@ -164,12 +164,12 @@ BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     names := ARRAY['recency', 'sentiment_decline', 'complaints', 'disagreement', 'negative_share'];
     as_of := COALESCE((options ->> 'as_of')::timestamptz, custprofile.as_of());
-    PERFORM custprofile.require_coordinator('train_churn_model');
+    PERFORM custprofile_internal.require_coordinator('train_churn_model');
     IF training_query IS NULL OR btrim(btrim(training_query), ';') = '' THEN
         RAISE EXCEPTION 'train_churn_model needs a query returning (customer key, churned boolean) rows'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM custprofile.require_profiles();
+    PERFORM custprofile_internal.require_profiles();
     -- the shared weights change every customer's churn risk: refuse before any work whoever
     -- could not store them
     IF NOT has_table_privilege('custprofile.churn_model', 'INSERT') THEN
@@ -199,7 +199,7 @@ BEGIN
     IF array_position(labels, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'the training query returned NULL churn labels' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    fitted := custprofile.fit_logistic(features, labels, names, options - 'as_of');
+    fitted := custprofile_internal.fit_logistic(features, labels, names, options - 'as_of');
     -- one model row: a concurrent training waits, then replaces it
     PERFORM pg_advisory_xact_lock(hashtext('custprofile.churn_model'));
     DELETE FROM custprofile.churn_model;

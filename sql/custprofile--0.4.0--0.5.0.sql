@@ -7,6 +7,68 @@
 -- views, refresh_profiles_in_transaction, blank texts in check_sources.
 \echo Use "ALTER EXTENSION custprofile UPDATE TO '0.5.0'" to load this file. \quit
 
+-- The helpers move to a schema of their own (custprofile_internal, docs/reference.md), so that
+-- custprofile holds what users call; the definitions below and the functions recreated at the
+-- end call them there. Moved first: what follows replaces some of them in their new schema.
+CREATE SCHEMA custprofile_internal;
+COMMENT ON SCHEMA custprofile_internal IS 'What custprofile''s own functions call: not for direct use (docs/reference.md).';
+GRANT USAGE ON SCHEMA custprofile_internal TO PUBLIC;
+ALTER FUNCTION custprofile.answers_sql(jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.builtin_models() SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.catalogue_hash(text,jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.catalogue_rows_sql(text,jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.catalogue_similarity_sql(text,text,jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.check_k(integer,integer) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.check_registrar(name,regprocedure,text) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.check_registration(text,oid,text,jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.checked_source(jsonb,text) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.checked_sources(text[]) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.churn_weights() SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.clamp01(double precision) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.column_type(oid,text) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.customers_sql(jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.default_churn_weights() SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.drop_registration(text,text,name) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.embedding_avg_accum(double precision[],real[]) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.embedding_avg_combine(double precision[],double precision[]) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.embedding_avg_final(double precision[]) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.enter_source_reader() SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.fit_logistic(double precision[],boolean[],text[],jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.items_sql(jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.key_type(jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.kmeans_segments(integer,jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.leave_source_reader(text) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.orders_or_none_sql(jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.orders_sql(jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.pii_masking() SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.profile_agg_accum(internal,text) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.profile_agg_accum(internal,text,real) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.profile_agg_accum(internal,text,real,timestamp with time zone) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.profile_agg_combine(internal,internal) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.profile_agg_deserialize(bytea,internal) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.profile_agg_final(internal) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.profile_agg_serialize(internal) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.profile_document(jsonb,jsonb,jsonb,jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.profiles_sql(jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.purchases_section(bigint,numeric,timestamp with time zone,timestamp with time zone,numeric,numeric,jsonb,jsonb,jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.quintile_score(double precision,jsonb,boolean) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.registered(text) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.require_one_vector_space() SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.require_profiles() SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.require_vector_space(text) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.rfm_section(numeric,bigint,numeric,jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.role_sql(jsonb,text,text,text) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.segment_keyword_texts() SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.source_fingerprints() SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.source_reader() SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.source_relation(jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.source_roles(text) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.store_registration(text,regclass,jsonb,name) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.stored_churn(jsonb,timestamp with time zone) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.texts_interest_vector(jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.texts_sql(jsonb) SET SCHEMA custprofile_internal;
+ALTER FUNCTION custprofile.with_churn(jsonb,jsonb) SET SCHEMA custprofile_internal;
+
 -- Intent beside sentiment, and segment names by contrast: the new Rust functions
 -- custprofile::api::intent::intent
 CREATE FUNCTION custprofile."intent"(
@@ -31,12 +93,12 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'text_signals_wrapper';
 -- the per-text scores a refresh stores for text_insights (custprofile.text_scores)
 -- custprofile::api::profile_agg::start_text_score_log
-CREATE FUNCTION custprofile."start_text_score_log"() RETURNS void
+CREATE FUNCTION custprofile_internal."start_text_score_log"() RETURNS void
 STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'start_text_score_log_wrapper';
 -- custprofile::api::profile_agg::take_text_score_log
-CREATE FUNCTION custprofile."take_text_score_log"() RETURNS TABLE (
+CREATE FUNCTION custprofile_internal."take_text_score_log"() RETURNS TABLE (
 	"body" TEXT,  /* String */
 	"sentiment_label" TEXT,  /* &str */
 	"sentiment" real,  /* f32 */
@@ -58,20 +120,20 @@ AS 'MODULE_PATHNAME', 'segment_names_wrapper';
 -- and a key that is not of the type is one clear ERROR
 -- The type of the registered customers key column (NULL without a customers source): the views
 -- show the key in it beside the text form.
-CREATE FUNCTION custprofile.customer_key_type() RETURNS regtype
+CREATE FUNCTION custprofile_internal.customer_key_type() RETURNS regtype
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.column_type(r.relid, r.columns ->> 'key') FROM custprofile.source_registry r WHERE r.kind = 'customers'
+    SELECT custprofile_internal.column_type(r.relid, r.columns ->> 'key') FROM custprofile.source_registry r WHERE r.kind = 'customers'
 $$;
 
 -- A key (as text) in the customers key column's type, for the views: as uuid when that type is
 -- uuid, as bigint when it is an integer type, else NULL. No SET clause, so that the planner
 -- inlines them; every name is qualified instead.
-CREATE FUNCTION custprofile.key_as_uuid(customer_key text, key_type regtype) RETURNS uuid
+CREATE FUNCTION custprofile_internal.key_as_uuid(customer_key text, key_type regtype) RETURNS uuid
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN key_type OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype
                 THEN customer_key::pg_catalog.uuid END
 $$;
-CREATE FUNCTION custprofile.key_as_bigint(customer_key text, key_type regtype) RETURNS bigint
+CREATE FUNCTION custprofile_internal.key_as_bigint(customer_key text, key_type regtype) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN key_type OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int8', 'pg_catalog.int4', 'pg_catalog.int2']::pg_catalog.regtype[])
                 THEN customer_key::pg_catalog.int8 END
@@ -80,10 +142,10 @@ $$;
 -- Raises ERROR 22P02 naming the first key that is not a value of the customers key's type, so
 -- that a mistyped key ('not-a-uuid') gets one clear line instead of a failed cast inside a
 -- query of the extension's. NULL keys pass (they match no customer).
-CREATE FUNCTION custprofile.check_customer_keys(customer_keys text[], sources jsonb) RETURNS void
+CREATE FUNCTION custprofile_internal.check_customer_keys(customer_keys text[], sources jsonb) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    kt text := custprofile.key_type(sources);
+    kt text := custprofile_internal.key_type(sources);
     k text;
 BEGIN
     IF kt = 'text' OR customer_keys IS NULL THEN
@@ -99,7 +161,7 @@ BEGIN
                 RAISE EXCEPTION 'customer key % is not a valid %', quote_literal(k), kt
                     USING ERRCODE = 'invalid_text_representation',
                           HINT = format('The customers source (%s) keys its customers by %s values.',
-                                        custprofile.source_relation(custprofile.checked_source(sources, 'customers')), kt);
+                                        custprofile_internal.source_relation(custprofile_internal.checked_source(sources, 'customers')), kt);
             END;
         END LOOP;
     END;
@@ -150,21 +212,21 @@ ALTER FUNCTION custprofile.customer_similarity(real[], jsonb, real[], jsonb) STA
 -- the vectors themselves. Rows without text are left out; a NULL
 -- query vector gives NULL similarities.
 -- pool and dimensions: the search by pgvector's index (sql/vectors.sql)
-DROP FUNCTION custprofile.catalogue_similarity_sql(text, text, jsonb);
-CREATE FUNCTION custprofile.catalogue_similarity_sql(kind text, vector_sql text, sources jsonb,
+DROP FUNCTION custprofile_internal.catalogue_similarity_sql(text, text, jsonb);
+CREATE FUNCTION custprofile_internal.catalogue_similarity_sql(kind text, vector_sql text, sources jsonb,
                                                      pool int DEFAULT NULL, dimensions int DEFAULT NULL) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    nearest text := CASE WHEN pool IS NOT NULL THEN custprofile.nearest_sql(kind, vector_sql, dimensions, pool) END;
+    nearest text := CASE WHEN pool IS NOT NULL THEN custprofile_internal.nearest_sql(kind, vector_sql, dimensions, pool) END;
 BEGIN
     IF nearest IS NOT NULL THEN
         RETURN format(
             'SELECT c.*, e.similarity FROM (%1$s) c '
             'JOIN (SELECT x.key, x.text_hash, custprofile.relatedness(x.embedding, %2$s) AS similarity '
             '        FROM (%3$s) x OFFSET 0) e '
-            '  ON e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %4$L) '
+            '  ON e.key = c.key AND e.text_hash = custprofile_internal.catalogue_hash(c.document, %4$L) '
             'WHERE c.document IS NOT NULL AND c.key IS NOT NULL',
-            custprofile.catalogue_rows_sql(kind, sources), vector_sql, nearest, custprofile.model_version());
+            custprofile_internal.catalogue_rows_sql(kind, sources), vector_sql, nearest, custprofile.model_version());
     END IF;
     RETURN format(
         'SELECT c.*, CASE WHEN e.key IS NOT NULL THEN e.similarity '
@@ -172,9 +234,9 @@ BEGIN
         'FROM (%1$s) c '
         'LEFT JOIN (SELECT x.key, x.text_hash, custprofile.relatedness(x.embedding, %2$s) AS similarity '
         '             FROM custprofile.catalogue_embeddings x WHERE x.kind = %3$L OFFSET 0) e '
-        '  ON e.key = c.key AND e.text_hash = custprofile.catalogue_hash(c.document, %4$L) '
+        '  ON e.key = c.key AND e.text_hash = custprofile_internal.catalogue_hash(c.document, %4$L) '
         'WHERE c.document IS NOT NULL AND c.key IS NOT NULL',
-        custprofile.catalogue_rows_sql(kind, sources), vector_sql, kind, custprofile.model_version());
+        custprofile_internal.catalogue_rows_sql(kind, sources), vector_sql, kind, custprofile.model_version());
 END $$;
 
 -- refresh_profiles in steps shared with refresh_profiles_in_transaction, the function form for
@@ -183,7 +245,7 @@ END $$;
 -- (ON CONFLICT DO UPDATE did, so the first refresh's claims found nothing and it ended early).
 -- Every batch is judged as of one moment (custprofile.as_of, below) and writes last_activity.
 -- custprofile::api::session::in_transaction_block
-CREATE FUNCTION custprofile."in_transaction_block"() RETURNS bool /* bool */
+CREATE FUNCTION custprofile_internal."in_transaction_block"() RETURNS bool /* bool */
 STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'in_transaction_block_wrapper';
@@ -193,14 +255,14 @@ AS 'MODULE_PATHNAME', 'in_transaction_block_wrapper';
 -- Step 1: embeds new and changed items and answers, queues the customers whose rows changed
 -- since their profile was built (all with full_rebuild), drops profiles of customers that are
 -- gone. Returns how many were dropped.
-CREATE FUNCTION custprofile.queue_stale_profiles(full_rebuild boolean) RETURNS bigint
+CREATE FUNCTION custprofile_internal.queue_stale_profiles(full_rebuild boolean) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC' AS $$
 DECLARE
     removed bigint;
 BEGIN
     PERFORM custprofile.refresh_catalogues();
-    PERFORM custprofile.prune_text_scores(full_rebuild);
-    WITH f AS MATERIALIZED (SELECT * FROM custprofile.source_fingerprints()),
+    PERFORM custprofile_internal.prune_text_scores(full_rebuild);
+    WITH f AS MATERIALIZED (SELECT * FROM custprofile_internal.source_fingerprints()),
     gone AS (
         DELETE FROM custprofile.profiles p
          WHERE NOT EXISTS (SELECT FROM f WHERE f.customer_key = p.customer_key)
@@ -230,10 +292,10 @@ END $$;
 -- concurrent refresh holds (SKIP LOCKED), builds their profiles as of one moment with one
 -- yardstick, stores them and empties their entries. Returns how many were built (entries that
 -- a concurrent refresh built meanwhile are fresh and only removed); NULL when nothing was left.
-CREATE FUNCTION custprofile.rebuild_queued_profiles(batch_size int, breakpoints jsonb, as_of timestamptz) RETURNS int
+CREATE FUNCTION custprofile_internal.rebuild_queued_profiles(batch_size int, breakpoints jsonb, as_of timestamptz) RETURNS int
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC'
 -- no parallel workers: the texts' scores are recorded by the backend that scores them, and the
--- leader stores only its own (custprofile.store_text_scores)
+-- leader stores only its own (custprofile_internal.store_text_scores)
 SET max_parallel_workers_per_gather = 0 AS $$
 DECLARE
     claimed text[];
@@ -251,29 +313,29 @@ BEGIN
     IF claimed IS NULL THEN
         RETURN NULL;
     END IF;
-    PERFORM custprofile.start_text_score_log();
+    PERFORM custprofile_internal.start_text_score_log();
     INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
                                            last_activity, churn_risk, churn_valid_from, churn_valid_until, churn_basis)
     SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
-           l.last_activity, (b.profile #>> '{churn,risk}')::real, v.valid_from, v.valid_until, (SELECT custprofile.churn_basis())
+           l.last_activity, (b.profile #>> '{churn,risk}')::real, v.valid_from, v.valid_until, (SELECT custprofile_internal.churn_basis())
       FROM custprofile.build_profiles(batch, breakpoints, as_of) b
       JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key,
            LATERAL (SELECT greatest((custprofile.profile_row(b.profile)).last_order_at,
                                     (custprofile.profile_row(b.profile)).last_text_at) AS last_activity) l,
-           LATERAL custprofile.churn_validity(b.profile -> 'churn', l.last_activity) v
+           LATERAL custprofile_internal.churn_validity(b.profile -> 'churn', l.last_activity) v
     ON CONFLICT (customer_key) DO UPDATE
         SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
             source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
             last_activity = EXCLUDED.last_activity, churn_risk = EXCLUDED.churn_risk,
             churn_valid_from = EXCLUDED.churn_valid_from, churn_valid_until = EXCLUDED.churn_valid_until,
             churn_basis = EXCLUDED.churn_basis;
-    PERFORM custprofile.store_text_scores();
+    PERFORM custprofile_internal.store_text_scores();
     DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
     RETURN COALESCE(cardinality(batch), 0);
 END $$;
 
 -- Raises ERROR 22023 unless batch_size is at least 1.
-CREATE FUNCTION custprofile.check_batch_size(batch_size int) RETURNS void
+CREATE FUNCTION custprofile_internal.check_batch_size(batch_size int) RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
@@ -282,12 +344,12 @@ BEGIN
 END $$;
 
 -- The progress NOTICE of a refresh after each batch, when there is more than one batch.
-CREATE FUNCTION custprofile.refresh_progress(done bigint, total bigint, batch_size int, started timestamptz,
+CREATE FUNCTION custprofile_internal.refresh_progress(done bigint, total bigint, batch_size int, started timestamptz,
                                              last_report timestamptz) RETURNS timestamptz
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF total > batch_size THEN
-        RETURN custprofile.report_progress('refresh_profiles', format('%s of %s queued customers rebuilt', done, total),
+        RETURN custprofile_internal.report_progress('refresh_profiles', format('%s of %s queued customers rebuilt', done, total),
                                            started, last_report);
     END IF;
     RETURN last_report;
@@ -322,15 +384,15 @@ BEGIN
     -- a procedure that commits cannot have a SET clause: the search_path is pinned here and
     -- again after every COMMIT (which ends a local setting)
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
-    IF custprofile.in_transaction_block() THEN
+    IF custprofile_internal.in_transaction_block() THEN
         RAISE EXCEPTION 'refresh_profiles commits after every batch and cannot run inside a transaction block'
             USING ERRCODE = 'active_sql_transaction',
                   HINT = 'Run CALL custprofile.refresh_profiles(); on its own (autocommit), or SELECT custprofile.refresh_profiles_in_transaction(); to refresh within your transaction.';
     END IF;
-    PERFORM custprofile.check_batch_size(batch_size);
-    PERFORM custprofile.require_analyst('refresh_profiles');
+    PERFORM custprofile_internal.check_batch_size(batch_size);
+    PERFORM custprofile_internal.require_analyst('refresh_profiles');
     -- the run is in custprofile.runs from its start, and says how it ended (sql/runs.sql)
-    run := custprofile.start_run('refresh_profiles', current_user);
+    run := custprofile_internal.start_run('refresh_profiles', current_user);
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
 
@@ -339,21 +401,21 @@ BEGIN
     LOOP
         BEGIN
             IF step = 'queue' THEN
-                removed := custprofile.queue_stale_profiles(full_rebuild);
+                removed := custprofile_internal.queue_stale_profiles(full_rebuild);
             ELSIF step = 'indexes' THEN
                 -- the churn column as of the moment now stored, and pgvector's indexes in step
                 -- with the vectors just stored (sql/vectors.sql)
-                PERFORM custprofile.judge_stored_churn();
-                PERFORM custprofile.maintain_vector_indexes();
+                PERFORM custprofile_internal.judge_stored_churn();
+                PERFORM custprofile_internal.maintain_vector_indexes();
             ELSE
                 IF sources IS NULL THEN
                     SELECT count(*) INTO total FROM custprofile.refresh_queue;
                     -- one moment and one yardstick for every batch
-                    sources := custprofile.checked_sources('customers', 'orders', 'texts');
-                    as_of := custprofile.sources_as_of(sources);
+                    sources := custprofile_internal.checked_sources('customers', 'orders', 'texts');
+                    as_of := custprofile_internal.sources_as_of(sources);
                     breakpoints := custprofile.rfm_breakpoints(sources, as_of);
                 END IF;
-                built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
+                built := custprofile_internal.rebuild_queued_profiles(batch_size, breakpoints, as_of);
             END IF;
         EXCEPTION WHEN OTHERS OR query_canceled THEN
             GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
@@ -361,9 +423,9 @@ BEGIN
             failure := ARRAY[code, message, detail, hint];
         END;
         IF failure IS NOT NULL THEN
-            PERFORM custprofile.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed), failure[1]);
+            PERFORM custprofile_internal.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed), failure[1]);
             COMMIT;
-            PERFORM custprofile.raise_again(failure);
+            PERFORM custprofile_internal.raise_again(failure);
         END IF;
         IF step = 'queue' THEN
             step := 'rebuild';
@@ -373,12 +435,12 @@ BEGIN
             step := 'indexes';
         ELSE
             done := done + built;
-            last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
+            last_report := custprofile_internal.refresh_progress(done, total, batch_size, started, last_report);
         END IF;
         COMMIT;
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     END LOOP;
-    PERFORM custprofile.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed));
+    PERFORM custprofile_internal.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed));
     RAISE NOTICE 'refresh_profiles: % profiles rebuilt, % removed', done, removed
         USING DETAIL = format('%s s', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
 END $$;
@@ -400,22 +462,22 @@ DECLARE
     started timestamptz := clock_timestamp();
     last_report timestamptz := started;
 BEGIN
-    PERFORM custprofile.check_batch_size(batch_size);
-    PERFORM custprofile.require_analyst('refresh_profiles_in_transaction');
-    removed := custprofile.queue_stale_profiles(full_rebuild);
+    PERFORM custprofile_internal.check_batch_size(batch_size);
+    PERFORM custprofile_internal.require_analyst('refresh_profiles_in_transaction');
+    removed := custprofile_internal.queue_stale_profiles(full_rebuild);
     SELECT count(*) INTO total FROM custprofile.refresh_queue;
-    sources := custprofile.checked_sources('customers', 'orders', 'texts');
-    as_of := custprofile.sources_as_of(sources);
+    sources := custprofile_internal.checked_sources('customers', 'orders', 'texts');
+    as_of := custprofile_internal.sources_as_of(sources);
     breakpoints := custprofile.rfm_breakpoints(sources, as_of);
     LOOP
-        built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
+        built := custprofile_internal.rebuild_queued_profiles(batch_size, breakpoints, as_of);
         EXIT WHEN built IS NULL;
         done := done + built;
-        last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
+        last_report := custprofile_internal.refresh_progress(done, total, batch_size, started, last_report);
     END LOOP;
-    PERFORM custprofile.judge_stored_churn();
-    PERFORM custprofile.maintain_vector_indexes();
-    PERFORM custprofile.record_run('refresh_profiles_in_transaction', started, done,
+    PERFORM custprofile_internal.judge_stored_churn();
+    PERFORM custprofile_internal.maintain_vector_indexes();
+    PERFORM custprofile_internal.record_run('refresh_profiles_in_transaction', started, done,
                                    jsonb_build_object('rebuilt', done, 'removed', removed));
     RETURN jsonb_build_object('rebuilt', done, 'removed', removed);
 END $$;
@@ -577,19 +639,19 @@ COMMENT ON FUNCTION custprofile.profile_row(jsonb) IS
 CREATE OR REPLACE FUNCTION custprofile.churn_factors(profile jsonb, rhythm_days float8, as_of timestamptz)
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT jsonb_build_object(
-        'recency', round(custprofile.clamp01(
+        'recency', round(custprofile_internal.clamp01(
             (extract(epoch FROM as_of - greatest((custprofile.profile_row(profile)).last_order_at,
                                                  (custprofile.profile_row(profile)).last_text_at)) / 86400
              / greatest(COALESCE(rhythm_days, 91), 1) - 1) / 2)::numeric, 4),
-        'sentiment_decline', round(custprofile.clamp01(
+        'sentiment_decline', round(custprofile_internal.clamp01(
             -(custprofile.profile_row(profile)).sentiment_trend / 0.1)::numeric, 4),
         'complaints', CASE WHEN EXISTS (
             SELECT FROM jsonb_array_elements_text(COALESCE((custprofile.profile_row(profile)).complaints, '[]')) n(topic)
               JOIN custprofile.topics t ON t.topic = n.topic AND t.complaint) THEN 1 ELSE 0 END,
-        'disagreement', round(custprofile.clamp01(
+        'disagreement', round(custprofile_internal.clamp01(
             (custprofile.profile_row(profile)).conflicting_texts::float8
             / NULLIF((custprofile.profile_row(profile)).rated_texts::float8, 0))::numeric, 4),
-        'negative_share', round(custprofile.clamp01(
+        'negative_share', round(custprofile_internal.clamp01(
             (custprofile.profile_row(profile)).negative_share)::numeric, 4))
 $$;
 
@@ -602,7 +664,7 @@ COMMENT ON TABLE custprofile.topics IS
 -- scoring every text on every read. What follows is sql/text_insights.sql.
 -- What scored a stored text: the encoder and its sentiment and intent heads, by content
 -- (model_version() without the extension's version, which changes no score).
-CREATE FUNCTION custprofile.text_scorer() RETURNS text
+CREATE FUNCTION custprofile_internal.text_scorer() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT md5((custprofile.model_version() - 'extension')::text)
 $$;
@@ -629,16 +691,16 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.text_scores', '');
 
 -- Stores what profile_agg recorded in this backend since start_text_score_log, once per text
 -- content; returns how many texts were new.
-CREATE FUNCTION custprofile.store_text_scores() RETURNS bigint
+CREATE FUNCTION custprofile_internal.store_text_scores() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    scorer text := custprofile.text_scorer();
+    scorer text := custprofile_internal.text_scorer();
     n bigint;
 BEGIN
     INSERT INTO custprofile.text_scores (text_hash, scored_by, sentiment_label, sentiment, intent)
     SELECT DISTINCT ON (l.text_hash) l.text_hash, scorer, l.sentiment_label, l.sentiment, l.intent
       FROM (SELECT sha256(convert_to(r.body, 'UTF8')) AS text_hash, r.*
-              FROM custprofile.take_text_score_log() r) l
+              FROM custprofile_internal.take_text_score_log() r) l
      ORDER BY l.text_hash
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -648,10 +710,10 @@ END $$;
 -- Drops the stored scores of other models (a changed encoder or head: their texts are scored
 -- again as their profiles are rebuilt); with `everything` (a full rebuild) also the scores of
 -- texts no source holds any more. Returns how many rows went.
-CREATE FUNCTION custprofile.prune_text_scores(everything boolean) RETURNS bigint
+CREATE FUNCTION custprofile_internal.prune_text_scores(everything boolean) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    scorer text := custprofile.text_scorer();
+    scorer text := custprofile_internal.text_scorer();
     n bigint;
     orphans bigint := 0;
 BEGIN
@@ -661,7 +723,7 @@ BEGIN
     IF everything AND EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = 'texts') THEN
         WITH held AS MATERIALIZED (
             SELECT DISTINCT sha256(convert_to(t.body, 'UTF8')) AS text_hash
-              FROM custprofile.registered_texts() t WHERE t.body IS NOT NULL)
+              FROM custprofile_internal.registered_texts() t WHERE t.body IS NOT NULL)
         DELETE FROM custprofile.text_scores s
          WHERE NOT EXISTS (SELECT FROM held WHERE held.text_hash = s.text_hash);
         GET DIAGNOSTICS orphans = ROW_COUNT;
@@ -676,21 +738,21 @@ END $$;
 -- `customer_keys` (NULL: every customer) written at or after `since` (NULL: any time). The
 -- filters are compared in the sources' own types inside the query over them, so that the
 -- sources' indexes (on the customer column, on the time column) find the rows.
-CREATE FUNCTION custprofile.registered_texts(customer_keys text[] DEFAULT NULL, since timestamptz DEFAULT NULL)
+CREATE FUNCTION custprofile_internal.registered_texts(customer_keys text[] DEFAULT NULL, since timestamptz DEFAULT NULL)
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     previous_role text;
     sources jsonb;
 BEGIN
-    previous_role := custprofile.enter_source_reader();
-    sources := custprofile.checked_sources('customers', 'texts');
+    previous_role := custprofile_internal.enter_source_reader();
+    sources := custprofile_internal.checked_sources('customers', 'texts');
     RETURN QUERY EXECUTE format($q$
         SELECT t.source, t.customer_key::text, t.written_at, t.rating, t.body FROM (%s) t
          WHERE ($1 IS NULL OR t.customer_key = ANY ($1::%s[])) AND ($2 IS NULL OR t.written_at >= $2)
-        $q$, custprofile.texts_sql(sources), custprofile.key_type(sources))
+        $q$, custprofile_internal.texts_sql(sources), custprofile_internal.key_type(sources))
         USING customer_keys, since;
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
 -- The rows of text_insights for some customers and a time (as registered_texts takes them):
@@ -707,16 +769,16 @@ SELECT r.source, r.customer_key, r.written_at, r.rating, shown.body,
        COALESCE(s.sentiment_label, f.signals ->> 'sentiment'),
        COALESCE(s.sentiment, (f.signals ->> 'score')::real),
        custprofile.detect_language(shown.body),
-       custprofile.key_as_uuid(r.customer_key, k.key_type),
-       custprofile.key_as_bigint(r.customer_key, k.key_type),
+       custprofile_internal.key_as_uuid(r.customer_key, k.key_type),
+       custprofile_internal.key_as_bigint(r.customer_key, k.key_type),
        CASE WHEN s.text_hash IS NOT NULL THEN s.intent ELSE f.signals ->> 'intent' END
-  FROM custprofile.registered_texts(customer_keys, since) r
- CROSS JOIN (SELECT custprofile.customer_key_type() AS key_type) k
+  FROM custprofile_internal.registered_texts(customer_keys, since) r
+ CROSS JOIN (SELECT custprofile_internal.customer_key_type() AS key_type) k
  -- OFFSET 0: evaluated once per row, not once per reference
- CROSS JOIN LATERAL (SELECT CASE WHEN (SELECT custprofile.pii_masking()) THEN custprofile.mask_pii(r.body)
+ CROSS JOIN LATERAL (SELECT CASE WHEN (SELECT custprofile_internal.pii_masking()) THEN custprofile.mask_pii(r.body)
                                  ELSE r.body END AS body OFFSET 0) shown
   LEFT JOIN custprofile.text_scores s
-         ON s.text_hash = sha256(convert_to(r.body, 'UTF8')) AND s.scored_by = (SELECT custprofile.text_scorer())
+         ON s.text_hash = sha256(convert_to(r.body, 'UTF8')) AND s.scored_by = (SELECT custprofile_internal.text_scorer())
   LEFT JOIN LATERAL (SELECT custprofile.text_signals(r.body) AS signals
                       WHERE s.text_hash IS NULL AND r.body IS NOT NULL OFFSET 0) f ON true
 $$;
@@ -746,11 +808,11 @@ END $$;
 DROP FUNCTION custprofile.text_insight_rows();
 
 -- Profiles written under another document version are stale: the fingerprint names it
-CREATE OR REPLACE FUNCTION custprofile.source_fingerprints() RETURNS TABLE (customer_key text, source_hash text)
+CREATE OR REPLACE FUNCTION custprofile_internal.source_fingerprints() RETURNS TABLE (customer_key text, source_hash text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
-    previous_role text := custprofile.enter_source_reader();
+    sources jsonb := custprofile_internal.checked_sources('customers', 'orders', 'texts');
+    previous_role text := custprofile_internal.enter_source_reader();
 BEGIN
     RETURN QUERY EXECUTE format($q$
         SELECT c.customer_key::text,
@@ -764,11 +826,11 @@ BEGIN
                             sum(hashtextextended(concat_ws(chr(31), t.source, t.body, t.rating,
                                                            extract(epoch FROM t.written_at)), 2)::numeric) AS h
                        FROM (%s) t GROUP BY t.customer_key) t ON t.customer_key = c.customer_key
-        $q$, custprofile.customers_sql(sources), custprofile.orders_or_none_sql(sources), custprofile.texts_sql(sources))
+        $q$, custprofile_internal.customers_sql(sources), custprofile_internal.orders_or_none_sql(sources), custprofile_internal.texts_sql(sources))
     -- the document's version too: a library that writes another shape makes every profile stale
     USING (custprofile.model_version() - 'extension')::text || 'document ' || custprofile.profile_document_version()
           || (SELECT COALESCE(string_agg(t.topic || ':' || t.description || ':' || t.complaint, ';' ORDER BY t.topic), '') FROM custprofile.topics t);
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
 
@@ -781,7 +843,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'label_language_wrapper';
 -- A topic's name in the label language: the default topics (sql/topics.sql) have Chinese names;
 -- any other name is the user's own and stays as it is.
-CREATE FUNCTION custprofile.topic_label(topic text, language text) RETURNS text
+CREATE FUNCTION custprofile_internal.topic_label(topic text, language text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN language = 'zh' THEN COALESCE((SELECT t.zh FROM (VALUES
                ('price', '价格'), ('delivery', '物流'), ('quality', '质量'), ('customer service', '客服'),
@@ -842,7 +904,7 @@ topics AS (
      GROUP BY m.segment, t ->> 'topic'),
 top_topics AS (
     SELECT t.segment, (array_agg(t.topic ORDER BY t.texts DESC, t.topic))[1:3] AS top,
-           jsonb_object_agg(custprofile.topic_label(t.topic, custprofile.label_language()),
+           jsonb_object_agg(custprofile_internal.topic_label(t.topic, custprofile.label_language()),
                             jsonb_build_object('texts', t.texts, 'sentiment', t.sentiment)) AS stats
       FROM topics t GROUP BY t.segment),
 names AS (
@@ -885,14 +947,14 @@ DECLARE
     -- the customer's interest vector
     me real[];
 BEGIN
-    PERFORM custprofile.check_k(k, 1000);
-    sources := custprofile.checked_sources('items');
-    PERFORM custprofile.require_profiles();
-    PERFORM custprofile.require_vector_space(customer_id);
-    sources := sources || custprofile.checked_sources('customers', 'orders', 'texts');
-    PERFORM custprofile.check_customer_keys(ARRAY[customer_id], sources);
+    PERFORM custprofile_internal.check_k(k, 1000);
+    sources := custprofile_internal.checked_sources('items');
+    PERFORM custprofile_internal.require_profiles();
+    PERFORM custprofile_internal.require_vector_space(customer_id);
+    sources := sources || custprofile_internal.checked_sources('customers', 'orders', 'texts');
+    PERFORM custprofile_internal.check_customer_keys(ARRAY[customer_id], sources);
     me := (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id);
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     RETURN QUERY EXECUTE format($q$
         WITH me AS MATERIALIZED (
             -- the customer's figures taken out of the document once, not once per item
@@ -950,11 +1012,11 @@ BEGIN
          WHERE s.interest IS NOT NULL OR s.category_orders > 0 OR s.praise IS NOT NULL
          ORDER BY 2 DESC, s.key
          LIMIT $2
-        $q$, custprofile.catalogue_similarity_sql('items', '$3', sources, custprofile.nearest_pool(k), array_length(me, 1)),
-             custprofile.texts_sql(sources),
-             custprofile.orders_or_none_sql(sources), custprofile.key_type(sources), custprofile.items_sql(sources))
+        $q$, custprofile_internal.catalogue_similarity_sql('items', '$3', sources, custprofile_internal.nearest_pool(k), array_length(me, 1)),
+             custprofile_internal.texts_sql(sources),
+             custprofile_internal.orders_or_none_sql(sources), custprofile_internal.key_type(sources), custprofile_internal.items_sql(sources))
     USING customer_id, k, me, custprofile.label_language();
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
 -- Several labels per text: zero-shot classify_multi, and predict_multi for classifiers trained
@@ -982,7 +1044,7 @@ AS 'MODULE_PATHNAME', 'predict_multi_wrapper';
 -- is the moment recency, RFM and churn are counted to; by default the latest order or text, so
 -- that historical data is not judged against today's clock.
 -- custprofile::api::session::as_of_setting
-CREATE FUNCTION custprofile."as_of_setting"() RETURNS TEXT /* String */
+CREATE FUNCTION custprofile_internal."as_of_setting"() RETURNS TEXT /* String */
 STRICT STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'as_of_setting_wrapper';
@@ -998,43 +1060,43 @@ AS 'MODULE_PATHNAME', 'as_of_setting_wrapper';
 -- Data after the moment is not left out: the moment is where recency is counted to.
 
 -- The moment for a given latest activity (NULL: none, then now).
-CREATE FUNCTION custprofile.judgement_time(latest_activity timestamptz) RETURNS timestamptz
+CREATE FUNCTION custprofile_internal.judgement_time(latest_activity timestamptz) RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE s WHEN 'latest_activity' THEN least(COALESCE(latest_activity, now()), now())
                   WHEN 'now' THEN now()
                   ELSE s::timestamptz END
-      FROM (SELECT custprofile.as_of_setting() AS s) setting
+      FROM (SELECT custprofile_internal.as_of_setting() AS s) setting
 $$;
 
 -- The latest order or text of a customer in the customers source, over the registered sources
 -- (checked_sources('customers', 'orders', 'texts')); NULL without any. Texts that are NULL or
 -- blank do not count, as profiles skip them. An index on the time columns makes it a lookup.
-CREATE FUNCTION custprofile.latest_activity(sources jsonb) RETURNS timestamptz
+CREATE FUNCTION custprofile_internal.latest_activity(sources jsonb) RETURNS timestamptz
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     latest timestamptz;
-    previous_role text := custprofile.enter_source_reader();
+    previous_role text := custprofile_internal.enter_source_reader();
 BEGIN
     EXECUTE format($q$
         SELECT greatest(
             (SELECT max(o.ordered_at) FROM (%1$s) o WHERE o.customer_key IN (SELECT c.customer_key FROM (%3$s) c)),
             (SELECT max(t.written_at) FROM (%2$s) t
               WHERE t.body ~ '\S' AND t.customer_key IN (SELECT c.customer_key FROM (%3$s) c)))
-        $q$, custprofile.orders_or_none_sql(sources), custprofile.texts_sql(sources), custprofile.customers_sql(sources))
+        $q$, custprofile_internal.orders_or_none_sql(sources), custprofile_internal.texts_sql(sources), custprofile_internal.customers_sql(sources))
         INTO latest;
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
     RETURN latest;
 END $$;
 
 -- The moment a build over `sources` is judged at: the sources are read for their latest
 -- activity only when custprofile.as_of is latest_activity.
-CREATE FUNCTION custprofile.sources_as_of(sources jsonb) RETURNS timestamptz
+CREATE FUNCTION custprofile_internal.sources_as_of(sources jsonb) RETURNS timestamptz
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
-    IF custprofile.as_of_setting() = 'latest_activity' THEN
-        RETURN custprofile.judgement_time(custprofile.latest_activity(sources));
+    IF custprofile_internal.as_of_setting() = 'latest_activity' THEN
+        RETURN custprofile_internal.judgement_time(custprofile_internal.latest_activity(sources));
     END IF;
-    RETURN custprofile.judgement_time(NULL);
+    RETURN custprofile_internal.judgement_time(NULL);
 END $$;
 
 -- The moment the stored profiles are judged at: with latest_activity, the latest activity among
@@ -1043,7 +1105,7 @@ END $$;
 CREATE FUNCTION custprofile.as_of() RETURNS timestamptz
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
-    RETURN custprofile.judgement_time((SELECT max(p.last_activity) FROM custprofile.profiles p));
+    RETURN custprofile_internal.judgement_time((SELECT max(p.last_activity) FROM custprofile.profiles p));
 END $$;
 COMMENT ON FUNCTION custprofile.as_of() IS
     'The moment recency, RFM and churn are judged at (custprofile.as_of: latest_activity, now or a timestamp).';
@@ -1080,7 +1142,7 @@ CREATE INDEX profiles_churn_basis ON custprofile.profiles (churn_basis);
 -- judges on read as before.
 
 -- The moments a churn section (churn_assessment's result, judged at its "as_of") holds for.
-CREATE FUNCTION custprofile.churn_validity(churn jsonb, last_activity timestamptz,
+CREATE FUNCTION custprofile_internal.churn_validity(churn jsonb, last_activity timestamptz,
                                            OUT valid_from timestamptz, OUT valid_until timestamptz)
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN churn IS NULL OR last_activity IS NULL OR x.recency = 0 THEN '-infinity'
@@ -1097,12 +1159,12 @@ $$;
 -- A stored churn section judged again at another moment: only its recency factor moves, so the
 -- risk is the sum over the stored factors with the new recency, in the same order and arithmetic
 -- as churn_assessment (the same figure to the last digit), without reading the document again.
-CREATE FUNCTION custprofile.rejudged_churn(churn jsonb, last_activity timestamptz, as_of timestamptz, weights jsonb)
+CREATE FUNCTION custprofile_internal.rejudged_churn(churn jsonb, last_activity timestamptz, as_of timestamptz, weights jsonb)
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT churn || jsonb_build_object(
                'risk', round((1 / (1 + exp(-((weights ->> 'bias')::float8 + t.total))))::numeric, 4),
                'factors', x.f, 'as_of', as_of)
-      FROM (SELECT (churn -> 'factors') || jsonb_build_object('recency', round(custprofile.clamp01(
+      FROM (SELECT (churn -> 'factors') || jsonb_build_object('recency', round(custprofile_internal.clamp01(
                        (extract(epoch FROM as_of - last_activity) / 86400
                         / greatest(COALESCE((churn ->> 'rhythm_days')::float8, 91), 1) - 1) / 2)::numeric, 4)) AS f) x,
            LATERAL (SELECT COALESCE(sum((weights ->> e.key)::float8 * e.value::text::float8), 0) AS total
@@ -1112,33 +1174,33 @@ $$;
 
 -- What a churn risk depends on besides the profile and the moment: the weights in use and the
 -- topics marked complaint. A stored risk holds only while they are what it was judged with.
-CREATE FUNCTION custprofile.churn_basis() RETURNS text
+CREATE FUNCTION custprofile_internal.churn_basis() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT md5(custprofile.churn_weights()::text || ';'
+    SELECT md5(custprofile_internal.churn_weights()::text || ';'
                || COALESCE((SELECT string_agg(t.topic, ',' ORDER BY t.topic) FROM custprofile.topics t WHERE t.complaint), ''))
 $$;
 
 -- Whether every stored row's churn_risk holds as of custprofile.as_of() and with the basis in
 -- use (true without rows): four index lookups.
-CREATE FUNCTION custprofile.stored_churn_holds() RETURNS boolean
+CREATE FUNCTION custprofile_internal.stored_churn_holds() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT COALESCE((SELECT max(p.churn_valid_from) FROM custprofile.profiles p) <= x.a
                     AND x.a <= (SELECT min(p.churn_valid_until) FROM custprofile.profiles p)
                     AND (SELECT min(p.churn_basis) FROM custprofile.profiles p) = x.b
                     AND (SELECT max(p.churn_basis) FROM custprofile.profiles p) = x.b, true)
-      FROM (SELECT custprofile.as_of() AS a, custprofile.churn_basis() AS b) x
+      FROM (SELECT custprofile.as_of() AS a, custprofile_internal.churn_basis() AS b) x
 $$;
 
 -- Judges churn_risk again as of custprofile.as_of() where it does not hold then or was judged
 -- with another basis (every row with `everything`). The document's churn section is left as
 -- built: it belongs with the document's RFM figures, judged at the same moment. Returns how many
 -- rows were judged.
-CREATE FUNCTION custprofile.judge_stored_churn(everything boolean DEFAULT false) RETURNS bigint
+CREATE FUNCTION custprofile_internal.judge_stored_churn(everything boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     a timestamptz := custprofile.as_of();
-    weights jsonb := custprofile.churn_weights();
-    basis text := custprofile.churn_basis();
+    weights jsonb := custprofile_internal.churn_weights();
+    basis text := custprofile_internal.churn_basis();
     n bigint;
 BEGIN
     -- the rows to judge, locked in key order and skipping those another transaction holds (a
@@ -1148,8 +1210,8 @@ BEGIN
     UPDATE custprofile.profiles p
        SET (churn_risk, churn_valid_from, churn_valid_until, churn_basis) =
            (SELECT (j.churn ->> 'risk')::real, v.valid_from, v.valid_until, basis
-              FROM (SELECT custprofile.rejudged_churn(p.profile -> 'churn', p.last_activity, a, weights) AS churn) j,
-                   custprofile.churn_validity(j.churn, p.last_activity) v)
+              FROM (SELECT custprofile_internal.rejudged_churn(p.profile -> 'churn', p.last_activity, a, weights) AS churn) j,
+                   custprofile_internal.churn_validity(j.churn, p.last_activity) v)
       FROM (SELECT s.customer_key FROM custprofile.profiles s
              WHERE everything OR s.churn_valid_from > a OR s.churn_valid_until < a
                 OR s.churn_basis < basis OR s.churn_basis > basis
@@ -1178,20 +1240,20 @@ DROP FUNCTION custprofile.churn_risk(uuid);
 CREATE FUNCTION custprofile.rfm_breakpoints(sources jsonb, as_of timestamptz) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    orders_q text := custprofile.orders_sql(sources);
+    orders_q text := custprofile_internal.orders_sql(sources);
     result jsonb;
     previous_role text;
 BEGIN
     IF orders_q IS NULL THEN
         RETURN NULL;
     END IF;
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     EXECUTE format($q$
         SELECT jsonb_build_object(
             -- rounded as they are shown: a breakpoint between two spends needs no 13th decimal
-            'recency_days', custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency_days), 1),
-            'orders',       custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders), 1),
-            'spend',        custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY spend), 2),
+            'recency_days', custprofile_internal.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency_days), 1),
+            'orders',       custprofile_internal.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders), 1),
+            'spend',        custprofile_internal.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY spend), 2),
             -- the usual time between two orders, for customers whose own rhythm is unknown
             'interval_days', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY interval_days)::numeric, 1),
             'customers',    count(*),
@@ -1202,21 +1264,21 @@ BEGIN
                   FROM (%s) o
                  WHERE o.customer_key IN (SELECT c.customer_key FROM (%s) c)
                  GROUP BY o.customer_key) per_customer
-        $q$, orders_q, custprofile.customers_sql(sources)) INTO result USING as_of;
-    PERFORM custprofile.leave_source_reader(previous_role);
+        $q$, orders_q, custprofile_internal.customers_sql(sources)) INTO result USING as_of;
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
     RETURN result;
 END $$;
 
 CREATE FUNCTION custprofile.rfm_breakpoints(as_of timestamptz DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.rfm_breakpoints(s, COALESCE(as_of, custprofile.sources_as_of(s)))
-      FROM (SELECT custprofile.checked_sources('customers', 'orders', 'texts') AS s) sources
+    SELECT custprofile.rfm_breakpoints(s, COALESCE(as_of, custprofile_internal.sources_as_of(s)))
+      FROM (SELECT custprofile_internal.checked_sources('customers', 'orders', 'texts') AS s) sources
 $$;
 COMMENT ON FUNCTION custprofile.rfm_breakpoints(timestamptz) IS
     'Quintile breakpoints of recency (days up to as_of, default custprofile.as_of), order count and spend over all customers with orders.';
 
 -- Each element rounded to `digits` decimals, as a JSON array.
-CREATE FUNCTION custprofile.rounded(xs float8[], digits int) RETURNS jsonb
+CREATE FUNCTION custprofile_internal.rounded(xs float8[], digits int) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT jsonb_agg(round(x::numeric, digits) ORDER BY n) FROM unnest(xs) WITH ORDINALITY u(x, n)
 $$;
@@ -1226,7 +1288,7 @@ $$;
 -- sql/profile_document.sql. $2: whether an orders source is registered, $3: the RFM
 -- breakpoints, $4: the moment recency and churn are judged at. explain_build_profiles shows
 -- its plan.
-CREATE OR REPLACE FUNCTION custprofile.profiles_sql(sources jsonb) RETURNS text
+CREATE OR REPLACE FUNCTION custprofile_internal.profiles_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT format($q$
         WITH wanted AS (SELECT DISTINCT k::%1$s AS customer_key FROM unnest($1) AS k WHERE k IS NOT NULL),
@@ -1251,19 +1313,19 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
             SELECT t.customer_key, custprofile.profile_agg(t.body, t.rating, t.written_at) AS signals
               FROM (%4$s) t WHERE t.customer_key IN (SELECT customer_key FROM wanted)
              GROUP BY t.customer_key)
-        SELECT d.customer_key, custprofile.with_churn(d.profile, custprofile.churn_assessment(d.profile, d.rhythm_days, $4)),
+        SELECT d.customer_key, custprofile_internal.with_churn(d.profile, custprofile.churn_assessment(d.profile, d.rhythm_days, $4)),
                d.interest_vector
           FROM (
         SELECT c.customer_key::text,
-               custprofile.profile_document(
+               custprofile_internal.profile_document(
                    to_jsonb(c.customer_key),
                    c.attributes,
-                   CASE WHEN $2 THEN custprofile.purchases_section(
+                   CASE WHEN $2 THEN custprofile_internal.purchases_section(
                        p.orders, p.spend, p.first_order, p.last_order, p.recency_days::numeric, p.interval_days::numeric,
-                       custprofile.rfm_section(p.recency_days::numeric, p.orders, p.spend, $3),
+                       custprofile_internal.rfm_section(p.recency_days::numeric, p.orders, p.spend, $3),
                        cat.favourite, cat.orders_by_category) END,
                    t.signals),
-               custprofile.texts_interest_vector(t.signals),
+               custprofile_internal.texts_interest_vector(t.signals),
                -- the customer's own rhythm, else the shop's usual one, else a quarter
                COALESCE(p.interval_days, ($3 ->> 'interval_days')::float8, 91) AS rhythm_days
           FROM cust c
@@ -1271,8 +1333,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
           LEFT JOIN categories cat ON cat.customer_key = c.customer_key
           LEFT JOIN texts t ON t.customer_key = c.customer_key
           ) AS d(customer_key, profile, interest_vector, rhythm_days)
-        $q$, custprofile.key_type(sources), custprofile.customers_sql(sources), custprofile.orders_or_none_sql(sources),
-             custprofile.texts_sql(sources))
+        $q$, custprofile_internal.key_type(sources), custprofile_internal.customers_sql(sources), custprofile_internal.orders_or_none_sql(sources),
+             custprofile_internal.texts_sql(sources))
 $$;
 
 -- Profiles of the given customers (keys as text), built set-wise. Unknown customers give no
@@ -1282,19 +1344,19 @@ CREATE FUNCTION custprofile.build_profiles(customer_keys text[], breakpoints jso
 RETURNS TABLE (customer_key text, profile jsonb, interest_vector real[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
-    has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
+    sources jsonb := custprofile_internal.checked_sources('customers', 'orders', 'texts');
+    has_orders boolean := custprofile_internal.orders_sql(sources) IS NOT NULL;
     previous_role text;
 BEGIN
-    PERFORM custprofile.check_customer_keys(customer_keys, sources);
+    PERFORM custprofile_internal.check_customer_keys(customer_keys, sources);
     as_of := COALESCE(as_of, (breakpoints ->> 'as_of')::timestamptz,
-                      custprofile.sources_as_of(sources));
+                      custprofile_internal.sources_as_of(sources));
     IF has_orders THEN
         breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints(sources, as_of));
     END IF;
-    previous_role := custprofile.enter_source_reader();
-    RETURN QUERY EXECUTE custprofile.profiles_sql(sources) USING customer_keys, has_orders, breakpoints, as_of;
-    PERFORM custprofile.leave_source_reader(previous_role);
+    previous_role := custprofile_internal.enter_source_reader();
+    RETURN QUERY EXECUTE custprofile_internal.profiles_sql(sources) USING customer_keys, has_orders, breakpoints, as_of;
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
 -- The plan of the query build_profiles runs for these customers (EXPLAIN; with actual, EXPLAIN
@@ -1304,20 +1366,20 @@ RETURNS SETOF text
 -- volatile: PostgreSQL runs EXPLAIN only there
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
-    has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
-    as_of timestamptz := custprofile.sources_as_of(sources);
+    sources jsonb := custprofile_internal.checked_sources('customers', 'orders', 'texts');
+    has_orders boolean := custprofile_internal.orders_sql(sources) IS NOT NULL;
+    as_of timestamptz := custprofile_internal.sources_as_of(sources);
     breakpoints jsonb;
     previous_role text;
 BEGIN
     IF has_orders THEN
         breakpoints := custprofile.rfm_breakpoints(sources, as_of);
     END IF;
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     RETURN QUERY EXECUTE CASE WHEN actual THEN 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ' ELSE 'EXPLAIN (COSTS OFF) ' END
-                         || custprofile.profiles_sql(sources)
+                         || custprofile_internal.profiles_sql(sources)
                  USING customer_keys, has_orders, breakpoints, as_of;
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.explain_build_profiles(text[], boolean) IS
     'The plan of the one query build_profile(s) runs for these customers.';
@@ -1338,12 +1400,12 @@ COMMENT ON FUNCTION custprofile.build_profile(text, timestamptz) IS
 
 -- The RFM scores of one customer against the breakpoints of rfm_breakpoints(). A customer
 -- without orders scores the lowest on all three, so that every customer has scores.
-CREATE OR REPLACE FUNCTION custprofile.rfm_section(recency_days numeric, orders bigint, spend numeric, breakpoints jsonb)
+CREATE OR REPLACE FUNCTION custprofile_internal.rfm_section(recency_days numeric, orders bigint, spend numeric, breakpoints jsonb)
 RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN orders > 0 THEN jsonb_build_object(
-        'recency', custprofile.quintile_score(recency_days, breakpoints -> 'recency_days', false),
-        'frequency', custprofile.quintile_score(orders, breakpoints -> 'orders', true),
-        'monetary', custprofile.quintile_score(spend, breakpoints -> 'spend', true))
+        'recency', custprofile_internal.quintile_score(recency_days, breakpoints -> 'recency_days', false),
+        'frequency', custprofile_internal.quintile_score(orders, breakpoints -> 'orders', true),
+        'monetary', custprofile_internal.quintile_score(spend, breakpoints -> 'spend', true))
         ELSE '{"recency": 1, "frequency": 1, "monetary": 1}' END
 $$;
 
@@ -1354,9 +1416,9 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     p jsonb;
 BEGIN
-    PERFORM custprofile.require_profiles();
+    PERFORM custprofile_internal.require_profiles();
     SELECT s.profile INTO p FROM custprofile.profiles s WHERE s.customer_key = customer_id;
-    RETURN (custprofile.stored_churn(p, COALESCE(as_of, custprofile.as_of())) ->> 'risk')::real;
+    RETURN (custprofile_internal.stored_churn(p, COALESCE(as_of, custprofile.as_of())) ->> 'risk')::real;
 END $$;
 CREATE FUNCTION custprofile.churn_risk(customer_id bigint, as_of timestamptz DEFAULT NULL) RETURNS real
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT custprofile.churn_risk(customer_id::text, as_of) $$;
@@ -1376,13 +1438,13 @@ BEGIN
     -- with a refresh writing the same rows in its own order
     LOCK TABLE custprofile.profiles IN SHARE ROW EXCLUSIVE MODE;
     UPDATE custprofile.profiles p
-       SET profile = custprofile.with_churn(p.profile,
-                               custprofile.stored_churn(p.profile, COALESCE(((custprofile.profile_row(p.profile)).churn ->> 'as_of')::timestamptz,
+       SET profile = custprofile_internal.with_churn(p.profile,
+                               custprofile_internal.stored_churn(p.profile, COALESCE(((custprofile.profile_row(p.profile)).churn ->> 'as_of')::timestamptz,
                                                                             (custprofile.profile_row(p.profile)).generated_at)))
      WHERE (custprofile.profile_row(p.profile)).churn IS NOT NULL;
     GET DIAGNOSTICS n = ROW_COUNT;
     -- and the churn column as of now, with the new weights
-    PERFORM custprofile.judge_stored_churn(true);
+    PERFORM custprofile_internal.judge_stored_churn(true);
     RETURN n;
 END $$;
 
@@ -1412,12 +1474,12 @@ BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     names := ARRAY['recency', 'sentiment_decline', 'complaints', 'disagreement', 'negative_share'];
     as_of := COALESCE((options ->> 'as_of')::timestamptz, custprofile.as_of());
-    PERFORM custprofile.require_coordinator('train_churn_model');
+    PERFORM custprofile_internal.require_coordinator('train_churn_model');
     IF training_query IS NULL OR btrim(btrim(training_query), ';') = '' THEN
         RAISE EXCEPTION 'train_churn_model needs a query returning (customer key, churned boolean) rows'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM custprofile.require_profiles();
+    PERFORM custprofile_internal.require_profiles();
     -- the shared weights change every customer's churn risk: refuse before any work whoever
     -- could not store them
     IF NOT has_table_privilege('custprofile.churn_model', 'INSERT') THEN
@@ -1447,7 +1509,7 @@ BEGIN
     IF array_position(labels, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'the training query returned NULL churn labels' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    fitted := custprofile.fit_logistic(features, labels, names, options - 'as_of');
+    fitted := custprofile_internal.fit_logistic(features, labels, names, options - 'as_of');
     -- one model row: a concurrent training waits, then replaces it
     PERFORM pg_advisory_xact_lock(hashtext('custprofile.churn_model'));
     DELETE FROM custprofile.churn_model;
@@ -1484,18 +1546,18 @@ SELECT p.customer_key,
        (custprofile.profile_row(p.profile)).generated_at                AS profile_time,
        -- the key in the type of the customers key column, to join the user's tables without a
        -- cast: one of the two is set when the key is a uuid or an integer, neither for text keys
-       custprofile.key_as_uuid(p.customer_key, k.key_type)              AS customer_uuid,
-       custprofile.key_as_bigint(p.customer_key, k.key_type)            AS customer_bigint,
+       custprofile_internal.key_as_uuid(p.customer_key, k.key_type)              AS customer_uuid,
+       custprofile_internal.key_as_bigint(p.customer_key, k.key_type)            AS customer_bigint,
        -- what the texts do: shares of questions and of complaints (NULL without an intent head)
        (custprofile.profile_row(p.profile)).question_share::real        AS question_share,
        (custprofile.profile_row(p.profile)).complaint_share::real       AS complaint_share
   FROM (SELECT s.customer_key, s.profile, s.segment, s.last_activity, s.churn_risk
-          FROM custprofile.profiles s WHERE custprofile.stored_churn_holds()
+          FROM custprofile.profiles s WHERE custprofile_internal.stored_churn_holds()
         UNION ALL
         SELECT s.customer_key, s.profile, s.segment, s.last_activity,
-               (custprofile.stored_churn(s.profile, (SELECT custprofile.as_of())) ->> 'risk')::real
-          FROM custprofile.profiles s WHERE NOT custprofile.stored_churn_holds()) p,
-       (SELECT custprofile.customer_key_type() AS key_type) k;
+               (custprofile_internal.stored_churn(s.profile, (SELECT custprofile.as_of())) ->> 'risk')::real
+          FROM custprofile.profiles s WHERE NOT custprofile_internal.stored_churn_holds()) p,
+       (SELECT custprofile_internal.customer_key_type() AS key_type) k;
 
 -- check_sources reports blank texts too (the profiles skip them, as NULL ones)
 -- Data checks over the registered sources: a registration that no longer matches the
@@ -1509,7 +1571,7 @@ DECLARE
     rel text;
     n bigint;
     customers jsonb;
-    previous_role text := custprofile.enter_source_reader();
+    previous_role text := custprofile_internal.enter_source_reader();
 BEGIN
     FOR s IN SELECT * FROM custprofile.source_registry r
               ORDER BY array_position(ARRAY['customers', 'orders', 'texts', 'items', 'answers'], r.kind), r.relation_name LOOP
@@ -1518,7 +1580,7 @@ BEGIN
                     THEN s.relid::regclass::text ELSE s.relation_name END;
         relation := rel;
         BEGIN
-            PERFORM custprofile.check_registration(s.kind, s.relid, s.relation_name, s.columns);
+            PERFORM custprofile_internal.check_registration(s.kind, s.relid, s.relation_name, s.columns);
         EXCEPTION WHEN OTHERS THEN
             check_name := 'registration'; rows := NULL; detail := SQLERRM;
             RETURN NEXT;
@@ -1534,10 +1596,10 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        customers := custprofile.checked_sources('customers');
+        customers := custprofile_internal.checked_sources('customers');
         EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I IS NOT NULL AND x.%I::%s NOT IN (SELECT c.customer_key FROM (%s) c WHERE c.customer_key IS NOT NULL)',
-                       s.relid::regclass, s.columns ->> 'customer', s.columns ->> 'customer', custprofile.key_type(customers),
-                       custprofile.customers_sql(customers)) INTO n;
+                       s.relid::regclass, s.columns ->> 'customer', s.columns ->> 'customer', custprofile_internal.key_type(customers),
+                       custprofile_internal.customers_sql(customers)) INTO n;
         check_name := 'unknown customers'; rows := n;
         detail := 'rows whose customer is not in the customers source: left out of every profile';
         RETURN NEXT;
@@ -1554,7 +1616,7 @@ BEGIN
             RETURN NEXT;
         END IF;
     END LOOP;
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.check_sources() IS
     'Checks the registered sources: registrations, rows of unknown customers, NULL keys, NULL and blank texts.';
@@ -1593,7 +1655,7 @@ COMMENT ON TABLE custprofile.reply_calibration IS
     'The reply thresholds measured on the stored answers (custprofile.reply_thresholds), kept by refresh_catalogues.';
 
 -- Which answers' vectors are stored (keys and text hashes, which include the model).
-CREATE FUNCTION custprofile.answers_fingerprint() RETURNS bigint
+CREATE FUNCTION custprofile_internal.answers_fingerprint() RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT hashtextextended(COALESCE(string_agg(e.key || ':' || e.text_hash, ',' ORDER BY e.key), ''), 0)
       FROM custprofile.catalogue_embeddings e WHERE e.kind = 'answers'
@@ -1605,13 +1667,13 @@ $$;
 -- score three quarters of the calibration messages stay under with their best article. A message
 -- that two articles match about as well is ambiguous ("what is your returns process" against
 -- returns and refunds): the best must lead the next by the margin, or nothing is suggested.
-CREATE FUNCTION custprofile.measure_reply_thresholds(OUT thresholds jsonb, OUT unrelated jsonb)
+CREATE FUNCTION custprofile_internal.measure_reply_thresholds(OUT thresholds jsonb, OUT unrelated jsonb)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    sources jsonb := custprofile.checked_sources('answers');
+    sources jsonb := custprofile_internal.checked_sources('answers');
     previous_role text;
 BEGIN
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     EXECUTE format($q$
         WITH s AS (SELECT v.n::int AS n, c.key, c.similarity
                      FROM custprofile.embed_texts($1) WITH ORDINALITY AS v(embedding, n), LATERAL (%s) c),
@@ -1624,9 +1686,9 @@ BEGIN
                    'margin', 0.05,
                    'answers', COALESCE((SELECT jsonb_object_agg(a.key, round(a.ceiling::numeric, 4)) FROM per_answer a), '{}')),
                COALESCE((SELECT jsonb_object_agg($1[m.n], round(m.best::numeric, 4)) FROM per_message m), '{}')
-        $q$, custprofile.catalogue_similarity_sql('answers', 'v.embedding', sources))
+        $q$, custprofile_internal.catalogue_similarity_sql('answers', 'v.embedding', sources))
     INTO thresholds, unrelated USING custprofile.reply_calibration_messages();
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
 -- The thresholds suggest_replies uses by default: the stored calibration when it was measured on
@@ -1634,14 +1696,14 @@ END $$;
 CREATE FUNCTION custprofile.reply_thresholds() RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT COALESCE((SELECT c.thresholds FROM custprofile.reply_calibration c
-                      WHERE c.fingerprint = custprofile.answers_fingerprint()),
-                    (custprofile.measure_reply_thresholds()).thresholds)
+                      WHERE c.fingerprint = custprofile_internal.answers_fingerprint()),
+                    (custprofile_internal.measure_reply_thresholds()).thresholds)
 $$;
 COMMENT ON FUNCTION custprofile.reply_thresholds() IS
     'What an answer must beat to be suggested: {"floor", "margin" over the next article, "answers": {key: the best score of messages no article answers}}.';
 
 -- Stores the calibration of the answers' vectors now stored (refresh_catalogues calls it).
-CREATE FUNCTION custprofile.calibrate_replies() RETURNS jsonb
+CREATE FUNCTION custprofile_internal.calibrate_replies() RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     m record;
@@ -1650,9 +1712,9 @@ BEGIN
     IF NOT EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = 'answers') THEN
         RETURN NULL;
     END IF;
-    m := custprofile.measure_reply_thresholds();
+    m := custprofile_internal.measure_reply_thresholds();
     INSERT INTO custprofile.reply_calibration (fingerprint, thresholds, unrelated)
-    VALUES (custprofile.answers_fingerprint(), m.thresholds, m.unrelated);
+    VALUES (custprofile_internal.answers_fingerprint(), m.thresholds, m.unrelated);
     RETURN m.thresholds;
 END $$;
 
@@ -1670,12 +1732,12 @@ DECLARE
     thresholds jsonb;
     previous_role text;
 BEGIN
-    PERFORM custprofile.check_k(k, 100);
+    PERFORM custprofile_internal.check_k(k, 100);
     IF min_score IS NOT NULL AND NOT (min_score BETWEEN -1 AND 1) THEN
         RAISE EXCEPTION 'min_score must be between -1 and 1' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Pass NULL for the thresholds calibrated on the knowledge base (custprofile.reply_thresholds()).';
     END IF;
-    sources := custprofile.checked_sources('answers');
+    sources := custprofile_internal.checked_sources('answers');
     IF message IS NULL OR btrim(message) = '' THEN
         RETURN;
     END IF;
@@ -1688,7 +1750,7 @@ BEGIN
     IF min_score IS NULL THEN
         thresholds := custprofile.reply_thresholds();
     END IF;
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     RETURN QUERY EXECUTE format(
         'WITH r AS MATERIALIZED (SELECT c.key, c.answer, c.similarity, row_number() OVER (ORDER BY c.similarity DESC, c.key) AS n'
         '                          FROM (%s) c WHERE c.similarity IS NOT NULL)'
@@ -1698,9 +1760,9 @@ BEGIN
         '                     >= COALESCE(($2 ->> ''margin'')::real, 0)'
         '            ELSE r.similarity >= $4 END'
         ' ORDER BY r.n LIMIT $3',
-        custprofile.catalogue_similarity_sql('answers', '$1', sources, custprofile.nearest_pool(k), array_length(m, 1)))
+        custprofile_internal.catalogue_similarity_sql('answers', '$1', sources, custprofile_internal.nearest_pool(k), array_length(m, 1)))
     USING m, thresholds, k, min_score;
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.suggest_replies(text, int, real) IS
     'Answers from the registered knowledge base whose question matches a question, complaint or request, best first, above the calibrated threshold.';
@@ -1722,24 +1784,24 @@ DECLARE
     last_report timestamptz := started;
     run_detail jsonb := '{}';
 BEGIN
-    PERFORM custprofile.require_coordinator('refresh_catalogues');
+    PERFORM custprofile_internal.require_coordinator('refresh_catalogues');
     -- the vectors of a kind that is no longer registered
     DELETE FROM custprofile.catalogue_embeddings e
      WHERE NOT EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = e.kind);
     FOR k IN SELECT r.kind FROM custprofile.source_registry r WHERE r.kind IN ('items', 'answers') ORDER BY 1 LOOP
-        sources := custprofile.checked_sources(k);
+        sources := custprofile_internal.checked_sources(k);
         kind := k;
         CREATE TEMP TABLE custprofile_catalogue (key text, document text) ON COMMIT DROP;
         -- filled as the sources' reader (sql/sources.sql), who may write just this table
-        reader := custprofile.source_reader();
+        reader := custprofile_internal.source_reader();
         IF reader IS NOT NULL THEN
             EXECUTE format('GRANT INSERT ON pg_temp.custprofile_catalogue TO %I', reader);
         END IF;
-        previous_role := custprofile.enter_source_reader();
+        previous_role := custprofile_internal.enter_source_reader();
         EXECUTE format('INSERT INTO pg_temp.custprofile_catalogue SELECT DISTINCT ON (c.key) c.key, c.document FROM (%s) c '
                        'WHERE c.key IS NOT NULL AND c.document IS NOT NULL ORDER BY c.key',
-                       custprofile.catalogue_rows_sql(k, sources));
-        PERFORM custprofile.leave_source_reader(previous_role);
+                       custprofile_internal.catalogue_rows_sql(k, sources));
+        PERFORM custprofile_internal.leave_source_reader(previous_role);
         DELETE FROM custprofile.catalogue_embeddings e
          WHERE e.kind = k AND NOT EXISTS (SELECT FROM pg_temp.custprofile_catalogue c WHERE c.key = e.key);
         GET DIAGNOSTICS removed = ROW_COUNT;
@@ -1750,16 +1812,16 @@ BEGIN
               FROM (SELECT c.key, c.document, (row_number() OVER (ORDER BY c.key) - 1) / 256 AS part
                       FROM pg_temp.custprofile_catalogue c
                       LEFT JOIN custprofile.catalogue_embeddings e ON e.kind = k AND e.key = c.key
-                     WHERE e.text_hash IS DISTINCT FROM custprofile.catalogue_hash(c.document, model)) s
+                     WHERE e.text_hash IS DISTINCT FROM custprofile_internal.catalogue_hash(c.document, model)) s
              GROUP BY s.part ORDER BY s.part
         LOOP
             INSERT INTO custprofile.catalogue_embeddings AS e (kind, key, text_hash, embedding, embedded_at)
-            SELECT k, chunk.keys[v.n], custprofile.catalogue_hash(chunk.documents[v.n], model), v.embedding, now()
+            SELECT k, chunk.keys[v.n], custprofile_internal.catalogue_hash(chunk.documents[v.n], model), v.embedding, now()
               FROM custprofile.embed_texts(chunk.documents) WITH ORDINALITY AS v(embedding, n)
             ON CONFLICT ON CONSTRAINT catalogue_embeddings_pkey DO UPDATE
                 SET text_hash = EXCLUDED.text_hash, embedding = EXCLUDED.embedding, embedded_at = EXCLUDED.embedded_at;
             embedded := embedded + cardinality(chunk.keys);
-            last_report := custprofile.report_progress('refresh_catalogues', format('%s %s embedded', embedded, k),
+            last_report := custprofile_internal.report_progress('refresh_catalogues', format('%s %s embedded', embedded, k),
                                                        started, last_report);
         END LOOP;
         run_detail := run_detail || jsonb_build_object(k, jsonb_build_object('embedded', embedded, 'removed', removed));
@@ -1767,10 +1829,10 @@ BEGIN
         DROP TABLE pg_temp.custprofile_catalogue;
     END LOOP;
     -- the reply threshold is measured on the answers' vectors just stored (sql/replies.sql)
-    IF NOT EXISTS (SELECT FROM custprofile.reply_calibration c WHERE c.fingerprint = custprofile.answers_fingerprint()) THEN
-        PERFORM custprofile.calibrate_replies();
+    IF NOT EXISTS (SELECT FROM custprofile.reply_calibration c WHERE c.fingerprint = custprofile_internal.answers_fingerprint()) THEN
+        PERFORM custprofile_internal.calibrate_replies();
     END IF;
-    PERFORM custprofile.record_run('refresh_catalogues', started,
+    PERFORM custprofile_internal.record_run('refresh_catalogues', started,
         (SELECT COALESCE(sum((v ->> 'embedded')::bigint), 0)::bigint FROM jsonb_each(run_detail) d(k, v)), run_detail);
 END $$;
 
@@ -1778,7 +1840,7 @@ END $$;
 -- relations as regclass, so that a restore finds them again by name (docs/operations.md, Backup and restore).
 -- The sources view reads relid: it is made again around the change of type.
 -- checked_sources hands on the oid (a regclass would become its name in JSON)
-CREATE OR REPLACE FUNCTION custprofile.checked_sources(VARIADIC kinds text[]) RETURNS jsonb
+CREATE OR REPLACE FUNCTION custprofile_internal.checked_sources(VARIADIC kinds text[]) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     k text;
@@ -1788,11 +1850,11 @@ BEGIN
     FOREACH k IN ARRAY kinds LOOP
         SELECT jsonb_agg(jsonb_build_object('relid', s.relid::oid, 'relation', s.relid::regclass::text, 'columns', s.columns)
                          ORDER BY s.relation_name)
-          INTO entries FROM custprofile.registered(k) s;
+          INTO entries FROM custprofile_internal.registered(k) s;
         sources := sources || jsonb_build_object(k, CASE WHEN k = 'texts' THEN COALESCE(entries, '[]') ELSE entries -> 0 END);
         IF k = 'customers' THEN
             sources := sources || jsonb_build_object('key_type',
-                (SELECT format_type(custprofile.column_type(r.relid, r.columns ->> 'key'), NULL)
+                (SELECT format_type(custprofile_internal.column_type(r.relid, r.columns ->> 'key'), NULL)
                    FROM custprofile.source_registry r WHERE r.kind = 'customers'));
         END IF;
     END LOOP;
@@ -1849,11 +1911,11 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.topics',
 -- A COPY into an unedited list is a restore of a dumped one: its first row makes the defaults
 -- give way to the dumped list (pg_dump writes a COPY, with no rows, for an unedited list too, so
 -- this waits for a row). Any other change takes the list over as it is.
-CREATE FUNCTION custprofile.is_copy() RETURNS boolean
+CREATE FUNCTION custprofile_internal.is_copy() RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT current_query() ~* '^\s*(--[^\n]*\n\s*)*COPY\s'
 $$;
-CREATE FUNCTION custprofile.topics_before_change() RETURNS trigger
+CREATE FUNCTION custprofile_internal.topics_before_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF TG_LEVEL = 'ROW' THEN
@@ -1863,15 +1925,15 @@ BEGIN
         END IF;
         RETURN NEW;
     END IF;
-    IF NOT (TG_OP = 'INSERT' AND custprofile.is_copy()) THEN
+    IF NOT (TG_OP = 'INSERT' AND custprofile_internal.is_copy()) THEN
         DELETE FROM custprofile.default_topics_in_use;
     END IF;
     RETURN NULL;
 END $$;
 CREATE TRIGGER topics_before_change BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON custprofile.topics
-    FOR EACH STATEMENT EXECUTE FUNCTION custprofile.topics_before_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION custprofile_internal.topics_before_change();
 CREATE TRIGGER topics_before_copied_row BEFORE INSERT ON custprofile.topics
-    FOR EACH ROW WHEN (custprofile.is_copy()) EXECUTE FUNCTION custprofile.topics_before_change();
+    FOR EACH ROW WHEN (custprofile_internal.is_copy()) EXECUTE FUNCTION custprofile_internal.topics_before_change();
 
 -- Progress and history of long operations (sql/runs.sql): custprofile.runs, report_progress,
 -- and custprofile.progress_interval; segment_customers records its run
@@ -1909,14 +1971,14 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.runs', '');
 SELECT pg_catalog.pg_extension_config_dump('custprofile.runs_run_id_seq', '');
 
 -- Runs older than this are removed when a new one starts.
-CREATE FUNCTION custprofile.runs_kept() RETURNS interval
+CREATE FUNCTION custprofile_internal.runs_kept() RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT interval '90 days' $$;
 
 -- The writers of the history are SECURITY DEFINER, so that every role that may run an operation
 -- can record it without write access to the table; the caller's role is passed in. Called
 -- directly, they can only record runs as a role the session may act as, and end only the
 -- session's own runs: nobody can forge another role's job outcome.
-CREATE FUNCTION custprofile.start_run(operation text, caller name, started timestamptz DEFAULT NULL) RETURNS bigint
+CREATE FUNCTION custprofile_internal.start_run(operation text, caller name, started timestamptz DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     id bigint;
@@ -1928,7 +1990,7 @@ BEGIN
     UPDATE custprofile.runs r SET status = 'failed', finished_at = clock_timestamp()
      WHERE r.status = 'running'
        AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start <= r.started_at);
-    DELETE FROM custprofile.runs r WHERE r.started_at < now() - custprofile.runs_kept();
+    DELETE FROM custprofile.runs r WHERE r.started_at < now() - custprofile_internal.runs_kept();
     INSERT INTO custprofile.runs (operation, started_at, status, run_by, backend_pid)
     VALUES (operation, COALESCE(started, clock_timestamp()), 'running', caller, pg_backend_pid())
     RETURNING run_id INTO id;
@@ -1936,7 +1998,7 @@ BEGIN
 END $$;
 
 -- Ends a run: succeeded, or failed with error_code.
-CREATE FUNCTION custprofile.finish_run(run bigint, rows bigint, detail jsonb, error_code text DEFAULT NULL) RETURNS void
+CREATE FUNCTION custprofile_internal.finish_run(run bigint, rows bigint, detail jsonb, error_code text DEFAULT NULL) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
     UPDATE custprofile.runs r
        SET finished_at = clock_timestamp(), rows = finish_run.rows, detail = finish_run.detail,
@@ -1946,16 +2008,16 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp
 $$;
 
 -- A run of a function, written when it succeeded (in the caller's transaction).
-CREATE FUNCTION custprofile.record_run(operation text, started timestamptz, rows bigint, detail jsonb,
+CREATE FUNCTION custprofile_internal.record_run(operation text, started timestamptz, rows bigint, detail jsonb,
                                        caller name DEFAULT current_user) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.finish_run(custprofile.start_run(operation, caller, started), rows, detail)
+    SELECT custprofile_internal.finish_run(custprofile_internal.start_run(operation, caller, started), rows, detail)
 $$;
 
 -- A progress NOTICE of a long operation when custprofile.progress_interval has passed since
 -- `last_report` (0: at every step), the time so far in its DETAIL; returns the time of the last
 -- report. src/api/progress.rs does the same for the Rust operations.
-CREATE FUNCTION custprofile.report_progress(operation text, what text, started timestamptz, last_report timestamptz)
+CREATE FUNCTION custprofile_internal.report_progress(operation text, what text, started timestamptz, last_report timestamptz)
 RETURNS timestamptz LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF clock_timestamp() - last_report < COALESCE(current_setting('custprofile.progress_interval', true), '5s')::interval THEN
@@ -1967,7 +2029,7 @@ BEGIN
 END $$;
 -- Raises a caught ERROR again, as GET STACKED DIAGNOSTICS gave it: {SQLSTATE, message, detail,
 -- hint} (an empty detail or hint is left out rather than shown as an empty line).
-CREATE FUNCTION custprofile.raise_again(failure text[]) RETURNS void
+CREATE FUNCTION custprofile_internal.raise_again(failure text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF failure[3] <> '' AND failure[4] <> '' THEN
@@ -1991,22 +2053,22 @@ DECLARE
     previous_role text;
     started timestamptz := clock_timestamp();
 BEGIN
-    PERFORM custprofile.check_k(k, 100);
+    PERFORM custprofile_internal.check_k(k, 100);
     IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
         RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'For example {"seed": 42, "max_iterations": 50, "rfm_weight": 0.5}.';
     END IF;
-    PERFORM custprofile.require_profiles();
-    PERFORM custprofile.require_analyst('segment_customers');
+    PERFORM custprofile_internal.require_profiles();
+    PERFORM custprofile_internal.require_analyst('segment_customers');
     -- two runs at once would interleave their writes to profiles.segment and segmentation: the
     -- second waits for the first
     PERFORM pg_advisory_xact_lock(hashtext('custprofile.segment_customers'));
-    masking := custprofile.pii_masking();
+    masking := custprofile_internal.pii_masking();
 
     -- kmeans_segments reads every stored profile; profiles.segment then holds the result
-    PERFORM custprofile.require_one_vector_space();
+    PERFORM custprofile_internal.require_one_vector_space();
     UPDATE custprofile.profiles p SET segment = s.segment
-      FROM custprofile.kmeans_segments(k, options) s
+      FROM custprofile_internal.kmeans_segments(k, options) s
      WHERE s.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;
 
     DELETE FROM custprofile.segmentation;
@@ -2015,7 +2077,7 @@ BEGIN
       FROM custprofile.profiles p WHERE p.segment IS NOT NULL
      GROUP BY p.segment;
 
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     -- keywords from each segment's most recent texts, ranked against its centre; the texts are
     -- read as the sources' reader (sql/sources.sql), the keywords stored as the caller
     EXECUTE format($q$
@@ -2024,9 +2086,9 @@ BEGIN
                        row_number() OVER (PARTITION BY s.segment ORDER BY t.written_at DESC NULLS LAST, t.body) AS n
                   FROM (%s) t JOIN custprofile.profiles s ON s.customer_key = t.customer_key::text AND s.segment IS NOT NULL
                  WHERE t.body IS NOT NULL AND btrim(t.body) <> '') r
-         WHERE r.n <= custprofile.segment_keyword_texts()
-        $q$, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts'))) INTO text_segments, text_bodies USING masking;
-    PERFORM custprofile.leave_source_reader(previous_role);
+         WHERE r.n <= custprofile_internal.segment_keyword_texts()
+        $q$, custprofile_internal.texts_sql(custprofile_internal.checked_sources('customers', 'texts'))) INTO text_segments, text_bodies USING masking;
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
     UPDATE custprofile.segmentation g SET keywords = COALESCE(kw.keywords, '{}')
       FROM (SELECT r.segment,
                    custprofile.group_keywords(array_agg(r.body ORDER BY r.n), 5,
@@ -2035,7 +2097,7 @@ BEGIN
              GROUP BY r.segment) kw
      WHERE kw.segment = g.segment;
 
-    PERFORM custprofile.record_run('segment_customers', started,
+    PERFORM custprofile_internal.record_run('segment_customers', started,
         (SELECT count(*) FROM custprofile.profiles p WHERE p.segment IS NOT NULL),
         jsonb_build_object('k', k, 'segments', (SELECT count(*) FROM custprofile.segmentation)));
     RETURN QUERY SELECT p.customer_key, p.segment FROM custprofile.profiles p
@@ -2061,7 +2123,7 @@ END $$;
 -- intent ...), training and using classifiers (their own, by row-level security) and reading
 -- the models, sources, topics, churn weights and run history.
 
-CREATE FUNCTION custprofile.usage_grants(level text)
+CREATE FUNCTION custprofile_internal.usage_grants(level text)
 RETURNS TABLE (privileges text, objects text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT g.privileges, g.objects FROM (VALUES
@@ -2080,7 +2142,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
      WHERE g.rank <= array_position(ARRAY['reader', 'analyst', 'admin'], level)
 $$;
 
-CREATE FUNCTION custprofile.check_usage_arguments(role name, level text) RETURNS void
+CREATE FUNCTION custprofile_internal.check_usage_arguments(role name, level text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF level IS NULL OR level NOT IN ('reader', 'analyst', 'admin') THEN
@@ -2096,7 +2158,7 @@ END $$;
 
 -- A role fit to register the sources that analysts read as: not a superuser, no role creation,
 -- and none of the admin level's privileges (registering is allowed: it is how it registers).
-CREATE FUNCTION custprofile.is_source_role(registrant name) RETURNS boolean
+CREATE FUNCTION custprofile_internal.is_source_role(registrant name) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT NOT r.rolsuper AND NOT r.rolcreaterole
        AND NOT has_table_privilege(registrant, 'custprofile.topics', 'UPDATE')
@@ -2117,8 +2179,8 @@ DECLARE
     registrant name;
     statement text;
 BEGIN
-    PERFORM custprofile.check_usage_arguments(role, level);
-    FOR g IN SELECT * FROM custprofile.usage_grants(level) LOOP
+    PERFORM custprofile_internal.check_usage_arguments(role, level);
+    FOR g IN SELECT * FROM custprofile_internal.usage_grants(level) LOOP
         statement := format('GRANT %s ON %s TO %I', g.privileges, g.objects, role);
         EXECUTE statement;
         RETURN NEXT statement;
@@ -2127,7 +2189,7 @@ BEGIN
     -- it, which gives them its privileges too, so it must be a role that only reads the sources
     SELECT DISTINCT s.registered_by INTO registrant FROM custprofile.source_registry s LIMIT 1;
     IF level <> 'reader' AND registrant IS NOT NULL AND registrant <> role
-       AND NOT custprofile.is_source_role(registrant) THEN
+       AND NOT custprofile_internal.is_source_role(registrant) THEN
         RAISE EXCEPTION 'the sources are registered by %, which is a superuser or has the admin level: % would have its rights as a member of it', registrant, role
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Register the sources as a role that only reads them: CREATE ROLE shop_sources NOLOGIN; GRANT SELECT ON your tables TO shop_sources; GRANT EXECUTE ON FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text) TO shop_sources; then SET ROLE shop_sources and register them again.';
@@ -2152,8 +2214,8 @@ DECLARE
     registrant name;
     statement text;
 BEGIN
-    PERFORM custprofile.check_usage_arguments(role, 'admin');
-    FOR g IN SELECT * FROM custprofile.usage_grants('admin') LOOP
+    PERFORM custprofile_internal.check_usage_arguments(role, 'admin');
+    FOR g IN SELECT * FROM custprofile_internal.usage_grants('admin') LOOP
         statement := format('REVOKE %s ON %s FROM %I', g.privileges, g.objects, role);
         EXECUTE statement;
         RETURN NEXT statement;
@@ -2170,11 +2232,11 @@ COMMENT ON FUNCTION custprofile.revoke_usage(name) IS
 
 -- The analyst level's write access, checked before a refresh or segmentation starts, so that a
 -- role without it gets one ERROR naming the grant instead of a failure halfway.
-CREATE FUNCTION custprofile.require_analyst(operation text) RETURNS void
+CREATE FUNCTION custprofile_internal.require_analyst(operation text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
-    PERFORM custprofile.require_coordinator(operation);
-    PERFORM custprofile.require_local_tables();
+    PERFORM custprofile_internal.require_coordinator(operation);
+    PERFORM custprofile_internal.require_local_tables();
     IF NOT (SELECT bool_and(has_table_privilege(t.relation, p.privilege))
               FROM unnest(ARRAY['custprofile.profiles', 'custprofile.refresh_queue', 'custprofile.catalogue_embeddings',
                                 'custprofile.segmentation', 'custprofile.reply_calibration', 'custprofile.text_scores']) t(relation)
@@ -2256,7 +2318,7 @@ COMMENT ON COLUMN custprofile.text_insights.intent IS 'question, complaint, prai
 
 -- profile_agg in two steps: the new Rust functions
 -- custprofile::api::profile_agg::profile_agg_merge_accum
-CREATE FUNCTION custprofile."profile_agg_merge_accum"(
+CREATE FUNCTION custprofile_internal."profile_agg_merge_accum"(
 	"state" internal, /* Internal */
 	"partial_state" bytea /* Option < & [u8] > */
 ) RETURNS internal /* Internal */
@@ -2264,7 +2326,7 @@ PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'profile_agg_merge_accum_wrapper';
 -- custprofile::api::profile_agg::profile_agg_partial_final
-CREATE FUNCTION custprofile."profile_agg_partial_final"(
+CREATE FUNCTION custprofile_internal."profile_agg_partial_final"(
 	"state" internal /* Internal */
 ) RETURNS bytea /* :: std :: option :: Option < Vec < u8 > > */
 PARALLEL SAFE
@@ -2280,48 +2342,48 @@ AS 'MODULE_PATHNAME', 'profile_agg_partial_final_wrapper';
 -- `internal`). Instead: the partials by customer and the wanted column on the workers, merged
 -- by that column on the coordinator (docs/scale-out.md).
 CREATE AGGREGATE custprofile.profile_agg_partial(body text) (
-    SFUNC = custprofile.profile_agg_accum,
+    SFUNC = custprofile_internal.profile_agg_accum,
     STYPE = internal,
     SSPACE = 4096,
-    COMBINEFUNC = custprofile.profile_agg_combine,
-    SERIALFUNC = custprofile.profile_agg_serialize,
-    DESERIALFUNC = custprofile.profile_agg_deserialize,
-    FINALFUNC = custprofile.profile_agg_partial_final,
+    COMBINEFUNC = custprofile_internal.profile_agg_combine,
+    SERIALFUNC = custprofile_internal.profile_agg_serialize,
+    DESERIALFUNC = custprofile_internal.profile_agg_deserialize,
+    FINALFUNC = custprofile_internal.profile_agg_partial_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
 CREATE AGGREGATE custprofile.profile_agg_partial(body text, rating real) (
-    SFUNC = custprofile.profile_agg_accum,
+    SFUNC = custprofile_internal.profile_agg_accum,
     STYPE = internal,
     SSPACE = 4096,
-    COMBINEFUNC = custprofile.profile_agg_combine,
-    SERIALFUNC = custprofile.profile_agg_serialize,
-    DESERIALFUNC = custprofile.profile_agg_deserialize,
-    FINALFUNC = custprofile.profile_agg_partial_final,
+    COMBINEFUNC = custprofile_internal.profile_agg_combine,
+    SERIALFUNC = custprofile_internal.profile_agg_serialize,
+    DESERIALFUNC = custprofile_internal.profile_agg_deserialize,
+    FINALFUNC = custprofile_internal.profile_agg_partial_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
 CREATE AGGREGATE custprofile.profile_agg_partial(body text, rating real, written_at timestamptz) (
-    SFUNC = custprofile.profile_agg_accum,
+    SFUNC = custprofile_internal.profile_agg_accum,
     STYPE = internal,
     SSPACE = 4096,
-    COMBINEFUNC = custprofile.profile_agg_combine,
-    SERIALFUNC = custprofile.profile_agg_serialize,
-    DESERIALFUNC = custprofile.profile_agg_deserialize,
-    FINALFUNC = custprofile.profile_agg_partial_final,
+    COMBINEFUNC = custprofile_internal.profile_agg_combine,
+    SERIALFUNC = custprofile_internal.profile_agg_serialize,
+    DESERIALFUNC = custprofile_internal.profile_agg_deserialize,
+    FINALFUNC = custprofile_internal.profile_agg_partial_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE custprofile.profile_agg_partial(text, real, timestamptz) IS
     'The partial state of profile_agg over these texts, for profile_agg_merge (e.g. computed on Citus workers).';
 CREATE AGGREGATE custprofile.profile_agg_merge(partial_state bytea) (
-    SFUNC = custprofile.profile_agg_merge_accum,
+    SFUNC = custprofile_internal.profile_agg_merge_accum,
     STYPE = internal,
     SSPACE = 4096,
-    COMBINEFUNC = custprofile.profile_agg_combine,
-    SERIALFUNC = custprofile.profile_agg_serialize,
-    DESERIALFUNC = custprofile.profile_agg_deserialize,
-    FINALFUNC = custprofile.profile_agg_final,
+    COMBINEFUNC = custprofile_internal.profile_agg_combine,
+    SERIALFUNC = custprofile_internal.profile_agg_serialize,
+    DESERIALFUNC = custprofile_internal.profile_agg_deserialize,
+    FINALFUNC = custprofile_internal.profile_agg_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
@@ -2339,7 +2401,7 @@ COMMENT ON AGGREGATE custprofile.profile_agg_merge(bytea) IS
 
 -- ERROR 0A000 when called inside a task Citus sent to a worker (its connections name themselves
 -- "citus_internal gpid=..."); nothing otherwise, with or without Citus.
-CREATE FUNCTION custprofile.require_coordinator(operation text) RETURNS boolean
+CREATE FUNCTION custprofile_internal.require_coordinator(operation text) RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF pg_catalog.current_setting('application_name') LIKE 'citus\_internal gpid=%' THEN
@@ -2356,7 +2418,7 @@ END $$;
 -- column definition list is required"), and undistribute_table refuses a table an extension
 -- depends on. Readers and writers of the stored profiles call this first, so that the ERROR
 -- says what happened (docs/scale-out.md: the stored profiles stay local on the coordinator).
-CREATE FUNCTION custprofile.require_local_tables() RETURNS void
+CREATE FUNCTION custprofile_internal.require_local_tables() RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     distributed text;
@@ -2375,10 +2437,10 @@ BEGIN
 END $$;
 
 -- the stored profiles' readers say so when the table has been distributed
-CREATE OR REPLACE FUNCTION custprofile.require_profiles() RETURNS void
+CREATE OR REPLACE FUNCTION custprofile_internal.require_profiles() RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
-    PERFORM custprofile.require_local_tables();
+    PERFORM custprofile_internal.require_local_tables();
     IF NOT EXISTS (SELECT FROM custprofile.profiles) THEN
         RAISE EXCEPTION 'no customer profiles have been built yet'
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -2393,7 +2455,7 @@ DECLARE
     unknown text;
     relkind "char";
 BEGIN
-    PERFORM custprofile.require_coordinator('register_source');
+    PERFORM custprofile_internal.require_coordinator('register_source');
     IF kind IS NULL OR relation IS NULL OR columns IS NULL THEN
         RAISE EXCEPTION 'register_source needs a kind, a relation and its columns'
             USING ERRCODE = 'null_value_not_allowed';
@@ -2405,16 +2467,16 @@ BEGIN
     IF jsonb_typeof(columns) <> 'object' THEN
         RAISE EXCEPTION 'columns must be a JSON object of role to column name'
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile.source_roles(kind));
+                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile_internal.source_roles(kind));
     END IF;
     SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(columns) k
-     WHERE k NOT IN (SELECT role FROM custprofile.source_roles(kind));
+     WHERE k NOT IN (SELECT role FROM custprofile_internal.source_roles(kind));
     IF unknown IS NOT NULL THEN
         RAISE EXCEPTION 'unknown role(s) for a % source: %', kind, unknown
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile.source_roles(kind));
+                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile_internal.source_roles(kind));
     END IF;
-    FOR r IN SELECT * FROM custprofile.source_roles(kind) LOOP
+    FOR r IN SELECT * FROM custprofile_internal.source_roles(kind) LOOP
         IF r.role = 'attributes' THEN
             IF columns ? 'attributes' AND (jsonb_typeof(columns -> 'attributes') <> 'array'
                OR EXISTS (SELECT FROM jsonb_array_elements(columns -> 'attributes') e WHERE jsonb_typeof(e) <> 'string')) THEN
@@ -2429,7 +2491,7 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = (SELECT format('The roles of a %s source: %s (required: %s).', kind,
                                             string_agg(role, ', '), string_agg(role, ', ') FILTER (WHERE required))
-                                FROM custprofile.source_roles(kind));
+                                FROM custprofile_internal.source_roles(kind));
         END IF;
     END LOOP;
     IF kind = 'items' AND NOT (columns ? 'title' OR columns ? 'description') THEN
@@ -2443,15 +2505,15 @@ BEGIN
             USING ERRCODE = 'wrong_object_type';
     END IF;
     -- the caller's right to read the relation and the registration itself are checked there
-    PERFORM custprofile.store_registration(kind, relation, columns, current_user);
+    PERFORM custprofile_internal.store_registration(kind, relation, columns, current_user);
     RETURN jsonb_build_object('kind', kind, 'relation', relation::text, 'columns', columns);
 END $$;
 
 CREATE OR REPLACE FUNCTION custprofile.unregister_source(kind text, relation text)
 RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
-    PERFORM custprofile.require_coordinator('unregister_source');
-    RETURN custprofile.drop_registration(kind, relation, current_user);
+    PERFORM custprofile_internal.require_coordinator('unregister_source');
+    RETURN custprofile_internal.drop_registration(kind, relation, current_user);
 END $$;
 
 -- pgvector, when the database has it (sql/vectors.sql)
@@ -2465,14 +2527,14 @@ END $$;
 -- the next refresh_profiles builds it again.
 
 -- The schema of the vector extension; NULL when this database does not have it.
-CREATE FUNCTION custprofile.pgvector_schema() RETURNS name
+CREATE FUNCTION custprofile_internal.pgvector_schema() RETURNS name
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'
 $$;
 
 -- The indexes custprofile keeps, one per kind of stored vector, what each holds and whether it is
 -- built for the vectors stored now.
-CREATE FUNCTION custprofile.vector_index_targets()
+CREATE FUNCTION custprofile_internal.vector_index_targets()
 RETURNS TABLE (target text, index_name name, table_name text, vector_column text, predicate text)
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     VALUES ('profiles', 'profiles_interest_ann'::name, 'profiles', 'interest_vector', 'vector_space = %L'),
@@ -2484,19 +2546,19 @@ $$;
 
 -- What the index of `target` was built for ({"dimensions": n, "vector_space": ...}, its comment);
 -- NULL when there is none, it is not valid, or pgvector is gone.
-CREATE FUNCTION custprofile.vector_index_state(target text) RETURNS jsonb
+CREATE FUNCTION custprofile_internal.vector_index_state(target text) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT pg_catalog.obj_description(c.oid, 'pg_class')::jsonb
-      FROM custprofile.vector_index_targets() t
+      FROM custprofile_internal.vector_index_targets() t
       JOIN pg_class c ON c.relname = t.index_name AND c.relnamespace = 'custprofile'::regnamespace
       JOIN pg_index i ON i.indexrelid = c.oid AND i.indisvalid
-     WHERE t.target = $1 AND custprofile.pgvector_schema() IS NOT NULL
+     WHERE t.target = $1 AND custprofile_internal.pgvector_schema() IS NOT NULL
 $$;
 
 -- The vector space and length the index of `target` should hold now: profiles in the current
 -- encoder's space, catalogue vectors as long as the current encoder's. NULL when no such vector
 -- is stored (nothing to index).
-CREATE FUNCTION custprofile.vector_index_wanted(target text) RETURNS jsonb
+CREATE FUNCTION custprofile_internal.vector_index_wanted(target text) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN $1 = 'profiles' THEN
                (SELECT jsonb_build_object('dimensions', array_length(p.interest_vector, 1), 'vector_space', p.vector_space)
@@ -2526,14 +2588,14 @@ $$;
 CREATE FUNCTION custprofile.create_vector_indexes(m int DEFAULT NULL, ef_construction int DEFAULT NULL) RETURNS SETOF text
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s name := custprofile.pgvector_schema();
+    s name := custprofile_internal.pgvector_schema();
     t record;
     wanted jsonb;
     state jsonb;
     graph jsonb;
     present boolean;
 BEGIN
-    PERFORM custprofile.require_coordinator('create_vector_indexes');
+    PERFORM custprofile_internal.require_coordinator('create_vector_indexes');
     IF s IS NULL THEN
         RAISE EXCEPTION 'the vector extension (pgvector) is not installed in this database'
             USING ERRCODE = 'feature_not_supported',
@@ -2547,9 +2609,9 @@ BEGIN
         RAISE EXCEPTION 'ef_construction must be between 4 and 1000, not %', ef_construction
             USING ERRCODE = 'invalid_parameter_value', HINT = 'pgvector''s default is 64; a bigger one builds a better graph, more slowly.';
     END IF;
-    FOR t IN SELECT * FROM custprofile.vector_index_targets() LOOP
-        wanted := custprofile.vector_index_wanted(t.target);
-        state := custprofile.vector_index_state(t.target);
+    FOR t IN SELECT * FROM custprofile_internal.vector_index_targets() LOOP
+        wanted := custprofile_internal.vector_index_wanted(t.target);
+        state := custprofile_internal.vector_index_state(t.target);
         graph := jsonb_build_object(
             'm', COALESCE(m, (state ->> 'm')::int, (custprofile.vector_index_graph() ->> 'm')::int),
             'ef_construction', COALESCE(ef_construction, (state ->> 'ef_construction')::int,
@@ -2586,16 +2648,16 @@ END $$;
 -- Called by refresh_profiles when it is done: keeps the indexes in step with the stored vectors
 -- when pgvector is installed and the caller owns the tables; otherwise says what to run (an
 -- index that is not for the stored vectors is not used, so the searches stay right meanwhile).
-CREATE FUNCTION custprofile.maintain_vector_indexes() RETURNS void
+CREATE FUNCTION custprofile_internal.maintain_vector_indexes() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     stale boolean;
 BEGIN
-    IF custprofile.pgvector_schema() IS NULL THEN
+    IF custprofile_internal.pgvector_schema() IS NULL THEN
         RETURN;
     END IF;
-    SELECT bool_or(custprofile.vector_index_state(t.target) - 'm' - 'ef_construction' IS DISTINCT FROM custprofile.vector_index_wanted(t.target))
-      INTO stale FROM custprofile.vector_index_targets() t;
+    SELECT bool_or(custprofile_internal.vector_index_state(t.target) - 'm' - 'ef_construction' IS DISTINCT FROM custprofile_internal.vector_index_wanted(t.target))
+      INTO stale FROM custprofile_internal.vector_index_targets() t;
     IF NOT stale THEN
         RETURN;
     ELSIF pg_catalog.pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = 'custprofile.profiles'::regclass), 'USAGE') THEN
@@ -2610,18 +2672,18 @@ END $$;
 -- index, as the SQL of a subquery over the target's table (alias n) with a column `distance`
 -- (cosine distance); NULL when no index serves vectors of `dimensions` (then search exactly).
 -- The predicate is the index's own, literally, so that the planner proves the partial index.
-CREATE FUNCTION custprofile.nearest_sql(target text, vector_sql text, dimensions int, pool int) RETURNS text
+CREATE FUNCTION custprofile_internal.nearest_sql(target text, vector_sql text, dimensions int, pool int) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s name := custprofile.pgvector_schema();
-    state jsonb := custprofile.vector_index_state(target);
+    s name := custprofile_internal.pgvector_schema();
+    state jsonb := custprofile_internal.vector_index_state(target);
     t record;
 BEGIN
     IF state IS NULL OR (state ->> 'dimensions')::int IS DISTINCT FROM dimensions
        OR (target = 'profiles' AND state ->> 'vector_space' IS DISTINCT FROM custprofile.vector_space()) THEN
         RETURN NULL;
     END IF;
-    SELECT * INTO t FROM custprofile.vector_index_targets() x WHERE x.target = $1;
+    SELECT * INTO t FROM custprofile_internal.vector_index_targets() x WHERE x.target = $1;
     RETURN format('SELECT n.*, n.%1$I::%2$I.vector(%3$s) OPERATOR(%2$I.<=>) (%4$s)::%2$I.vector(%3$s) AS distance '
                   'FROM custprofile.%5$I n WHERE %6$s ORDER BY distance LIMIT %7$s',
                   t.vector_column, s, dimensions, vector_sql, t.table_name,
@@ -2631,7 +2693,7 @@ END $$;
 
 -- How many candidates an index search gives the exact ranking: the k best by the full score
 -- are almost always among the 10·k (at least 100) nearest by vector alone.
-CREATE FUNCTION custprofile.nearest_pool(k int) RETURNS int
+CREATE FUNCTION custprofile_internal.nearest_pool(k int) RETURNS int
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT greatest(10 * k, 100)
 $$;
@@ -2646,7 +2708,7 @@ $$;
 -- gives the exact answer unless one of the k best is not among the pool's nearest by interest.
 -- Without it every stored profile is compared.
 -- (plpgsql cannot name an argument like a result column: similar_customers is the SQL wrapper)
-CREATE FUNCTION custprofile.most_similar_customers(key text, k int)
+CREATE FUNCTION custprofile_internal.most_similar_customers(key text, k int)
 RETURNS TABLE (customer_key text, similarity real)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp
     SET hnsw.ef_search = 200 SET hnsw.iterative_scan = relaxed_order AS $$
@@ -2654,15 +2716,15 @@ DECLARE
     me record;
     nearest text;
 BEGIN
-    PERFORM custprofile.check_k(k, 1000);
-    PERFORM custprofile.require_profiles();
-    PERFORM custprofile.require_vector_space($1);
+    PERFORM custprofile_internal.check_k(k, 1000);
+    PERFORM custprofile_internal.require_profiles();
+    PERFORM custprofile_internal.require_vector_space($1);
     SELECT m.customer_key, m.interest_vector, m.orders_by_category, m.vector_space INTO me
       FROM custprofile.profiles m WHERE m.customer_key = $1;
     IF me.customer_key IS NULL THEN
         RETURN;
     END IF;
-    nearest := custprofile.nearest_sql('profiles', '$1', array_length(me.interest_vector, 1), custprofile.nearest_pool(k));
+    nearest := custprofile_internal.nearest_sql('profiles', '$1', array_length(me.interest_vector, 1), custprofile_internal.nearest_pool(k));
     -- customers without texts have no interest vector and are compared by their orders alone:
     -- they are candidates too (found by profiles_without_interest)
     nearest := '(' || nearest || ') UNION ALL (SELECT x.*, NULL FROM custprofile.profiles x'
@@ -2680,7 +2742,7 @@ END $$;
 CREATE OR REPLACE FUNCTION custprofile.similar_customers(customer_id text, k int DEFAULT 10)
 RETURNS TABLE (customer_id text, similarity real)
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT s.customer_key, s.similarity FROM custprofile.most_similar_customers($1, k) s
+    SELECT s.customer_key, s.similarity FROM custprofile_internal.most_similar_customers($1, k) s
 $$;
 
 -- The aggregates' support functions (state, final, combine, serialise functions) are reached
@@ -2698,6 +2760,279 @@ BEGIN
         EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
 END $$;
+
+-- The functions of 0.4.0 not replaced above whose bodies call the moved helpers: they call them
+-- in custprofile_internal now (their text as in sql/sources.sql, churn.sql, catalogues.sql)
+CREATE OR REPLACE FUNCTION custprofile_internal.check_registration(kind text, relid oid, relation_name text, columns jsonb)
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    r record;
+    col text;
+    typ regtype;
+    cat text;
+    what text := format('the %s source %s', kind, relation_name);
+    key_col text;
+    key_cat text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_class WHERE oid = relid) THEN
+        RAISE EXCEPTION '% no longer exists', what
+            USING ERRCODE = 'undefined_table',
+                  HINT = format('Register the relation that replaced it with custprofile.register_source(%L, ...), '
+                                'or remove the registration with custprofile.unregister_source(%L, %L).',
+                                kind, kind, relation_name);
+    END IF;
+    what := format('the %s source %s', kind, relid::regclass);
+    FOR r IN SELECT * FROM custprofile_internal.source_roles(kind) LOOP
+        IF r.role = 'attributes' THEN
+            CONTINUE;  -- any type; checked below as plain columns
+        END IF;
+        col := columns ->> r.role;
+        IF col IS NULL THEN
+            CONTINUE;  -- required roles are enforced by register_source
+        END IF;
+        typ := custprofile_internal.column_type(relid, col);
+        IF typ IS NULL THEN
+            RAISE EXCEPTION 'column "%" (the % of %) does not exist', col, r.role, what
+                USING ERRCODE = 'undefined_column',
+                      HINT = format('Register it again with the current column name: custprofile.register_source(%L, %L, ...).',
+                                    kind, relid::regclass);
+        END IF;
+        SELECT t.typcategory INTO cat FROM pg_catalog.pg_type t WHERE t.oid = typ;
+        IF r.categories IS NOT NULL AND strpos(r.categories, cat) = 0 THEN
+            RAISE EXCEPTION 'column "%" (the % of %) has type %, which cannot be used as a %', col, r.role, what, typ, r.role
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = CASE r.role
+                          WHEN 'time' THEN 'Use a timestamptz, timestamp or date column, or register a view that casts it.'
+                          WHEN 'amount' THEN 'Use a numeric column, or register a view that casts it.'
+                          WHEN 'rating' THEN 'Use a numeric column (1 to 5), or register a view that casts it.'
+                          WHEN 'text' THEN 'Use a text or varchar column.'
+                          ELSE 'Use an integer, text or uuid column.' END;
+        END IF;
+    END LOOP;
+    FOR col IN SELECT jsonb_array_elements_text(COALESCE(columns -> 'attributes', '[]')) LOOP
+        IF custprofile_internal.column_type(relid, col) IS NULL THEN
+            RAISE EXCEPTION 'column "%" (an attribute of %) does not exist', col, what
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'Register the customers source again with the current column names.';
+        END IF;
+    END LOOP;
+    -- customer keys must compare with the key of the customers source
+    IF kind IN ('orders', 'texts') THEN
+        SELECT s.columns ->> 'key', t.typcategory INTO key_col, key_cat
+          FROM custprofile.source_registry s
+          JOIN pg_catalog.pg_type t ON t.oid = custprofile_internal.column_type(s.relid, s.columns ->> 'key')
+         WHERE s.kind = 'customers';
+        SELECT t.typcategory INTO cat FROM pg_catalog.pg_type t
+         WHERE t.oid = custprofile_internal.column_type(relid, columns ->> 'customer');
+        IF key_cat IS NOT NULL AND key_cat <> cat THEN
+            RAISE EXCEPTION 'the customer column "%" of % has type %, which does not compare with the customers key (%)',
+                columns ->> 'customer', what, custprofile_internal.column_type(relid, columns ->> 'customer'),
+                (SELECT custprofile_internal.column_type(s.relid, key_col) FROM custprofile.source_registry s WHERE s.kind = 'customers')
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Customer keys of every source must have the type of the customers key; register a view that casts it.';
+        END IF;
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.registered(kind text)
+RETURNS SETOF custprofile.source_registry LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    s custprofile.source_registry;
+    found_any boolean := false;
+BEGIN
+    FOR s IN SELECT * FROM custprofile.source_registry r WHERE r.kind = registered.kind ORDER BY r.relation_name LOOP
+        PERFORM custprofile_internal.check_registration(s.kind, s.relid, s.relation_name, s.columns);
+        found_any := true;
+        RETURN NEXT s;
+    END LOOP;
+    -- orders and texts are optional; the other kinds are needed by whoever asks for them
+    IF NOT found_any AND kind IN ('customers', 'items', 'answers') THEN
+        RAISE EXCEPTION 'no % source is registered', kind
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call custprofile.register_source(' || CASE kind
+                      WHEN 'customers' THEN '''customers'', ''public.customers'', ''{"key": "customer_id", "attributes": ["age", "city"]}'''
+                      WHEN 'items' THEN '''items'', ''public.items'', ''{"key": "item_id", "title": "name", "description": "description", "category": "category", "price": "price"}'''
+                      ELSE '''answers'', ''public.answers'', ''{"key": "answer_id", "question": "question", "answer": "answer"}''' END
+                  || ') with your table and columns.';
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.store_registration(kind text, relation regclass, columns jsonb, registrant name)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    others name;
+BEGIN
+    PERFORM custprofile_internal.check_registrar(registrant, 'custprofile.register_source(text, regclass, jsonb)', 'register');
+    IF NOT has_table_privilege(registrant, relation, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied: % cannot read %', registrant, relation
+            USING ERRCODE = 'insufficient_privilege', HINT = format('GRANT SELECT ON %s TO %I;', relation, registrant);
+    END IF;
+    -- every source is read as one role: the others must have been registered by the same one
+    SELECT string_agg(DISTINCT s.registered_by::text, ', ') INTO others FROM custprofile.source_registry s
+     WHERE s.registered_by <> registrant
+       AND NOT (s.kind = store_registration.kind AND (s.kind <> 'texts' OR s.relid = relation));
+    IF others IS NOT NULL THEN
+        RAISE EXCEPTION 'the other sources are registered by %, so % cannot register one', others, registrant
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Sources are read with the rights of the one role that registered them: register as that role (SET ROLE %s), or unregister its sources first.', others);
+    END IF;
+    PERFORM custprofile_internal.check_registration(kind, relation, relation::text, columns);
+    IF kind <> 'texts' THEN
+        DELETE FROM custprofile.source_registry s WHERE s.kind = store_registration.kind;
+    END IF;
+    INSERT INTO custprofile.source_registry AS s (kind, relid, relation_name, columns, registered_by)
+    VALUES (kind, relation, relation::text, columns, registrant)
+    ON CONFLICT ON CONSTRAINT source_registry_pkey DO UPDATE
+        SET relation_name = EXCLUDED.relation_name, columns = EXCLUDED.columns,
+            registered_at = now(), registered_by = EXCLUDED.registered_by;
+    -- what is built from the role's sources (profiles, item and answer vectors) is read together
+    -- with them, as that role
+    EXECUTE format('GRANT SELECT ON custprofile.profiles, custprofile.catalogue_embeddings, custprofile.segmentation TO %I',
+                   registrant);
+END $$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.drop_registration(kind text, relation text, caller name)
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    removed int;
+BEGIN
+    PERFORM custprofile_internal.check_registrar(caller, 'custprofile.unregister_source(text, text)', 'unregister');
+    IF EXISTS (SELECT FROM custprofile.source_registry s
+                WHERE s.kind = drop_registration.kind AND NOT pg_has_role(caller, s.registered_by, 'MEMBER')
+                  AND (s.relation_name = relation OR s.relid = to_regclass(relation))) THEN
+        RAISE EXCEPTION 'the % source % was registered by another role', kind, relation
+            USING ERRCODE = 'insufficient_privilege', HINT = 'Only the role that registered a source (or a member of it) can remove it.';
+    END IF;
+    DELETE FROM custprofile.source_registry s
+     WHERE s.kind = drop_registration.kind
+       AND (s.relation_name = relation
+            OR (EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relid) AND s.relid::regclass::text = relation)
+            OR s.relid = to_regclass(relation));
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN removed > 0;
+END $$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.enter_source_reader() RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    reader name := custprofile_internal.source_reader();
+    previous text;
+BEGIN
+    IF reader IS NULL OR reader OPERATOR(pg_catalog.=) CURRENT_USER THEN
+        RETURN NULL;
+    END IF;
+    previous := pg_catalog.current_setting('role');
+    PERFORM pg_catalog.set_config('role', reader, true);
+    RETURN previous;
+END $$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.texts_sql(sources jsonb) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    kt text := custprofile_internal.key_type(sources);
+    parts text[] := '{}';
+    s jsonb;
+BEGIN
+    FOR s IN SELECT e FROM jsonb_array_elements(custprofile_internal.checked_source(sources, 'texts')) e LOOP
+        parts := parts || format(
+            'SELECT %L::text AS source, t.%I::%s AS customer_key, t.%I::text AS body, %s AS rating, %s AS written_at, %s AS item FROM %s t',
+            custprofile_internal.source_relation(s), s #>> '{columns,customer}', kt, s #>> '{columns,text}',
+            custprofile_internal.role_sql(s -> 'columns', 'rating', 't', 'real'),
+            custprofile_internal.role_sql(s -> 'columns', 'time', 't', 'timestamptz'),
+            custprofile_internal.role_sql(s -> 'columns', 'item', 't', 'text'),
+            custprofile_internal.source_relation(s));
+    END LOOP;
+    IF cardinality(parts) = 0 THEN
+        RETURN format('SELECT NULL::text AS source, NULL::%s AS customer_key, NULL::text AS body, NULL::real AS rating, '
+                      'NULL::timestamptz AS written_at, NULL::text AS item WHERE false', kt);
+    END IF;
+    RETURN array_to_string(parts, ' UNION ALL ');
+END $$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.orders_sql(sources jsonb) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    s jsonb := custprofile_internal.checked_source(sources, 'orders');
+BEGIN
+    IF s IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN format(
+        'SELECT o.%I::%s AS customer_key, o.%I::timestamptz AS ordered_at, o.%I::numeric AS amount, %s AS item, %s AS category FROM %s o',
+        s #>> '{columns,customer}', custprofile_internal.key_type(sources), s #>> '{columns,time}', s #>> '{columns,amount}',
+        custprofile_internal.role_sql(s -> 'columns', 'item', 'o', 'text'),
+        custprofile_internal.role_sql(s -> 'columns', 'category', 'o', 'text'),
+        custprofile_internal.source_relation(s));
+END $$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.orders_or_none_sql(sources jsonb) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT COALESCE(custprofile_internal.orders_sql(sources),
+                    format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, NULL::numeric AS amount, '
+                           'NULL::text AS item, NULL::text AS category WHERE false', custprofile_internal.key_type(sources)))
+$$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.customers_sql(sources jsonb) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    s jsonb := custprofile_internal.checked_source(sources, 'customers');
+    attrs text;
+BEGIN
+    SELECT string_agg(format('%L, c.%I', a, a), ', ') INTO attrs
+      FROM jsonb_array_elements_text(COALESCE(s #> '{columns,attributes}', '[]')) a;
+    RETURN format('SELECT c.%I AS customer_key, jsonb_build_object(%s) AS attributes FROM %s c',
+                  s #>> '{columns,key}', COALESCE(attrs, ''), custprofile_internal.source_relation(s));
+END $$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.churn_weights() RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT COALESCE((SELECT m.weights FROM custprofile.churn_model m), custprofile_internal.default_churn_weights())
+$$;
+
+CREATE OR REPLACE FUNCTION custprofile.churn_assessment(profile jsonb, rhythm_days float8, as_of timestamptz)
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT jsonb_build_object(
+               'risk', round((1 / (1 + exp(-((w ->> 'bias')::float8 + c.total))))::numeric, 4),
+               'factors', f,
+               'contributions', c.each,
+               'rhythm_days', round(rhythm_days::numeric, 1),
+               'weights', CASE WHEN EXISTS (SELECT FROM custprofile.churn_model) THEN 'trained' ELSE 'default' END,
+               'as_of', as_of)
+      -- the rhythm as stored (one decimal), so that the live figure equals the stored one
+      FROM (SELECT custprofile.churn_factors(profile, round(rhythm_days::numeric, 1)::float8, as_of) AS f,
+                   custprofile_internal.churn_weights() AS w) x,
+           LATERAL (SELECT COALESCE(sum((x.w ->> e.key)::float8 * e.value::text::float8), 0) AS total,
+                           jsonb_object_agg(e.key, round(((x.w ->> e.key)::float8 * e.value::text::float8)::numeric, 4)) AS each
+                      FROM jsonb_each(x.f) e) c
+     WHERE profile IS NOT NULL
+$$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.items_sql(sources jsonb) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    s jsonb := custprofile_internal.checked_source(sources, 'items');
+    title text := custprofile_internal.role_sql(s -> 'columns', 'title', 'i', 'text');
+    category text := custprofile_internal.role_sql(s -> 'columns', 'category', 'i', 'text');
+BEGIN
+    RETURN format(
+        'SELECT i.%1$I::text AS key, '
+        'concat_ws(''. '', NULLIF(btrim(%2$s), ''''), NULLIF(btrim(%3$s), ''''), NULLIF(btrim(%4$s), '''')) AS document, '
+        '%2$s AS title, %3$s AS category, %5$s AS price FROM %6$s i',
+        s #>> '{columns,key}', title, category, custprofile_internal.role_sql(s -> 'columns', 'description', 'i', 'text'),
+        custprofile_internal.role_sql(s -> 'columns', 'price', 'i', 'numeric'), custprofile_internal.source_relation(s));
+END $$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.answers_sql(sources jsonb) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT format('SELECT a.%I::text AS key, NULLIF(btrim(a.%I::text), '''') AS document, a.%I::text AS answer FROM %s a',
+                  s #>> '{columns,key}', s #>> '{columns,question}', s #>> '{columns,answer}', custprofile_internal.source_relation(s))
+      FROM (SELECT custprofile_internal.checked_source(sources, 'answers') AS s) x
+$$;
+
+CREATE OR REPLACE FUNCTION custprofile_internal.catalogue_rows_sql(kind text, sources jsonb) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT CASE kind WHEN 'items' THEN custprofile_internal.items_sql(sources) ELSE custprofile_internal.answers_sql(sources) END
+$$;
 
 -- BEGIN sql/function_comments.sql
 -- Generated by scripts/function_comments.py from the code's own descriptions (the `///` doc
@@ -2863,7 +3198,7 @@ BEGIN
     ('warmup', 'Loads the encoder and its sentiment and intent heads (where it has them) now, so that the first real call does not pay for it; returns the milliseconds it took (0 when already loaded).'),
     ('with_churn', 'The document with its churn section set (or replaced).')
           ) d(name, description) ON d.name = p.proname
-         WHERE p.pronamespace = 'custprofile'::regnamespace
+         WHERE p.pronamespace IN ('custprofile'::regnamespace, 'custprofile_internal'::regnamespace)
            AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL
     LOOP
         EXECUTE format('COMMENT ON %s %s IS %L',
@@ -2878,7 +3213,7 @@ BEGIN
                    AND pg_catalog.obj_description(o.oid, 'pg_proc') IS NOT NULL
                  ORDER BY o.oid LIMIT 1) AS description
           FROM pg_catalog.pg_proc p
-         WHERE p.pronamespace = 'custprofile'::regnamespace
+         WHERE p.pronamespace IN ('custprofile'::regnamespace, 'custprofile_internal'::regnamespace)
            AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL
     LOOP
         CONTINUE WHEN f.description IS NULL;

@@ -161,7 +161,7 @@ BEGIN
     ('warmup', 'Loads the encoder and its sentiment and intent heads (where it has them) now, so that the first real call does not pay for it; returns the milliseconds it took (0 when already loaded).'),
     ('with_churn', 'The document with its churn section set (or replaced).')
           ) d(name, description) ON d.name = p.proname
-         WHERE p.pronamespace = 'custprofile'::regnamespace
+         WHERE p.pronamespace IN ('custprofile'::regnamespace, 'custprofile_internal'::regnamespace)
            AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL
     LOOP
         EXECUTE format('COMMENT ON %s %s IS %L',
@@ -176,7 +176,7 @@ BEGIN
                    AND pg_catalog.obj_description(o.oid, 'pg_proc') IS NOT NULL
                  ORDER BY o.oid LIMIT 1) AS description
           FROM pg_catalog.pg_proc p
-         WHERE p.pronamespace = 'custprofile'::regnamespace
+         WHERE p.pronamespace IN ('custprofile'::regnamespace, 'custprofile_internal'::regnamespace)
            AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL
     LOOP
         CONTINUE WHEN f.description IS NULL;

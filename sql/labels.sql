@@ -6,7 +6,7 @@
 
 -- A topic's name in the label language: the default topics (sql/topics.sql) have Chinese names;
 -- any other name is the user's own and stays as it is.
-CREATE FUNCTION custprofile.topic_label(topic text, language text) RETURNS text
+CREATE FUNCTION custprofile_internal.topic_label(topic text, language text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN language = 'zh' THEN COALESCE((SELECT t.zh FROM (VALUES
                ('price', '价格'), ('delivery', '物流'), ('quality', '质量'), ('customer service', '客服'),

@@ -4,7 +4,7 @@
 -- to this backend's resident memory.
 CREATE VIEW custprofile.models AS
 SELECT name, task, encoder, dimensions, languages, description, files, sha256, installed, active, loaded, memory_bytes
-  FROM custprofile.builtin_models()
+  FROM custprofile_internal.builtin_models()
 UNION ALL
 SELECT c.name,
        'classification',

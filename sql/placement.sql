@@ -7,7 +7,7 @@
 
 -- ERROR 0A000 when called inside a task Citus sent to a worker (its connections name themselves
 -- "citus_internal gpid=..."); nothing otherwise, with or without Citus.
-CREATE FUNCTION custprofile.require_coordinator(operation text) RETURNS boolean
+CREATE FUNCTION custprofile_internal.require_coordinator(operation text) RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF pg_catalog.current_setting('application_name') LIKE 'citus\_internal gpid=%' THEN
@@ -24,7 +24,7 @@ END $$;
 -- column definition list is required"), and undistribute_table refuses a table an extension
 -- depends on. Readers and writers of the stored profiles call this first, so that the ERROR
 -- says what happened (docs/scale-out.md: the stored profiles stay local on the coordinator).
-CREATE FUNCTION custprofile.require_local_tables() RETURNS void
+CREATE FUNCTION custprofile_internal.require_local_tables() RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     distributed text;

@@ -6,6 +6,9 @@
 -- register_source writes it, for the roles an administrator lets call it), and the churn
 -- weights that every profile shares.
 GRANT USAGE ON SCHEMA custprofile TO PUBLIC;
+-- the helpers run as their caller, called by the functions above (the aggregates' support
+-- functions, revoked below, excepted)
+GRANT USAGE ON SCHEMA custprofile_internal TO PUBLIC;
 GRANT SELECT ON custprofile.source_registry, custprofile.sources, custprofile.models, custprofile.classifiers, custprofile.topics,
       custprofile.churn_model, custprofile.reply_calibration, custprofile.runs TO PUBLIC;
 GRANT INSERT, UPDATE, DELETE ON custprofile.classifiers TO PUBLIC;

@@ -132,7 +132,7 @@ COMMENT ON FUNCTION custprofile.profile_document_fields() IS
     'Every field of the profile document: path, JSON type, meaning.';
 
 -- A score from 1 to 5: how many breakpoints the value exceeds (reversed when lower is better).
-CREATE FUNCTION custprofile.quintile_score(x float8, breakpoints jsonb, higher_is_better boolean)
+CREATE FUNCTION custprofile_internal.quintile_score(x float8, breakpoints jsonb, higher_is_better boolean)
 RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN x IS NULL OR breakpoints IS NULL OR jsonb_typeof(breakpoints) <> 'array' THEN NULL
                 WHEN higher_is_better THEN 1 + e.exceeded
@@ -143,17 +143,17 @@ $$;
 
 -- The RFM scores of one customer against the breakpoints of rfm_breakpoints(). A customer
 -- without orders scores the lowest on all three, so that every customer has scores.
-CREATE FUNCTION custprofile.rfm_section(recency_days numeric, orders bigint, spend numeric, breakpoints jsonb)
+CREATE FUNCTION custprofile_internal.rfm_section(recency_days numeric, orders bigint, spend numeric, breakpoints jsonb)
 RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN orders > 0 THEN jsonb_build_object(
-        'recency', custprofile.quintile_score(recency_days, breakpoints -> 'recency_days', false),
-        'frequency', custprofile.quintile_score(orders, breakpoints -> 'orders', true),
-        'monetary', custprofile.quintile_score(spend, breakpoints -> 'spend', true))
+        'recency', custprofile_internal.quintile_score(recency_days, breakpoints -> 'recency_days', false),
+        'frequency', custprofile_internal.quintile_score(orders, breakpoints -> 'orders', true),
+        'monetary', custprofile_internal.quintile_score(spend, breakpoints -> 'spend', true))
         ELSE '{"recency": 1, "frequency": 1, "monetary": 1}' END
 $$;
 
 -- The purchases section from a customer's order statistics (NULL counts as no orders).
-CREATE FUNCTION custprofile.purchases_section(orders bigint, spend numeric, first_order timestamptz,
+CREATE FUNCTION custprofile_internal.purchases_section(orders bigint, spend numeric, first_order timestamptz,
                                               last_order timestamptz, recency_days numeric, interval_days numeric,
                                               rfm jsonb, favourite_categories jsonb, orders_by_category jsonb)
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
@@ -171,7 +171,7 @@ RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, cu
 $$;
 
 -- The document of one customer, without its churn section (with_churn adds it).
-CREATE FUNCTION custprofile.profile_document(customer_id jsonb, demographics jsonb, purchases jsonb, texts jsonb)
+CREATE FUNCTION custprofile_internal.profile_document(customer_id jsonb, demographics jsonb, purchases jsonb, texts jsonb)
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT jsonb_build_object(
         'version', custprofile.profile_document_version(),
@@ -184,14 +184,14 @@ RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, cu
 $$;
 
 -- The document with its churn section set (or replaced).
-CREATE FUNCTION custprofile.with_churn(profile jsonb, churn jsonb) RETURNS jsonb
+CREATE FUNCTION custprofile_internal.with_churn(profile jsonb, churn jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT profile || jsonb_build_object('churn', churn)
 $$;
 
 -- The texts section's interest vector as real[]; empty without one (no texts, or only NULL and
 -- blank ones: the section then says "interest_vector": null).
-CREATE FUNCTION custprofile.texts_interest_vector(texts jsonb) RETURNS real[]
+CREATE FUNCTION custprofile_internal.texts_interest_vector(texts jsonb) RETURNS real[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN jsonb_typeof(texts -> 'interest_vector') = 'array'
                 THEN ARRAY(SELECT v::real FROM jsonb_array_elements_text(texts -> 'interest_vector') v)

@@ -11,20 +11,20 @@
 CREATE FUNCTION custprofile.rfm_breakpoints(sources jsonb, as_of timestamptz) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    orders_q text := custprofile.orders_sql(sources);
+    orders_q text := custprofile_internal.orders_sql(sources);
     result jsonb;
     previous_role text;
 BEGIN
     IF orders_q IS NULL THEN
         RETURN NULL;
     END IF;
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     EXECUTE format($q$
         SELECT jsonb_build_object(
             -- rounded as they are shown: a breakpoint between two spends needs no 13th decimal
-            'recency_days', custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency_days), 1),
-            'orders',       custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders), 1),
-            'spend',        custprofile.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY spend), 2),
+            'recency_days', custprofile_internal.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency_days), 1),
+            'orders',       custprofile_internal.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders), 1),
+            'spend',        custprofile_internal.rounded(percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY spend), 2),
             -- the usual time between two orders, for customers whose own rhythm is unknown
             'interval_days', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY interval_days)::numeric, 1),
             'customers',    count(*),
@@ -35,20 +35,20 @@ BEGIN
                   FROM (%s) o
                  WHERE o.customer_key IN (SELECT c.customer_key FROM (%s) c)
                  GROUP BY o.customer_key) per_customer
-        $q$, orders_q, custprofile.customers_sql(sources)) INTO result USING as_of;
-    PERFORM custprofile.leave_source_reader(previous_role);
+        $q$, orders_q, custprofile_internal.customers_sql(sources)) INTO result USING as_of;
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
     RETURN result;
 END $$;
 CREATE FUNCTION custprofile.rfm_breakpoints(as_of timestamptz DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.rfm_breakpoints(s, COALESCE(as_of, custprofile.sources_as_of(s)))
-      FROM (SELECT custprofile.checked_sources('customers', 'orders', 'texts') AS s) sources
+    SELECT custprofile.rfm_breakpoints(s, COALESCE(as_of, custprofile_internal.sources_as_of(s)))
+      FROM (SELECT custprofile_internal.checked_sources('customers', 'orders', 'texts') AS s) sources
 $$;
 COMMENT ON FUNCTION custprofile.rfm_breakpoints(timestamptz) IS
     'Quintile breakpoints of recency (days up to as_of, default custprofile.as_of), order count and spend over all customers with orders.';
 
 -- Each element rounded to `digits` decimals, as a JSON array.
-CREATE FUNCTION custprofile.rounded(xs float8[], digits int) RETURNS jsonb
+CREATE FUNCTION custprofile_internal.rounded(xs float8[], digits int) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT jsonb_agg(round(x::numeric, digits) ORDER BY n) FROM unnest(xs) WITH ORDINALITY u(x, n)
 $$;
@@ -58,7 +58,7 @@ $$;
 -- sql/profile_document.sql. $2: whether an orders source is registered, $3: the RFM
 -- breakpoints, $4: the moment recency and churn are judged at. explain_build_profiles shows
 -- its plan.
-CREATE FUNCTION custprofile.profiles_sql(sources jsonb) RETURNS text
+CREATE FUNCTION custprofile_internal.profiles_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT format($q$
         WITH wanted AS (SELECT DISTINCT k::%1$s AS customer_key FROM unnest($1) AS k WHERE k IS NOT NULL),
@@ -83,19 +83,19 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
             SELECT t.customer_key, custprofile.profile_agg(t.body, t.rating, t.written_at) AS signals
               FROM (%4$s) t WHERE t.customer_key IN (SELECT customer_key FROM wanted)
              GROUP BY t.customer_key)
-        SELECT d.customer_key, custprofile.with_churn(d.profile, custprofile.churn_assessment(d.profile, d.rhythm_days, $4)),
+        SELECT d.customer_key, custprofile_internal.with_churn(d.profile, custprofile.churn_assessment(d.profile, d.rhythm_days, $4)),
                d.interest_vector
           FROM (
         SELECT c.customer_key::text,
-               custprofile.profile_document(
+               custprofile_internal.profile_document(
                    to_jsonb(c.customer_key),
                    c.attributes,
-                   CASE WHEN $2 THEN custprofile.purchases_section(
+                   CASE WHEN $2 THEN custprofile_internal.purchases_section(
                        p.orders, p.spend, p.first_order, p.last_order, p.recency_days::numeric, p.interval_days::numeric,
-                       custprofile.rfm_section(p.recency_days::numeric, p.orders, p.spend, $3),
+                       custprofile_internal.rfm_section(p.recency_days::numeric, p.orders, p.spend, $3),
                        cat.favourite, cat.orders_by_category) END,
                    t.signals),
-               custprofile.texts_interest_vector(t.signals),
+               custprofile_internal.texts_interest_vector(t.signals),
                -- the customer's own rhythm, else the shop's usual one, else a quarter
                COALESCE(p.interval_days, ($3 ->> 'interval_days')::float8, 91) AS rhythm_days
           FROM cust c
@@ -103,8 +103,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
           LEFT JOIN categories cat ON cat.customer_key = c.customer_key
           LEFT JOIN texts t ON t.customer_key = c.customer_key
           ) AS d(customer_key, profile, interest_vector, rhythm_days)
-        $q$, custprofile.key_type(sources), custprofile.customers_sql(sources), custprofile.orders_or_none_sql(sources),
-             custprofile.texts_sql(sources))
+        $q$, custprofile_internal.key_type(sources), custprofile_internal.customers_sql(sources), custprofile_internal.orders_or_none_sql(sources),
+             custprofile_internal.texts_sql(sources))
 $$;
 
 -- Profiles of the given customers (keys as text), built set-wise. Unknown customers give no
@@ -114,19 +114,19 @@ CREATE FUNCTION custprofile.build_profiles(customer_keys text[], breakpoints jso
 RETURNS TABLE (customer_key text, profile jsonb, interest_vector real[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
-    has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
+    sources jsonb := custprofile_internal.checked_sources('customers', 'orders', 'texts');
+    has_orders boolean := custprofile_internal.orders_sql(sources) IS NOT NULL;
     previous_role text;
 BEGIN
-    PERFORM custprofile.check_customer_keys(customer_keys, sources);
+    PERFORM custprofile_internal.check_customer_keys(customer_keys, sources);
     as_of := COALESCE(as_of, (breakpoints ->> 'as_of')::timestamptz,
-                      custprofile.sources_as_of(sources));
+                      custprofile_internal.sources_as_of(sources));
     IF has_orders THEN
         breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints(sources, as_of));
     END IF;
-    previous_role := custprofile.enter_source_reader();
-    RETURN QUERY EXECUTE custprofile.profiles_sql(sources) USING customer_keys, has_orders, breakpoints, as_of;
-    PERFORM custprofile.leave_source_reader(previous_role);
+    previous_role := custprofile_internal.enter_source_reader();
+    RETURN QUERY EXECUTE custprofile_internal.profiles_sql(sources) USING customer_keys, has_orders, breakpoints, as_of;
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
 -- The plan of the query build_profiles runs for these customers (EXPLAIN; with actual, EXPLAIN
@@ -136,20 +136,20 @@ RETURNS SETOF text
 -- volatile: PostgreSQL runs EXPLAIN only there
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
-    has_orders boolean := custprofile.orders_sql(sources) IS NOT NULL;
-    as_of timestamptz := custprofile.sources_as_of(sources);
+    sources jsonb := custprofile_internal.checked_sources('customers', 'orders', 'texts');
+    has_orders boolean := custprofile_internal.orders_sql(sources) IS NOT NULL;
+    as_of timestamptz := custprofile_internal.sources_as_of(sources);
     breakpoints jsonb;
     previous_role text;
 BEGIN
     IF has_orders THEN
         breakpoints := custprofile.rfm_breakpoints(sources, as_of);
     END IF;
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     RETURN QUERY EXECUTE CASE WHEN actual THEN 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ' ELSE 'EXPLAIN (COSTS OFF) ' END
-                         || custprofile.profiles_sql(sources)
+                         || custprofile_internal.profiles_sql(sources)
                  USING customer_keys, has_orders, breakpoints, as_of;
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.explain_build_profiles(text[], boolean) IS
     'The plan of the one query build_profile(s) runs for these customers.';
@@ -221,7 +221,7 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.profiles', '');
 -- judges on read as before.
 
 -- The moments a churn section (churn_assessment's result, judged at its "as_of") holds for.
-CREATE FUNCTION custprofile.churn_validity(churn jsonb, last_activity timestamptz,
+CREATE FUNCTION custprofile_internal.churn_validity(churn jsonb, last_activity timestamptz,
                                            OUT valid_from timestamptz, OUT valid_until timestamptz)
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN churn IS NULL OR last_activity IS NULL OR x.recency = 0 THEN '-infinity'
@@ -238,12 +238,12 @@ $$;
 -- A stored churn section judged again at another moment: only its recency factor moves, so the
 -- risk is the sum over the stored factors with the new recency, in the same order and arithmetic
 -- as churn_assessment (the same figure to the last digit), without reading the document again.
-CREATE FUNCTION custprofile.rejudged_churn(churn jsonb, last_activity timestamptz, as_of timestamptz, weights jsonb)
+CREATE FUNCTION custprofile_internal.rejudged_churn(churn jsonb, last_activity timestamptz, as_of timestamptz, weights jsonb)
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT churn || jsonb_build_object(
                'risk', round((1 / (1 + exp(-((weights ->> 'bias')::float8 + t.total))))::numeric, 4),
                'factors', x.f, 'as_of', as_of)
-      FROM (SELECT (churn -> 'factors') || jsonb_build_object('recency', round(custprofile.clamp01(
+      FROM (SELECT (churn -> 'factors') || jsonb_build_object('recency', round(custprofile_internal.clamp01(
                        (extract(epoch FROM as_of - last_activity) / 86400
                         / greatest(COALESCE((churn ->> 'rhythm_days')::float8, 91), 1) - 1) / 2)::numeric, 4)) AS f) x,
            LATERAL (SELECT COALESCE(sum((weights ->> e.key)::float8 * e.value::text::float8), 0) AS total
@@ -253,33 +253,33 @@ $$;
 
 -- What a churn risk depends on besides the profile and the moment: the weights in use and the
 -- topics marked complaint. A stored risk holds only while they are what it was judged with.
-CREATE FUNCTION custprofile.churn_basis() RETURNS text
+CREATE FUNCTION custprofile_internal.churn_basis() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT md5(custprofile.churn_weights()::text || ';'
+    SELECT md5(custprofile_internal.churn_weights()::text || ';'
                || COALESCE((SELECT string_agg(t.topic, ',' ORDER BY t.topic) FROM custprofile.topics t WHERE t.complaint), ''))
 $$;
 
 -- Whether every stored row's churn_risk holds as of custprofile.as_of() and with the basis in
 -- use (true without rows): four index lookups.
-CREATE FUNCTION custprofile.stored_churn_holds() RETURNS boolean
+CREATE FUNCTION custprofile_internal.stored_churn_holds() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT COALESCE((SELECT max(p.churn_valid_from) FROM custprofile.profiles p) <= x.a
                     AND x.a <= (SELECT min(p.churn_valid_until) FROM custprofile.profiles p)
                     AND (SELECT min(p.churn_basis) FROM custprofile.profiles p) = x.b
                     AND (SELECT max(p.churn_basis) FROM custprofile.profiles p) = x.b, true)
-      FROM (SELECT custprofile.as_of() AS a, custprofile.churn_basis() AS b) x
+      FROM (SELECT custprofile.as_of() AS a, custprofile_internal.churn_basis() AS b) x
 $$;
 
 -- Judges churn_risk again as of custprofile.as_of() where it does not hold then or was judged
 -- with another basis (every row with `everything`). The document's churn section is left as
 -- built: it belongs with the document's RFM figures, judged at the same moment. Returns how many
 -- rows were judged.
-CREATE FUNCTION custprofile.judge_stored_churn(everything boolean DEFAULT false) RETURNS bigint
+CREATE FUNCTION custprofile_internal.judge_stored_churn(everything boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     a timestamptz := custprofile.as_of();
-    weights jsonb := custprofile.churn_weights();
-    basis text := custprofile.churn_basis();
+    weights jsonb := custprofile_internal.churn_weights();
+    basis text := custprofile_internal.churn_basis();
     n bigint;
 BEGIN
     -- the rows to judge, locked in key order and skipping those another transaction holds (a
@@ -289,8 +289,8 @@ BEGIN
     UPDATE custprofile.profiles p
        SET (churn_risk, churn_valid_from, churn_valid_until, churn_basis) =
            (SELECT (j.churn ->> 'risk')::real, v.valid_from, v.valid_until, basis
-              FROM (SELECT custprofile.rejudged_churn(p.profile -> 'churn', p.last_activity, a, weights) AS churn) j,
-                   custprofile.churn_validity(j.churn, p.last_activity) v)
+              FROM (SELECT custprofile_internal.rejudged_churn(p.profile -> 'churn', p.last_activity, a, weights) AS churn) j,
+                   custprofile_internal.churn_validity(j.churn, p.last_activity) v)
       FROM (SELECT s.customer_key FROM custprofile.profiles s
              WHERE everything OR s.churn_valid_from > a OR s.churn_valid_until < a
                 OR s.churn_basis < basis OR s.churn_basis > basis
@@ -301,10 +301,10 @@ BEGIN
 END $$;
 
 -- Raises the ERROR that tells the user to build profiles first.
-CREATE FUNCTION custprofile.require_profiles() RETURNS void
+CREATE FUNCTION custprofile_internal.require_profiles() RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
-    PERFORM custprofile.require_local_tables();
+    PERFORM custprofile_internal.require_local_tables();
     IF NOT EXISTS (SELECT FROM custprofile.profiles) THEN
         RAISE EXCEPTION 'no customer profiles have been built yet'
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -315,7 +315,7 @@ END $$;
 -- Raises the ERROR that tells the user to rebuild the profiles when the customer's stored
 -- interest vector is in another encoder's vector space than custprofile.encoder's (after the
 -- setting changed, until refresh_profiles has rebuilt it). No customer, no error.
-CREATE FUNCTION custprofile.require_vector_space(customer_key text) RETURNS void
+CREATE FUNCTION custprofile_internal.require_vector_space(customer_key text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     built text;
@@ -330,7 +330,7 @@ BEGIN
 END $$;
 
 -- The same for every stored profile at once (k-means over the whole base).
-CREATE FUNCTION custprofile.require_one_vector_space() RETURNS void
+CREATE FUNCTION custprofile_internal.require_one_vector_space() RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     other text;
@@ -346,7 +346,7 @@ BEGIN
 END $$;
 
 -- Raises ERROR 22023 unless 1 <= k <= maximum.
-CREATE FUNCTION custprofile.check_k(k int, maximum int) RETURNS void
+CREATE FUNCTION custprofile_internal.check_k(k int, maximum int) RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF k IS NULL OR k < 1 OR k > maximum THEN
@@ -371,11 +371,11 @@ COMMENT ON TABLE custprofile.refresh_queue IS
 -- hashes), of the model and of the topics: when it differs from the stored one, the profile is
 -- stale.
 -- Times are hashed as epochs, so the session's TimeZone does not matter.
-CREATE FUNCTION custprofile.source_fingerprints() RETURNS TABLE (customer_key text, source_hash text)
+CREATE FUNCTION custprofile_internal.source_fingerprints() RETURNS TABLE (customer_key text, source_hash text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    sources jsonb := custprofile.checked_sources('customers', 'orders', 'texts');
-    previous_role text := custprofile.enter_source_reader();
+    sources jsonb := custprofile_internal.checked_sources('customers', 'orders', 'texts');
+    previous_role text := custprofile_internal.enter_source_reader();
 BEGIN
     RETURN QUERY EXECUTE format($q$
         SELECT c.customer_key::text,
@@ -389,11 +389,11 @@ BEGIN
                             sum(hashtextextended(concat_ws(chr(31), t.source, t.body, t.rating,
                                                            extract(epoch FROM t.written_at)), 2)::numeric) AS h
                        FROM (%s) t GROUP BY t.customer_key) t ON t.customer_key = c.customer_key
-        $q$, custprofile.customers_sql(sources), custprofile.orders_or_none_sql(sources), custprofile.texts_sql(sources))
+        $q$, custprofile_internal.customers_sql(sources), custprofile_internal.orders_or_none_sql(sources), custprofile_internal.texts_sql(sources))
     -- the document's version too: a library that writes another shape makes every profile stale
     USING (custprofile.model_version() - 'extension')::text || 'document ' || custprofile.profile_document_version()
           || (SELECT COALESCE(string_agg(t.topic || ':' || t.description || ':' || t.complaint, ';' ORDER BY t.topic), '') FROM custprofile.topics t);
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
 -- A refresh in steps, shared by the procedure refresh_profiles (a commit after each step) and
@@ -402,14 +402,14 @@ END $$;
 -- Step 1: embeds new and changed items and answers, queues the customers whose rows changed
 -- since their profile was built (all with full_rebuild), drops profiles of customers that are
 -- gone. Returns how many were dropped.
-CREATE FUNCTION custprofile.queue_stale_profiles(full_rebuild boolean) RETURNS bigint
+CREATE FUNCTION custprofile_internal.queue_stale_profiles(full_rebuild boolean) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC' AS $$
 DECLARE
     removed bigint;
 BEGIN
     PERFORM custprofile.refresh_catalogues();
-    PERFORM custprofile.prune_text_scores(full_rebuild);
-    WITH f AS MATERIALIZED (SELECT * FROM custprofile.source_fingerprints()),
+    PERFORM custprofile_internal.prune_text_scores(full_rebuild);
+    WITH f AS MATERIALIZED (SELECT * FROM custprofile_internal.source_fingerprints()),
     gone AS (
         DELETE FROM custprofile.profiles p
          WHERE NOT EXISTS (SELECT FROM f WHERE f.customer_key = p.customer_key)
@@ -439,10 +439,10 @@ END $$;
 -- concurrent refresh holds (SKIP LOCKED), builds their profiles as of one moment with one
 -- yardstick, stores them and empties their entries. Returns how many were built (entries that
 -- a concurrent refresh built meanwhile are fresh and only removed); NULL when nothing was left.
-CREATE FUNCTION custprofile.rebuild_queued_profiles(batch_size int, breakpoints jsonb, as_of timestamptz) RETURNS int
+CREATE FUNCTION custprofile_internal.rebuild_queued_profiles(batch_size int, breakpoints jsonb, as_of timestamptz) RETURNS int
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC'
 -- no parallel workers: the texts' scores are recorded by the backend that scores them, and the
--- leader stores only its own (custprofile.store_text_scores)
+-- leader stores only its own (custprofile_internal.store_text_scores)
 SET max_parallel_workers_per_gather = 0 AS $$
 DECLARE
     claimed text[];
@@ -460,29 +460,29 @@ BEGIN
     IF claimed IS NULL THEN
         RETURN NULL;
     END IF;
-    PERFORM custprofile.start_text_score_log();
+    PERFORM custprofile_internal.start_text_score_log();
     INSERT INTO custprofile.profiles AS p (customer_key, profile, interest_vector, source_hash, vector_space, refreshed_at,
                                            last_activity, churn_risk, churn_valid_from, churn_valid_until, churn_basis)
     SELECT b.customer_key, b.profile, NULLIF(b.interest_vector, '{}'), h.source_hash, custprofile.vector_space(), now(),
-           l.last_activity, (b.profile #>> '{churn,risk}')::real, v.valid_from, v.valid_until, (SELECT custprofile.churn_basis())
+           l.last_activity, (b.profile #>> '{churn,risk}')::real, v.valid_from, v.valid_until, (SELECT custprofile_internal.churn_basis())
       FROM custprofile.build_profiles(batch, breakpoints, as_of) b
       JOIN unnest(batch, hashes) AS h(customer_key, source_hash) ON h.customer_key = b.customer_key,
            LATERAL (SELECT greatest((custprofile.profile_row(b.profile)).last_order_at,
                                     (custprofile.profile_row(b.profile)).last_text_at) AS last_activity) l,
-           LATERAL custprofile.churn_validity(b.profile -> 'churn', l.last_activity) v
+           LATERAL custprofile_internal.churn_validity(b.profile -> 'churn', l.last_activity) v
     ON CONFLICT (customer_key) DO UPDATE
         SET profile = EXCLUDED.profile, interest_vector = EXCLUDED.interest_vector, vector_space = EXCLUDED.vector_space,
             source_hash = EXCLUDED.source_hash, refreshed_at = EXCLUDED.refreshed_at,
             last_activity = EXCLUDED.last_activity, churn_risk = EXCLUDED.churn_risk,
             churn_valid_from = EXCLUDED.churn_valid_from, churn_valid_until = EXCLUDED.churn_valid_until,
             churn_basis = EXCLUDED.churn_basis;
-    PERFORM custprofile.store_text_scores();
+    PERFORM custprofile_internal.store_text_scores();
     DELETE FROM custprofile.refresh_queue q WHERE q.customer_key = ANY (claimed);
     RETURN COALESCE(cardinality(batch), 0);
 END $$;
 
 -- Raises ERROR 22023 unless batch_size is at least 1.
-CREATE FUNCTION custprofile.check_batch_size(batch_size int) RETURNS void
+CREATE FUNCTION custprofile_internal.check_batch_size(batch_size int) RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
@@ -491,12 +491,12 @@ BEGIN
 END $$;
 
 -- The progress NOTICE of a refresh after each batch, when there is more than one batch.
-CREATE FUNCTION custprofile.refresh_progress(done bigint, total bigint, batch_size int, started timestamptz,
+CREATE FUNCTION custprofile_internal.refresh_progress(done bigint, total bigint, batch_size int, started timestamptz,
                                              last_report timestamptz) RETURNS timestamptz
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF total > batch_size THEN
-        RETURN custprofile.report_progress('refresh_profiles', format('%s of %s queued customers rebuilt', done, total),
+        RETURN custprofile_internal.report_progress('refresh_profiles', format('%s of %s queued customers rebuilt', done, total),
                                            started, last_report);
     END IF;
     RETURN last_report;
@@ -531,15 +531,15 @@ BEGIN
     -- a procedure that commits cannot have a SET clause: the search_path is pinned here and
     -- again after every COMMIT (which ends a local setting)
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
-    IF custprofile.in_transaction_block() THEN
+    IF custprofile_internal.in_transaction_block() THEN
         RAISE EXCEPTION 'refresh_profiles commits after every batch and cannot run inside a transaction block'
             USING ERRCODE = 'active_sql_transaction',
                   HINT = 'Run CALL custprofile.refresh_profiles(); on its own (autocommit), or SELECT custprofile.refresh_profiles_in_transaction(); to refresh within your transaction.';
     END IF;
-    PERFORM custprofile.check_batch_size(batch_size);
-    PERFORM custprofile.require_analyst('refresh_profiles');
+    PERFORM custprofile_internal.check_batch_size(batch_size);
+    PERFORM custprofile_internal.require_analyst('refresh_profiles');
     -- the run is in custprofile.runs from its start, and says how it ended (sql/runs.sql)
-    run := custprofile.start_run('refresh_profiles', current_user);
+    run := custprofile_internal.start_run('refresh_profiles', current_user);
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
 
@@ -548,21 +548,21 @@ BEGIN
     LOOP
         BEGIN
             IF step = 'queue' THEN
-                removed := custprofile.queue_stale_profiles(full_rebuild);
+                removed := custprofile_internal.queue_stale_profiles(full_rebuild);
             ELSIF step = 'indexes' THEN
                 -- the churn column as of the moment now stored, and pgvector's indexes in step
                 -- with the vectors just stored (sql/vectors.sql)
-                PERFORM custprofile.judge_stored_churn();
-                PERFORM custprofile.maintain_vector_indexes();
+                PERFORM custprofile_internal.judge_stored_churn();
+                PERFORM custprofile_internal.maintain_vector_indexes();
             ELSE
                 IF sources IS NULL THEN
                     SELECT count(*) INTO total FROM custprofile.refresh_queue;
                     -- one moment and one yardstick for every batch
-                    sources := custprofile.checked_sources('customers', 'orders', 'texts');
-                    as_of := custprofile.sources_as_of(sources);
+                    sources := custprofile_internal.checked_sources('customers', 'orders', 'texts');
+                    as_of := custprofile_internal.sources_as_of(sources);
                     breakpoints := custprofile.rfm_breakpoints(sources, as_of);
                 END IF;
-                built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
+                built := custprofile_internal.rebuild_queued_profiles(batch_size, breakpoints, as_of);
             END IF;
         EXCEPTION WHEN OTHERS OR query_canceled THEN
             GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
@@ -570,9 +570,9 @@ BEGIN
             failure := ARRAY[code, message, detail, hint];
         END;
         IF failure IS NOT NULL THEN
-            PERFORM custprofile.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed), failure[1]);
+            PERFORM custprofile_internal.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed), failure[1]);
             COMMIT;
-            PERFORM custprofile.raise_again(failure);
+            PERFORM custprofile_internal.raise_again(failure);
         END IF;
         IF step = 'queue' THEN
             step := 'rebuild';
@@ -582,12 +582,12 @@ BEGIN
             step := 'indexes';
         ELSE
             done := done + built;
-            last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
+            last_report := custprofile_internal.refresh_progress(done, total, batch_size, started, last_report);
         END IF;
         COMMIT;
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, custprofile, pg_temp', true);
     END LOOP;
-    PERFORM custprofile.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed));
+    PERFORM custprofile_internal.finish_run(run, done, jsonb_build_object('rebuilt', done, 'removed', removed));
     RAISE NOTICE 'refresh_profiles: % profiles rebuilt, % removed', done, removed
         USING DETAIL = format('%s s', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
 END $$;
@@ -611,22 +611,22 @@ DECLARE
     started timestamptz := clock_timestamp();
     last_report timestamptz := started;
 BEGIN
-    PERFORM custprofile.check_batch_size(batch_size);
-    PERFORM custprofile.require_analyst('refresh_profiles_in_transaction');
-    removed := custprofile.queue_stale_profiles(full_rebuild);
+    PERFORM custprofile_internal.check_batch_size(batch_size);
+    PERFORM custprofile_internal.require_analyst('refresh_profiles_in_transaction');
+    removed := custprofile_internal.queue_stale_profiles(full_rebuild);
     SELECT count(*) INTO total FROM custprofile.refresh_queue;
-    sources := custprofile.checked_sources('customers', 'orders', 'texts');
-    as_of := custprofile.sources_as_of(sources);
+    sources := custprofile_internal.checked_sources('customers', 'orders', 'texts');
+    as_of := custprofile_internal.sources_as_of(sources);
     breakpoints := custprofile.rfm_breakpoints(sources, as_of);
     LOOP
-        built := custprofile.rebuild_queued_profiles(batch_size, breakpoints, as_of);
+        built := custprofile_internal.rebuild_queued_profiles(batch_size, breakpoints, as_of);
         EXIT WHEN built IS NULL;
         done := done + built;
-        last_report := custprofile.refresh_progress(done, total, batch_size, started, last_report);
+        last_report := custprofile_internal.refresh_progress(done, total, batch_size, started, last_report);
     END LOOP;
-    PERFORM custprofile.judge_stored_churn();
-    PERFORM custprofile.maintain_vector_indexes();
-    PERFORM custprofile.record_run('refresh_profiles_in_transaction', started, done,
+    PERFORM custprofile_internal.judge_stored_churn();
+    PERFORM custprofile_internal.maintain_vector_indexes();
+    PERFORM custprofile_internal.record_run('refresh_profiles_in_transaction', started, done,
                                    jsonb_build_object('rebuilt', done, 'removed', removed));
     RETURN jsonb_build_object('rebuilt', done, 'removed', removed);
 END $$;
@@ -657,18 +657,18 @@ SELECT p.customer_key,
        (custprofile.profile_row(p.profile)).generated_at                AS profile_time,
        -- the key in the type of the customers key column, to join the user's tables without a
        -- cast: one of the two is set when the key is a uuid or an integer, neither for text keys
-       custprofile.key_as_uuid(p.customer_key, k.key_type)              AS customer_uuid,
-       custprofile.key_as_bigint(p.customer_key, k.key_type)            AS customer_bigint,
+       custprofile_internal.key_as_uuid(p.customer_key, k.key_type)              AS customer_uuid,
+       custprofile_internal.key_as_bigint(p.customer_key, k.key_type)            AS customer_bigint,
        -- what the texts do: shares of questions and of complaints (NULL without an intent head)
        (custprofile.profile_row(p.profile)).question_share::real        AS question_share,
        (custprofile.profile_row(p.profile)).complaint_share::real       AS complaint_share
   FROM (SELECT s.customer_key, s.profile, s.segment, s.last_activity, s.churn_risk
-          FROM custprofile.profiles s WHERE custprofile.stored_churn_holds()
+          FROM custprofile.profiles s WHERE custprofile_internal.stored_churn_holds()
         UNION ALL
         SELECT s.customer_key, s.profile, s.segment, s.last_activity,
-               (custprofile.stored_churn(s.profile, (SELECT custprofile.as_of())) ->> 'risk')::real
-          FROM custprofile.profiles s WHERE NOT custprofile.stored_churn_holds()) p,
-       (SELECT custprofile.customer_key_type() AS key_type) k;
+               (custprofile_internal.stored_churn(s.profile, (SELECT custprofile.as_of())) ->> 'risk')::real
+          FROM custprofile.profiles s WHERE NOT custprofile_internal.stored_churn_holds()) p,
+       (SELECT custprofile_internal.customer_key_type() AS key_type) k;
 COMMENT ON VIEW custprofile.customer_profiles IS
     'One row per stored profile with its main fields as typed columns (for BI tools).';
 COMMENT ON COLUMN custprofile.customer_profiles.customer_key IS 'The customer''s key as text (as in profiles.customer_key).';
@@ -696,7 +696,7 @@ COMMENT ON COLUMN custprofile.customer_profiles.complaint_share IS 'Share of the
 
 -- Whether custprofile.mask_pii is on. The setting exists once the library is loaded, which a
 -- new session has not necessarily done yet: model_version() loads it.
-CREATE FUNCTION custprofile.pii_masking() RETURNS boolean
+CREATE FUNCTION custprofile_internal.pii_masking() RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     PERFORM custprofile.model_version();
@@ -714,7 +714,7 @@ DECLARE
     rel text;
     n bigint;
     customers jsonb;
-    previous_role text := custprofile.enter_source_reader();
+    previous_role text := custprofile_internal.enter_source_reader();
 BEGIN
     FOR s IN SELECT * FROM custprofile.source_registry r
               ORDER BY array_position(ARRAY['customers', 'orders', 'texts', 'items', 'answers'], r.kind), r.relation_name LOOP
@@ -723,7 +723,7 @@ BEGIN
                     THEN s.relid::regclass::text ELSE s.relation_name END;
         relation := rel;
         BEGIN
-            PERFORM custprofile.check_registration(s.kind, s.relid, s.relation_name, s.columns);
+            PERFORM custprofile_internal.check_registration(s.kind, s.relid, s.relation_name, s.columns);
         EXCEPTION WHEN OTHERS THEN
             check_name := 'registration'; rows := NULL; detail := SQLERRM;
             RETURN NEXT;
@@ -739,10 +739,10 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        customers := custprofile.checked_sources('customers');
+        customers := custprofile_internal.checked_sources('customers');
         EXECUTE format('SELECT count(*) FROM %s x WHERE x.%I IS NOT NULL AND x.%I::%s NOT IN (SELECT c.customer_key FROM (%s) c WHERE c.customer_key IS NOT NULL)',
-                       s.relid::regclass, s.columns ->> 'customer', s.columns ->> 'customer', custprofile.key_type(customers),
-                       custprofile.customers_sql(customers)) INTO n;
+                       s.relid::regclass, s.columns ->> 'customer', s.columns ->> 'customer', custprofile_internal.key_type(customers),
+                       custprofile_internal.customers_sql(customers)) INTO n;
         check_name := 'unknown customers'; rows := n;
         detail := 'rows whose customer is not in the customers source: left out of every profile';
         RETURN NEXT;
@@ -759,7 +759,7 @@ BEGIN
             RETURN NEXT;
         END IF;
     END LOOP;
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.check_sources() IS
     'Checks the registered sources: registrations, rows of unknown customers, NULL keys, NULL and blank texts.';

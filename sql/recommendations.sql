@@ -13,7 +13,7 @@
 -- gives the exact answer unless one of the k best is not among the pool's nearest by interest.
 -- Without it every stored profile is compared.
 -- (plpgsql cannot name an argument like a result column: similar_customers is the SQL wrapper)
-CREATE FUNCTION custprofile.most_similar_customers(key text, k int)
+CREATE FUNCTION custprofile_internal.most_similar_customers(key text, k int)
 RETURNS TABLE (customer_key text, similarity real)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp
     SET hnsw.ef_search = 200 SET hnsw.iterative_scan = relaxed_order AS $$
@@ -21,15 +21,15 @@ DECLARE
     me record;
     nearest text;
 BEGIN
-    PERFORM custprofile.check_k(k, 1000);
-    PERFORM custprofile.require_profiles();
-    PERFORM custprofile.require_vector_space($1);
+    PERFORM custprofile_internal.check_k(k, 1000);
+    PERFORM custprofile_internal.require_profiles();
+    PERFORM custprofile_internal.require_vector_space($1);
     SELECT m.customer_key, m.interest_vector, m.orders_by_category, m.vector_space INTO me
       FROM custprofile.profiles m WHERE m.customer_key = $1;
     IF me.customer_key IS NULL THEN
         RETURN;
     END IF;
-    nearest := custprofile.nearest_sql('profiles', '$1', array_length(me.interest_vector, 1), custprofile.nearest_pool(k));
+    nearest := custprofile_internal.nearest_sql('profiles', '$1', array_length(me.interest_vector, 1), custprofile_internal.nearest_pool(k));
     -- customers without texts have no interest vector and are compared by their orders alone:
     -- they are candidates too (found by profiles_without_interest)
     nearest := '(' || nearest || ') UNION ALL (SELECT x.*, NULL FROM custprofile.profiles x'
@@ -47,7 +47,7 @@ END $$;
 CREATE FUNCTION custprofile.similar_customers(customer_id text, k int DEFAULT 10)
 RETURNS TABLE (customer_id text, similarity real)
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT s.customer_key, s.similarity FROM custprofile.most_similar_customers($1, k) s
+    SELECT s.customer_key, s.similarity FROM custprofile_internal.most_similar_customers($1, k) s
 $$;
 CREATE FUNCTION custprofile.similar_customers(customer_id bigint, k int DEFAULT 10)
 RETURNS TABLE (customer_id bigint, similarity real)
@@ -78,14 +78,14 @@ DECLARE
     -- the customer's interest vector
     me real[];
 BEGIN
-    PERFORM custprofile.check_k(k, 1000);
-    sources := custprofile.checked_sources('items');
-    PERFORM custprofile.require_profiles();
-    PERFORM custprofile.require_vector_space(customer_id);
-    sources := sources || custprofile.checked_sources('customers', 'orders', 'texts');
-    PERFORM custprofile.check_customer_keys(ARRAY[customer_id], sources);
+    PERFORM custprofile_internal.check_k(k, 1000);
+    sources := custprofile_internal.checked_sources('items');
+    PERFORM custprofile_internal.require_profiles();
+    PERFORM custprofile_internal.require_vector_space(customer_id);
+    sources := sources || custprofile_internal.checked_sources('customers', 'orders', 'texts');
+    PERFORM custprofile_internal.check_customer_keys(ARRAY[customer_id], sources);
     me := (SELECT p.interest_vector FROM custprofile.profiles p WHERE p.customer_key = customer_id);
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     RETURN QUERY EXECUTE format($q$
         WITH me AS MATERIALIZED (
             -- the customer's figures taken out of the document once, not once per item
@@ -143,11 +143,11 @@ BEGIN
          WHERE s.interest IS NOT NULL OR s.category_orders > 0 OR s.praise IS NOT NULL
          ORDER BY 2 DESC, s.key
          LIMIT $2
-        $q$, custprofile.catalogue_similarity_sql('items', '$3', sources, custprofile.nearest_pool(k), array_length(me, 1)),
-             custprofile.texts_sql(sources),
-             custprofile.orders_or_none_sql(sources), custprofile.key_type(sources), custprofile.items_sql(sources))
+        $q$, custprofile_internal.catalogue_similarity_sql('items', '$3', sources, custprofile_internal.nearest_pool(k), array_length(me, 1)),
+             custprofile_internal.texts_sql(sources),
+             custprofile_internal.orders_or_none_sql(sources), custprofile_internal.key_type(sources), custprofile_internal.items_sql(sources))
     USING customer_id, k, me, custprofile.label_language();
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 CREATE FUNCTION custprofile.recommend(customer_id bigint, k int DEFAULT 10)
 RETURNS TABLE (item_id text, score real, reason text)

@@ -40,7 +40,7 @@ COMMENT ON TABLE custprofile.reply_calibration IS
 SELECT pg_catalog.pg_extension_config_dump('custprofile.reply_calibration', '');
 
 -- Which answers' vectors are stored (keys and text hashes, which include the model).
-CREATE FUNCTION custprofile.answers_fingerprint() RETURNS bigint
+CREATE FUNCTION custprofile_internal.answers_fingerprint() RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT hashtextextended(COALESCE(string_agg(e.key || ':' || e.text_hash, ',' ORDER BY e.key), ''), 0)
       FROM custprofile.catalogue_embeddings e WHERE e.kind = 'answers'
@@ -52,13 +52,13 @@ $$;
 -- score three quarters of the calibration messages stay under with their best article. A message
 -- that two articles match about as well is ambiguous ("what is your returns process" against
 -- returns and refunds): the best must lead the next by the margin, or nothing is suggested.
-CREATE FUNCTION custprofile.measure_reply_thresholds(OUT thresholds jsonb, OUT unrelated jsonb)
+CREATE FUNCTION custprofile_internal.measure_reply_thresholds(OUT thresholds jsonb, OUT unrelated jsonb)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    sources jsonb := custprofile.checked_sources('answers');
+    sources jsonb := custprofile_internal.checked_sources('answers');
     previous_role text;
 BEGIN
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     EXECUTE format($q$
         WITH s AS (SELECT v.n::int AS n, c.key, c.similarity
                      FROM custprofile.embed_texts($1) WITH ORDINALITY AS v(embedding, n), LATERAL (%s) c),
@@ -71,9 +71,9 @@ BEGIN
                    'margin', 0.05,
                    'answers', COALESCE((SELECT jsonb_object_agg(a.key, round(a.ceiling::numeric, 4)) FROM per_answer a), '{}')),
                COALESCE((SELECT jsonb_object_agg($1[m.n], round(m.best::numeric, 4)) FROM per_message m), '{}')
-        $q$, custprofile.catalogue_similarity_sql('answers', 'v.embedding', sources))
+        $q$, custprofile_internal.catalogue_similarity_sql('answers', 'v.embedding', sources))
     INTO thresholds, unrelated USING custprofile.reply_calibration_messages();
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
 -- The thresholds suggest_replies uses by default: the stored calibration when it was measured on
@@ -81,14 +81,14 @@ END $$;
 CREATE FUNCTION custprofile.reply_thresholds() RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT COALESCE((SELECT c.thresholds FROM custprofile.reply_calibration c
-                      WHERE c.fingerprint = custprofile.answers_fingerprint()),
-                    (custprofile.measure_reply_thresholds()).thresholds)
+                      WHERE c.fingerprint = custprofile_internal.answers_fingerprint()),
+                    (custprofile_internal.measure_reply_thresholds()).thresholds)
 $$;
 COMMENT ON FUNCTION custprofile.reply_thresholds() IS
     'What an answer must beat to be suggested: {"floor", "margin" over the next article, "answers": {key: the best score of messages no article answers}}.';
 
 -- Stores the calibration of the answers' vectors now stored (refresh_catalogues calls it).
-CREATE FUNCTION custprofile.calibrate_replies() RETURNS jsonb
+CREATE FUNCTION custprofile_internal.calibrate_replies() RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     m record;
@@ -97,9 +97,9 @@ BEGIN
     IF NOT EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = 'answers') THEN
         RETURN NULL;
     END IF;
-    m := custprofile.measure_reply_thresholds();
+    m := custprofile_internal.measure_reply_thresholds();
     INSERT INTO custprofile.reply_calibration (fingerprint, thresholds, unrelated)
-    VALUES (custprofile.answers_fingerprint(), m.thresholds, m.unrelated);
+    VALUES (custprofile_internal.answers_fingerprint(), m.thresholds, m.unrelated);
     RETURN m.thresholds;
 END $$;
 
@@ -117,12 +117,12 @@ DECLARE
     thresholds jsonb;
     previous_role text;
 BEGIN
-    PERFORM custprofile.check_k(k, 100);
+    PERFORM custprofile_internal.check_k(k, 100);
     IF min_score IS NOT NULL AND NOT (min_score BETWEEN -1 AND 1) THEN
         RAISE EXCEPTION 'min_score must be between -1 and 1' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Pass NULL for the thresholds calibrated on the knowledge base (custprofile.reply_thresholds()).';
     END IF;
-    sources := custprofile.checked_sources('answers');
+    sources := custprofile_internal.checked_sources('answers');
     IF message IS NULL OR btrim(message) = '' THEN
         RETURN;
     END IF;
@@ -135,7 +135,7 @@ BEGIN
     IF min_score IS NULL THEN
         thresholds := custprofile.reply_thresholds();
     END IF;
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     RETURN QUERY EXECUTE format(
         'WITH r AS MATERIALIZED (SELECT c.key, c.answer, c.similarity, row_number() OVER (ORDER BY c.similarity DESC, c.key) AS n'
         '                          FROM (%s) c WHERE c.similarity IS NOT NULL)'
@@ -145,9 +145,9 @@ BEGIN
         '                     >= COALESCE(($2 ->> ''margin'')::real, 0)'
         '            ELSE r.similarity >= $4 END'
         ' ORDER BY r.n LIMIT $3',
-        custprofile.catalogue_similarity_sql('answers', '$1', sources, custprofile.nearest_pool(k), array_length(m, 1)))
+        custprofile_internal.catalogue_similarity_sql('answers', '$1', sources, custprofile_internal.nearest_pool(k), array_length(m, 1)))
     USING m, thresholds, k, min_score;
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.suggest_replies(text, int, real) IS
     'Answers from the registered knowledge base whose question matches a question, complaint or request, best first, above the calibrated threshold.';

@@ -16,7 +16,7 @@
 -- the models, sources, topics, churn weights and run history.
 
 -- The privileges of a level and of the levels below it, as GRANT clauses.
-CREATE FUNCTION custprofile.usage_grants(level text)
+CREATE FUNCTION custprofile_internal.usage_grants(level text)
 RETURNS TABLE (privileges text, objects text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT g.privileges, g.objects FROM (VALUES
@@ -36,7 +36,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
 $$;
 
 -- Raises 22023 for an unknown level and 42704 for an unknown role.
-CREATE FUNCTION custprofile.check_usage_arguments(role name, level text) RETURNS void
+CREATE FUNCTION custprofile_internal.check_usage_arguments(role name, level text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF level IS NULL OR level NOT IN ('reader', 'analyst', 'admin') THEN
@@ -52,7 +52,7 @@ END $$;
 
 -- A role fit to register the sources that analysts read as: not a superuser, no role creation,
 -- and none of the admin level's privileges (registering is allowed: it is how it registers).
-CREATE FUNCTION custprofile.is_source_role(registrant name) RETURNS boolean
+CREATE FUNCTION custprofile_internal.is_source_role(registrant name) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT NOT r.rolsuper AND NOT r.rolcreaterole
        AND NOT has_table_privilege(registrant, 'custprofile.topics', 'UPDATE')
@@ -73,8 +73,8 @@ DECLARE
     registrant name;
     statement text;
 BEGIN
-    PERFORM custprofile.check_usage_arguments(role, level);
-    FOR g IN SELECT * FROM custprofile.usage_grants(level) LOOP
+    PERFORM custprofile_internal.check_usage_arguments(role, level);
+    FOR g IN SELECT * FROM custprofile_internal.usage_grants(level) LOOP
         statement := format('GRANT %s ON %s TO %I', g.privileges, g.objects, role);
         EXECUTE statement;
         RETURN NEXT statement;
@@ -83,7 +83,7 @@ BEGIN
     -- it, which gives them its privileges too, so it must be a role that only reads the sources
     SELECT DISTINCT s.registered_by INTO registrant FROM custprofile.source_registry s LIMIT 1;
     IF level <> 'reader' AND registrant IS NOT NULL AND registrant <> role
-       AND NOT custprofile.is_source_role(registrant) THEN
+       AND NOT custprofile_internal.is_source_role(registrant) THEN
         RAISE EXCEPTION 'the sources are registered by %, which is a superuser or has the admin level: % would have its rights as a member of it', registrant, role
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Register the sources as a role that only reads them: CREATE ROLE shop_sources NOLOGIN; GRANT SELECT ON your tables TO shop_sources; GRANT EXECUTE ON FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text) TO shop_sources; then SET ROLE shop_sources and register them again.';
@@ -108,8 +108,8 @@ DECLARE
     registrant name;
     statement text;
 BEGIN
-    PERFORM custprofile.check_usage_arguments(role, 'admin');
-    FOR g IN SELECT * FROM custprofile.usage_grants('admin') LOOP
+    PERFORM custprofile_internal.check_usage_arguments(role, 'admin');
+    FOR g IN SELECT * FROM custprofile_internal.usage_grants('admin') LOOP
         statement := format('REVOKE %s ON %s FROM %I', g.privileges, g.objects, role);
         EXECUTE statement;
         RETURN NEXT statement;
@@ -126,11 +126,11 @@ COMMENT ON FUNCTION custprofile.revoke_usage(name) IS
 
 -- The analyst level's write access, checked before a refresh or segmentation starts, so that a
 -- role without it gets one ERROR naming the grant instead of a failure halfway.
-CREATE FUNCTION custprofile.require_analyst(operation text) RETURNS void
+CREATE FUNCTION custprofile_internal.require_analyst(operation text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
-    PERFORM custprofile.require_coordinator(operation);
-    PERFORM custprofile.require_local_tables();
+    PERFORM custprofile_internal.require_coordinator(operation);
+    PERFORM custprofile_internal.require_local_tables();
     IF NOT (SELECT bool_and(has_table_privilege(t.relation, p.privilege))
               FROM unnest(ARRAY['custprofile.profiles', 'custprofile.refresh_queue', 'custprofile.catalogue_embeddings',
                                 'custprofile.segmentation', 'custprofile.reply_calibration', 'custprofile.text_scores']) t(relation)

@@ -32,7 +32,7 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.runs', '');
 SELECT pg_catalog.pg_extension_config_dump('custprofile.runs_run_id_seq', '');
 
 -- Runs older than this are removed when a new one starts.
-CREATE FUNCTION custprofile.runs_kept() RETURNS interval
+CREATE FUNCTION custprofile_internal.runs_kept() RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT interval '90 days' $$;
 
 -- Starts a run (now, or at `started`): marks runs of ended backends failed, drops old ones, inserts
@@ -41,7 +41,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
 -- can record it without write access to the table; the caller's role is passed in. Called
 -- directly, they can only record runs as a role the session may act as, and end only the
 -- session's own runs: nobody can forge another role's job outcome.
-CREATE FUNCTION custprofile.start_run(operation text, caller name, started timestamptz DEFAULT NULL) RETURNS bigint
+CREATE FUNCTION custprofile_internal.start_run(operation text, caller name, started timestamptz DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     id bigint;
@@ -53,7 +53,7 @@ BEGIN
     UPDATE custprofile.runs r SET status = 'failed', finished_at = clock_timestamp()
      WHERE r.status = 'running'
        AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start <= r.started_at);
-    DELETE FROM custprofile.runs r WHERE r.started_at < now() - custprofile.runs_kept();
+    DELETE FROM custprofile.runs r WHERE r.started_at < now() - custprofile_internal.runs_kept();
     INSERT INTO custprofile.runs (operation, started_at, status, run_by, backend_pid)
     VALUES (operation, COALESCE(started, clock_timestamp()), 'running', caller, pg_backend_pid())
     RETURNING run_id INTO id;
@@ -61,7 +61,7 @@ BEGIN
 END $$;
 
 -- Ends a run: succeeded, or failed with error_code.
-CREATE FUNCTION custprofile.finish_run(run bigint, rows bigint, detail jsonb, error_code text DEFAULT NULL) RETURNS void
+CREATE FUNCTION custprofile_internal.finish_run(run bigint, rows bigint, detail jsonb, error_code text DEFAULT NULL) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
     UPDATE custprofile.runs r
        SET finished_at = clock_timestamp(), rows = finish_run.rows, detail = finish_run.detail,
@@ -71,16 +71,16 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp
 $$;
 
 -- A run of a function, written when it succeeded (in the caller's transaction).
-CREATE FUNCTION custprofile.record_run(operation text, started timestamptz, rows bigint, detail jsonb,
+CREATE FUNCTION custprofile_internal.record_run(operation text, started timestamptz, rows bigint, detail jsonb,
                                        caller name DEFAULT current_user) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.finish_run(custprofile.start_run(operation, caller, started), rows, detail)
+    SELECT custprofile_internal.finish_run(custprofile_internal.start_run(operation, caller, started), rows, detail)
 $$;
 
 -- A progress NOTICE of a long operation when custprofile.progress_interval has passed since
 -- `last_report` (0: at every step), the time so far in its DETAIL; returns the time of the last
 -- report. src/api/progress.rs does the same for the Rust operations.
-CREATE FUNCTION custprofile.report_progress(operation text, what text, started timestamptz, last_report timestamptz)
+CREATE FUNCTION custprofile_internal.report_progress(operation text, what text, started timestamptz, last_report timestamptz)
 RETURNS timestamptz LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF clock_timestamp() - last_report < COALESCE(current_setting('custprofile.progress_interval', true), '5s')::interval THEN
@@ -93,7 +93,7 @@ END $$;
 
 -- Raises a caught ERROR again, as GET STACKED DIAGNOSTICS gave it: {SQLSTATE, message, detail,
 -- hint} (an empty detail or hint is left out rather than shown as an empty line).
-CREATE FUNCTION custprofile.raise_again(failure text[]) RETURNS void
+CREATE FUNCTION custprofile_internal.raise_again(failure text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF failure[3] <> '' AND failure[4] <> '' THEN

@@ -20,7 +20,7 @@ COMMENT ON TABLE custprofile.segmentation IS
 SELECT pg_catalog.pg_extension_config_dump('custprofile.segmentation', '');
 
 -- At most this many recent texts per segment feed its keywords.
-CREATE FUNCTION custprofile.segment_keyword_texts() RETURNS int
+CREATE FUNCTION custprofile_internal.segment_keyword_texts() RETURNS int
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT 200 $$;
 
 CREATE FUNCTION custprofile.segment_customers(k int, options jsonb DEFAULT '{}')
@@ -33,22 +33,22 @@ DECLARE
     previous_role text;
     started timestamptz := clock_timestamp();
 BEGIN
-    PERFORM custprofile.check_k(k, 100);
+    PERFORM custprofile_internal.check_k(k, 100);
     IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
         RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'For example {"seed": 42, "max_iterations": 50, "rfm_weight": 0.5}.';
     END IF;
-    PERFORM custprofile.require_profiles();
-    PERFORM custprofile.require_analyst('segment_customers');
+    PERFORM custprofile_internal.require_profiles();
+    PERFORM custprofile_internal.require_analyst('segment_customers');
     -- two runs at once would interleave their writes to profiles.segment and segmentation: the
     -- second waits for the first
     PERFORM pg_advisory_xact_lock(hashtext('custprofile.segment_customers'));
-    masking := custprofile.pii_masking();
+    masking := custprofile_internal.pii_masking();
 
     -- kmeans_segments reads every stored profile; profiles.segment then holds the result
-    PERFORM custprofile.require_one_vector_space();
+    PERFORM custprofile_internal.require_one_vector_space();
     UPDATE custprofile.profiles p SET segment = s.segment
-      FROM custprofile.kmeans_segments(k, options) s
+      FROM custprofile_internal.kmeans_segments(k, options) s
      WHERE s.customer_key = p.customer_key AND p.segment IS DISTINCT FROM s.segment;
 
     DELETE FROM custprofile.segmentation;
@@ -57,7 +57,7 @@ BEGIN
       FROM custprofile.profiles p WHERE p.segment IS NOT NULL
      GROUP BY p.segment;
 
-    previous_role := custprofile.enter_source_reader();
+    previous_role := custprofile_internal.enter_source_reader();
     -- keywords from each segment's most recent texts, ranked against its centre; the texts are
     -- read as the sources' reader (sql/sources.sql), the keywords stored as the caller
     EXECUTE format($q$
@@ -66,9 +66,9 @@ BEGIN
                        row_number() OVER (PARTITION BY s.segment ORDER BY t.written_at DESC NULLS LAST, t.body) AS n
                   FROM (%s) t JOIN custprofile.profiles s ON s.customer_key = t.customer_key::text AND s.segment IS NOT NULL
                  WHERE t.body IS NOT NULL AND btrim(t.body) <> '') r
-         WHERE r.n <= custprofile.segment_keyword_texts()
-        $q$, custprofile.texts_sql(custprofile.checked_sources('customers', 'texts'))) INTO text_segments, text_bodies USING masking;
-    PERFORM custprofile.leave_source_reader(previous_role);
+         WHERE r.n <= custprofile_internal.segment_keyword_texts()
+        $q$, custprofile_internal.texts_sql(custprofile_internal.checked_sources('customers', 'texts'))) INTO text_segments, text_bodies USING masking;
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
     UPDATE custprofile.segmentation g SET keywords = COALESCE(kw.keywords, '{}')
       FROM (SELECT r.segment,
                    custprofile.group_keywords(array_agg(r.body ORDER BY r.n), 5,
@@ -77,7 +77,7 @@ BEGIN
              GROUP BY r.segment) kw
      WHERE kw.segment = g.segment;
 
-    PERFORM custprofile.record_run('segment_customers', started,
+    PERFORM custprofile_internal.record_run('segment_customers', started,
         (SELECT count(*) FROM custprofile.profiles p WHERE p.segment IS NOT NULL),
         jsonb_build_object('k', k, 'segments', (SELECT count(*) FROM custprofile.segmentation)));
     RETURN QUERY SELECT p.customer_key, p.segment FROM custprofile.profiles p
@@ -121,7 +121,7 @@ topics AS (
      GROUP BY m.segment, t ->> 'topic'),
 top_topics AS (
     SELECT t.segment, (array_agg(t.topic ORDER BY t.texts DESC, t.topic))[1:3] AS top,
-           jsonb_object_agg(custprofile.topic_label(t.topic, custprofile.label_language()),
+           jsonb_object_agg(custprofile_internal.topic_label(t.topic, custprofile.label_language()),
                             jsonb_build_object('texts', t.texts, 'sentiment', t.sentiment)) AS stats
       FROM topics t GROUP BY t.segment),
 names AS (

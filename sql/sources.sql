@@ -30,7 +30,7 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.source_registry', '');
 -- The roles each kind knows: name, required, and the type categories it accepts
 -- (pg_type.typcategory: N numeric, S string, U user-defined such as uuid, D date/time;
 -- NULL accepts any type).
-CREATE FUNCTION custprofile.source_roles(kind text)
+CREATE FUNCTION custprofile_internal.source_roles(kind text)
 RETURNS TABLE (role text, required boolean, categories text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT r.role, r.required, r.categories
@@ -60,7 +60,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
 $$;
 
 -- The type of a live column, or NULL when the relation or the column is gone.
-CREATE FUNCTION custprofile.column_type(relid oid, col text) RETURNS regtype
+CREATE FUNCTION custprofile_internal.column_type(relid oid, col text) RETURNS regtype
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT a.atttypid::regtype FROM pg_catalog.pg_attribute a
      WHERE a.attrelid = relid AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
@@ -69,7 +69,7 @@ $$;
 -- Checks one registration against the catalogue as it is now: the relation exists, each named
 -- column exists with a usable type, customer keys compare with the customers key. Raises an
 -- ERROR that says what is wrong and what to do; returns the registration's columns.
-CREATE FUNCTION custprofile.check_registration(kind text, relid oid, relation_name text, columns jsonb)
+CREATE FUNCTION custprofile_internal.check_registration(kind text, relid oid, relation_name text, columns jsonb)
 RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     r record;
@@ -88,7 +88,7 @@ BEGIN
                                 kind, kind, relation_name);
     END IF;
     what := format('the %s source %s', kind, relid::regclass);
-    FOR r IN SELECT * FROM custprofile.source_roles(kind) LOOP
+    FOR r IN SELECT * FROM custprofile_internal.source_roles(kind) LOOP
         IF r.role = 'attributes' THEN
             CONTINUE;  -- any type; checked below as plain columns
         END IF;
@@ -96,7 +96,7 @@ BEGIN
         IF col IS NULL THEN
             CONTINUE;  -- required roles are enforced by register_source
         END IF;
-        typ := custprofile.column_type(relid, col);
+        typ := custprofile_internal.column_type(relid, col);
         IF typ IS NULL THEN
             RAISE EXCEPTION 'column "%" (the % of %) does not exist', col, r.role, what
                 USING ERRCODE = 'undefined_column',
@@ -116,7 +116,7 @@ BEGIN
         END IF;
     END LOOP;
     FOR col IN SELECT jsonb_array_elements_text(COALESCE(columns -> 'attributes', '[]')) LOOP
-        IF custprofile.column_type(relid, col) IS NULL THEN
+        IF custprofile_internal.column_type(relid, col) IS NULL THEN
             RAISE EXCEPTION 'column "%" (an attribute of %) does not exist', col, what
                 USING ERRCODE = 'undefined_column',
                       HINT = 'Register the customers source again with the current column names.';
@@ -126,14 +126,14 @@ BEGIN
     IF kind IN ('orders', 'texts') THEN
         SELECT s.columns ->> 'key', t.typcategory INTO key_col, key_cat
           FROM custprofile.source_registry s
-          JOIN pg_catalog.pg_type t ON t.oid = custprofile.column_type(s.relid, s.columns ->> 'key')
+          JOIN pg_catalog.pg_type t ON t.oid = custprofile_internal.column_type(s.relid, s.columns ->> 'key')
          WHERE s.kind = 'customers';
         SELECT t.typcategory INTO cat FROM pg_catalog.pg_type t
-         WHERE t.oid = custprofile.column_type(relid, columns ->> 'customer');
+         WHERE t.oid = custprofile_internal.column_type(relid, columns ->> 'customer');
         IF key_cat IS NOT NULL AND key_cat <> cat THEN
             RAISE EXCEPTION 'the customer column "%" of % has type %, which does not compare with the customers key (%)',
-                columns ->> 'customer', what, custprofile.column_type(relid, columns ->> 'customer'),
-                (SELECT custprofile.column_type(s.relid, key_col) FROM custprofile.source_registry s WHERE s.kind = 'customers')
+                columns ->> 'customer', what, custprofile_internal.column_type(relid, columns ->> 'customer'),
+                (SELECT custprofile_internal.column_type(s.relid, key_col) FROM custprofile.source_registry s WHERE s.kind = 'customers')
                 USING ERRCODE = 'datatype_mismatch',
                       HINT = 'Customer keys of every source must have the type of the customers key; register a view that casts it.';
         END IF;
@@ -142,14 +142,14 @@ END $$;
 
 -- The registration of a kind, checked; raises the ERROR that names the missing
 -- register_source call when there is none.
-CREATE FUNCTION custprofile.registered(kind text)
+CREATE FUNCTION custprofile_internal.registered(kind text)
 RETURNS SETOF custprofile.source_registry LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     s custprofile.source_registry;
     found_any boolean := false;
 BEGIN
     FOR s IN SELECT * FROM custprofile.source_registry r WHERE r.kind = registered.kind ORDER BY r.relation_name LOOP
-        PERFORM custprofile.check_registration(s.kind, s.relid, s.relation_name, s.columns);
+        PERFORM custprofile_internal.check_registration(s.kind, s.relid, s.relation_name, s.columns);
         found_any := true;
         RETURN NEXT s;
     END LOOP;
@@ -172,7 +172,7 @@ DECLARE
     unknown text;
     relkind "char";
 BEGIN
-    PERFORM custprofile.require_coordinator('register_source');
+    PERFORM custprofile_internal.require_coordinator('register_source');
     IF kind IS NULL OR relation IS NULL OR columns IS NULL THEN
         RAISE EXCEPTION 'register_source needs a kind, a relation and its columns'
             USING ERRCODE = 'null_value_not_allowed';
@@ -184,16 +184,16 @@ BEGIN
     IF jsonb_typeof(columns) <> 'object' THEN
         RAISE EXCEPTION 'columns must be a JSON object of role to column name'
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile.source_roles(kind));
+                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile_internal.source_roles(kind));
     END IF;
     SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(columns) k
-     WHERE k NOT IN (SELECT role FROM custprofile.source_roles(kind));
+     WHERE k NOT IN (SELECT role FROM custprofile_internal.source_roles(kind));
     IF unknown IS NOT NULL THEN
         RAISE EXCEPTION 'unknown role(s) for a % source: %', kind, unknown
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile.source_roles(kind));
+                  HINT = (SELECT format('The roles of a %s source: %s.', kind, string_agg(role, ', ')) FROM custprofile_internal.source_roles(kind));
     END IF;
-    FOR r IN SELECT * FROM custprofile.source_roles(kind) LOOP
+    FOR r IN SELECT * FROM custprofile_internal.source_roles(kind) LOOP
         IF r.role = 'attributes' THEN
             IF columns ? 'attributes' AND (jsonb_typeof(columns -> 'attributes') <> 'array'
                OR EXISTS (SELECT FROM jsonb_array_elements(columns -> 'attributes') e WHERE jsonb_typeof(e) <> 'string')) THEN
@@ -208,7 +208,7 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = (SELECT format('The roles of a %s source: %s (required: %s).', kind,
                                             string_agg(role, ', '), string_agg(role, ', ') FILTER (WHERE required))
-                                FROM custprofile.source_roles(kind));
+                                FROM custprofile_internal.source_roles(kind));
         END IF;
     END LOOP;
     IF kind = 'items' AND NOT (columns ? 'title' OR columns ? 'description') THEN
@@ -222,7 +222,7 @@ BEGIN
             USING ERRCODE = 'wrong_object_type';
     END IF;
     -- the caller's right to read the relation and the registration itself are checked there
-    PERFORM custprofile.store_registration(kind, relation, columns, current_user);
+    PERFORM custprofile_internal.store_registration(kind, relation, columns, current_user);
     RETURN jsonb_build_object('kind', kind, 'relation', relation::text, 'columns', columns);
 END $$;
 
@@ -230,7 +230,7 @@ END $$;
 -- cannot see their caller: the role they are told the caller is (`claimed`) is believed only if
 -- the session's user may act as it, and it may call the entry point (register_source or
 -- unregister_source, whose EXECUTE an administrator grants).
-CREATE FUNCTION custprofile.check_registrar(claimed name, entry_point regprocedure, action text) RETURNS void
+CREATE FUNCTION custprofile_internal.check_registrar(claimed name, entry_point regprocedure, action text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF claimed IS NULL OR NOT pg_has_role(session_user, claimed, 'MEMBER')
@@ -245,12 +245,12 @@ END $$;
 -- every read of the relation runs as. SECURITY DEFINER, so it cannot see its caller: it is told
 -- the caller's current_user by register_source and believes it only if the session's user may
 -- act as that role, and that role may register and read the relation.
-CREATE FUNCTION custprofile.store_registration(kind text, relation regclass, columns jsonb, registrant name)
+CREATE FUNCTION custprofile_internal.store_registration(kind text, relation regclass, columns jsonb, registrant name)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     others name;
 BEGIN
-    PERFORM custprofile.check_registrar(registrant, 'custprofile.register_source(text, regclass, jsonb)', 'register');
+    PERFORM custprofile_internal.check_registrar(registrant, 'custprofile.register_source(text, regclass, jsonb)', 'register');
     IF NOT has_table_privilege(registrant, relation, 'SELECT') THEN
         RAISE EXCEPTION 'permission denied: % cannot read %', registrant, relation
             USING ERRCODE = 'insufficient_privilege', HINT = format('GRANT SELECT ON %s TO %I;', relation, registrant);
@@ -264,7 +264,7 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = format('Sources are read with the rights of the one role that registered them: register as that role (SET ROLE %s), or unregister its sources first.', others);
     END IF;
-    PERFORM custprofile.check_registration(kind, relation, relation::text, columns);
+    PERFORM custprofile_internal.check_registration(kind, relation, relation::text, columns);
     IF kind <> 'texts' THEN
         DELETE FROM custprofile.source_registry s WHERE s.kind = store_registration.kind;
     END IF;
@@ -286,17 +286,17 @@ COMMENT ON FUNCTION custprofile.register_source(text, regclass, jsonb) IS
 CREATE FUNCTION custprofile.unregister_source(kind text, relation text)
 RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
-    PERFORM custprofile.require_coordinator('unregister_source');
-    RETURN custprofile.drop_registration(kind, relation, current_user);
+    PERFORM custprofile_internal.require_coordinator('unregister_source');
+    RETURN custprofile_internal.drop_registration(kind, relation, current_user);
 END $$;
 
 -- The registry's only deleter; SECURITY DEFINER with the same trust rule as store_registration.
-CREATE FUNCTION custprofile.drop_registration(kind text, relation text, caller name)
+CREATE FUNCTION custprofile_internal.drop_registration(kind text, relation text, caller name)
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     removed int;
 BEGIN
-    PERFORM custprofile.check_registrar(caller, 'custprofile.unregister_source(text, text)', 'unregister');
+    PERFORM custprofile_internal.check_registrar(caller, 'custprofile.unregister_source(text, text)', 'unregister');
     IF EXISTS (SELECT FROM custprofile.source_registry s
                 WHERE s.kind = drop_registration.kind AND NOT pg_has_role(caller, s.registered_by, 'MEMBER')
                   AND (s.relation_name = relation OR s.relid = to_regclass(relation))) THEN
@@ -316,7 +316,7 @@ END $$;
 -- is registered). Reading them as that role means a source never shows more than its registrant
 -- could see, and code in a source (a view calling a function) runs as its registrant, never as
 -- the superuser or pg_cron job that builds the profiles. The reader must be a member of it.
-CREATE FUNCTION custprofile.source_reader() RETURNS name
+CREATE FUNCTION custprofile_internal.source_reader() RETURNS name
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     readers name[];
@@ -347,10 +347,10 @@ END $$;
 -- leave_source_reader (NULL: nothing to undo). No SET clause: a role set inside one would outlive
 -- the function anyway (only the SET clause's own variables are restored on exit), and the
 -- search_path is the caller's pinned one.
-CREATE FUNCTION custprofile.enter_source_reader() RETURNS text
+CREATE FUNCTION custprofile_internal.enter_source_reader() RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
-    reader name := custprofile.source_reader();
+    reader name := custprofile_internal.source_reader();
     previous text;
 BEGIN
     IF reader IS NULL OR reader OPERATOR(pg_catalog.=) CURRENT_USER THEN
@@ -362,7 +362,7 @@ BEGIN
 END $$;
 
 -- Switches back to the role enter_source_reader returned.
-CREATE FUNCTION custprofile.leave_source_reader(previous text) RETURNS void
+CREATE FUNCTION custprofile_internal.leave_source_reader(previous text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     IF previous IS NOT NULL THEN
@@ -398,7 +398,7 @@ COMMENT ON COLUMN custprofile.sources.registered_by IS 'The role that registered
 --    "orders": {...} or null, "texts": [{...}, ...], "items": {...}, "answers": {...}}
 -- The builders take relations and types from it only as an oid and a regtype, so that a
 -- description made by hand cannot carry SQL into the query.
-CREATE FUNCTION custprofile.checked_sources(VARIADIC kinds text[]) RETURNS jsonb
+CREATE FUNCTION custprofile_internal.checked_sources(VARIADIC kinds text[]) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     k text;
@@ -408,11 +408,11 @@ BEGIN
     FOREACH k IN ARRAY kinds LOOP
         SELECT jsonb_agg(jsonb_build_object('relid', s.relid::oid, 'relation', s.relid::regclass::text, 'columns', s.columns)
                          ORDER BY s.relation_name)
-          INTO entries FROM custprofile.registered(k) s;
+          INTO entries FROM custprofile_internal.registered(k) s;
         sources := sources || jsonb_build_object(k, CASE WHEN k = 'texts' THEN COALESCE(entries, '[]') ELSE entries -> 0 END);
         IF k = 'customers' THEN
             sources := sources || jsonb_build_object('key_type',
-                (SELECT format_type(custprofile.column_type(r.relid, r.columns ->> 'key'), NULL)
+                (SELECT format_type(custprofile_internal.column_type(r.relid, r.columns ->> 'key'), NULL)
                    FROM custprofile.source_registry r WHERE r.kind = 'customers'));
         END IF;
     END LOOP;
@@ -422,7 +422,7 @@ END $$;
 -- The entry of `kind` in a checked_sources description (an object; for texts, an array; NULL
 -- for orders when none is registered). A kind the description was not made for is an internal
 -- ERROR, never an empty source.
-CREATE FUNCTION custprofile.checked_source(sources jsonb, kind text) RETURNS jsonb
+CREATE FUNCTION custprofile_internal.checked_source(sources jsonb, kind text) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF sources IS NULL OR NOT sources ? kind THEN
@@ -432,14 +432,14 @@ BEGIN
 END $$;
 
 -- A source's relation, as a name to put in a query (from its oid, not from text).
-CREATE FUNCTION custprofile.source_relation(source jsonb) RETURNS text
+CREATE FUNCTION custprofile_internal.source_relation(source jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT ((source ->> 'relid')::oid)::regclass::text
 $$;
 
 -- The type customer keys are cast to in every query: the customers key's, so that every source
 -- compares with it (and indexes on it are used when the types are the same).
-CREATE FUNCTION custprofile.key_type(sources jsonb) RETURNS text
+CREATE FUNCTION custprofile_internal.key_type(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF sources ->> 'key_type' IS NULL THEN
@@ -450,21 +450,21 @@ END $$;
 
 -- The type of the registered customers key column (NULL without a customers source): the views
 -- show the key in it beside the text form.
-CREATE FUNCTION custprofile.customer_key_type() RETURNS regtype
+CREATE FUNCTION custprofile_internal.customer_key_type() RETURNS regtype
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.column_type(r.relid, r.columns ->> 'key') FROM custprofile.source_registry r WHERE r.kind = 'customers'
+    SELECT custprofile_internal.column_type(r.relid, r.columns ->> 'key') FROM custprofile.source_registry r WHERE r.kind = 'customers'
 $$;
 
 -- A key (as text) in the customers key column's type, for the views: as uuid when that type is
 -- uuid, as bigint when it is an integer type, else NULL. No SET clause, so that the planner
 -- inlines them; every name is qualified instead.
-CREATE FUNCTION custprofile.key_as_uuid(customer_key text, key_type regtype) RETURNS uuid
+CREATE FUNCTION custprofile_internal.key_as_uuid(customer_key text, key_type regtype) RETURNS uuid
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN key_type OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype
                 THEN customer_key::pg_catalog.uuid END
 $$;
 -- The same for integer keys: as bigint when the key type is an integer type, else NULL.
-CREATE FUNCTION custprofile.key_as_bigint(customer_key text, key_type regtype) RETURNS bigint
+CREATE FUNCTION custprofile_internal.key_as_bigint(customer_key text, key_type regtype) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN key_type OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int8', 'pg_catalog.int4', 'pg_catalog.int2']::pg_catalog.regtype[])
                 THEN customer_key::pg_catalog.int8 END
@@ -473,10 +473,10 @@ $$;
 -- Raises ERROR 22P02 naming the first key that is not a value of the customers key's type, so
 -- that a mistyped key ('not-a-uuid') gets one clear line instead of a failed cast inside a
 -- query of the extension's. NULL keys pass (they match no customer).
-CREATE FUNCTION custprofile.check_customer_keys(customer_keys text[], sources jsonb) RETURNS void
+CREATE FUNCTION custprofile_internal.check_customer_keys(customer_keys text[], sources jsonb) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    kt text := custprofile.key_type(sources);
+    kt text := custprofile_internal.key_type(sources);
     k text;
 BEGIN
     IF kt = 'text' OR customer_keys IS NULL THEN
@@ -492,7 +492,7 @@ BEGIN
                 RAISE EXCEPTION 'customer key % is not a valid %', quote_literal(k), kt
                     USING ERRCODE = 'invalid_text_representation',
                           HINT = format('The customers source (%s) keys its customers by %s values.',
-                                        custprofile.source_relation(custprofile.checked_source(sources, 'customers')), kt);
+                                        custprofile_internal.source_relation(custprofile_internal.checked_source(sources, 'customers')), kt);
             END;
         END LOOP;
     END;
@@ -500,28 +500,28 @@ END $$;
 
 -- The expression for an optional role of a registration: `alias.column::type`, or a typed NULL
 -- when the role is not registered.
-CREATE FUNCTION custprofile.role_sql(columns jsonb, role text, alias text, type text) RETURNS text
+CREATE FUNCTION custprofile_internal.role_sql(columns jsonb, role text, alias text, type text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN columns ? role THEN format('%s.%I::%s', alias, columns ->> role, type) ELSE 'NULL::' || type END
 $$;
 
 -- One query over every registered text source of `sources` (checked_sources), with the columns
 -- (source text, customer_key <key type>, body text, rating real, written_at timestamptz, item text).
-CREATE FUNCTION custprofile.texts_sql(sources jsonb) RETURNS text
+CREATE FUNCTION custprofile_internal.texts_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    kt text := custprofile.key_type(sources);
+    kt text := custprofile_internal.key_type(sources);
     parts text[] := '{}';
     s jsonb;
 BEGIN
-    FOR s IN SELECT e FROM jsonb_array_elements(custprofile.checked_source(sources, 'texts')) e LOOP
+    FOR s IN SELECT e FROM jsonb_array_elements(custprofile_internal.checked_source(sources, 'texts')) e LOOP
         parts := parts || format(
             'SELECT %L::text AS source, t.%I::%s AS customer_key, t.%I::text AS body, %s AS rating, %s AS written_at, %s AS item FROM %s t',
-            custprofile.source_relation(s), s #>> '{columns,customer}', kt, s #>> '{columns,text}',
-            custprofile.role_sql(s -> 'columns', 'rating', 't', 'real'),
-            custprofile.role_sql(s -> 'columns', 'time', 't', 'timestamptz'),
-            custprofile.role_sql(s -> 'columns', 'item', 't', 'text'),
-            custprofile.source_relation(s));
+            custprofile_internal.source_relation(s), s #>> '{columns,customer}', kt, s #>> '{columns,text}',
+            custprofile_internal.role_sql(s -> 'columns', 'rating', 't', 'real'),
+            custprofile_internal.role_sql(s -> 'columns', 'time', 't', 'timestamptz'),
+            custprofile_internal.role_sql(s -> 'columns', 'item', 't', 'text'),
+            custprofile_internal.source_relation(s));
     END LOOP;
     IF cardinality(parts) = 0 THEN
         RETURN format('SELECT NULL::text AS source, NULL::%s AS customer_key, NULL::text AS body, NULL::real AS rating, '
@@ -532,39 +532,39 @@ END $$;
 
 -- The orders source of `sources` as (customer_key, ordered_at, amount, item, category); NULL
 -- when none is registered.
-CREATE FUNCTION custprofile.orders_sql(sources jsonb) RETURNS text
+CREATE FUNCTION custprofile_internal.orders_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s jsonb := custprofile.checked_source(sources, 'orders');
+    s jsonb := custprofile_internal.checked_source(sources, 'orders');
 BEGIN
     IF s IS NULL THEN
         RETURN NULL;
     END IF;
     RETURN format(
         'SELECT o.%I::%s AS customer_key, o.%I::timestamptz AS ordered_at, o.%I::numeric AS amount, %s AS item, %s AS category FROM %s o',
-        s #>> '{columns,customer}', custprofile.key_type(sources), s #>> '{columns,time}', s #>> '{columns,amount}',
-        custprofile.role_sql(s -> 'columns', 'item', 'o', 'text'),
-        custprofile.role_sql(s -> 'columns', 'category', 'o', 'text'),
-        custprofile.source_relation(s));
+        s #>> '{columns,customer}', custprofile_internal.key_type(sources), s #>> '{columns,time}', s #>> '{columns,amount}',
+        custprofile_internal.role_sql(s -> 'columns', 'item', 'o', 'text'),
+        custprofile_internal.role_sql(s -> 'columns', 'category', 'o', 'text'),
+        custprofile_internal.source_relation(s));
 END $$;
 
 -- orders_sql(sources), or the same shape with no rows when no orders source is registered.
-CREATE FUNCTION custprofile.orders_or_none_sql(sources jsonb) RETURNS text
+CREATE FUNCTION custprofile_internal.orders_or_none_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT COALESCE(custprofile.orders_sql(sources),
+    SELECT COALESCE(custprofile_internal.orders_sql(sources),
                     format('SELECT NULL::%s AS customer_key, NULL::timestamptz AS ordered_at, NULL::numeric AS amount, '
-                           'NULL::text AS item, NULL::text AS category WHERE false', custprofile.key_type(sources)))
+                           'NULL::text AS item, NULL::text AS category WHERE false', custprofile_internal.key_type(sources)))
 $$;
 
 -- The customers source of `sources` as (customer_key, attributes jsonb).
-CREATE FUNCTION custprofile.customers_sql(sources jsonb) RETURNS text
+CREATE FUNCTION custprofile_internal.customers_sql(sources jsonb) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s jsonb := custprofile.checked_source(sources, 'customers');
+    s jsonb := custprofile_internal.checked_source(sources, 'customers');
     attrs text;
 BEGIN
     SELECT string_agg(format('%L, c.%I', a, a), ', ') INTO attrs
       FROM jsonb_array_elements_text(COALESCE(s #> '{columns,attributes}', '[]')) a;
     RETURN format('SELECT c.%I AS customer_key, jsonb_build_object(%s) AS attributes FROM %s c',
-                  s #>> '{columns,key}', COALESCE(attrs, ''), custprofile.source_relation(s));
+                  s #>> '{columns,key}', COALESCE(attrs, ''), custprofile_internal.source_relation(s));
 END $$;

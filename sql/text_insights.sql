@@ -8,7 +8,7 @@
 
 -- What scored a stored text: the encoder and its sentiment and intent heads, by content
 -- (model_version() without the extension's version, which changes no score).
-CREATE FUNCTION custprofile.text_scorer() RETURNS text
+CREATE FUNCTION custprofile_internal.text_scorer() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT md5((custprofile.model_version() - 'extension')::text)
 $$;
@@ -35,16 +35,16 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.text_scores', '');
 
 -- Stores what profile_agg recorded in this backend since start_text_score_log, once per text
 -- content; returns how many texts were new.
-CREATE FUNCTION custprofile.store_text_scores() RETURNS bigint
+CREATE FUNCTION custprofile_internal.store_text_scores() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    scorer text := custprofile.text_scorer();
+    scorer text := custprofile_internal.text_scorer();
     n bigint;
 BEGIN
     INSERT INTO custprofile.text_scores (text_hash, scored_by, sentiment_label, sentiment, intent)
     SELECT DISTINCT ON (l.text_hash) l.text_hash, scorer, l.sentiment_label, l.sentiment, l.intent
       FROM (SELECT sha256(convert_to(r.body, 'UTF8')) AS text_hash, r.*
-              FROM custprofile.take_text_score_log() r) l
+              FROM custprofile_internal.take_text_score_log() r) l
      ORDER BY l.text_hash
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -54,10 +54,10 @@ END $$;
 -- Drops the stored scores of other models (a changed encoder or head: their texts are scored
 -- again as their profiles are rebuilt); with `everything` (a full rebuild) also the scores of
 -- texts no source holds any more. Returns how many rows went.
-CREATE FUNCTION custprofile.prune_text_scores(everything boolean) RETURNS bigint
+CREATE FUNCTION custprofile_internal.prune_text_scores(everything boolean) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    scorer text := custprofile.text_scorer();
+    scorer text := custprofile_internal.text_scorer();
     n bigint;
     orphans bigint := 0;
 BEGIN
@@ -67,7 +67,7 @@ BEGIN
     IF everything AND EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = 'texts') THEN
         WITH held AS MATERIALIZED (
             SELECT DISTINCT sha256(convert_to(t.body, 'UTF8')) AS text_hash
-              FROM custprofile.registered_texts() t WHERE t.body IS NOT NULL)
+              FROM custprofile_internal.registered_texts() t WHERE t.body IS NOT NULL)
         DELETE FROM custprofile.text_scores s
          WHERE NOT EXISTS (SELECT FROM held WHERE held.text_hash = s.text_hash);
         GET DIAGNOSTICS orphans = ROW_COUNT;
@@ -82,21 +82,21 @@ END $$;
 -- `customer_keys` (NULL: every customer) written at or after `since` (NULL: any time). The
 -- filters are compared in the sources' own types inside the query over them, so that the
 -- sources' indexes (on the customer column, on the time column) find the rows.
-CREATE FUNCTION custprofile.registered_texts(customer_keys text[] DEFAULT NULL, since timestamptz DEFAULT NULL)
+CREATE FUNCTION custprofile_internal.registered_texts(customer_keys text[] DEFAULT NULL, since timestamptz DEFAULT NULL)
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     previous_role text;
     sources jsonb;
 BEGIN
-    previous_role := custprofile.enter_source_reader();
-    sources := custprofile.checked_sources('customers', 'texts');
+    previous_role := custprofile_internal.enter_source_reader();
+    sources := custprofile_internal.checked_sources('customers', 'texts');
     RETURN QUERY EXECUTE format($q$
         SELECT t.source, t.customer_key::text, t.written_at, t.rating, t.body FROM (%s) t
          WHERE ($1 IS NULL OR t.customer_key = ANY ($1::%s[])) AND ($2 IS NULL OR t.written_at >= $2)
-        $q$, custprofile.texts_sql(sources), custprofile.key_type(sources))
+        $q$, custprofile_internal.texts_sql(sources), custprofile_internal.key_type(sources))
         USING customer_keys, since;
-    PERFORM custprofile.leave_source_reader(previous_role);
+    PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
 -- The rows of text_insights for some customers and a time (as registered_texts takes them):
@@ -113,16 +113,16 @@ SELECT r.source, r.customer_key, r.written_at, r.rating, shown.body,
        COALESCE(s.sentiment_label, f.signals ->> 'sentiment'),
        COALESCE(s.sentiment, (f.signals ->> 'score')::real),
        custprofile.detect_language(shown.body),
-       custprofile.key_as_uuid(r.customer_key, k.key_type),
-       custprofile.key_as_bigint(r.customer_key, k.key_type),
+       custprofile_internal.key_as_uuid(r.customer_key, k.key_type),
+       custprofile_internal.key_as_bigint(r.customer_key, k.key_type),
        CASE WHEN s.text_hash IS NOT NULL THEN s.intent ELSE f.signals ->> 'intent' END
-  FROM custprofile.registered_texts(customer_keys, since) r
- CROSS JOIN (SELECT custprofile.customer_key_type() AS key_type) k
+  FROM custprofile_internal.registered_texts(customer_keys, since) r
+ CROSS JOIN (SELECT custprofile_internal.customer_key_type() AS key_type) k
  -- OFFSET 0: evaluated once per row, not once per reference
- CROSS JOIN LATERAL (SELECT CASE WHEN (SELECT custprofile.pii_masking()) THEN custprofile.mask_pii(r.body)
+ CROSS JOIN LATERAL (SELECT CASE WHEN (SELECT custprofile_internal.pii_masking()) THEN custprofile.mask_pii(r.body)
                                  ELSE r.body END AS body OFFSET 0) shown
   LEFT JOIN custprofile.text_scores s
-         ON s.text_hash = sha256(convert_to(r.body, 'UTF8')) AND s.scored_by = (SELECT custprofile.text_scorer())
+         ON s.text_hash = sha256(convert_to(r.body, 'UTF8')) AND s.scored_by = (SELECT custprofile_internal.text_scorer())
   LEFT JOIN LATERAL (SELECT custprofile.text_signals(r.body) AS signals
                       WHERE s.text_hash IS NULL AND r.body IS NOT NULL OFFSET 0) f ON true
 $$;

@@ -36,12 +36,12 @@ SELECT pg_catalog.pg_extension_config_dump('custprofile.topics',
 -- give way to the dumped list (pg_dump writes a COPY, with no rows, for an unedited list too, so
 -- this waits for a row). Any other change takes the list over as it is.
 -- Whether the statement running is a COPY.
-CREATE FUNCTION custprofile.is_copy() RETURNS boolean
+CREATE FUNCTION custprofile_internal.is_copy() RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT current_query() ~* '^\s*(--[^\n]*\n\s*)*COPY\s'
 $$;
 -- The trigger function of both triggers below.
-CREATE FUNCTION custprofile.topics_before_change() RETURNS trigger
+CREATE FUNCTION custprofile_internal.topics_before_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
     IF TG_LEVEL = 'ROW' THEN
@@ -51,12 +51,12 @@ BEGIN
         END IF;
         RETURN NEW;
     END IF;
-    IF NOT (TG_OP = 'INSERT' AND custprofile.is_copy()) THEN
+    IF NOT (TG_OP = 'INSERT' AND custprofile_internal.is_copy()) THEN
         DELETE FROM custprofile.default_topics_in_use;
     END IF;
     RETURN NULL;
 END $$;
 CREATE TRIGGER topics_before_change BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON custprofile.topics
-    FOR EACH STATEMENT EXECUTE FUNCTION custprofile.topics_before_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION custprofile_internal.topics_before_change();
 CREATE TRIGGER topics_before_copied_row BEFORE INSERT ON custprofile.topics
-    FOR EACH ROW WHEN (custprofile.is_copy()) EXECUTE FUNCTION custprofile.topics_before_change();
+    FOR EACH ROW WHEN (custprofile_internal.is_copy()) EXECUTE FUNCTION custprofile_internal.topics_before_change();

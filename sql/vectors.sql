@@ -8,14 +8,14 @@
 -- the next refresh_profiles builds it again.
 
 -- The schema of the vector extension; NULL when this database does not have it.
-CREATE FUNCTION custprofile.pgvector_schema() RETURNS name
+CREATE FUNCTION custprofile_internal.pgvector_schema() RETURNS name
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'
 $$;
 
 -- The indexes custprofile keeps, one per kind of stored vector, what each holds and whether it is
 -- built for the vectors stored now.
-CREATE FUNCTION custprofile.vector_index_targets()
+CREATE FUNCTION custprofile_internal.vector_index_targets()
 RETURNS TABLE (target text, index_name name, table_name text, vector_column text, predicate text)
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     VALUES ('profiles', 'profiles_interest_ann'::name, 'profiles', 'interest_vector', 'vector_space = %L'),
@@ -27,19 +27,19 @@ $$;
 
 -- What the index of `target` was built for ({"dimensions": n, "vector_space": ...}, its comment);
 -- NULL when there is none, it is not valid, or pgvector is gone.
-CREATE FUNCTION custprofile.vector_index_state(target text) RETURNS jsonb
+CREATE FUNCTION custprofile_internal.vector_index_state(target text) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT pg_catalog.obj_description(c.oid, 'pg_class')::jsonb
-      FROM custprofile.vector_index_targets() t
+      FROM custprofile_internal.vector_index_targets() t
       JOIN pg_class c ON c.relname = t.index_name AND c.relnamespace = 'custprofile'::regnamespace
       JOIN pg_index i ON i.indexrelid = c.oid AND i.indisvalid
-     WHERE t.target = $1 AND custprofile.pgvector_schema() IS NOT NULL
+     WHERE t.target = $1 AND custprofile_internal.pgvector_schema() IS NOT NULL
 $$;
 
 -- The vector space and length the index of `target` should hold now: profiles in the current
 -- encoder's space, catalogue vectors as long as the current encoder's. NULL when no such vector
 -- is stored (nothing to index).
-CREATE FUNCTION custprofile.vector_index_wanted(target text) RETURNS jsonb
+CREATE FUNCTION custprofile_internal.vector_index_wanted(target text) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT CASE WHEN $1 = 'profiles' THEN
                (SELECT jsonb_build_object('dimensions', array_length(p.interest_vector, 1), 'vector_space', p.vector_space)
@@ -69,14 +69,14 @@ $$;
 CREATE FUNCTION custprofile.create_vector_indexes(m int DEFAULT NULL, ef_construction int DEFAULT NULL) RETURNS SETOF text
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s name := custprofile.pgvector_schema();
+    s name := custprofile_internal.pgvector_schema();
     t record;
     wanted jsonb;
     state jsonb;
     graph jsonb;
     present boolean;
 BEGIN
-    PERFORM custprofile.require_coordinator('create_vector_indexes');
+    PERFORM custprofile_internal.require_coordinator('create_vector_indexes');
     IF s IS NULL THEN
         RAISE EXCEPTION 'the vector extension (pgvector) is not installed in this database'
             USING ERRCODE = 'feature_not_supported',
@@ -90,9 +90,9 @@ BEGIN
         RAISE EXCEPTION 'ef_construction must be between 4 and 1000, not %', ef_construction
             USING ERRCODE = 'invalid_parameter_value', HINT = 'pgvector''s default is 64; a bigger one builds a better graph, more slowly.';
     END IF;
-    FOR t IN SELECT * FROM custprofile.vector_index_targets() LOOP
-        wanted := custprofile.vector_index_wanted(t.target);
-        state := custprofile.vector_index_state(t.target);
+    FOR t IN SELECT * FROM custprofile_internal.vector_index_targets() LOOP
+        wanted := custprofile_internal.vector_index_wanted(t.target);
+        state := custprofile_internal.vector_index_state(t.target);
         graph := jsonb_build_object(
             'm', COALESCE(m, (state ->> 'm')::int, (custprofile.vector_index_graph() ->> 'm')::int),
             'ef_construction', COALESCE(ef_construction, (state ->> 'ef_construction')::int,
@@ -129,16 +129,16 @@ END $$;
 -- Called by refresh_profiles when it is done: keeps the indexes in step with the stored vectors
 -- when pgvector is installed and the caller owns the tables; otherwise says what to run (an
 -- index that is not for the stored vectors is not used, so the searches stay right meanwhile).
-CREATE FUNCTION custprofile.maintain_vector_indexes() RETURNS void
+CREATE FUNCTION custprofile_internal.maintain_vector_indexes() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     stale boolean;
 BEGIN
-    IF custprofile.pgvector_schema() IS NULL THEN
+    IF custprofile_internal.pgvector_schema() IS NULL THEN
         RETURN;
     END IF;
-    SELECT bool_or(custprofile.vector_index_state(t.target) - 'm' - 'ef_construction' IS DISTINCT FROM custprofile.vector_index_wanted(t.target))
-      INTO stale FROM custprofile.vector_index_targets() t;
+    SELECT bool_or(custprofile_internal.vector_index_state(t.target) - 'm' - 'ef_construction' IS DISTINCT FROM custprofile_internal.vector_index_wanted(t.target))
+      INTO stale FROM custprofile_internal.vector_index_targets() t;
     IF NOT stale THEN
         RETURN;
     ELSIF pg_catalog.pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = 'custprofile.profiles'::regclass), 'USAGE') THEN
@@ -153,18 +153,18 @@ END $$;
 -- index, as the SQL of a subquery over the target's table (alias n) with a column `distance`
 -- (cosine distance); NULL when no index serves vectors of `dimensions` (then search exactly).
 -- The predicate is the index's own, literally, so that the planner proves the partial index.
-CREATE FUNCTION custprofile.nearest_sql(target text, vector_sql text, dimensions int, pool int) RETURNS text
+CREATE FUNCTION custprofile_internal.nearest_sql(target text, vector_sql text, dimensions int, pool int) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
-    s name := custprofile.pgvector_schema();
-    state jsonb := custprofile.vector_index_state(target);
+    s name := custprofile_internal.pgvector_schema();
+    state jsonb := custprofile_internal.vector_index_state(target);
     t record;
 BEGIN
     IF state IS NULL OR (state ->> 'dimensions')::int IS DISTINCT FROM dimensions
        OR (target = 'profiles' AND state ->> 'vector_space' IS DISTINCT FROM custprofile.vector_space()) THEN
         RETURN NULL;
     END IF;
-    SELECT * INTO t FROM custprofile.vector_index_targets() x WHERE x.target = $1;
+    SELECT * INTO t FROM custprofile_internal.vector_index_targets() x WHERE x.target = $1;
     RETURN format('SELECT n.*, n.%1$I::%2$I.vector(%3$s) OPERATOR(%2$I.<=>) (%4$s)::%2$I.vector(%3$s) AS distance '
                   'FROM custprofile.%5$I n WHERE %6$s ORDER BY distance LIMIT %7$s',
                   t.vector_column, s, dimensions, vector_sql, t.table_name,
@@ -174,7 +174,7 @@ END $$;
 
 -- How many candidates an index search gives the exact ranking: the k best by the full score
 -- are almost always among the 10·k (at least 100) nearest by vector alone.
-CREATE FUNCTION custprofile.nearest_pool(k int) RETURNS int
+CREATE FUNCTION custprofile_internal.nearest_pool(k int) RETURNS int
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT greatest(10 * k, 100)
 $$;

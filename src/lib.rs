@@ -29,6 +29,21 @@ mod text;
 
 ::pgrx::pg_module_magic!(name, version);
 
+// What the extension's functions call and users do not: query builders, checks, the aggregates'
+// support functions, writers. A schema of their own keeps `\df custprofile.*` to what users call
+// (docs/reference.md); the Rust ones name it in `#[pg_extern(schema = ...)]`, the SQL ones in
+// their CREATE FUNCTION (sql/privileges.sql grants its USAGE). Created first, as every sql/ file
+// uses it; the module declares it to pgrx for the Rust functions (its own CREATE SCHEMA IF NOT
+// EXISTS then finds it there).
+extension_sql!(
+    "CREATE SCHEMA custprofile_internal;\n\
+     COMMENT ON SCHEMA custprofile_internal IS 'What custprofile''s own functions call: not for direct use (docs/reference.md).';",
+    name = "internal_schema",
+    bootstrap
+);
+#[pg_schema]
+mod custprofile_internal {}
+
 // the history of long operations, written by the SQL and Rust below
 extension_sql_file!("../sql/runs.sql", name = "runs");
 extension_sql_file!("../sql/classifiers.sql", name = "classifiers_table");

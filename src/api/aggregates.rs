@@ -21,7 +21,7 @@ fn dimension_error(state: usize, input: usize) -> ! {
 }
 
 /// Transition function: adds one embedding; NULL embeddings are skipped.
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", immutable, parallel_safe)]
 fn embedding_avg_accum(state: Option<Vec<f64>>, input: Option<Array<f32>>) -> Option<Vec<f64>> {
     let Some(input) = input else { return state };
     let v = dense(input, "input");
@@ -37,7 +37,7 @@ fn embedding_avg_accum(state: Option<Vec<f64>>, input: Option<Array<f32>>) -> Op
 }
 
 /// Combine function: adds two partial states.
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", immutable, parallel_safe)]
 fn embedding_avg_combine(a: Option<Vec<f64>>, b: Option<Vec<f64>>) -> Option<Vec<f64>> {
     match (a, b) {
         (None, b) => b,
@@ -53,7 +53,7 @@ fn embedding_avg_combine(a: Option<Vec<f64>>, b: Option<Vec<f64>>) -> Option<Vec
 }
 
 /// Final function: the mean, L2-normalised; NULL for no rows or a zero mean.
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", immutable, parallel_safe)]
 fn embedding_avg_final(state: Option<Vec<f64>>) -> Option<Vec<f32>> {
     let state = state?;
     let count = *state.first()?;

@@ -12,7 +12,7 @@ use crate::heads::logistic;
 /// `{"weights": {"bias": b, name: w, ...}, "metrics": {...}}` such that
 /// P(true) = 1 / (1 + exp(-(b + sum w * x))). Options as train_classifier's (model must stay
 /// "logistic"); more epochs by default, as there are few rows and few features.
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", immutable, parallel_safe)]
 fn fit_logistic(features: Vec<Option<f64>>, labels: Vec<Option<bool>>, names: Vec<String>, options: default!(JsonArg, "'{}'")) -> JsonB {
     let dim = names.len();
     if dim == 0 || features.len() != labels.len() * dim {

@@ -23,9 +23,9 @@ fn train_classifier(name: &str, training_query: &str, options: default!(JsonArg,
     let options = options.value().or_raise();
     // it writes custprofile.classifiers: never inside a task Citus sent to a worker (sql/placement.sql);
     // a database not yet updated to a version with the check has no Citus rule to follow
-    let has_check = read_one::<bool>("SELECT pg_catalog.to_regprocedure('custprofile.require_coordinator(text)') IS NOT NULL", &[]);
+    let has_check = read_one::<bool>("SELECT pg_catalog.to_regprocedure('custprofile_internal.require_coordinator(text)') IS NOT NULL", &[]);
     if has_check.or_raise() == Some(true) {
-        read_one::<bool>("SELECT custprofile.require_coordinator('train_classifier')", &[]).or_raise();
+        read_one::<bool>("SELECT custprofile_internal.require_coordinator('train_classifier')", &[]).or_raise();
     }
     let mut progress = Progress::new("train_classifier");
     // read-only queries (crate::spi): a hot standby must still get train_classifier's 25006
@@ -40,7 +40,7 @@ fn train_classifier(name: &str, training_query: &str, options: default!(JsonArg,
 /// database still at a version before the history (not yet updated) records nothing.
 fn record_run(started: Option<TimestampWithTimeZone>, report: &Value) {
     let has_history = read_one::<bool>(
-        "SELECT pg_catalog.to_regprocedure('custprofile.record_run(text, timestamptz, bigint, jsonb, name)') IS NOT NULL",
+        "SELECT pg_catalog.to_regprocedure('custprofile_internal.record_run(text, timestamptz, bigint, jsonb, name)') IS NOT NULL",
         &[],
     )
     .or_raise()
@@ -54,7 +54,7 @@ fn record_run(started: Option<TimestampWithTimeZone>, report: &Value) {
         "validation_accuracy": report["validation_accuracy"],
     });
     Spi::run_with_args(
-        "SELECT custprofile.record_run('train_classifier', $1, $2, $3)",
+        "SELECT custprofile_internal.record_run('train_classifier', $1, $2, $3)",
         &[started.into(), report["rows"].as_i64().into(), JsonB(detail).into()],
     )
     .map_err(Error::spi)

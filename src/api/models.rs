@@ -12,7 +12,7 @@ type ModelRow = (String, String, String, i32, Vec<String>, String, Vec<String>, 
 /// Every installed encoder (a folder with a manifest under custprofile.model_dir) and the
 /// built-in sentiment and intent heads of each that has them. Trained classifiers are added by the view from
 /// `custprofile.classifiers`.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", stable, parallel_safe)]
 fn builtin_models() -> TableIterator<
     'static,
     (

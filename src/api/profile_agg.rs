@@ -107,12 +107,12 @@ fn accumulate(
 }
 
 /// Transition function of profile_agg: adds one text (and its rating and time, in the longer forms).
-#[pg_extern(name = "profile_agg_accum", parallel_safe, cost = 5000)]
+#[pg_extern(schema = "custprofile_internal", name = "profile_agg_accum", parallel_safe, cost = 5000)]
 fn profile_agg_accum_1(state: Internal, body: Option<&str>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     accumulate(state, body, None, None, fcinfo)
 }
 
-#[pg_extern(name = "profile_agg_accum", parallel_safe, cost = 5000)]
+#[pg_extern(schema = "custprofile_internal", name = "profile_agg_accum", parallel_safe, cost = 5000)]
 fn profile_agg_accum_2(
     state: Internal,
     body: Option<&str>,
@@ -122,7 +122,7 @@ fn profile_agg_accum_2(
     accumulate(state, body, rating, None, fcinfo)
 }
 
-#[pg_extern(name = "profile_agg_accum", parallel_safe, cost = 5000)]
+#[pg_extern(schema = "custprofile_internal", name = "profile_agg_accum", parallel_safe, cost = 5000)]
 fn profile_agg_accum_3(
     state: Internal,
     body: Option<&str>,
@@ -134,7 +134,7 @@ fn profile_agg_accum_3(
 }
 
 /// Merges two partial states (parallel workers, partitions).
-#[pg_extern(parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", parallel_safe)]
 fn profile_agg_combine(mut a: Internal, mut b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     flush(&mut b);
     flush(&mut a);
@@ -149,7 +149,7 @@ fn profile_agg_combine(mut a: Internal, mut b: Internal, fcinfo: pg_sys::Functio
 }
 
 /// Scores what is pending, then writes the summary for the leader of a parallel plan.
-#[pg_extern(strict, parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", strict, parallel_safe)]
 fn profile_agg_serialize(mut state: Internal) -> Vec<u8> {
     flush(&mut state);
     let s = state_mut(&mut state).expect("strict: never NULL");
@@ -157,7 +157,7 @@ fn profile_agg_serialize(mut state: Internal) -> Vec<u8> {
 }
 
 /// Reads a summary written by profile_agg_serialize, in the leader of a parallel plan.
-#[pg_extern(strict, parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", strict, parallel_safe)]
 fn profile_agg_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
     let summary: TextSummary = serde_json::from_slice(bytes)
         .unwrap_or_else(|_| Error::internal("profile_agg received a malformed partial state").raise());
@@ -165,7 +165,7 @@ fn profile_agg_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
 }
 
 /// The text part of a profile; NULL when the aggregate saw no rows.
-#[pg_extern(parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", parallel_safe)]
 fn profile_agg_final(mut state: Internal) -> Option<JsonB> {
     flush(&mut state);
     let s = state_mut(&mut state)?;
@@ -179,7 +179,7 @@ fn profile_agg_final(mut state: Internal) -> Option<JsonB> {
 
 /// Final function of profile_agg_partial: the state scored and written in the portable form
 /// (src/profiles/partial.rs); NULL when the aggregate saw no rows.
-#[pg_extern(parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", parallel_safe)]
 fn profile_agg_partial_final(mut state: Internal) -> Option<Vec<u8>> {
     flush(&mut state);
     let s = state_mut(&mut state)?;
@@ -188,7 +188,7 @@ fn profile_agg_partial_final(mut state: Internal) -> Option<Vec<u8>> {
 }
 
 /// Transition function of profile_agg_merge: adds a partial state of profile_agg_partial.
-#[pg_extern(parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", parallel_safe)]
 fn profile_agg_merge_accum(mut state: Internal, partial_state: Option<&[u8]>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     let Some(bytes) = partial_state else { return state };
     let encoder = runtime::current().or_raise();
@@ -202,14 +202,14 @@ fn profile_agg_merge_accum(mut state: Internal, partial_state: Option<&[u8]>, fc
 
 /// Starts recording, in this backend, the per-text scores profile_agg makes: refresh_profiles
 /// stores them in custprofile.text_scores for text_insights (src/profiles/score_log.rs).
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(schema = "custprofile_internal", volatile, parallel_unsafe)]
 fn start_text_score_log() {
     score_log::start();
 }
 
 /// The per-text scores recorded since start_text_score_log (score rounded as text_signals
 /// rounds it); recording stops.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(schema = "custprofile_internal", volatile, parallel_unsafe)]
 fn take_text_score_log() -> TableIterator<
     'static,
     (

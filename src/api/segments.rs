@@ -13,7 +13,7 @@ use crate::similarity;
 
 /// k-means (k-means++ start, fixed seed) over every stored profile. Segments are numbered from
 /// 1 by size, largest first. `distance` is the Euclidean distance to the segment's centre.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(schema = "custprofile_internal", volatile, parallel_unsafe)]
 fn kmeans_segments(
     k: i32,
     options: default!(JsonArg, "'{}'"),

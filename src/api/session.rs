@@ -4,7 +4,7 @@
 use pgrx::prelude::*;
 
 /// custprofile.as_of as set: latest_activity, now or an ISO timestamp (sql/clock.sql resolves it).
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(schema = "custprofile_internal", stable, parallel_safe)]
 fn as_of_setting() -> String {
     crate::settings::as_of()
 }
@@ -19,7 +19,7 @@ fn label_language() -> &'static str {
 /// Whether the caller is inside BEGIN ... COMMIT, where a procedure that commits cannot run:
 /// refresh_profiles says so with a HINT instead of PostgreSQL's bare "invalid transaction
 /// termination" after its first batch.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(schema = "custprofile_internal", volatile, parallel_unsafe)]
 fn in_transaction_block() -> bool {
     // SAFETY: reads the backend's transaction state, in its own thread
     unsafe { pg_sys::IsTransactionBlock() }

@@ -38,7 +38,7 @@ SQL
 # a refresh must then get through with a short lock_timeout (and find nothing left to claim).
 log "a refresh while every queued entry is claimed by another session"
 db_psql -v ON_ERROR_STOP=1 -c "INSERT INTO custprofile.refresh_queue (customer_key, source_hash)
-                                 SELECT customer_key, source_hash FROM custprofile.source_fingerprints()" >/dev/null
+                                 SELECT customer_key, source_hash FROM custprofile_internal.source_fingerprints()" >/dev/null
 db_psql -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT customer_key FROM custprofile.refresh_queue FOR UPDATE" \
   -c "SELECT pg_sleep(30) /* holding the queue */" -c "ROLLBACK" >/dev/null 2>&1 &
 holder=$!

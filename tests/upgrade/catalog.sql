@@ -46,5 +46,6 @@ SELECT line FROM (
   SELECT format('config %s %s', unnest(e.extconfig)::regclass, unnest(e.extcondition)) FROM pg_extension e
    WHERE e.extname = 'custprofile'
   UNION ALL
-  SELECT format('schema acl %s', n.nspacl) FROM pg_namespace n WHERE n.nspname = 'custprofile'
+  SELECT format('schema %s acl %s comment %s', n.nspname, n.nspacl, md5(coalesce(obj_description(n.oid, 'pg_namespace'), '')))
+    FROM pg_namespace n WHERE n.nspname IN ('custprofile', 'custprofile_internal')
 ) lines ORDER BY line;

@@ -79,7 +79,7 @@ UNION ALL SELECT 'topics still defaults' FROM custprofile.default_topics_in_use
 UNION ALL SELECT 'owner' FROM custprofile.classifiers WHERE owner <> current_user
 -- the churn column (0.5.0) is left to the first refresh, which rebuilds every older document:
 -- until then it does not hold and the view gives the risk judged on read
-UNION ALL SELECT 'stored churn' WHERE custprofile.stored_churn_holds() AND EXISTS (SELECT FROM custprofile.profiles)
+UNION ALL SELECT 'stored churn' WHERE custprofile_internal.stored_churn_holds() AND EXISTS (SELECT FROM custprofile.profiles)
 UNION ALL SELECT 'churn on read' WHERE EXISTS (SELECT FROM custprofile.customer_profiles c
                                                 WHERE c.churn_risk IS DISTINCT FROM custprofile.churn_risk(c.customer_key));
 SQL
@@ -98,7 +98,7 @@ SELECT count(*) FROM custprofile.profiles
 CALL custprofile.refresh_profiles();
 SELECT count(*) FROM custprofile.profiles p JOIN before.profiles b USING (customer_key) WHERE p.refreshed_at <> b.refreshed_at;
 -- after it the churn column holds and equals the risk judged on read
-SELECT custprofile.stored_churn_holds()
+SELECT custprofile_internal.stored_churn_holds()
        AND NOT EXISTS (SELECT FROM custprofile.customer_profiles c WHERE c.churn_risk IS DISTINCT FROM custprofile.churn_risk(c.customer_key));
 CREATE TEMP TABLE first_refresh AS SELECT customer_key, refreshed_at FROM custprofile.profiles;
 CALL custprofile.refresh_profiles();

@@ -93,7 +93,7 @@ SELECT CASE WHEN vector_dims(custprofile.embedding_avg(e)::vector) = 384 THEN 'e
 -- a profile rebuilt under the index keeps it in use (the index follows inserts)
 UPDATE shop.reviews SET body = body || ' Really.' WHERE review_id = (SELECT min(review_id) FROM shop.reviews WHERE body IS NOT NULL);
 CALL custprofile.refresh_profiles();
-SELECT CASE WHEN custprofile.nearest_sql('profiles', '$1', 384, 100) IS NOT NULL THEN 'index still serves after a refresh: ok' ELSE 'FAIL' END;
+SELECT CASE WHEN custprofile_internal.nearest_sql('profiles', '$1', 384, 100) IS NOT NULL THEN 'index still serves after a refresh: ok' ELSE 'FAIL' END;
 
 -- another graph: rebuilt with it, kept by later calls and refreshes; bad parameters are 22023
 -- and leave the index as it was
@@ -103,7 +103,7 @@ SELECT CASE WHEN bool_and(line LIKE '%built%m = 24, ef_construction = 96%') AND 
 SELECT CASE WHEN bool_and(line LIKE '%up to date') THEN 'the graph is kept by a call without parameters: ok' ELSE 'FAIL: ' || string_agg(line, '; ') END
   FROM custprofile.create_vector_indexes() line;
 CALL custprofile.refresh_profiles();
-SELECT CASE WHEN (custprofile.vector_index_state('profiles') ->> 'm')::int = 24 THEN 'and by refresh_profiles: ok' ELSE 'FAIL: state ' || custprofile.vector_index_state('profiles')::text END;
+SELECT CASE WHEN (custprofile_internal.vector_index_state('profiles') ->> 'm')::int = 24 THEN 'and by refresh_profiles: ok' ELSE 'FAIL: state ' || custprofile_internal.vector_index_state('profiles')::text END;
 DO $$
 DECLARE
     bad text;
@@ -117,7 +117,7 @@ BEGIN
         END;
     END LOOP;
 END $$;
-SELECT CASE WHEN (custprofile.vector_index_state('profiles') ->> 'm')::int = 24
+SELECT CASE WHEN (custprofile_internal.vector_index_state('profiles') ->> 'm')::int = 24
             THEN 'bad graph parameters are 22023 and leave the index as it was: ok' ELSE 'FAIL: the index changed' END;
 
 -- a role that does not own the tables (refresh_profiles calls maintain_vector_indexes as its
@@ -126,12 +126,12 @@ CREATE ROLE vectors_reader;
 SELECT custprofile.grant_usage('vectors_reader', 'reader') \g /dev/null
 DROP INDEX custprofile.profiles_interest_ann;
 SQL
-notice="$(db "$DB" -c "SET ROLE vectors_reader" -c "SELECT custprofile.maintain_vector_indexes()" 2>&1)"
+notice="$(db "$DB" -c "SET ROLE vectors_reader" -c "SELECT custprofile_internal.maintain_vector_indexes()" 2>&1)"
 grep -q "searches are exact until they are built" <<<"$notice" || die "no notice to a role that does not own the tables: $notice"
 log "a role that does not own the tables is told to build the indexes: ok"
 check <<'SQL'
 SET client_min_messages = warning;
-SELECT CASE WHEN custprofile.nearest_sql('profiles', '$1', 384, 100) IS NULL THEN 'a missing index means exact search: ok' ELSE 'FAIL' END;
+SELECT CASE WHEN custprofile_internal.nearest_sql('profiles', '$1', 384, 100) IS NULL THEN 'a missing index means exact search: ok' ELSE 'FAIL' END;
 SELECT count(*) FROM custprofile.create_vector_indexes() \g /dev/null
 -- the answers with the index, after the change of one review above, to compare with exact search
 DROP TABLE shop.approximate;

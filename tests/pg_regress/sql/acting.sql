@@ -42,7 +42,7 @@ UPDATE shop.items SET description = 'Portable speaker for the beach and the pool
 CREATE FUNCTION pg_temp.item_vector_fits(item text, document text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE similarity real;
 BEGIN
-  EXECUTE format('SELECT c.similarity FROM (%s) c WHERE c.key = $1', custprofile.catalogue_similarity_sql('items', '$2', custprofile.checked_sources('items')))
+  EXECUTE format('SELECT c.similarity FROM (%s) c WHERE c.key = $1', custprofile_internal.catalogue_similarity_sql('items', '$2', custprofile_internal.checked_sources('items')))
      INTO similarity USING item, custprofile.embed_text(document);
   RETURN similarity > 0.9999;
 END $$;
@@ -222,7 +222,7 @@ SELECT (SELECT count(*) FROM custprofile.suggest_replies('can I return it and ge
 -- article (17: article 10 came back after the last refresh, is read on the fly and held to the
 -- floor), the highest the best score of any calibration message; praise gets no answer even with
 -- no threshold at all
-SELECT c.fingerprint = custprofile.answers_fingerprint() AS stored_for_these_vectors,
+SELECT c.fingerprint = custprofile_internal.answers_fingerprint() AS stored_for_these_vectors,
        c.thresholds = custprofile.reply_thresholds() AS used,
        (SELECT count(*) FROM jsonb_object_keys(c.thresholds -> 'answers')) AS articles_calibrated,
        (SELECT count(*) FROM jsonb_object_keys(c.unrelated)) = cardinality(custprofile.reply_calibration_messages()) AS all_measured,
@@ -237,7 +237,7 @@ SELECT measured_at AS calibrated_at FROM custprofile.reply_calibration \gset
 UPDATE shop.help_articles SET question = 'How do I get my money back?' WHERE article_id = 1;
 SELECT answer_id FROM custprofile.suggest_replies('how do I get my money back', 1, 0.5);
 SELECT kind, embedded FROM custprofile.refresh_catalogues() WHERE kind = 'answers';
-SELECT measured_at > :'calibrated_at' AS measured_again, fingerprint = custprofile.answers_fingerprint() AS for_the_new_vectors
+SELECT measured_at > :'calibrated_at' AS measured_again, fingerprint = custprofile_internal.answers_fingerprint() AS for_the_new_vectors
   FROM custprofile.reply_calibration;
 UPDATE shop.help_articles SET question = 'When will I get my refund?' WHERE article_id = 1;
 SELECT kind, embedded FROM custprofile.refresh_catalogues() WHERE kind = 'answers';
@@ -264,14 +264,14 @@ UPDATE custprofile.profiles SET vector_space = custprofile.vector_space() WHERE 
 -- content) and none is compared until refresh_profiles rebuilt it
 SET custprofile.encoder = 'all-MiniLM-L6-v2';
 SELECT count(*) FILTER (WHERE f.source_hash = p.source_hash) AS fresh_under_minilm
-  FROM custprofile.source_fingerprints() f JOIN custprofile.profiles p USING (customer_key);
+  FROM custprofile_internal.source_fingerprints() f JOIN custprofile.profiles p USING (customer_key);
 SELECT try($$SELECT * FROM custprofile.similar_customers(1007)$$);
 -- a profile built now is made in all-MiniLM-L6-v2's space, with its sentiment head
 SELECT custprofile.build_profile(1007) #>> '{model,encoder}' AS built_with,
        custprofile.build_profile(1007) #>> '{model,sentiment}' AS sentiment_head;
 RESET custprofile.encoder;
 SELECT count(*) FILTER (WHERE f.source_hash = p.source_hash) = count(*) AS all_fresh_again
-  FROM custprofile.source_fingerprints() f JOIN custprofile.profiles p USING (customer_key);
+  FROM custprofile_internal.source_fingerprints() f JOIN custprofile.profiles p USING (customer_key);
 
 -- check_sources covers the catalogues
 SELECT kind, check_name, rows FROM custprofile.check_sources() WHERE kind IN ('items', 'answers');

@@ -96,7 +96,7 @@ INSERT INTO fz.templates VALUES
   ('build_profile', 'custprofile.build_profile(%s::text)', '{t}', 50),
   ('churn_assessment', 'custprofile.churn_assessment(%s::jsonb, 30, now())', '{j}', 100),
   ('customer_similarity', 'custprofile.customer_similarity(%s, %s::jsonb, %s, %s::jsonb)', '{r,j,r,j}', 100),
-  ('fit_logistic', 'custprofile.fit_logistic(%s::float8[], ARRAY[true, false], ARRAY[''a''], %s::jsonb)', '{r,j}', 50),
+  ('fit_logistic', 'custprofile_internal.fit_logistic(%s::float8[], ARRAY[true, false], ARRAY[''a''], %s::jsonb)', '{r,j}', 50),
   ('segment_customers', '(SELECT count(*) FROM custprofile.segment_customers(%s, %s::jsonb))', '{i,j}', 30),
   ('similar_customers', '(SELECT count(*) FROM custprofile.similar_customers(%s::text, %s))', '{t,i}', 50),
   ('register_source', 'custprofile.register_source(''customers'', ''fz.customers'', %s::jsonb)', '{j}', 50),

@@ -117,8 +117,8 @@ SELECT custprofile.label_language();
 SET custprofile.label_language = 'fr';
 \set VERBOSITY terse
 SET custprofile.label_language = 'zh';
-SELECT custprofile.label_language(), custprofile.topic_label('delivery', 'zh') AS delivery,
-       custprofile.topic_label('gift wrapping', 'zh') AS own_topic;
+SELECT custprofile.label_language(), custprofile_internal.topic_label('delivery', 'zh') AS delivery,
+       custprofile_internal.topic_label('gift wrapping', 'zh') AS own_topic;
 SELECT custprofile.segment_names('[{"segment": 1, "customers": 5, "mean_sentiment": -0.5, "mean_monetary": 2, "texts": 10,
                                    "categories": {"electronics": 9, "books": 1}, "topics": {"物流": {"texts": 8, "sentiment": -0.6}}},
                                   {"segment": 2, "customers": 5, "mean_sentiment": 0.6, "mean_monetary": 4, "texts": 10,

@@ -141,5 +141,5 @@ SELECT try($$SELECT custprofile.profile_agg_merge(convert_to((convert_from(s, 'U
 
 -- the support functions are not callable on their own: a NULL for their internal argument is
 -- refused: 0A000 on earlier minor releases, 42883 on 15.20 (the call no longer resolves)
-SELECT try($$SELECT custprofile.profile_agg_final(NULL)$$) ~ '^(0A000: cannot accept a value of type internal|42883: function custprofile.profile_agg_final\(unknown\) does not exist)$' AS refused;
+SELECT try($$SELECT custprofile_internal.profile_agg_final(NULL)$$) ~ '^(0A000: cannot accept a value of type internal|42883: function custprofile_internal.profile_agg_final\(unknown\) does not exist)$' AS refused;
 DROP TABLE texts, texts_part, serial, parallel, parallel_hash;

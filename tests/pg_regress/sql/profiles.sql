@@ -105,7 +105,7 @@ SET custprofile.as_of = 'yesterday';
 RESET custprofile.as_of;
 -- the churn risk is a stored column too, for BI filters by an index: after the refresh it holds
 -- as of the moment, and the view gives the figures judged on read
-SELECT custprofile.stored_churn_holds() AS stored_holds,
+SELECT custprofile_internal.stored_churn_holds() AS stored_holds,
        (SELECT count(*) FROM custprofile.customer_profiles c
          WHERE c.churn_risk IS DISTINCT FROM custprofile.churn_risk(c.customer_key)) AS differ_from_read,
        (SELECT count(*) FROM custprofile.profiles WHERE churn_risk IS NULL) AS without_risk,
@@ -119,19 +119,19 @@ EXPLAIN (COSTS OFF) SELECT customer_key FROM custprofile.customer_profiles WHERE
 ROLLBACK;
 -- as of another moment the stored column does not hold, and the view judges on read
 SET custprofile.as_of = '2030-01-01';
-SELECT custprofile.stored_churn_holds() AS holds_in_2030,
+SELECT custprofile_internal.stored_churn_holds() AS holds_in_2030,
        count(*) FILTER (WHERE c.churn_risk IS DISTINCT FROM custprofile.churn_risk(c.customer_key, '2030-01-01')) AS differ
   FROM custprofile.customer_profiles c;
 RESET custprofile.as_of;
 -- other weights (an admin may edit churn_model) or complaint topics: the column does not hold
 -- until it is judged with them, and the view judges on read meanwhile
 BEGIN;
-INSERT INTO custprofile.churn_model (weights) VALUES (custprofile.default_churn_weights() || '{"recency": 5.0}');
-SELECT custprofile.stored_churn_holds() AS holds_with_other_weights,
+INSERT INTO custprofile.churn_model (weights) VALUES (custprofile_internal.default_churn_weights() || '{"recency": 5.0}');
+SELECT custprofile_internal.stored_churn_holds() AS holds_with_other_weights,
        count(*) FILTER (WHERE c.churn_risk IS DISTINCT FROM custprofile.churn_risk(c.customer_key)) AS differ
   FROM custprofile.customer_profiles c;
-SELECT custprofile.judge_stored_churn() = (SELECT count(*) FROM custprofile.profiles) AS judged_every_row;
-SELECT custprofile.stored_churn_holds() AS holds_again,
+SELECT custprofile_internal.judge_stored_churn() = (SELECT count(*) FROM custprofile.profiles) AS judged_every_row;
+SELECT custprofile_internal.stored_churn_holds() AS holds_again,
        count(*) FILTER (WHERE c.churn_risk IS DISTINCT FROM custprofile.churn_risk(c.customer_key)) AS differ
   FROM custprofile.customer_profiles c;
 ROLLBACK;
@@ -141,14 +141,14 @@ ROLLBACK;
 BEGIN;
 SELECT custprofile.as_of() AS before \gset
 INSERT INTO shop.orders VALUES (999001, 1011, :'before'::timestamptz + interval '1 day', 10, 'kettle', 'kitchen');
-SELECT custprofile.stored_churn_holds() AS holds_before_the_refresh;
+SELECT custprofile_internal.stored_churn_holds() AS holds_before_the_refresh;
 SELECT custprofile.refresh_profiles_in_transaction() ->> 'rebuilt' AS rebuilt;
 SELECT custprofile.as_of() > :'before'::timestamptz AS moment_moved,
-       custprofile.stored_churn_holds() AS holds_again,
+       custprofile_internal.stored_churn_holds() AS holds_again,
        (SELECT count(*) FROM custprofile.customer_profiles c
          WHERE c.churn_risk IS DISTINCT FROM custprofile.churn_risk(c.customer_key)) AS differ_from_read,
        (SELECT count(*) FROM custprofile.profiles WHERE churn_valid_from > custprofile.as_of() OR churn_valid_until < custprofile.as_of()) AS not_holding,
-       custprofile.judge_stored_churn() AS judged_again;
+       custprofile_internal.judge_stored_churn() AS judged_again;
 ROLLBACK;
 SELECT (custprofile.rfm_breakpoints() ->> 'as_of')::timestamptz = custprofile.as_of() AS breakpoints_as_of,
        custprofile.rfm_breakpoints() -> 'spend' AS spend_breakpoints;
@@ -167,7 +167,7 @@ UPDATE shop.reviews SET body = body || ' Still happy.' WHERE review_id = (SELECT
 SELECT custprofile.refresh_profiles_in_transaction() AS refreshed;
 SELECT refreshed_at = now() AS rebuilt_in_this_transaction FROM custprofile.profiles WHERE customer_key = '1011';
 ROLLBACK;
-SELECT count(*) AS queued, (SELECT count(*) FROM custprofile.profiles p JOIN custprofile.source_fingerprints() f USING (customer_key)
+SELECT count(*) AS queued, (SELECT count(*) FROM custprofile.profiles p JOIN custprofile_internal.source_fingerprints() f USING (customer_key)
                              WHERE p.source_hash <> f.source_hash) AS stale
   FROM custprofile.refresh_queue;
 SELECT try($$SELECT custprofile.refresh_profiles_in_transaction(0)$$);
@@ -233,9 +233,9 @@ SELECT source, customer_key, rating, sentiment_label, language, left(body, 40) A
 SELECT count(DISTINCT r.body) AS profiled_texts,
        count(*) FILTER (WHERE NOT EXISTS (SELECT FROM custprofile.text_scores s
                                            WHERE s.text_hash = sha256(convert_to(r.body, 'UTF8')))) AS not_stored
-  FROM custprofile.registered_texts() r
+  FROM custprofile_internal.registered_texts() r
  WHERE btrim(r.body) <> '' AND r.customer_key IN (SELECT customer_key FROM custprofile.profiles);
-SELECT count(DISTINCT scored_by) AS scorers, bool_and(scored_by = custprofile.text_scorer()) AS current_models
+SELECT count(DISTINCT scored_by) AS scorers, bool_and(scored_by = custprofile_internal.text_scorer()) AS current_models
   FROM custprofile.text_scores;
 SELECT count(*) AS texts,
        count(*) FILTER (WHERE i.sentiment_label = d ->> 'sentiment' AND abs(i.sentiment - (d ->> 'score')::real) < 1e-3
@@ -272,9 +272,9 @@ SELECT i.sentiment = (custprofile.text_signals(f.body) ->> 'score')::real AS sco
 -- (and drops those of texts no source holds any more: the unregistered tickets, edited reviews)
 UPDATE custprofile.text_scores SET scored_by = 'an older encoder';
 SELECT custprofile.refresh_profiles_in_transaction(full_rebuild => true) ->> 'rebuilt' IS NOT NULL AS refreshed;
-SELECT count(*) = (SELECT count(DISTINCT body) FROM custprofile.registered_texts()
+SELECT count(*) = (SELECT count(DISTINCT body) FROM custprofile_internal.registered_texts()
                     WHERE btrim(body) <> '' AND customer_key IN (SELECT customer_key FROM custprofile.profiles)) AS each_profiled_text_once,
-       bool_and(scored_by = custprofile.text_scorer()) AS current_models
+       bool_and(scored_by = custprofile_internal.text_scorer()) AS current_models
   FROM custprofile.text_scores;
 -- the lookup for other models' scores that every refresh makes can use the index, whatever the
 -- table's size (without the index this is a sequential scan)
@@ -297,7 +297,7 @@ CALL custprofile.refresh_profiles(batch_size => 2);
 SELECT * FROM dblink_get_result('other') AS r(status text);
 SELECT dblink_disconnect('other');
 SELECT count(*) AS writes, count(DISTINCT customer_key) AS customers FROM public.profile_writes;
-SELECT count(*) AS stale FROM custprofile.profiles p JOIN custprofile.source_fingerprints() f USING (customer_key)
+SELECT count(*) AS stale FROM custprofile.profiles p JOIN custprofile_internal.source_fingerprints() f USING (customer_key)
  WHERE p.source_hash <> f.source_hash;
 DROP TRIGGER log_write ON custprofile.profiles;
 DROP TABLE public.profile_writes;
@@ -346,22 +346,22 @@ SELECT count(*) AS profiles, count(t) AS with_trend,
 
 -- a customer whose texts are all NULL or blank has a texts section whose interest vector is
 -- null: the stored vector is empty, not an ERROR that fails the refresh batch
-SELECT p -> 'interest_vector' AS in_document, custprofile.texts_interest_vector(p) AS stored
+SELECT p -> 'interest_vector' AS in_document, custprofile_internal.texts_interest_vector(p) AS stored
   FROM (SELECT custprofile.profile_agg(b) AS p FROM (VALUES (NULL::text), ('  ')) v(b)) x;
 
 -- a source description (checked_sources) is only read for the kinds it was made for, and names
 -- relations and types only through an oid and a regtype
-SELECT try($$SELECT custprofile.texts_sql(custprofile.checked_sources('customers'))$$);
-SELECT try($$SELECT custprofile.orders_sql(custprofile.checked_sources('customers', 'texts'))$$);
-SELECT try($$SELECT custprofile.key_type('{"key_type": "bigint; DROP TABLE shop.orders"}')$$);
-SELECT custprofile.orders_sql(custprofile.checked_sources('customers', 'orders')) LIKE '%FROM shop.orders o' AS orders_by_oid;
+SELECT try($$SELECT custprofile_internal.texts_sql(custprofile_internal.checked_sources('customers'))$$);
+SELECT try($$SELECT custprofile_internal.orders_sql(custprofile_internal.checked_sources('customers', 'texts'))$$);
+SELECT try($$SELECT custprofile_internal.key_type('{"key_type": "bigint; DROP TABLE shop.orders"}')$$);
+SELECT custprofile_internal.orders_sql(custprofile_internal.checked_sources('customers', 'orders')) LIKE '%FROM shop.orders o' AS orders_by_oid;
 
 -- the sources are checked once per statement: build_profile checks each registration once
 BEGIN;
 SET LOCAL track_functions = 'all';
 SELECT custprofile.build_profile(1011) IS NOT NULL AS built;
 SELECT s.calls AS registration_checks FROM pg_stat_xact_user_functions s
- WHERE s.schemaname = 'custprofile' AND s.funcname = 'check_registration';
+ WHERE s.schemaname = 'custprofile_internal' AND s.funcname = 'check_registration';
 COMMIT;
 -- the query behind it, with its plan
 SELECT count(*) > 10 AS has_plan, bool_or(line LIKE '%Seq Scan on reviews%') AS reads_reviews,

@@ -52,10 +52,10 @@ CREATE ROLE runs_forger;
 INSERT INTO custprofile.runs (operation, started_at, status, run_by, backend_pid)
 SELECT 'refresh_profiles', now(), 'running', current_user, pid FROM pg_stat_activity WHERE backend_type = 'checkpointer';
 SET SESSION AUTHORIZATION runs_forger;
-SELECT try($$SELECT custprofile.start_run('refresh_profiles', (SELECT rolname FROM pg_roles WHERE oid = 10))$$);
-SELECT try($$SELECT custprofile.record_run('train_classifier', now(), 1, '{}', (SELECT rolname FROM pg_roles WHERE oid = 10))$$);
-SELECT custprofile.finish_run(max(run_id), 0, '{}', 'XX000') IS NULL AS called FROM custprofile.runs;
-SELECT custprofile.record_run('my_own', now(), 1, '{}') IS NULL AS recorded;
+SELECT try($$SELECT custprofile_internal.start_run('refresh_profiles', (SELECT rolname FROM pg_roles WHERE oid = 10))$$);
+SELECT try($$SELECT custprofile_internal.record_run('train_classifier', now(), 1, '{}', (SELECT rolname FROM pg_roles WHERE oid = 10))$$);
+SELECT custprofile_internal.finish_run(max(run_id), 0, '{}', 'XX000') IS NULL AS called FROM custprofile.runs;
+SELECT custprofile_internal.record_run('my_own', now(), 1, '{}') IS NULL AS recorded;
 RESET SESSION AUTHORIZATION;
 SELECT operation, status, run_by = current_user AS by_me FROM custprofile.runs ORDER BY run_id DESC LIMIT 2;
 DELETE FROM custprofile.runs WHERE run_by = 'runs_forger' OR status = 'running';

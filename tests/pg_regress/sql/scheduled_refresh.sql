@@ -43,7 +43,7 @@ SELECT run_by, status, rows FROM custprofile.runs WHERE operation = 'refresh_pro
 SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT FROM custprofile.text_scores s
                                           WHERE s.text_hash = sha256(convert_to(r.body, 'UTF8')))) AS texts_the_job_did_not_store,
        count(*) > 30 AS texts
-  FROM custprofile.registered_texts() r
+  FROM custprofile_internal.registered_texts() r
  WHERE btrim(r.body) <> '' AND r.customer_key IN (SELECT customer_key FROM custprofile.profiles);
 
 \c custprofile

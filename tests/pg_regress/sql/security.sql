@@ -36,9 +36,9 @@ SELECT try($$INSERT INTO custprofile.source_registry (kind, relid, relation_name
              VALUES ('customers', 'sec.payroll'::regclass, 'sec.payroll', '{"key": "id", "attributes": ["salary"]}')$$);
 SELECT try($$SELECT custprofile.register_source('customers', 'sec.customers', '{"key": "id"}')$$);
 -- the writer behind register_source believes no claimed identity that the session cannot act as
-SELECT try($$SELECT custprofile.store_registration('customers', 'sec.payroll', '{"key": "id", "attributes": ["salary"]}', 'postgres')$$);
-SELECT try($$SELECT custprofile.store_registration('customers', 'sec.customers', '{"key": "id"}', 'sec_mallory')$$);
-SELECT try($$SELECT custprofile.drop_registration('customers', 'sec.customers', 'postgres')$$);
+SELECT try($$SELECT custprofile_internal.store_registration('customers', 'sec.payroll', '{"key": "id", "attributes": ["salary"]}', 'postgres')$$);
+SELECT try($$SELECT custprofile_internal.store_registration('customers', 'sec.customers', '{"key": "id"}', 'sec_mallory')$$);
+SELECT try($$SELECT custprofile_internal.drop_registration('customers', 'sec.customers', 'postgres')$$);
 RESET SESSION AUTHORIZATION;
 
 SET SESSION AUTHORIZATION sec_registrar;
@@ -167,7 +167,7 @@ SELECT custprofile.profile_agg(b) IS NOT NULL AS profile_agg,
   FROM (VALUES ('Great kettle.'), ('The parcel arrived broken.')) t(b);
 SELECT custprofile.profile_agg_merge(s) IS NOT NULL AS merged
   FROM (SELECT custprofile.profile_agg_partial(b) AS s FROM (VALUES ('Great kettle.'), ('Late parcel.')) t(b) GROUP BY b) p;
-SELECT try($$SELECT custprofile.embedding_avg_final('{1, 2}'::float8[])$$);
+SELECT try($$SELECT custprofile_internal.embedding_avg_final('{1, 2}'::float8[])$$);
 RESET SESSION AUTHORIZATION;
 
 -- clean up

@@ -71,4 +71,13 @@ SELECT kind, name FROM (
    WHERE col_description(c.oid, a.attnum) IS NULL
 ) undescribed ORDER BY kind, name;
 SELECT count(*) > 140 AS described_functions FROM pg_proc p
- WHERE p.pronamespace = 'custprofile'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NOT NULL;
+ WHERE p.pronamespace IN ('custprofile'::regnamespace, 'custprofile_internal'::regnamespace)
+   AND obj_description(p.oid, 'pg_proc') IS NOT NULL;
+-- custprofile holds what users call (docs/reference.md lists it); the helpers live in
+-- custprofile_internal, so a new helper created in custprofile shows up here
+SELECT string_agg(f.proname, ' ' ORDER BY f.proname) AS custprofile_functions
+  FROM (SELECT DISTINCT p.proname FROM pg_proc p WHERE p.pronamespace = 'custprofile'::regnamespace) f
+ GROUP BY left(f.proname, 1) ORDER BY left(f.proname, 1);
+SELECT count(DISTINCT p.proname) AS internal_functions,
+       count(*) FILTER (WHERE p.prosecdef) AS security_definer
+  FROM pg_proc p WHERE p.pronamespace = 'custprofile_internal'::regnamespace;
