@@ -45,14 +45,26 @@ $$;
 CREATE FUNCTION custprofile_internal.clamp01(x float8) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT least(1.0, greatest(0.0, COALESCE(x, 0.0))) $$;
 
+-- The rhythm recency is measured in, in days: the customer's own, else 91, never under one day.
+CREATE FUNCTION custprofile_internal.churn_rhythm_days(rhythm_days float8) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT greatest(COALESCE(rhythm_days, 91), 1) $$;
+
+-- The recency factor (the top of this file): 0 within one rhythm of the last activity, 1 from
+-- three on. The one formula churn_factors and the stored column's re-judging (rejudged_churn,
+-- churn_validity in sql/profiles.sql) share, so that both give the same figure to the last digit.
+CREATE FUNCTION custprofile_internal.churn_recency(last_activity timestamptz, rhythm_days float8, as_of timestamptz)
+RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT round(custprofile_internal.clamp01(
+        (extract(epoch FROM as_of - last_activity) / 86400 / custprofile_internal.churn_rhythm_days(rhythm_days) - 1) / 2)::numeric, 4)
+$$;
+
 -- The five factors of a profile document as of a moment (see the top of this file).
 CREATE FUNCTION custprofile.churn_factors(profile jsonb, rhythm_days float8, as_of timestamptz)
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT jsonb_build_object(
-        'recency', round(custprofile_internal.clamp01(
-            (extract(epoch FROM as_of - greatest((custprofile.profile_row(profile)).last_order_at,
-                                                 (custprofile.profile_row(profile)).last_text_at)) / 86400
-             / greatest(COALESCE(rhythm_days, 91), 1) - 1) / 2)::numeric, 4),
+        'recency', custprofile_internal.churn_recency(
+            greatest((custprofile.profile_row(profile)).last_order_at, (custprofile.profile_row(profile)).last_text_at),
+            rhythm_days, as_of),
         'sentiment_decline', round(custprofile_internal.clamp01(
             -(custprofile.profile_row(profile)).sentiment_trend / 0.1)::numeric, 4),
         'complaints', CASE WHEN EXISTS (

@@ -413,7 +413,7 @@ BEGIN
                     -- one moment and one yardstick for every batch
                     sources := custprofile_internal.checked_sources('customers', 'orders', 'texts');
                     as_of := custprofile_internal.sources_as_of(sources);
-                    breakpoints := custprofile.rfm_breakpoints(sources, as_of);
+                    breakpoints := custprofile_internal.rfm_breakpoints(sources, as_of);
                 END IF;
                 built := custprofile_internal.rebuild_queued_profiles(batch_size, breakpoints, as_of);
             END IF;
@@ -468,7 +468,7 @@ BEGIN
     SELECT count(*) INTO total FROM custprofile.refresh_queue;
     sources := custprofile_internal.checked_sources('customers', 'orders', 'texts');
     as_of := custprofile_internal.sources_as_of(sources);
-    breakpoints := custprofile.rfm_breakpoints(sources, as_of);
+    breakpoints := custprofile_internal.rfm_breakpoints(sources, as_of);
     LOOP
         built := custprofile_internal.rebuild_queued_profiles(batch_size, breakpoints, as_of);
         EXIT WHEN built IS NULL;
@@ -634,15 +634,27 @@ $$;
 COMMENT ON FUNCTION custprofile.profile_row(jsonb) IS
     'The main fields of a profile document as typed columns: (custprofile.profile_row(profile)).mean_sentiment.';
 
+-- The rhythm recency is measured in, in days: the customer's own, else 91, never under one day.
+CREATE FUNCTION custprofile_internal.churn_rhythm_days(rhythm_days float8) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$ SELECT greatest(COALESCE(rhythm_days, 91), 1) $$;
+
+-- The recency factor (the top of this file): 0 within one rhythm of the last activity, 1 from
+-- three on. The one formula churn_factors and the stored column's re-judging (rejudged_churn,
+-- churn_validity in sql/profiles.sql) share, so that both give the same figure to the last digit.
+CREATE FUNCTION custprofile_internal.churn_recency(last_activity timestamptz, rhythm_days float8, as_of timestamptz)
+RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT round(custprofile_internal.clamp01(
+        (extract(epoch FROM as_of - last_activity) / 86400 / custprofile_internal.churn_rhythm_days(rhythm_days) - 1) / 2)::numeric, 4)
+$$;
+
 -- the complaints factor reads the topics complained about, not the needs (questions are needs)
 -- The five factors of a profile document as of a moment (see the top of this file).
 CREATE OR REPLACE FUNCTION custprofile.churn_factors(profile jsonb, rhythm_days float8, as_of timestamptz)
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT jsonb_build_object(
-        'recency', round(custprofile_internal.clamp01(
-            (extract(epoch FROM as_of - greatest((custprofile.profile_row(profile)).last_order_at,
-                                                 (custprofile.profile_row(profile)).last_text_at)) / 86400
-             / greatest(COALESCE(rhythm_days, 91), 1) - 1) / 2)::numeric, 4),
+        'recency', custprofile_internal.churn_recency(
+            greatest((custprofile.profile_row(profile)).last_order_at, (custprofile.profile_row(profile)).last_text_at),
+            rhythm_days, as_of),
         'sentiment_decline', round(custprofile_internal.clamp01(
             -(custprofile.profile_row(profile)).sentiment_trend / 0.1)::numeric, 4),
         'complaints', CASE WHEN EXISTS (
@@ -1151,9 +1163,9 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_
            CASE WHEN churn IS NULL OR last_activity IS NULL OR x.recency = 1 THEN 'infinity'
                 WHEN x.recency = 0 THEN greatest(x.judged, last_activity + make_interval(secs => x.rhythm_seconds))
                 ELSE x.judged END
-      -- the rhythm as churn_factors reads it (sql/churn.sql), in seconds: no time zone in the sum
+      -- the rhythm as churn_recency reads it (sql/churn.sql), in seconds: no time zone in the sum
       FROM (SELECT (churn #>> '{factors,recency}')::float8 AS recency, (churn ->> 'as_of')::timestamptz AS judged,
-                   greatest(COALESCE((churn ->> 'rhythm_days')::float8, 91), 1) * 86400 AS rhythm_seconds) x
+                   custprofile_internal.churn_rhythm_days((churn ->> 'rhythm_days')::float8) * 86400 AS rhythm_seconds) x
 $$;
 
 -- A stored churn section judged again at another moment: only its recency factor moves, so the
@@ -1164,9 +1176,8 @@ RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, cu
     SELECT churn || jsonb_build_object(
                'risk', round((1 / (1 + exp(-((weights ->> 'bias')::float8 + t.total))))::numeric, 4),
                'factors', x.f, 'as_of', as_of)
-      FROM (SELECT (churn -> 'factors') || jsonb_build_object('recency', round(custprofile_internal.clamp01(
-                       (extract(epoch FROM as_of - last_activity) / 86400
-                        / greatest(COALESCE((churn ->> 'rhythm_days')::float8, 91), 1) - 1) / 2)::numeric, 4)) AS f) x,
+      FROM (SELECT (churn -> 'factors') || jsonb_build_object('recency', custprofile_internal.churn_recency(
+                       last_activity, (churn ->> 'rhythm_days')::float8, as_of)) AS f) x,
            LATERAL (SELECT COALESCE(sum((weights ->> e.key)::float8 * e.value::text::float8), 0) AS total
                       FROM jsonb_each(x.f) e) t
      WHERE churn IS NOT NULL
@@ -1237,7 +1248,7 @@ DROP FUNCTION custprofile.churn_risk(uuid);
 -- (refresh_profiles hands them to every batch) or per build_profiles call, never per customer.
 -- Recency is counted in days up to `as_of` (sql/clock.sql). NULL without an orders source.
 -- `sources` as checked_sources('customers', 'orders', ...) gives them.
-CREATE FUNCTION custprofile.rfm_breakpoints(sources jsonb, as_of timestamptz) RETURNS jsonb
+CREATE FUNCTION custprofile_internal.rfm_breakpoints(sources jsonb, as_of timestamptz) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     orders_q text := custprofile_internal.orders_sql(sources);
@@ -1268,10 +1279,12 @@ BEGIN
     PERFORM custprofile_internal.leave_source_reader(previous_role);
     RETURN result;
 END $$;
+COMMENT ON FUNCTION custprofile_internal.rfm_breakpoints(jsonb, timestamptz) IS
+    'Quintile breakpoints of recency, order count and spend over the checked sources, as of a moment (rfm_breakpoints(as_of) is the one to call).';
 
 CREATE FUNCTION custprofile.rfm_breakpoints(as_of timestamptz DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT custprofile.rfm_breakpoints(s, COALESCE(as_of, custprofile_internal.sources_as_of(s)))
+    SELECT custprofile_internal.rfm_breakpoints(s, COALESCE(as_of, custprofile_internal.sources_as_of(s)))
       FROM (SELECT custprofile_internal.checked_sources('customers', 'orders', 'texts') AS s) sources
 $$;
 COMMENT ON FUNCTION custprofile.rfm_breakpoints(timestamptz) IS
@@ -1352,7 +1365,7 @@ BEGIN
     as_of := COALESCE(as_of, (breakpoints ->> 'as_of')::timestamptz,
                       custprofile_internal.sources_as_of(sources));
     IF has_orders THEN
-        breakpoints := COALESCE(breakpoints, custprofile.rfm_breakpoints(sources, as_of));
+        breakpoints := COALESCE(breakpoints, custprofile_internal.rfm_breakpoints(sources, as_of));
     END IF;
     previous_role := custprofile_internal.enter_source_reader();
     RETURN QUERY EXECUTE custprofile_internal.profiles_sql(sources) USING customer_keys, has_orders, breakpoints, as_of;
@@ -1373,7 +1386,7 @@ DECLARE
     previous_role text;
 BEGIN
     IF has_orders THEN
-        breakpoints := custprofile.rfm_breakpoints(sources, as_of);
+        breakpoints := custprofile_internal.rfm_breakpoints(sources, as_of);
     END IF;
     previous_role := custprofile_internal.enter_source_reader();
     RETURN QUERY EXECUTE CASE WHEN actual THEN 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ' ELSE 'EXPLAIN (COSTS OFF) ' END
@@ -3068,6 +3081,8 @@ BEGIN
     ('churn_assessment', 'Risk, factors and each factor''s contribution (weight * factor) for a profile document.'),
     ('churn_basis', 'What a churn risk depends on besides the profile and the moment: the weights in use and the topics marked complaint.'),
     ('churn_factors', 'The five factors of a profile document as of a moment (see the top of this file).'),
+    ('churn_recency', 'The recency factor (the top of this file): 0 within one rhythm of the last activity, 1 from three on.'),
+    ('churn_rhythm_days', 'The rhythm recency is measured in, in days: the customer''s own, else 91, never under one day.'),
     ('churn_validity', 'The moments a churn section (churn_assessment''s result, judged at its "as_of") holds for.'),
     ('churn_weights', 'The weights in use: the trained ones when there are, else the defaults.'),
     ('clamp01', 'x limited to [0, 1].'),

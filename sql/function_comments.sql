@@ -31,6 +31,8 @@ BEGIN
     ('churn_assessment', 'Risk, factors and each factor''s contribution (weight * factor) for a profile document.'),
     ('churn_basis', 'What a churn risk depends on besides the profile and the moment: the weights in use and the topics marked complaint.'),
     ('churn_factors', 'The five factors of a profile document as of a moment (see the top of this file).'),
+    ('churn_recency', 'The recency factor (the top of this file): 0 within one rhythm of the last activity, 1 from three on.'),
+    ('churn_rhythm_days', 'The rhythm recency is measured in, in days: the customer''s own, else 91, never under one day.'),
     ('churn_validity', 'The moments a churn section (churn_assessment''s result, judged at its "as_of") holds for.'),
     ('churn_weights', 'The weights in use: the trained ones when there are, else the defaults.'),
     ('clamp01', 'x limited to [0, 1].'),
