@@ -3,7 +3,8 @@
 # written for the project (eval/intent/shop_messages.tsv: 120 messages, 30 per intent, a fifth of
 # them Chinese; never trained or tuned on) and the held-out split of the training sources
 # (airline tweets whose id is divisible by 5, the Amazon dev sets, every fifth Chinese shopping
-# review; labels from the sets' own fields, scripts/intent/prepare_data.py). Per class:
+# review, every fifth of the shop messages written for training in training/intent; labels from
+# the sets' own fields, scripts/intent/prepare_data.py). Per class:
 # precision and recall of custprofile.intent, and the confusion matrix.
 #   scripts/eval-intent.sh [ENCODER] [--no-build]
 set -euo pipefail
@@ -20,7 +21,8 @@ UNION ALL
 SELECT 'shop messages, Chinese', label, custprofile.intent(text) FROM intent_data.shop_messages WHERE text ~ '[\u4e00-\u9fff]'
 UNION ALL
 -- every third Chinese review of the held-out fifth keeps the run to minutes
-SELECT 'held-out ' || CASE WHEN source LIKE 'amazon%' THEN 'Amazon reviews' WHEN source LIKE 'zh%' THEN 'Chinese reviews' ELSE 'airline tweets' END,
+SELECT 'held-out ' || CASE WHEN source LIKE 'amazon%' THEN 'Amazon reviews' WHEN source LIKE 'zh%' THEN 'Chinese reviews'
+                            WHEN source = 'written' THEN 'written shop messages' ELSE 'airline tweets' END,
        label, custprofile.intent(text)
   FROM intent_data.heldout WHERE source NOT LIKE 'zh%' OR id % 3 = 0;
 \echo 'Intent: precision and recall per class (custprofile.intent against the label)'

@@ -11,7 +11,7 @@ cd "$REPO_ROOT"
 
 ENCODER="${1:-multilingual-e5-small}"
 case "$ENCODER" in
-  multilingual-e5-small) HEAD_NAME="intent-e5-v1"; ROWS="intent_data.training_rows" ;;
+  multilingual-e5-small) HEAD_NAME="intent-e5-v2"; ROWS="intent_data.training_rows" ;;
   # trained before the VADER sentences were added (scripts/intent/load_data.sh)
   all-MiniLM-L6-v2) HEAD_NAME="intent-minilm-v1"; ROWS="intent_data.training_rows_without_vader" ;;
   *) die "no intent head recipe for encoder $ENCODER" ;;

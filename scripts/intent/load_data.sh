@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Loads the intent head's training and held-out sets (scripts/intent/prepare_data.py) and the
+# Loads the intent head's training and held-out sets (scripts/intent/prepare_data.py, with the
+# shop messages written for training, training/intent/shop_messages.tsv) and the
 # shop messages written for its evaluation (eval/intent/shop_messages.tsv) into the schema
 # intent_data of the private cluster (idempotent).
 set -euo pipefail
@@ -17,12 +18,16 @@ CREATE TABLE intent_data.shop_messages (id serial PRIMARY KEY, label text, text 
 \copy intent_data.train (source, text, label) FROM '$out/intent_train.csv' WITH (FORMAT csv, HEADER)
 \copy intent_data.heldout (source, text, label) FROM '$out/intent_heldout.csv' WITH (FORMAT csv, HEADER)
 \copy intent_data.shop_messages (label, text) FROM '$out/shop_messages.tsv' WITH (FORMAT csv, HEADER, DELIMITER E'\t')
--- each class weighs the same in total: questions are few beside complaints. The head of
--- all-MiniLM-L6-v2 (intent-minilm-v1) trained before the VADER sentences were added.
+-- each class weighs the same in total: questions are few beside complaints. Within a class the
+-- written shop messages (a few hundred) weigh a fifth, the registry sets (thousands) the rest,
+-- a share fixed before training. The head of all-MiniLM-L6-v2 (intent-minilm-v1) trained
+-- before the VADER sentences and the written messages were added.
 CREATE VIEW intent_data.training_rows AS
-SELECT text, label, (count(*) OVER () / (4.0 * count(*) OVER (PARTITION BY label)))::real AS weight
+SELECT text, label,
+       (count(*) OVER () / 4.0 * CASE WHEN source = 'written' THEN 0.2 ELSE 0.8 END
+        / count(*) OVER (PARTITION BY label, source = 'written'))::real AS weight
   FROM intent_data.train;
 CREATE VIEW intent_data.training_rows_without_vader AS
 SELECT text, label, (count(*) OVER () / (4.0 * count(*) OVER (PARTITION BY label)))::real AS weight
-  FROM intent_data.train WHERE source NOT LIKE 'vader%';
+  FROM intent_data.train WHERE source NOT LIKE 'vader%' AND source <> 'written';
 SQL

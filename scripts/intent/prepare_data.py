@@ -12,6 +12,12 @@ from the labelled sets in ../shared/data, with labels taken from each set's own 
                    the sentiment head reads them): positive -> praise, negative -> complaint,
                    neutral with a question mark -> question, other neutral ones -> other (the
                    statements a review is made of: "I bought it for my daughter")
+  shop messages    written for the project (training/intent/shop_messages.tsv, 372 in English
+                   and Chinese, all four intents: questions, requests and statements a shop
+                   receives, which no registry set holds in Chinese). Every fifth row is held out.
+                   None may be close to a text of the evaluation (eval/intent, eval/replies, the
+                   demo's reviews, which the evaluation shop draws from): checked here, the run
+                   stops if one is.
   Chinese reviews  online_shopping_10_cats half, 1 -> praise, 0 -> complaint: held out only.
                    They hold no question and no statement, and trained on they taught the head
                    that Chinese text is praise or complaint ("退款多久能到账？" a complaint); left
@@ -19,12 +25,15 @@ from the labelled sets in ../shared/data, with labels taken from each set's own 
 
   prepare_data.py SHARED_DATA_DIR OUT_DIR VADER_DIR
 
-The split is the sentiment head's (scripts/sentiment/prepare_data.py): tweets whose id is
+The split of the registry sets is the sentiment head's (scripts/sentiment/prepare_data.py): tweets whose id is
 divisible by 5, the Amazon dev sets, VADER's held-out snippets and every fifth Chinese row are
-held out (intent_heldout.csv) and never trained on. The shop messages written for the project (eval/intent/shop_messages.tsv)
-are the evaluation docs/models.md reports; no training or tuning reads them.
+held out (intent_heldout.csv) and never trained on. The shop messages written for the evaluation
+(eval/intent/shop_messages.tsv) are the evaluation docs/models.md reports; no training or tuning
+reads them.
 """
 import csv
+import difflib
+import glob
 import importlib.util
 import os
 import re
@@ -69,12 +78,48 @@ def rated(rows):
     return [(t, tweet_intent(label, t)) for t, label in rows]
 
 
+def read_written(path):
+    """The project's written shop messages, `intent<TAB>text`; every fifth row held out."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [(r["text"].strip(), r["intent"].strip()) for r in csv.DictReader(f, delimiter="\t")]
+    return [r for i, r in enumerate(rows, 1) if i % 5], [r for i, r in enumerate(rows, 1) if i % 5 == 0]
+
+
+def evaluation_texts(repo):
+    """Every text the evaluation reads: the labelled shop messages, the reply messages and the
+    demo's reviews (the evaluation shop is drawn from the first and the last)."""
+    texts = []
+    for path in [os.path.join(repo, "eval/intent/shop_messages.tsv")] + glob.glob(os.path.join(repo, "eval/replies/*.tsv")):
+        with open(path, newline="", encoding="utf-8") as f:
+            texts += [r[-1] for r in csv.reader(f, delimiter="\t") if r]
+    with open(os.path.join(repo, "demo/shop.sql"), encoding="utf-8") as f:
+        texts += re.findall(r"'([^']{12,})'", f.read())
+    return texts
+
+
+def refuse_near_evaluation(written, evaluation, limit=0.75):
+    """Written training text must not be (nearly) one the evaluation reads."""
+    near = []
+    for t, _ in written:
+        m = difflib.SequenceMatcher(None, b=t.lower())
+        for e in evaluation:
+            m.set_seq1(e.lower())
+            if m.real_quick_ratio() > limit and m.quick_ratio() > limit and m.ratio() > limit:
+                near.append((t, e))
+    if near:
+        sys.exit("training/intent/shop_messages.tsv holds texts close to evaluation texts:\n"
+                 + "\n".join(f"  {t!r} ~ {e!r}" for t, e in near))
+
+
 def main():
     data, out, vader_dir = sys.argv[1], sys.argv[2], sys.argv[3]
     os.makedirs(out, exist_ok=True)
     amazon = os.path.join(data, "reviews/amazon_multidomain")
     domains = ["books", "dvd", "electronics", "kitchen"]
     tweets_train, tweets_test = read_tweets(os.path.join(data, "sentiment/airline_tweets/Tweets.csv"))
+    repo = os.path.join(HERE, "..", "..")
+    written_train, written_test = read_written(os.path.join(repo, "training/intent/shop_messages.tsv"))
+    refuse_near_evaluation(written_train + written_test, evaluation_texts(repo))
     _, zh_test = sentiment_data.read_chinese(os.path.join(data, "chinese", "online_shopping_10_cats.half.csv"))
     vader = {name: sentiment_data.read_vader(os.path.join(vader_dir, f"{stem}_GroundTruth.txt"))
              for name, stem in (("vader_amazon", "amazonReviewSnippets"), ("vader_tweets", "tweets"))}
@@ -82,13 +127,15 @@ def main():
         os.path.join(out, "intent_train.csv"),
         [("airline", tweets_train)]
         + [(f"amazon_{d}", reviews(sentiment_data.read_tsv(os.path.join(amazon, d, "train.tsv")))) for d in domains]
-        + [(name, rated(rows[0])) for name, rows in vader.items()])
+        + [(name, rated(rows[0])) for name, rows in vader.items()]
+        + [("written", written_train)])
     sentiment_data.write(
         os.path.join(out, "intent_heldout.csv"),
         [("airline", tweets_test)]
         + [(f"amazon_{d}", reviews(sentiment_data.read_tsv(os.path.join(amazon, d, "dev.tsv")))) for d in domains]
         + [(name, rated(rows[1])) for name, rows in vader.items()]
-        + [("zh_shopping", reviews(zh_test))])
+        + [("zh_shopping", reviews(zh_test))]
+        + [("written", written_test)])
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ pub const HEADS: &[BuiltIn] = &[
     },
     BuiltIn {
         task: "intent",
-        name: "intent-e5-v1",
+        name: "intent-e5-v2",
         classes: &intent::LABELS,
         encoder: "multilingual-e5-small",
         json: include_str!("../../models/multilingual-e5-small/intent-head.json"),
