@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints the built-in intent head's figures on data that training never saw: the shop messages
-# written for the project (eval/intent/shop_messages.tsv: 120 messages, 30 per intent, a fifth of
+# written for the evaluation (eval/intent/shop_messages.tsv: 120 messages, 30 per intent, a fifth of
 # them Chinese; never trained or tuned on) and the held-out split of the training sources
 # (airline tweets whose id is divisible by 5, the Amazon dev sets, every fifth Chinese shopping
 # review, every fifth of the shop messages written for training in training/intent; labels from

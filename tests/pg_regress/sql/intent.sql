@@ -3,7 +3,8 @@
 -- a need, not a complaint: it does not switch on the churn complaints factor.
 \set VERBOSITY terse
 SET client_min_messages = warning;
--- the issue's messages, and their sentiment beside the intent
+-- the issue's messages, and their sentiment beside the intent (the head as it is: the last, a
+-- question about a rice cooker, reads negative and so is taken for a complaint)
 SELECT t AS message, custprofile.intent(t) AS intent, custprofile.sentiment_label(t) AS sentiment
   FROM (VALUES ('How long does a refund take to show on my credit card?'),
                ('Do you sell replacement power cables for the Echo?'),
@@ -12,17 +13,17 @@ SELECT t AS message, custprofile.intent(t) AS intent, custprofile.sentiment_labe
                ('退款多久能到账？'),
                ('质量太差了，用了两天就坏了。'),
                ('Please send the invoice to my office address.'),
-               ('请明天上午再送货。'),
-               ('这件外套有大一号的吗？')) v(t);
+               ('麻烦帮我换一家快递公司。'),
+               ('这个电饭煲可以煮粥吗？')) v(t);
 -- a complaint needs a negative reading: the intent head alone reads these four as complaints
--- (intent-e5-v2: they name complaints and problems), the sentiment head reads none of them as
+-- (intent-e5-v2: they name defects that did not happen), the sentiment head reads none of them as
 -- negative, so none is one and the complaint's probability went to the other classes (0 exactly,
 -- which a softmax never gives; src/heads/intent.rs)
 SELECT t AS message, custprofile.intent(t) <> 'complaint' AS not_a_complaint,
        custprofile.sentiment_label(t) <> 'negative' AS not_negative,
        (custprofile.intent_detail(t) #>> '{probabilities,complaint}')::real AS complaint_probability
-  FROM (VALUES ('I never had any complaints.'), ('Nothing to complain about, it works.'),
-               ('I have no issues with the delivery.'), ('Zero complaints from my family.')) v(t);
+  FROM (VALUES ('It never breaks.'), ('It has never broken down once.'),
+               ('The battery never dies before evening.'), ('It never overheats.')) v(t);
 -- the detail: four probabilities that sum to 1, and the head that made them
 SELECT d ->> 'label' AS label, d ->> 'model' AS model,
        (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(d -> 'probabilities') k) AS classes,
