@@ -6,8 +6,8 @@
 //! no encoder pass of its own.
 //!
 //! A complaint voices dissatisfaction, so a text is read as one only when the sentiment head
-//! reads it as negative too: an intent head alone can take a text that names complaints for one
-//! ("It never breaks.", sentiment positive). When the two disagree, the complaint's
+//! reads it as negative too: an intent head alone can take a text that names a defect that did not
+//! happen for one ("It never breaks.", sentiment positive). When the two disagree, the complaint's
 //! probability goes to the other classes in proportion and the text gets the next intent.
 
 use pgrx::PgSqlErrorCode;
