@@ -48,7 +48,9 @@ CREATE TABLE shop.items (
 CREATE TABLE shop.help_articles (
     article_id int PRIMARY KEY,
     question   text NOT NULL,
-    answer     text NOT NULL
+    answer     text NOT NULL,
+    -- other ways customers ask it (registered as the answers source's alternate_questions)
+    alternate_questions text[] NOT NULL DEFAULT '{}'
 );
 CREATE INDEX ON shop.orders (customer_id);
 
@@ -149,6 +151,31 @@ INSERT INTO shop.help_articles VALUES
  (16, 'How do I use a discount code or a gift card?', 'Enter the code in the "discount or gift card" field at checkout; one discount code per order, gift cards can be combined.'),
  (17, 'Does this product work with my phone or my smart home system?', 'Each product page lists the compatible systems under "Compatibility"; our smart home devices work with Alexa, Google Home and Apple HomeKit.'),
  (18, 'How do I stop your marketing e-mails?', 'Use the unsubscribe link at the bottom of any e-mail, or switch off newsletters in your account settings; it takes effect within 48 hours.');
+
+-- Other ways customers ask for each article, as a help desk lists them beside the question:
+-- written for the project from the articles alone, by a writer who had not seen the reply
+-- messages of eval/replies/; phrasings that came out close to one of those messages (difflib
+-- ratio above 0.75) were then dropped (docs/models.md, Judgements).
+UPDATE shop.help_articles a SET alternate_questions = p.phrasings FROM (VALUES
+ (1, ARRAY['refund status', 'I returned my blender last week, when do I get my money back?', 'My refund still hasn''t shown up on my card.', 'how long till the money for my return hits my PayPal?', '退款什么时候到账？', '我退回的商品已经寄到了，钱还没退给我']),
+ (2, ARRAY['return an item', 'What are the steps to send back a product I don''t want?', 'I want to send back a kettle I bought but don''t know how.', 'how do i get a return label to send stuff back?', '怎么退货？', '我想把买的帐篷寄回去，需要怎么操作？']),
+ (3, ARRAY['track my order', 'Where is my package? It should have been here already.', 'My order still hasn''t arrived and the tracking hasn''t moved.', 'parcel''s gone missing, where''s my stuff?', '我的包裹到哪儿了？', '订单一直没收到，怎么查物流？']),
+ (4, ARRAY['delivery time', 'I need the coffee grinder by Friday, is next-day express possible?', 'how fast do you guys deliver?', '下单后多久能送到？', '有没有次日达的快递？']),
+ (5, ARRAY['damaged item', 'What should I do if my order arrived broken?', 'My new toaster arrived with a cracked lid.', 'box got crushed and the lamp inside is smashed', '收到的商品坏了怎么办？', '快递送来的锅有凹痕，能换新的吗？']),
+ (6, ARRAY['warranty coverage', 'How long is the guarantee on appliances and what does it include?', 'My headphones stopped working after eight months, is that covered?', 'does the guarantee cover manufacturing faults?', '保修包括哪些内容？', '买了一年的电饭煲坏了，还在保修期内吗？']),
+ (7, ARRAY['change delivery address', 'Can I still update the shipping address on an order I just placed?', 'I entered the wrong street address for my order.', 'moved house, can you send my order to my new place?', '怎么修改收货地址？', '我下单时地址填错了，还能改吗？']),
+ (8, ARRAY['cancel order', 'Is it possible to cancel an order I placed by mistake?', 'I ordered the wrong camping stove and want to cancel before it ships.', 'changed my mind, can I call off my order?', '怎么取消订单？', '我不想要了，订单还没发货能取消吗？']),
+ (9, ARRAY['payment options', 'Can I pay with PayPal or bank transfer?', 'I don''t have a credit card, how else can I pay?', '你们支持哪些付款方式？', '可以用PayPal付款吗？']),
+ (10, ARRAY['forgot account password', 'How do I reset my account password?', 'I can''t log in because I forgot my password.', 'locked out of my account, forgot my login', '忘记密码了怎么办？', '登录不了账户，怎么重置密码？']),
+ (11, ARRAY['replacement charger', 'I lost the charging cable for my speaker, where can I get a new one?', 'got any spare parts for my vacuum?', '你们卖充电器和数据线等配件吗？', '我的咖啡机需要换滤网，哪里能买到？']),
+ (12, ARRAY['factory reset device', 'My smart camera is frozen and I want to wipe it and start over.', 'how to hard reset my gadget?', '怎么把设备恢复出厂设置？', '智能音箱卡住了，怎么重置？']),
+ (13, ARRAY['international shipping', 'I live in the UK, can I order from you?', 'do you ship to my country? I''m in Sweden', '能寄到英国吗？要多久？']),
+ (14, ARRAY['download invoice', 'I need a receipt for my company''s accounting but can''t find one.', 'how do I add my VAT number to the bill?', '怎么开发票？', '我需要订单的发票，在哪里下载？']),
+ (15, ARRAY['back in stock', 'When will the sold-out camping lantern be restocked?', 'The blender I want is out of stock.', 'any idea when you''ll have the air fryer again?', '缺货的商品什么时候补货？', '我想买的耳机显示售罄，什么时候会有货？']),
+ (16, ARRAY['apply promo code', 'Where do I enter my gift card at checkout?', 'My discount code isn''t working at checkout.', 'can I use two vouchers on one order?', '优惠码怎么用？', '礼品卡可以和折扣码一起用吗？']),
+ (17, ARRAY['device compatibility', 'I''m not sure the smart thermostat will work with my iPhone.', 'will this plug work with Alexa?', '这个产品兼容我的手机吗？', '你们的智能设备支持苹果HomeKit吗？']),
+ (18, ARRAY['unsubscribe newsletter', 'I keep getting your marketing e-mails and I don''t want them.', 'too much spam from you guys, how do I opt out?', '怎么退订营销邮件？', '我不想再收到你们的促销邮件了'])
+) AS p(article_id, phrasings) WHERE a.article_id = p.article_id;
 
 SELECT setseed(0.42) \gset
 

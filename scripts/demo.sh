@@ -47,7 +47,8 @@ SELECT custprofile.register_source('texts', 'shop.reviews',
 SELECT custprofile.register_source('items', 'shop.items',
          '{"key": "item_id", "title": "title", "description": "description", "category": "category", "price": "price"}') \g /dev/null
 SELECT custprofile.register_source('answers', 'shop.help_articles',
-         '{"key": "article_id", "question": "question", "answer": "answer"}') \g /dev/null
+         '{"key": "article_id", "question": "question", "answer": "answer",
+          "alternate_questions": "alternate_questions"}') \g /dev/null
 SELECT kind, relation, columns FROM custprofile.sources;
 
 \echo '== Building the stored profiles (CALL custprofile.refresh_profiles()) =='

@@ -36,7 +36,7 @@ SELECT custprofile.register_source('customers', 'eval_shop.customers', '{"key": 
        custprofile.register_source('orders', 'eval_shop.orders', '{"customer": "customer", "time": "ordered_at", "amount": "total", "category": "category", "item": "item"}') IS NOT NULL AS orders,
        custprofile.register_source('texts', 'eval_shop.texts', '{"customer": "customer", "text": "body", "time": "written_at", "rating": "stars"}') IS NOT NULL AS texts,
        custprofile.register_source('items', 'shop.items', '{"key": "item_id", "title": "title", "description": "description", "category": "category", "price": "price"}') IS NOT NULL AS items,
-       custprofile.register_source('answers', 'shop.help_articles', '{"key": "article_id", "question": "question", "answer": "answer"}') IS NOT NULL AS answers
+       custprofile.register_source('answers', 'shop.help_articles', '{"key": "article_id", "question": "question", "answer": "answer", "alternate_questions": "alternate_questions"}') IS NOT NULL AS answers
 \gset
 SQL
 log "building 300 profiles (refresh_profiles)"

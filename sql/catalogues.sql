@@ -31,18 +31,27 @@ DECLARE
 BEGIN
     RETURN format(
         'SELECT i.%1$I::text AS key, '
-        'concat_ws(''. '', NULLIF(btrim(%2$s), ''''), NULLIF(btrim(%3$s), ''''), NULLIF(btrim(%4$s), '''')) AS document, '
+        -- chr(30) separates the phrasings of a document (embed_documents): an item has one
+        'translate(concat_ws(''. '', NULLIF(btrim(%2$s), ''''), NULLIF(btrim(%3$s), ''''), NULLIF(btrim(%4$s), '''')), chr(30), '' '') AS document, '
         '%2$s AS title, %3$s AS category, %5$s AS price FROM %6$s i',
         s #>> '{columns,key}', title, category, custprofile_internal.role_sql(s -> 'columns', 'description', 'i', 'text'),
         custprofile_internal.role_sql(s -> 'columns', 'price', 'i', 'numeric'), custprofile_internal.source_relation(s));
 END $$;
 
--- The answers source of `sources` as (key text, document text, answer text): the question (or
--- topic) is what is embedded and matched.
+-- The answers source of `sources` as (key text, document text, answer text), the document being
+-- what is matched: the question (or topic) and its alternate questions, if any. They are
+-- separated by chr(30) (stripped from their text), so that embed_documents embeds the article as
+-- the centroid of the ways it is asked for; NULL where the question is blank.
 CREATE FUNCTION custprofile_internal.answers_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT format('SELECT a.%I::text AS key, NULLIF(btrim(a.%I::text), '''') AS document, a.%I::text AS answer FROM %s a',
-                  s #>> '{columns,key}', s #>> '{columns,question}', s #>> '{columns,answer}', custprofile_internal.source_relation(s))
+    SELECT format('SELECT a.%1$I::text AS key, '
+                  'CASE WHEN btrim(a.%2$I::text) <> '''' THEN concat_ws(chr(30), translate(btrim(a.%2$I::text), chr(30), '' ''), '
+                  '    (SELECT string_agg(translate(btrim(q.phrasing), chr(30), '' ''), chr(30) ORDER BY q.n) '
+                  '       FROM unnest(%3$s) WITH ORDINALITY AS q(phrasing, n) WHERE btrim(q.phrasing) <> '''')) END AS document, '
+                  'a.%4$I::text AS answer FROM %5$s a',
+                  s #>> '{columns,key}', s #>> '{columns,question}',
+                  custprofile_internal.role_sql(s -> 'columns', 'alternate_questions', 'a', 'text[]'),
+                  s #>> '{columns,answer}', custprofile_internal.source_relation(s))
       FROM (SELECT custprofile_internal.checked_source(sources, 'answers') AS s) x
 $$;
 
@@ -87,7 +96,7 @@ BEGIN
     END IF;
     RETURN format(
         'SELECT c.*, CASE WHEN e.key IS NOT NULL THEN e.similarity '
-        '                 WHEN (%2$s) IS NOT NULL THEN custprofile.relatedness(custprofile.embed_text(c.document), %2$s) END AS similarity '
+        '                 WHEN (%2$s) IS NOT NULL THEN custprofile.relatedness((SELECT d FROM custprofile_internal.embed_documents(ARRAY[c.document]) d), %2$s) END AS similarity '
         'FROM (%1$s) c '
         'LEFT JOIN (SELECT x.key, x.text_hash, custprofile.relatedness(x.embedding, %2$s) AS similarity '
         '             FROM custprofile.catalogue_embeddings x WHERE x.kind = %3$L OFFSET 0) e '
@@ -97,7 +106,7 @@ BEGIN
 END $$;
 
 -- Embeds the new and changed rows of the registered items and answers (in batches through
--- embed_texts) and forgets rows that are gone. One row per kind: how many rows were embedded,
+-- embed_documents) and forgets rows that are gone. One row per kind: how many rows were embedded,
 -- how many removed. Kinds that are not registered are skipped.
 CREATE FUNCTION custprofile.refresh_catalogues()
 RETURNS TABLE (kind text, embedded bigint, removed bigint)
@@ -135,7 +144,7 @@ BEGIN
          WHERE e.kind = k AND NOT EXISTS (SELECT FROM pg_temp.custprofile_catalogue c WHERE c.key = e.key);
         GET DIAGNOSTICS removed = ROW_COUNT;
         embedded := 0;
-        -- stale or missing rows, 256 texts per embed_texts call
+        -- stale or missing rows, 256 documents per embed_documents call
         FOR chunk IN
             SELECT array_agg(s.key ORDER BY s.key) AS keys, array_agg(s.document ORDER BY s.key) AS documents
               FROM (SELECT c.key, c.document, (row_number() OVER (ORDER BY c.key) - 1) / 256 AS part
@@ -146,7 +155,7 @@ BEGIN
         LOOP
             INSERT INTO custprofile.catalogue_embeddings AS e (kind, key, text_hash, embedding, embedded_at)
             SELECT k, chunk.keys[v.n], custprofile_internal.catalogue_hash(chunk.documents[v.n], model), v.embedding, now()
-              FROM custprofile.embed_texts(chunk.documents) WITH ORDINALITY AS v(embedding, n)
+              FROM custprofile_internal.embed_documents(chunk.documents) WITH ORDINALITY AS v(embedding, n)
             ON CONFLICT ON CONSTRAINT catalogue_embeddings_pkey DO UPDATE
                 SET text_hash = EXCLUDED.text_hash, embedding = EXCLUDED.embedding, embedded_at = EXCLUDED.embedded_at;
             embedded := embedded + cardinality(chunk.keys);

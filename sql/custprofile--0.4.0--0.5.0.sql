@@ -91,6 +91,14 @@ CREATE FUNCTION custprofile."text_signals"(
 STRICT STABLE PARALLEL SAFE COST 5000
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'text_signals_wrapper';
+-- an answer's alternate questions: catalogue documents embedded as the centroid of their phrasings
+-- custprofile::api::embedding::embed_documents
+CREATE FUNCTION custprofile_internal."embed_documents"(
+	"documents" TEXT[] /* Array < & str > */
+) RETURNS SETOF real[] /* :: std :: option :: Option < Vec < f32 > > */
+STRICT STABLE PARALLEL SAFE COST 5000
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'embed_documents_wrapper';
 -- the per-text scores a refresh stores for text_insights (custprofile.text_scores)
 -- custprofile::api::profile_agg::start_text_score_log
 CREATE FUNCTION custprofile_internal."start_text_score_log"() RETURNS void
@@ -230,7 +238,7 @@ BEGIN
     END IF;
     RETURN format(
         'SELECT c.*, CASE WHEN e.key IS NOT NULL THEN e.similarity '
-        '                 WHEN (%2$s) IS NOT NULL THEN custprofile.relatedness(custprofile.embed_text(c.document), %2$s) END AS similarity '
+        '                 WHEN (%2$s) IS NOT NULL THEN custprofile.relatedness((SELECT d FROM custprofile_internal.embed_documents(ARRAY[c.document]) d), %2$s) END AS similarity '
         'FROM (%1$s) c '
         'LEFT JOIN (SELECT x.key, x.text_hash, custprofile.relatedness(x.embedding, %2$s) AS similarity '
         '             FROM custprofile.catalogue_embeddings x WHERE x.kind = %3$L OFFSET 0) e '
@@ -1781,7 +1789,7 @@ COMMENT ON FUNCTION custprofile.suggest_replies(text, int, real) IS
     'Answers from the registered knowledge base whose question matches a question, complaint or request, best first, above the calibrated threshold.';
 GRANT SELECT ON custprofile.reply_calibration TO PUBLIC;
 -- Embeds the new and changed rows of the registered items and answers (in batches through
--- embed_texts) and forgets rows that are gone. One row per kind: how many rows were embedded,
+-- embed_documents) and forgets rows that are gone. One row per kind: how many rows were embedded,
 -- how many removed. Kinds that are not registered are skipped.
 CREATE OR REPLACE FUNCTION custprofile.refresh_catalogues()
 RETURNS TABLE (kind text, embedded bigint, removed bigint)
@@ -1819,7 +1827,7 @@ BEGIN
          WHERE e.kind = k AND NOT EXISTS (SELECT FROM pg_temp.custprofile_catalogue c WHERE c.key = e.key);
         GET DIAGNOSTICS removed = ROW_COUNT;
         embedded := 0;
-        -- stale or missing rows, 256 texts per embed_texts call
+        -- stale or missing rows, 256 documents per embed_documents call
         FOR chunk IN
             SELECT array_agg(s.key ORDER BY s.key) AS keys, array_agg(s.document ORDER BY s.key) AS documents
               FROM (SELECT c.key, c.document, (row_number() OVER (ORDER BY c.key) - 1) / 256 AS part
@@ -1830,7 +1838,7 @@ BEGIN
         LOOP
             INSERT INTO custprofile.catalogue_embeddings AS e (kind, key, text_hash, embedding, embedded_at)
             SELECT k, chunk.keys[v.n], custprofile_internal.catalogue_hash(chunk.documents[v.n], model), v.embedding, now()
-              FROM custprofile.embed_texts(chunk.documents) WITH ORDINALITY AS v(embedding, n)
+              FROM custprofile_internal.embed_documents(chunk.documents) WITH ORDINALITY AS v(embedding, n)
             ON CONFLICT ON CONSTRAINT catalogue_embeddings_pkey DO UPDATE
                 SET text_hash = EXCLUDED.text_hash, embedding = EXCLUDED.embedding, embedded_at = EXCLUDED.embedded_at;
             embedded := embedded + cardinality(chunk.keys);
@@ -2774,6 +2782,40 @@ BEGIN
     END LOOP;
 END $$;
 
+-- answers gain the optional alternate_questions
+-- The roles each kind knows: name, required, and the type categories it accepts
+-- (pg_type.typcategory: N numeric, S string, U user-defined such as uuid, D date/time,
+-- A array; NULL accepts any type).
+CREATE OR REPLACE FUNCTION custprofile_internal.source_roles(kind text)
+RETURNS TABLE (role text, required boolean, categories text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT r.role, r.required, r.categories
+      FROM (VALUES
+        ('customers', 'key',        true,  'NSU'),
+        ('customers', 'attributes', false, NULL),
+        ('orders',    'customer',   true,  'NSU'),
+        ('orders',    'time',       true,  'D'),
+        ('orders',    'amount',     true,  'N'),
+        ('orders',    'item',       false, NULL),
+        ('orders',    'category',   false, NULL),
+        ('texts',     'customer',   true,  'NSU'),
+        ('texts',     'text',       true,  'S'),
+        ('texts',     'time',       false, 'D'),
+        ('texts',     'rating',     false, 'N'),
+        ('texts',     'item',       false, NULL),
+        ('items',     'key',        true,  NULL),
+        ('items',     'title',      false, 'S'),
+        ('items',     'description', false, 'S'),
+        ('items',     'category',   false, NULL),
+        ('items',     'price',      false, 'N'),
+        ('answers',   'key',        true,  NULL),
+        ('answers',   'question',   true,  'S'),
+        ('answers',   'answer',     true,  'S'),
+        ('answers',   'alternate_questions', false, 'A')
+      ) AS r(kind, role, required, categories)
+     WHERE r.kind = source_roles.kind
+$$;
+
 -- The functions of 0.4.0 not replaced above whose bodies call the moved helpers: they call them
 -- in custprofile_internal now (their text as in sql/sources.sql, churn.sql, catalogues.sql)
 CREATE OR REPLACE FUNCTION custprofile_internal.check_registration(kind text, relid oid, relation_name text, columns jsonb)
@@ -2819,6 +2861,7 @@ BEGIN
                           WHEN 'amount' THEN 'Use a numeric column, or register a view that casts it.'
                           WHEN 'rating' THEN 'Use a numeric column (1 to 5), or register a view that casts it.'
                           WHEN 'text' THEN 'Use a text or varchar column.'
+                          WHEN 'alternate_questions' THEN 'Use a text[] column, one phrasing of the question per element.'
                           ELSE 'Use an integer, text or uuid column.' END;
         END IF;
     END LOOP;
@@ -3029,7 +3072,8 @@ DECLARE
 BEGIN
     RETURN format(
         'SELECT i.%1$I::text AS key, '
-        'concat_ws(''. '', NULLIF(btrim(%2$s), ''''), NULLIF(btrim(%3$s), ''''), NULLIF(btrim(%4$s), '''')) AS document, '
+        -- chr(30) separates the phrasings of a document (embed_documents): an item has one
+        'translate(concat_ws(''. '', NULLIF(btrim(%2$s), ''''), NULLIF(btrim(%3$s), ''''), NULLIF(btrim(%4$s), '''')), chr(30), '' '') AS document, '
         '%2$s AS title, %3$s AS category, %5$s AS price FROM %6$s i',
         s #>> '{columns,key}', title, category, custprofile_internal.role_sql(s -> 'columns', 'description', 'i', 'text'),
         custprofile_internal.role_sql(s -> 'columns', 'price', 'i', 'numeric'), custprofile_internal.source_relation(s));
@@ -3037,8 +3081,14 @@ END $$;
 
 CREATE OR REPLACE FUNCTION custprofile_internal.answers_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT format('SELECT a.%I::text AS key, NULLIF(btrim(a.%I::text), '''') AS document, a.%I::text AS answer FROM %s a',
-                  s #>> '{columns,key}', s #>> '{columns,question}', s #>> '{columns,answer}', custprofile_internal.source_relation(s))
+    SELECT format('SELECT a.%1$I::text AS key, '
+                  'CASE WHEN btrim(a.%2$I::text) <> '''' THEN concat_ws(chr(30), translate(btrim(a.%2$I::text), chr(30), '' ''), '
+                  '    (SELECT string_agg(translate(btrim(q.phrasing), chr(30), '' ''), chr(30) ORDER BY q.n) '
+                  '       FROM unnest(%3$s) WITH ORDINALITY AS q(phrasing, n) WHERE btrim(q.phrasing) <> '''')) END AS document, '
+                  'a.%4$I::text AS answer FROM %5$s a',
+                  s #>> '{columns,key}', s #>> '{columns,question}',
+                  custprofile_internal.role_sql(s -> 'columns', 'alternate_questions', 'a', 'text[]'),
+                  s #>> '{columns,answer}', custprofile_internal.source_relation(s))
       FROM (SELECT custprofile_internal.checked_source(sources, 'answers') AS s) x
 $$;
 
@@ -3061,7 +3111,7 @@ BEGIN
           FROM pg_catalog.pg_proc p
           JOIN (VALUES
     ('answers_fingerprint', 'Which answers'' vectors are stored (keys and text hashes, which include the model).'),
-    ('answers_sql', 'The answers source of sources as (key text, document text, answer text): the question (or topic) is what is embedded and matched.'),
+    ('answers_sql', 'The answers source of sources as (key text, document text, answer text), the document being what is matched: the question (or topic) and its alternate questions, if any.'),
     ('as_of_setting', 'custprofile.as_of as set: latest_activity, now or an ISO timestamp (sql/clock.sql resolves it).'),
     ('aspect_sentiment', 'For each aspect the text talks about, the sentiment of the sentences (clauses, cut at "but", "however", ";", "但是", "，" ...) that concern it: {"delivery": {"label": "negative", "score": -0.93, "sentences": 1}}.'),
     ('build_profiles', 'Profiles of the given customers (keys as text), built set-wise.'),
@@ -3100,6 +3150,7 @@ BEGIN
     ('detect_language', 'The ISO 639-1 code of the language a text is written in ("zh", "en", "ja"), or NULL when it is too short to tell: fewer than three letters, or no letters at all (emoji, digits, punctuation).'),
     ('detect_language_scores', 'detect_language with the detector''s working: {"language", "script", "confidence" (0 to 1), "reliable", "scores" (up to five candidate languages, best first)}.'),
     ('drop_registration', 'The registry''s only deleter; SECURITY DEFINER with the same trust rule as store_registration.'),
+    ('embed_documents', 'One embedding per catalogue document, in input order (NULL elements give NULL rows): the centroid of its phrasings'' embeddings (numeric::centroid), so that an article matches a message close to any of the ways it is asked for; a document of one phrasing embeds as embed_text.'),
     ('embed_text', 'The sentence embedding of the chosen encoder (custprofile.encoder): mean pooling over the attention mask, L2-normalised, with the encoder''s input prefix.'),
     ('embed_texts', 'One embedding per array element, in input order (NULL elements give NULL rows), computed in length-sorted batches of custprofile.batch_size.'),
     ('embedding_avg_accum', 'Transition function: adds one embedding; NULL embeddings are skipped.'),
@@ -3183,7 +3234,7 @@ BEGIN
     ('source_fingerprints', 'A fingerprint of each customer''s rows in every source (order-independent sums of row hashes), of the model and of the topics: when it differs from the stored one, the profile is stale.'),
     ('source_reader', 'The role the registered sources are read as: the one that registered them (NULL when nothing is registered).'),
     ('source_relation', 'A source''s relation, as a name to put in a query (from its oid, not from text).'),
-    ('source_roles', 'The roles each kind knows: name, required, and the type categories it accepts (pg_type.typcategory: N numeric, S string, U user-defined such as uuid, D date/time; NULL accepts any type).'),
+    ('source_roles', 'The roles each kind knows: name, required, and the type categories it accepts (pg_type.typcategory: N numeric, S string, U user-defined such as uuid, D date/time, A array; NULL accepts any type).'),
     ('sources_as_of', 'The moment a build over sources is judged at: the sources are read for their latest activity only when custprofile.as_of is latest_activity.'),
     ('split_sentences', 'The sentences of a text, in order, as the sentence-level scorers see them.'),
     ('split_words', 'The words of a text in order, as keywords and aspects see them: Chinese segmented by jieba, other scripts split at spaces and punctuation.'),

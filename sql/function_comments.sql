@@ -11,7 +11,7 @@ BEGIN
           FROM pg_catalog.pg_proc p
           JOIN (VALUES
     ('answers_fingerprint', 'Which answers'' vectors are stored (keys and text hashes, which include the model).'),
-    ('answers_sql', 'The answers source of sources as (key text, document text, answer text): the question (or topic) is what is embedded and matched.'),
+    ('answers_sql', 'The answers source of sources as (key text, document text, answer text), the document being what is matched: the question (or topic) and its alternate questions, if any.'),
     ('as_of_setting', 'custprofile.as_of as set: latest_activity, now or an ISO timestamp (sql/clock.sql resolves it).'),
     ('aspect_sentiment', 'For each aspect the text talks about, the sentiment of the sentences (clauses, cut at "but", "however", ";", "但是", "，" ...) that concern it: {"delivery": {"label": "negative", "score": -0.93, "sentences": 1}}.'),
     ('build_profiles', 'Profiles of the given customers (keys as text), built set-wise.'),
@@ -50,6 +50,7 @@ BEGIN
     ('detect_language', 'The ISO 639-1 code of the language a text is written in ("zh", "en", "ja"), or NULL when it is too short to tell: fewer than three letters, or no letters at all (emoji, digits, punctuation).'),
     ('detect_language_scores', 'detect_language with the detector''s working: {"language", "script", "confidence" (0 to 1), "reliable", "scores" (up to five candidate languages, best first)}.'),
     ('drop_registration', 'The registry''s only deleter; SECURITY DEFINER with the same trust rule as store_registration.'),
+    ('embed_documents', 'One embedding per catalogue document, in input order (NULL elements give NULL rows): the centroid of its phrasings'' embeddings (numeric::centroid), so that an article matches a message close to any of the ways it is asked for; a document of one phrasing embeds as embed_text.'),
     ('embed_text', 'The sentence embedding of the chosen encoder (custprofile.encoder): mean pooling over the attention mask, L2-normalised, with the encoder''s input prefix.'),
     ('embed_texts', 'One embedding per array element, in input order (NULL elements give NULL rows), computed in length-sorted batches of custprofile.batch_size.'),
     ('embedding_avg_accum', 'Transition function: adds one embedding; NULL embeddings are skipped.'),
@@ -133,7 +134,7 @@ BEGIN
     ('source_fingerprints', 'A fingerprint of each customer''s rows in every source (order-independent sums of row hashes), of the model and of the topics: when it differs from the stored one, the profile is stale.'),
     ('source_reader', 'The role the registered sources are read as: the one that registered them (NULL when nothing is registered).'),
     ('source_relation', 'A source''s relation, as a name to put in a query (from its oid, not from text).'),
-    ('source_roles', 'The roles each kind knows: name, required, and the type categories it accepts (pg_type.typcategory: N numeric, S string, U user-defined such as uuid, D date/time; NULL accepts any type).'),
+    ('source_roles', 'The roles each kind knows: name, required, and the type categories it accepts (pg_type.typcategory: N numeric, S string, U user-defined such as uuid, D date/time, A array; NULL accepts any type).'),
     ('sources_as_of', 'The moment a build over sources is judged at: the sources are read for their latest activity only when custprofile.as_of is latest_activity.'),
     ('split_sentences', 'The sentences of a text, in order, as the sentence-level scorers see them.'),
     ('split_words', 'The words of a text in order, as keywords and aspects see them: Chinese segmented by jieba, other scripts split at spaces and punctuation.'),

@@ -28,8 +28,8 @@ COMMENT ON TABLE custprofile.source_registry IS
 SELECT pg_catalog.pg_extension_config_dump('custprofile.source_registry', '');
 
 -- The roles each kind knows: name, required, and the type categories it accepts
--- (pg_type.typcategory: N numeric, S string, U user-defined such as uuid, D date/time;
--- NULL accepts any type).
+-- (pg_type.typcategory: N numeric, S string, U user-defined such as uuid, D date/time,
+-- A array; NULL accepts any type).
 CREATE FUNCTION custprofile_internal.source_roles(kind text)
 RETURNS TABLE (role text, required boolean, categories text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, pg_temp AS $$
@@ -54,7 +54,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
         ('items',     'price',      false, 'N'),
         ('answers',   'key',        true,  NULL),
         ('answers',   'question',   true,  'S'),
-        ('answers',   'answer',     true,  'S')
+        ('answers',   'answer',     true,  'S'),
+        ('answers',   'alternate_questions', false, 'A')
       ) AS r(kind, role, required, categories)
      WHERE r.kind = source_roles.kind
 $$;
@@ -112,6 +113,7 @@ BEGIN
                           WHEN 'amount' THEN 'Use a numeric column, or register a view that casts it.'
                           WHEN 'rating' THEN 'Use a numeric column (1 to 5), or register a view that casts it.'
                           WHEN 'text' THEN 'Use a text or varchar column.'
+                          WHEN 'alternate_questions' THEN 'Use a text[] column, one phrasing of the question per element.'
                           ELSE 'Use an integer, text or uuid column.' END;
         END IF;
     END LOOP;

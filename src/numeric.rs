@@ -26,6 +26,24 @@ pub fn normalize(v: &mut [f32]) {
 }
 
 /// Cosine similarity of two equally long vectors; 0 when either is all zeros.
+/// The normalised mean of unit vectors of one length: the direction several embeddings of one
+/// thing share (an article asked for in several ways). None for no vectors; one vector is
+/// returned as it is (bit for bit, so that one phrasing embeds as embed_text does).
+pub fn centroid(vectors: &[Vec<f32>]) -> Option<Vec<f32>> {
+    let first = vectors.first()?;
+    if vectors.len() == 1 {
+        return Some(first.clone());
+    }
+    let mut mean = vec![0f32; first.len()];
+    for v in vectors {
+        for (m, x) in mean.iter_mut().zip(v) {
+            *m += x;
+        }
+    }
+    normalize(&mut mean);
+    Some(mean)
+}
+
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
     for (&x, &y) in a.iter().zip(b) {
@@ -88,6 +106,15 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn centroid_is_the_unit_mean_direction() {
+        assert_eq!(centroid(&[]), None);
+        assert_eq!(centroid(&[vec![0.6, 0.8]]), Some(vec![0.6, 0.8]));
+        let c = centroid(&[vec![1.0, 0.0], vec![0.0, 1.0]]).unwrap();
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        assert!((c[0] - h).abs() < 1e-6 && (c[1] - h).abs() < 1e-6);
+    }
 
     #[test]
     fn dot_matches_the_plain_sum_at_every_length() {

@@ -25,6 +25,32 @@ fn embed_texts(inputs: Array<&str>) -> SetOfIterator<'static, Option<Vec<f32>>> 
     SetOfIterator::new(rows)
 }
 
+/// Separates the phrasings of one catalogue document: answers_sql (sql/catalogues.sql) joins an
+/// answer's question and its alternate questions with it, and strips it from their text.
+const PHRASING_SEPARATOR: char = '\u{1e}';
+
+/// One embedding per catalogue document, in input order (NULL elements give NULL rows): the
+/// centroid of its phrasings' embeddings (numeric::centroid), so that an article matches a message
+/// close to any of the ways it is asked for; a document of one phrasing embeds as embed_text.
+/// All phrasings go through the encoder in one batched call.
+#[pg_extern(schema = "custprofile_internal", stable, strict, parallel_safe, cost = 5000)]
+fn embed_documents(documents: Array<&str>) -> SetOfIterator<'static, Option<Vec<f32>>> {
+    let documents: Vec<Option<Vec<&str>>> = documents
+        .iter()
+        .map(|d| d.map(|d| d.split(PHRASING_SEPARATOR).filter(|p| !p.trim().is_empty()).collect()))
+        .collect();
+    let phrasings: Vec<&str> = documents.iter().flatten().flatten().copied().collect();
+    let mut vectors = runtime::embed(&phrasings).or_raise().into_iter();
+    let rows: Vec<Option<Vec<f32>>> = documents
+        .iter()
+        .map(|d| {
+            let own: Vec<Vec<f32>> = vectors.by_ref().take(d.as_ref()?.len()).collect();
+            numeric::centroid(&own)
+        })
+        .collect();
+    SetOfIterator::new(rows)
+}
+
 /// Cosine similarity of two vectors of equal length. NULL when either vector is all zeros
 /// (the angle is undefined).
 #[pg_extern(immutable, strict, parallel_safe)]

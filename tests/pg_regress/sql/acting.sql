@@ -246,6 +246,40 @@ SELECT count(*) FROM custprofile.suggest_replies('   ');
 SELECT count(*) FROM custprofile.suggest_replies('where is my refund??', 3, 0.99);
 SELECT try($$SELECT * FROM custprofile.suggest_replies('hello', 101)$$);
 SELECT try($$SELECT * FROM custprofile.suggest_replies('hello', 3, 2)$$);
+-- alternate questions: other ways customers ask for an article (the demo's alternate_questions,
+-- a text[] column) make its vector the centroid of all its phrasings; a message the question
+-- alone ranks wrong (a factory reset asked for without the words) then finds its article
+SELECT answer_id FROM custprofile.suggest_replies('put my smart speaker back to how it was new', 1, -1);
+SELECT try($$SELECT custprofile.register_source('answers', 'shop.help_articles',
+         '{"key": "article_id", "question": "question", "answer": "answer", "alternate_questions": "question"}')$$);
+SELECT custprofile.register_source('answers', 'shop.help_articles',
+         '{"key": "article_id", "question": "question", "answer": "answer", "alternate_questions": "alternate_questions"}') -> 'columns' ->> 'alternate_questions' AS registered;
+SELECT kind, embedded FROM custprofile.refresh_catalogues() WHERE kind = 'answers';
+SELECT answer_id FROM custprofile.suggest_replies('put my smart speaker back to how it was new', 1, -1);
+-- the stored vector is the normalised mean of the phrasings' embeddings (article 10 has none:
+-- its question's own embedding); blank phrasings are skipped and the separator is stripped
+CREATE FUNCTION pg_temp.unit_mean(texts text[]) RETURNS real[] LANGUAGE sql AS $$
+  WITH v AS (SELECT e FROM custprofile.embed_texts(texts) e),
+       d AS (SELECT i, sum(e[i]) AS x FROM v, generate_subscripts(e, 1) i GROUP BY i)
+  SELECT array_agg((x / sqrt((SELECT sum(x * x) FROM d)))::real ORDER BY i) FROM d
+$$;
+SELECT a.article_id, cardinality(a.alternate_questions) AS alternates,
+       custprofile.cosine_similarity(e.embedding, pg_temp.unit_mean(a.question || a.alternate_questions)) > 0.9999 AS centroid
+  FROM shop.help_articles a JOIN custprofile.catalogue_embeddings e ON e.kind = 'answers' AND e.key = a.article_id::text
+ WHERE a.article_id IN (10, 12) ORDER BY 1;
+UPDATE shop.help_articles SET alternate_questions = ARRAY['  ', 'locked out' || chr(30) || 'of my account'] WHERE article_id = 10;
+SELECT kind, embedded FROM custprofile.refresh_catalogues() WHERE kind = 'answers';
+CREATE FUNCTION pg_temp.answer_document(article text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE document text;
+BEGIN
+  EXECUTE format('SELECT c.document FROM (%s) c WHERE c.key = $1', custprofile_internal.answers_sql(custprofile_internal.checked_sources('answers')))
+     INTO document USING article;
+  RETURN replace(document, chr(30), ' | ');
+END $$;
+SELECT pg_temp.answer_document('10') AS document;
+SELECT custprofile.cosine_similarity(e.embedding, pg_temp.unit_mean(ARRAY['I forgot my password.', 'locked out of my account'])) > 0.9999 AS centroid
+  FROM custprofile.catalogue_embeddings e WHERE e.kind = 'answers' AND e.key = '10';
+UPDATE shop.help_articles SET alternate_questions = '{}' WHERE article_id = 10;
 
 -- one vector space at a time: the stored profiles were built with the default encoder,
 -- multilingual-e5-small
