@@ -8,7 +8,8 @@
 #   - segment names: distinct within the segmentation;
 #   - reply suggestions on eval/replies/messages.tsv (67 messages over 18 articles, 23 needing no
 #     answer): precision of the first suggestion, and messages without an answer that get none;
-#     the same on eval/replies/tuning.tsv (66 messages written later, which chose the margin).
+#     the same on eval/replies/tuning.tsv (66 messages written later, which chose the margin);
+#     both again with the help desk registered without its alternate questions.
 #   scripts/eval-judgements.sh [ENCODER] [--no-build]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -103,32 +104,39 @@ SELECT count(*) AS needs_listed,
 SELECT segment, customers, name, complaint_share FROM custprofile.segments ORDER BY segment;
 SELECT count(*) AS segments, count(DISTINCT name) AS distinct_names FROM custprofile.segments;
 
-\echo '== Reply suggestions (eval/replies/messages.tsv) =='
+\echo '== Reply suggestions (eval/replies/messages.tsv; tuning.tsv chose the margin, not the figures above it) =='
 SELECT custprofile.reply_thresholds() ->> 'floor' AS floor,
        (SELECT string_agg(k || ': ' || v, ', ' ORDER BY v::text::float8 DESC) FROM jsonb_each(custprofile.reply_thresholds() -> 'answers') e(k, v)) AS per_article;
-CREATE TEMP TABLE replies AS
-SELECT m.id, m.article, m.message, s.answer_id AS first, s.score
-  FROM eval_shop.reply_messages m LEFT JOIN LATERAL custprofile.suggest_replies(m.message, 1) s ON true;
-SELECT count(*) FILTER (WHERE article IS NOT NULL) AS need_an_answer,
-       count(*) FILTER (WHERE article IS NOT NULL AND first IS NOT NULL) AS answered,
-       round(count(*) FILTER (WHERE first = article)::numeric / NULLIF(count(*) FILTER (WHERE first IS NOT NULL), 0), 3)
-         AS first_suggestion_precision,
-       count(*) FILTER (WHERE article IS NULL) AS need_none,
-       round(count(*) FILTER (WHERE article IS NULL AND first IS NULL)::numeric / NULLIF(count(*) FILTER (WHERE article IS NULL), 0), 3)
-         AS none_given_none
-  FROM replies;
-\echo 'The same on the tuning messages (eval/replies/tuning.tsv: the margin was chosen on them, not on the above)'
-CREATE TEMP TABLE tuning_messages (id serial PRIMARY KEY, article text, message text NOT NULL);
+CREATE TEMP TABLE reply_messages (id serial PRIMARY KEY, messages text NOT NULL, article text, message text NOT NULL);
+INSERT INTO reply_messages (messages, article, message) SELECT 'evaluation', article, message FROM eval_shop.reply_messages ORDER BY id;
+CREATE TEMP TABLE tuning_messages (article text, message text NOT NULL);
 \copy tuning_messages (article, message) FROM 'eval/replies/tuning.tsv' WITH (FORMAT csv, HEADER, DELIMITER E'\t')
-SELECT count(*) FILTER (WHERE m.article IS NOT NULL) AS need_an_answer,
-       count(*) FILTER (WHERE m.article IS NOT NULL AND s.answer_id IS NOT NULL) AS answered,
-       round(count(*) FILTER (WHERE s.answer_id = m.article)::numeric / NULLIF(count(*) FILTER (WHERE s.answer_id IS NOT NULL), 0), 3)
-         AS first_suggestion_precision,
-       count(*) FILTER (WHERE m.article IS NULL) AS need_none,
-       round(count(*) FILTER (WHERE m.article IS NULL AND s.answer_id IS NULL)::numeric / NULLIF(count(*) FILTER (WHERE m.article IS NULL), 0), 3)
-         AS none_given_none
-  FROM tuning_messages m LEFT JOIN LATERAL custprofile.suggest_replies(m.message, 1) s ON true;
+INSERT INTO reply_messages (messages, article, message) SELECT 'tuning', article, message FROM tuning_messages;
+-- the first suggestion for every message, and the figures of each set
+CREATE FUNCTION pg_temp.first_replies() RETURNS TABLE (id int, messages text, article text, message text, first text, score real)
+LANGUAGE sql AS \$\$
+    SELECT m.id, m.messages, m.article, m.message, s.answer_id, s.score
+      FROM reply_messages m LEFT JOIN LATERAL custprofile.suggest_replies(m.message, 1) s ON true
+\$\$;
+CREATE FUNCTION pg_temp.reply_figures(replies regclass) RETURNS TABLE (messages text, need_an_answer bigint, answered bigint,
+    first_suggestion_precision numeric, need_none bigint, none_given_none numeric)
+LANGUAGE plpgsql AS \$\$
+BEGIN
+    RETURN QUERY EXECUTE format('SELECT messages, count(*) FILTER (WHERE article IS NOT NULL),
+           count(*) FILTER (WHERE article IS NOT NULL AND first IS NOT NULL),
+           round(count(*) FILTER (WHERE first = article)::numeric / NULLIF(count(*) FILTER (WHERE first IS NOT NULL), 0), 3),
+           count(*) FILTER (WHERE article IS NULL),
+           round(count(*) FILTER (WHERE article IS NULL AND first IS NULL)::numeric / NULLIF(count(*) FILTER (WHERE article IS NULL), 0), 3)
+      FROM %s GROUP BY messages ORDER BY messages', replies);
+END \$\$;
+CREATE TEMP TABLE replies AS SELECT * FROM pg_temp.first_replies();
+SELECT * FROM pg_temp.reply_figures('replies');
 \echo 'Wrong or missing first suggestions (eval/replies/messages.tsv)'
 SELECT article, first, round(score::numeric, 3) AS score, message FROM replies
- WHERE first IS DISTINCT FROM article ORDER BY id;
+ WHERE messages = 'evaluation' AND first IS DISTINCT FROM article ORDER BY id;
+\echo 'The same help desk without its alternate questions (registered with the questions only)'
+SELECT custprofile.register_source('answers', 'shop.help_articles', '{"key": "article_id", "question": "question", "answer": "answer"}') IS NOT NULL AS registered;
+SELECT kind, embedded FROM custprofile.refresh_catalogues() WHERE kind = 'answers';
+CREATE TEMP TABLE replies_questions_only AS SELECT * FROM pg_temp.first_replies();
+SELECT * FROM pg_temp.reply_figures('replies_questions_only');
 SQL
