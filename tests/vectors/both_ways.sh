@@ -36,8 +36,9 @@ SELECT custprofile.register_source('texts', 'shop.reviews',
          '{"customer": "customer_id", "text": "body", "time": "written_at", "rating": "stars", "item": "product"}') \g /dev/null
 SELECT custprofile.register_source('items', 'shop.items',
          '{"key": "item_id", "title": "title", "description": "description", "category": "category", "price": "price"}') \g /dev/null
+-- with the alternate questions: the index holds the articles' centroids
 SELECT custprofile.register_source('answers', 'shop.help_articles',
-         '{"key": "article_id", "question": "question", "answer": "answer"}') \g /dev/null
+         '{"key": "article_id", "question": "question", "answer": "answer", "alternate_questions": "alternate_questions"}') \g /dev/null
 CALL custprofile.refresh_profiles();
 CREATE TABLE shop.messages (message text);
 INSERT INTO shop.messages VALUES ('Where is my parcel? It has not arrived.'), ('How do I return a jacket?'),
