@@ -37,7 +37,7 @@ SET client_min_messages = warning;
 \i tests/upgrade/register_demo.sql
 SELECT custprofile.register_source('items', 'shop.items',
   '{"key": "item_id", "title": "title", "description": "description", "category": "category", "price": "price"}');
-SELECT custprofile.register_source('answers', 'shop.help_articles', '{"key": "article_id", "question": "question", "answer": "answer"}');
+SELECT custprofile.register_source('answers', 'shop.help_articles', '{"key": "article_id", "question": "question", "answer": "answer", "alternate_questions": "alternate_questions"}');
 -- an edited default, a deleted default and a topic of the shop's own
 UPDATE custprofile.topics SET description = description || ', gift cards' WHERE topic = 'price';
 DELETE FROM custprofile.topics WHERE topic = 'product features';
