@@ -2854,7 +2854,7 @@ BEGIN
         END IF;
         SELECT t.typcategory INTO cat FROM pg_catalog.pg_type t WHERE t.oid = typ;
         IF r.categories IS NOT NULL AND strpos(r.categories, cat) = 0 THEN
-            RAISE EXCEPTION 'column "%" (the % of %) has type %, which cannot be used as a %', col, r.role, what, typ, r.role
+            RAISE EXCEPTION 'column "%" (the % of %) has type %, which cannot be used there', col, r.role, what, typ
                 USING ERRCODE = 'datatype_mismatch',
                       HINT = CASE r.role
                           WHEN 'time' THEN 'Use a timestamptz, timestamp or date column, or register a view that casts it.'
