@@ -50,7 +50,7 @@ CREATE TABLE shop.help_articles (
     question   text NOT NULL,
     answer     text NOT NULL,
     -- other ways customers ask it (registered as the answers source's alternate_questions)
-    alternate_questions text[] NOT NULL DEFAULT '{}'
+    alternate_questions text[] DEFAULT '{}'
 );
 CREATE INDEX ON shop.orders (customer_id);
 

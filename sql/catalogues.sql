@@ -41,13 +41,14 @@ END $$;
 -- The answers source of `sources` as (key text, document text, answer text), the document being
 -- what is matched: the question (or topic) and its alternate questions, if any. They are
 -- separated by chr(30) (stripped from their text), so that embed_documents embeds the article as
--- the centroid of the ways it is asked for; NULL where the question is blank.
+-- the centroid of the ways it is asked for. Blank phrasings are left out; NULL where all are.
 CREATE FUNCTION custprofile_internal.answers_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT format('SELECT a.%1$I::text AS key, '
-                  'CASE WHEN btrim(a.%2$I::text) <> '''' THEN concat_ws(chr(30), translate(btrim(a.%2$I::text), chr(30), '' ''), '
-                  '    (SELECT string_agg(translate(btrim(q.phrasing), chr(30), '' ''), chr(30) ORDER BY q.n) '
-                  '       FROM unnest(%3$s) WITH ORDINALITY AS q(phrasing, n) WHERE btrim(q.phrasing) <> '''')) END AS document, '
+                  'NULLIF(concat_ws(chr(30), NULLIF(btrim(translate(a.%2$I::text, chr(30), '' '')), ''''), '
+                  '    (SELECT string_agg(p.phrasing, chr(30) ORDER BY q.n) '
+                  '       FROM unnest(%3$s) WITH ORDINALITY AS q(alternate, n), '
+                  '            LATERAL (SELECT NULLIF(btrim(translate(q.alternate, chr(30), '' '')), '''') AS phrasing) p)), '''') AS document, '
                   'a.%4$I::text AS answer FROM %5$s a',
                   s #>> '{columns,key}', s #>> '{columns,question}',
                   custprofile_internal.role_sql(s -> 'columns', 'alternate_questions', 'a', 'text[]'),

@@ -1786,7 +1786,7 @@ BEGIN
     PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.suggest_replies(text, int, real) IS
-    'Answers from the registered knowledge base whose question matches a question, complaint or request, best first, above the calibrated threshold.';
+    'Answers from the registered knowledge base whose question (or alternate questions) matches a question, complaint or request, best first, above the calibrated threshold.';
 GRANT SELECT ON custprofile.reply_calibration TO PUBLIC;
 -- Embeds the new and changed rows of the registered items and answers (in batches through
 -- embed_documents) and forgets rows that are gone. One row per kind: how many rows were embedded,
@@ -2852,7 +2852,9 @@ BEGIN
                       HINT = format('Register it again with the current column name: custprofile.register_source(%L, %L, ...).',
                                     kind, relid::regclass);
         END IF;
-        SELECT t.typcategory INTO cat FROM pg_catalog.pg_type t WHERE t.oid = typ;
+        -- an array must hold strings (text[], varchar[]): its elements are read as text
+        SELECT CASE WHEN t.typcategory = 'A' AND e.typcategory IS DISTINCT FROM 'S' THEN 'A?' ELSE t.typcategory::text END
+          INTO cat FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem WHERE t.oid = typ;
         IF r.categories IS NOT NULL AND strpos(r.categories, cat) = 0 THEN
             RAISE EXCEPTION 'column "%" (the % of %) has type %, which cannot be used there', col, r.role, what, typ
                 USING ERRCODE = 'datatype_mismatch',
@@ -2861,7 +2863,7 @@ BEGIN
                           WHEN 'amount' THEN 'Use a numeric column, or register a view that casts it.'
                           WHEN 'rating' THEN 'Use a numeric column (1 to 5), or register a view that casts it.'
                           WHEN 'text' THEN 'Use a text or varchar column.'
-                          WHEN 'alternate_questions' THEN 'Use a text[] column, one phrasing of the question per element.'
+                          WHEN 'alternate_questions' THEN 'Use a text[] column, one phrasing of the question per element (for a jsonb array, register a view with ARRAY(SELECT jsonb_array_elements_text(...))).'
                           ELSE 'Use an integer, text or uuid column.' END;
         END IF;
     END LOOP;
@@ -3082,9 +3084,10 @@ END $$;
 CREATE OR REPLACE FUNCTION custprofile_internal.answers_sql(sources jsonb) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
     SELECT format('SELECT a.%1$I::text AS key, '
-                  'CASE WHEN btrim(a.%2$I::text) <> '''' THEN concat_ws(chr(30), translate(btrim(a.%2$I::text), chr(30), '' ''), '
-                  '    (SELECT string_agg(translate(btrim(q.phrasing), chr(30), '' ''), chr(30) ORDER BY q.n) '
-                  '       FROM unnest(%3$s) WITH ORDINALITY AS q(phrasing, n) WHERE btrim(q.phrasing) <> '''')) END AS document, '
+                  'NULLIF(concat_ws(chr(30), NULLIF(btrim(translate(a.%2$I::text, chr(30), '' '')), ''''), '
+                  '    (SELECT string_agg(p.phrasing, chr(30) ORDER BY q.n) '
+                  '       FROM unnest(%3$s) WITH ORDINALITY AS q(alternate, n), '
+                  '            LATERAL (SELECT NULLIF(btrim(translate(q.alternate, chr(30), '' '')), '''') AS phrasing) p)), '''') AS document, '
                   'a.%4$I::text AS answer FROM %5$s a',
                   s #>> '{columns,key}', s #>> '{columns,question}',
                   custprofile_internal.role_sql(s -> 'columns', 'alternate_questions', 'a', 'text[]'),
@@ -3150,7 +3153,7 @@ BEGIN
     ('detect_language', 'The ISO 639-1 code of the language a text is written in ("zh", "en", "ja"), or NULL when it is too short to tell: fewer than three letters, or no letters at all (emoji, digits, punctuation).'),
     ('detect_language_scores', 'detect_language with the detector''s working: {"language", "script", "confidence" (0 to 1), "reliable", "scores" (up to five candidate languages, best first)}.'),
     ('drop_registration', 'The registry''s only deleter; SECURITY DEFINER with the same trust rule as store_registration.'),
-    ('embed_documents', 'One embedding per catalogue document, in input order (NULL elements give NULL rows): the centroid of its phrasings'' embeddings (numeric::centroid), so that an article matches a message close to any of the ways it is asked for; a document of one phrasing embeds as embed_text.'),
+    ('embed_documents', 'One embedding per catalogue document, in input order (NULL elements give NULL rows): the centroid of its phrasings'' embeddings (numeric::centroid), so that an article matches a message close to any of the ways it is asked for; a document of one phrasing embeds as embed_texts would embed it.'),
     ('embed_text', 'The sentence embedding of the chosen encoder (custprofile.encoder): mean pooling over the attention mask, L2-normalised, with the encoder''s input prefix.'),
     ('embed_texts', 'One embedding per array element, in input order (NULL elements give NULL rows), computed in length-sorted batches of custprofile.batch_size.'),
     ('embedding_avg_accum', 'Transition function: adds one embedding; NULL embeddings are skipped.'),

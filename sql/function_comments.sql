@@ -50,7 +50,7 @@ BEGIN
     ('detect_language', 'The ISO 639-1 code of the language a text is written in ("zh", "en", "ja"), or NULL when it is too short to tell: fewer than three letters, or no letters at all (emoji, digits, punctuation).'),
     ('detect_language_scores', 'detect_language with the detector''s working: {"language", "script", "confidence" (0 to 1), "reliable", "scores" (up to five candidate languages, best first)}.'),
     ('drop_registration', 'The registry''s only deleter; SECURITY DEFINER with the same trust rule as store_registration.'),
-    ('embed_documents', 'One embedding per catalogue document, in input order (NULL elements give NULL rows): the centroid of its phrasings'' embeddings (numeric::centroid), so that an article matches a message close to any of the ways it is asked for; a document of one phrasing embeds as embed_text.'),
+    ('embed_documents', 'One embedding per catalogue document, in input order (NULL elements give NULL rows): the centroid of its phrasings'' embeddings (numeric::centroid), so that an article matches a message close to any of the ways it is asked for; a document of one phrasing embeds as embed_texts would embed it.'),
     ('embed_text', 'The sentence embedding of the chosen encoder (custprofile.encoder): mean pooling over the attention mask, L2-normalised, with the encoder''s input prefix.'),
     ('embed_texts', 'One embedding per array element, in input order (NULL elements give NULL rows), computed in length-sorted batches of custprofile.batch_size.'),
     ('embedding_avg_accum', 'Transition function: adds one embedding; NULL embeddings are skipped.'),

@@ -1,6 +1,6 @@
 -- Reply suggestions: the answers of the registered knowledge base (the answers source) for a
 -- customer's message, by the relatedness (cosine on the encoder's common scale) of the message
--- and each answer's question. Only questions, complaints and requests get answers: praise needs
+-- and each answer's question (the centroid of its phrasings, with alternate questions). Only questions, complaints and requests get answers: praise needs
 -- none (custprofile.intent). The threshold below which nothing is suggested is calibrated on the
 -- knowledge base itself: messages that no help desk answers (greetings, thanks, questions about
 -- other things, reply_calibration_messages) are scored against every article, and an answer must
@@ -150,4 +150,4 @@ BEGIN
     PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 COMMENT ON FUNCTION custprofile.suggest_replies(text, int, real) IS
-    'Answers from the registered knowledge base whose question matches a question, complaint or request, best first, above the calibrated threshold.';
+    'Answers from the registered knowledge base whose question (or alternate questions) matches a question, complaint or request, best first, above the calibrated threshold.';

@@ -104,7 +104,9 @@ BEGIN
                       HINT = format('Register it again with the current column name: custprofile.register_source(%L, %L, ...).',
                                     kind, relid::regclass);
         END IF;
-        SELECT t.typcategory INTO cat FROM pg_catalog.pg_type t WHERE t.oid = typ;
+        -- an array must hold strings (text[], varchar[]): its elements are read as text
+        SELECT CASE WHEN t.typcategory = 'A' AND e.typcategory IS DISTINCT FROM 'S' THEN 'A?' ELSE t.typcategory::text END
+          INTO cat FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem WHERE t.oid = typ;
         IF r.categories IS NOT NULL AND strpos(r.categories, cat) = 0 THEN
             RAISE EXCEPTION 'column "%" (the % of %) has type %, which cannot be used there', col, r.role, what, typ
                 USING ERRCODE = 'datatype_mismatch',
@@ -113,7 +115,7 @@ BEGIN
                           WHEN 'amount' THEN 'Use a numeric column, or register a view that casts it.'
                           WHEN 'rating' THEN 'Use a numeric column (1 to 5), or register a view that casts it.'
                           WHEN 'text' THEN 'Use a text or varchar column.'
-                          WHEN 'alternate_questions' THEN 'Use a text[] column, one phrasing of the question per element.'
+                          WHEN 'alternate_questions' THEN 'Use a text[] column, one phrasing of the question per element (for a jsonb array, register a view with ARRAY(SELECT jsonb_array_elements_text(...))).'
                           ELSE 'Use an integer, text or uuid column.' END;
         END IF;
     END LOOP;

@@ -25,10 +25,9 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
-/// Cosine similarity of two equally long vectors; 0 when either is all zeros.
 /// The normalised mean of unit vectors of one length: the direction several embeddings of one
 /// thing share (an article asked for in several ways). None for no vectors; one vector is
-/// returned as it is (bit for bit, so that one phrasing embeds as embed_text does).
+/// returned as it is.
 pub fn centroid(vectors: &[Vec<f32>]) -> Option<Vec<f32>> {
     let first = vectors.first()?;
     if vectors.len() == 1 {
@@ -44,6 +43,7 @@ pub fn centroid(vectors: &[Vec<f32>]) -> Option<Vec<f32>> {
     Some(mean)
 }
 
+/// Cosine similarity of two equally long vectors; 0 when either is all zeros.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
     for (&x, &y) in a.iter().zip(b) {

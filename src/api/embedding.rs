@@ -31,16 +31,15 @@ const PHRASING_SEPARATOR: char = '\u{1e}';
 
 /// One embedding per catalogue document, in input order (NULL elements give NULL rows): the
 /// centroid of its phrasings' embeddings (numeric::centroid), so that an article matches a message
-/// close to any of the ways it is asked for; a document of one phrasing embeds as embed_text.
-/// All phrasings go through the encoder in one batched call.
+/// close to any of the ways it is asked for; a document of one phrasing embeds as embed_texts
+/// would embed it. All phrasings go through the encoder in one batched call.
 #[pg_extern(schema = "custprofile_internal", stable, strict, parallel_safe, cost = 5000)]
 fn embed_documents(documents: Array<&str>) -> SetOfIterator<'static, Option<Vec<f32>>> {
-    let documents: Vec<Option<Vec<&str>>> = documents
-        .iter()
-        .map(|d| d.map(|d| d.split(PHRASING_SEPARATOR).filter(|p| !p.trim().is_empty()).collect()))
-        .collect();
-    let phrasings: Vec<&str> = documents.iter().flatten().flatten().copied().collect();
-    let mut vectors = runtime::embed(&phrasings).or_raise().into_iter();
+    let documents: Vec<Option<Vec<&str>>> = documents.iter().map(|d| d.map(phrasings)).collect();
+    let all: Vec<&str> = documents.iter().flatten().flatten().copied().collect();
+    let vectors = runtime::embed(&all).or_raise();
+    assert_eq!(vectors.len(), all.len(), "one embedding per phrasing");
+    let mut vectors = vectors.into_iter();
     let rows: Vec<Option<Vec<f32>>> = documents
         .iter()
         .map(|d| {
@@ -49,6 +48,14 @@ fn embed_documents(documents: Array<&str>) -> SetOfIterator<'static, Option<Vec<
         })
         .collect();
     SetOfIterator::new(rows)
+}
+
+/// The phrasings of a catalogue document: its non-empty pieces between separators, or the whole
+/// document when there are none (an empty item text embeds as embed_text('') does), so every
+/// document gets a vector and refresh_catalogues never stores NULL.
+fn phrasings(document: &str) -> Vec<&str> {
+    let pieces: Vec<&str> = document.split(PHRASING_SEPARATOR).filter(|p| !p.is_empty()).collect();
+    if pieces.is_empty() { vec![document] } else { pieces }
 }
 
 /// Cosine similarity of two vectors of equal length. NULL when either vector is all zeros
@@ -106,4 +113,17 @@ pub fn dense(v: Array<f32>, name: &str) -> Vec<f32> {
         Error::invalid_parameter(format!("vector {name} contains NaN or infinity")).raise();
     }
     values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::phrasings;
+
+    #[test]
+    fn a_document_splits_into_its_non_empty_phrasings() {
+        assert_eq!(phrasings("When will I get my refund?"), vec!["When will I get my refund?"]);
+        assert_eq!(phrasings("refund?\u{1e}\u{1e}money back?"), vec!["refund?", "money back?"]);
+        assert_eq!(phrasings(""), vec![""]);
+        assert_eq!(phrasings("\u{1e}"), vec!["\u{1e}"]);
+    }
 }

@@ -279,7 +279,19 @@ END $$;
 SELECT pg_temp.answer_document('10') AS document;
 SELECT custprofile.cosine_similarity(e.embedding, pg_temp.unit_mean(ARRAY['I forgot my password.', 'locked out of my account'])) > 0.9999 AS centroid
   FROM custprofile.catalogue_embeddings e WHERE e.kind = 'answers' AND e.key = '10';
-UPDATE shop.help_articles SET alternate_questions = '{}' WHERE article_id = 10;
+-- NULL alternates are none; an article whose question is blank is matched by its alternates; a
+-- question of a tab alone is a phrasing like any other (the refresh stores a vector for it)
+UPDATE shop.help_articles SET question = '   ', alternate_questions = ARRAY[NULL, 'locked out of my account'] WHERE article_id = 10;
+SELECT pg_temp.answer_document('10') AS document;
+UPDATE shop.help_articles SET question = E'\t', alternate_questions = NULL WHERE article_id = 10;
+SELECT pg_temp.answer_document('10') = E'\t' AS tab_alone;
+SELECT kind, embedded FROM custprofile.refresh_catalogues() WHERE kind = 'answers';
+UPDATE shop.help_articles SET question = 'I forgot my password.', alternate_questions = '{}' WHERE article_id = 10;
+-- an array of other than text is refused at registration, not at the first read
+ALTER TABLE shop.help_articles ADD COLUMN tags int[];
+SELECT try($$SELECT custprofile.register_source('answers', 'shop.help_articles',
+         '{"key": "article_id", "question": "question", "answer": "answer", "alternate_questions": "tags"}')$$);
+ALTER TABLE shop.help_articles DROP COLUMN tags;
 
 -- one vector space at a time: the stored profiles were built with the default encoder,
 -- multilingual-e5-small
