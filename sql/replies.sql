@@ -1,10 +1,11 @@
 -- Reply suggestions: the answers of the registered knowledge base (the answers source) for a
 -- customer's message, by the relatedness (cosine on the encoder's common scale) of the message
--- and each answer's question (the centroid of its phrasings, with alternate questions). Only questions, complaints and requests get answers: praise needs
--- none (custprofile.intent). The threshold below which nothing is suggested is calibrated on the
--- knowledge base itself: messages that no help desk answers (greetings, thanks, questions about
--- other things, reply_calibration_messages) are scored against every article, and an answer must
--- beat the best of their scores against it, and a floor. refresh_catalogues stores them with the
+-- and each answer's question (the centroid of its phrasings, with alternate questions). Only
+-- questions, complaints and requests get answers: praise needs none (custprofile.intent). The
+-- threshold below which nothing is suggested is calibrated on the knowledge base itself:
+-- messages that no help desk answers (greetings, thanks, questions about other things,
+-- reply_calibration_messages) are scored against every article, and an answer must beat the
+-- best of their scores against it, and a floor. refresh_catalogues stores them with the
 -- answers' vectors.
 
 -- Messages that no shop's help desk answers, in English and Chinese: what the knowledge base's

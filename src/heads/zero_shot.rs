@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use crate::cache::{self, Kind};
 use crate::errors::{Error, Result};
-use crate::numeric::{cosine, normalize, softmax};
+use crate::numeric::{centroid, cosine, softmax};
 use crate::runtime::{
     self,
     manifest::{MultiLabel, ZeroShot},
@@ -139,7 +139,8 @@ pub fn label_vectors(labels: &[Label]) -> Result<LabelVectors> {
         let embedded = runtime::embed(&refs)?;
         let null = &embedded[0];
         for (k, &i) in missing.iter().enumerate() {
-            let vector = mean_direction(&embedded[1 + k * per_label..1 + (k + 1) * per_label]);
+            // a label's vector is the unit mean of its hypotheses' (one template: its own)
+            let vector = centroid(&embedded[1 + k * per_label..1 + (k + 1) * per_label]).expect("a label has hypotheses");
             let offset = config.calibration * cosine(null, &vector);
             let v = Rc::new((vector, offset));
             cache::put(
@@ -160,19 +161,6 @@ pub fn label_vectors(labels: &[Label]) -> Result<LabelVectors> {
         vectors,
         temperature: config.temperature,
     })
-}
-
-/// The unit-length mean of unit vectors (one vector: itself, unchanged).
-fn mean_direction(vectors: &[Vec<f32>]) -> Vec<f32> {
-    if vectors.len() == 1 {
-        return vectors[0].clone();
-    }
-    let mut sum = vec![0f32; vectors[0].len()];
-    vectors
-        .iter()
-        .for_each(|v| sum.iter_mut().zip(v).for_each(|(s, x)| *s += x));
-    normalize(&mut sum);
-    sum
 }
 
 /// The probability of each label for one text.
@@ -267,8 +255,8 @@ mod tests {
 
     #[test]
     fn a_label_vector_is_the_unit_mean_of_its_hypotheses() {
-        let v = mean_direction(&[vec![1.0, 0.0], vec![0.0, 1.0]]);
+        let v = centroid(&[vec![1.0, 0.0], vec![0.0, 1.0]]).unwrap();
         assert!((v[0] - 0.70710677).abs() < 1e-6 && (v[1] - v[0]).abs() < 1e-7);
-        assert_eq!(mean_direction(&[vec![0.6, 0.8]]), vec![0.6, 0.8]);
+        assert_eq!(centroid(&[vec![0.6, 0.8]]), Some(vec![0.6, 0.8]));
     }
 }
