@@ -269,6 +269,8 @@ DECLARE
     removed bigint;
 BEGIN
     PERFORM custprofile.refresh_catalogues();
+    -- text_insights' copy of the texts first: a full rebuild prunes the scores by it
+    PERFORM custprofile_internal.store_texts();
     PERFORM custprofile_internal.prune_text_scores(full_rebuild);
     WITH f AS MATERIALIZED (SELECT * FROM custprofile_internal.source_fingerprints()),
     gone AS (
@@ -415,6 +417,8 @@ BEGIN
                 -- with the vectors just stored (sql/vectors.sql)
                 PERFORM custprofile_internal.judge_stored_churn();
                 PERFORM custprofile_internal.maintain_vector_indexes();
+                -- texts no profile holds (their customers are not in the customers source)
+                PERFORM custprofile_internal.store_missing_text_scores();
             ELSE
                 IF sources IS NULL THEN
                     SELECT count(*) INTO total FROM custprofile.refresh_queue;
@@ -485,6 +489,7 @@ BEGIN
     END LOOP;
     PERFORM custprofile_internal.judge_stored_churn();
     PERFORM custprofile_internal.maintain_vector_indexes();
+    PERFORM custprofile_internal.store_missing_text_scores();
     PERFORM custprofile_internal.record_run('refresh_profiles_in_transaction', started, done,
                                    jsonb_build_object('rebuilt', done, 'removed', removed));
     RETURN jsonb_build_object('rebuilt', done, 'removed', removed);
@@ -729,7 +734,8 @@ END $$;
 
 -- Drops the stored scores of other models (a changed encoder or head: their texts are scored
 -- again as their profiles are rebuilt); with `everything` (a full rebuild) also the scores of
--- texts no source holds any more. Returns how many rows went.
+-- texts no source holds any more (custprofile.stored_texts, brought up to date first). Returns
+-- how many rows went.
 CREATE FUNCTION custprofile_internal.prune_text_scores(everything boolean) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
@@ -740,25 +746,101 @@ BEGIN
     -- two ranges rather than <>, which the index cannot serve
     DELETE FROM custprofile.text_scores s WHERE s.scored_by < scorer OR s.scored_by > scorer;
     GET DIAGNOSTICS n = ROW_COUNT;
-    IF everything AND EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = 'texts') THEN
-        WITH held AS MATERIALIZED (
-            SELECT DISTINCT sha256(convert_to(t.body, 'UTF8')) AS text_hash
-              FROM custprofile_internal.registered_texts() t WHERE t.body IS NOT NULL)
+    IF everything THEN
         DELETE FROM custprofile.text_scores s
-         WHERE NOT EXISTS (SELECT FROM held WHERE held.text_hash = s.text_hash);
-        GET DIAGNOSTICS orphans = ROW_COUNT;
-    ELSIF everything THEN
-        DELETE FROM custprofile.text_scores;
+         WHERE NOT EXISTS (SELECT FROM custprofile.stored_texts t WHERE t.text_hash = s.text_hash);
         GET DIAGNOSTICS orphans = ROW_COUNT;
     END IF;
     RETURN n + orphans;
 END $$;
 
--- The registered texts as their sources hold them, read as the sources' registrant: those of
--- `customer_keys` (NULL: every customer) written at or after `since` (NULL: any time). The
--- filters are compared in the sources' own types inside the query over them, so that the
--- sources' indexes (on the customer column, on the time column) find the rows.
-CREATE FUNCTION custprofile_internal.registered_texts(customer_keys text[] DEFAULT NULL, since timestamptz DEFAULT NULL)
+-- The registered texts as the last refresh found them, for text_insights: a copy of each row of
+-- every texts source, so that the view is a plain view over a table of the extension's own (the
+-- planner pushes filters on customer_key, written_at and source into its indexes) without
+-- depending on the user's tables (a view over them would make DROP TABLE of a source fail, and
+-- would not survive a dump as an extension member). refresh_profiles brings it up to date
+-- (store_texts); rows added since are read from the sources (unstored_texts). Not dumped: it is
+-- rebuilt from the sources by the next refresh, and until then the view reads the sources.
+CREATE TABLE custprofile.stored_texts (
+    -- sha256 of the row's values and its number among identical rows: what the refresh compares
+    row_key      bytea PRIMARY KEY,
+    source       text NOT NULL,
+    customer_key text,
+    written_at   timestamptz,
+    rating       real,
+    body         text,
+    text_hash    bytea
+);
+CREATE INDEX stored_texts_customer_key ON custprofile.stored_texts (customer_key);
+CREATE INDEX stored_texts_written_at ON custprofile.stored_texts (written_at);
+-- the latest stored text of each source (unstored_texts): a lookup, not a scan
+CREATE INDEX stored_texts_source_written_at ON custprofile.stored_texts (source, written_at);
+COMMENT ON TABLE custprofile.stored_texts IS
+    'The registered texts as the last refresh_profiles found them, read by text_insights (a copy kept up to date by each refresh; not dumped).';
+
+-- The relations of the registered texts sources, named as the queries over them name them.
+CREATE FUNCTION custprofile_internal.registered_text_sources() RETURNS text[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT COALESCE(array_agg(r.relid::regclass::text ORDER BY r.relation_name), '{}')
+      FROM custprofile.source_registry r
+     WHERE r.kind = 'texts' AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = r.relid)
+$$;
+
+-- Brings custprofile.stored_texts up to date with the sources: rows no source holds any more go,
+-- new and changed rows come (a changed row is a new row_key); unchanged rows are not written.
+-- Returns how many rows went or came. Two refreshes at once take turns (the lock).
+CREATE FUNCTION custprofile_internal.store_texts() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('custprofile.stored_texts'));
+    WITH held AS MATERIALIZED (
+        SELECT sha256(convert_to(jsonb_build_array(r.source, r.customer_key, extract(epoch FROM r.written_at), r.rating,
+                                                   r.body, r.copy)::text, 'UTF8')) AS row_key, r.*
+          FROM (SELECT t.*, row_number() OVER (PARTITION BY t.source, t.customer_key, t.written_at, t.rating, t.text_hash) AS copy
+                  FROM (SELECT r.*, sha256(convert_to(r.body, 'UTF8')) AS text_hash
+                          FROM custprofile_internal.registered_texts() r) t) r),
+    gone AS (
+        DELETE FROM custprofile.stored_texts s WHERE NOT EXISTS (SELECT FROM held h WHERE h.row_key = s.row_key)
+        RETURNING 1),
+    came AS (
+        INSERT INTO custprofile.stored_texts (row_key, source, customer_key, written_at, rating, body, text_hash)
+        SELECT h.row_key, h.source, h.customer_key, h.written_at, h.rating, h.body, h.text_hash
+          FROM held h WHERE NOT EXISTS (SELECT FROM custprofile.stored_texts s WHERE s.row_key = h.row_key)
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM came) INTO n;
+    RETURN n;
+END $$;
+
+-- Scores and stores the stored texts that no profile's refresh scored (texts of customers the
+-- customers source does not hold), so that text_insights reads them too without the encoder.
+-- Returns how many were stored.
+CREATE FUNCTION custprofile_internal.store_missing_text_scores() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    scorer text := custprofile_internal.text_scorer();
+    n bigint;
+BEGIN
+    INSERT INTO custprofile.text_scores (text_hash, scored_by, sentiment_label, sentiment, intent)
+    SELECT m.text_hash, scorer, m.signals ->> 'sentiment', (m.signals ->> 'score')::real, m.signals ->> 'intent'
+      FROM (SELECT u.text_hash, custprofile.text_signals(u.body) AS signals
+              FROM (SELECT DISTINCT ON (t.text_hash) t.text_hash, t.body
+                      FROM custprofile.stored_texts t
+                     WHERE btrim(t.body) <> ''
+                       AND NOT EXISTS (SELECT FROM custprofile.text_scores s WHERE s.text_hash = t.text_hash AND s.scored_by = scorer)
+                     ORDER BY t.text_hash) u) m
+     WHERE m.signals ->> 'sentiment' IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+
+-- The registered texts as their sources hold them, read as the sources' registrant; with
+-- `after` (source name -> time), of each source named there only the rows written after its
+-- time (none when the time is null), of the others every row. The filter is compared inside the
+-- query over each source, so that an index on the source's time column finds the rows.
+CREATE FUNCTION custprofile_internal.registered_texts(after jsonb DEFAULT NULL)
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
@@ -769,51 +851,60 @@ BEGIN
     sources := custprofile_internal.checked_sources('customers', 'texts');
     RETURN QUERY EXECUTE format($q$
         SELECT t.source, t.customer_key::text, t.written_at, t.rating, t.body FROM (%s) t
-         WHERE ($1 IS NULL OR t.customer_key = ANY ($1::%s[])) AND ($2 IS NULL OR t.written_at >= $2)
-        $q$, custprofile_internal.texts_sql(sources), custprofile_internal.key_type(sources))
-        USING customer_keys, since;
+         WHERE $1 IS NULL OR NOT $1 ? t.source OR t.written_at > ($1 ->> t.source)::timestamptz
+        $q$, custprofile_internal.texts_sql(sources))
+        USING after;
     PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
--- The rows of text_insights for some customers and a time (as registered_texts takes them):
--- stored scores where there are, the encoder for the rest (one pass for sentiment and intent).
--- The body is shown PII-masked when custprofile.mask_pii is on, and its language is told from
--- the body as shown (a masked e-mail address does not change it). A dashboard over a few
--- customers or recent texts calls this rather than filtering the view, which reads every text.
-CREATE FUNCTION custprofile.text_insights_of(customer_keys text[] DEFAULT NULL, since timestamptz DEFAULT NULL)
-RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
-               sentiment_label text, sentiment real, language text, customer_uuid uuid, customer_bigint bigint,
-               intent text)
+-- The registered texts that custprofile.stored_texts does not hold yet: of each source, the rows
+-- written after its latest stored row (every row of a source none of whose rows is stored).
+-- Rows changed, deleted or written with an earlier time since the last refresh show as that
+-- refresh found them until the next one.
+CREATE FUNCTION custprofile_internal.unstored_texts()
+RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-SELECT r.source, r.customer_key, r.written_at, r.rating, shown.body,
-       COALESCE(s.sentiment_label, f.signals ->> 'sentiment'),
-       COALESCE(s.sentiment, (f.signals ->> 'score')::real),
-       custprofile.detect_language(shown.body),
-       custprofile_internal.key_as_uuid(r.customer_key, k.key_type),
-       custprofile_internal.key_as_bigint(r.customer_key, k.key_type),
-       CASE WHEN s.text_hash IS NOT NULL THEN s.intent ELSE f.signals ->> 'intent' END
-  FROM custprofile_internal.registered_texts(customer_keys, since) r
- CROSS JOIN (SELECT custprofile_internal.customer_key_type() AS key_type) k
- -- OFFSET 0: evaluated once per row, not once per reference
- CROSS JOIN LATERAL (SELECT CASE WHEN (SELECT custprofile_internal.pii_masking()) THEN custprofile.mask_pii(r.body)
-                                 ELSE r.body END AS body OFFSET 0) shown
-  LEFT JOIN custprofile.text_scores s
-         ON s.text_hash = sha256(convert_to(r.body, 'UTF8')) AND s.scored_by = (SELECT custprofile_internal.text_scorer())
-  LEFT JOIN LATERAL (SELECT custprofile.text_signals(r.body) AS signals
-                      WHERE s.text_hash IS NULL AND r.body IS NOT NULL OFFSET 0) f ON true
+    SELECT r.* FROM custprofile_internal.registered_texts(
+        (SELECT jsonb_object_agg(n.source, (SELECT max(t.written_at) FROM custprofile.stored_texts t WHERE t.source = n.source))
+           FROM unnest(custprofile_internal.registered_text_sources()) n(source)
+          WHERE EXISTS (SELECT FROM custprofile.stored_texts t WHERE t.source = n.source))) r
 $$;
 
--- Every registered text. Columns added after 0.4.0 come at the end, so that an update replaces
--- the view in place and the user's views over it stay.
+-- Every registered text: the copy the last refresh stored (a table, so the planner takes filters
+-- on source, customer_key and written_at to its indexes) and what was written since, with the
+-- scores the refresh stored, the encoder only for texts not stored yet (one pass for sentiment
+-- and intent). The body is shown PII-masked when custprofile.mask_pii is on, and its language is
+-- told from the body as shown (a masked e-mail address does not change it); the language is told
+-- on read (cheap, and it follows the session's custprofile.languages). Columns added after 0.4.0
+-- come at the end, so that an update replaces the view in place and the user's views over it stay.
 CREATE OR REPLACE VIEW custprofile.text_insights AS
-SELECT i.source, i.customer_key, i.written_at, i.rating, i.body, i.sentiment_label, i.sentiment, i.language,
-       i.customer_uuid, i.customer_bigint, i.intent
-  FROM custprofile.text_insights_of() i;
+SELECT t.source, t.customer_key, t.written_at, t.rating, shown.body,
+       COALESCE(s.sentiment_label, f.signals ->> 'sentiment') AS sentiment_label,
+       COALESCE(s.sentiment, (f.signals ->> 'score')::real) AS sentiment,
+       custprofile.detect_language(shown.body) AS language,
+       custprofile_internal.key_as_uuid(t.customer_key, k.key_type) AS customer_uuid,
+       custprofile_internal.key_as_bigint(t.customer_key, k.key_type) AS customer_bigint,
+       CASE WHEN s.text_hash IS NOT NULL THEN s.intent ELSE f.signals ->> 'intent' END AS intent
+  FROM (SELECT c.source, c.customer_key, c.written_at, c.rating, c.body, c.text_hash
+          FROM custprofile.stored_texts c
+         -- rows of a source unregistered since the last refresh are not shown
+         WHERE c.source = ANY ((SELECT custprofile_internal.registered_text_sources())::text[])
+        UNION ALL
+        SELECT u.source, u.customer_key, u.written_at, u.rating, u.body, sha256(convert_to(u.body, 'UTF8'))
+          FROM custprofile_internal.unstored_texts() u) t
+ CROSS JOIN (SELECT custprofile_internal.customer_key_type() AS key_type) k
+ -- OFFSET 0: evaluated once per row, not once per reference
+ CROSS JOIN LATERAL (SELECT CASE WHEN (SELECT custprofile_internal.pii_masking()) THEN custprofile.mask_pii(t.body)
+                                 ELSE t.body END AS body OFFSET 0) shown
+  LEFT JOIN custprofile.text_scores s
+         ON s.text_hash = t.text_hash AND s.scored_by = (SELECT custprofile_internal.text_scorer())
+  LEFT JOIN LATERAL (SELECT custprofile.text_signals(t.body) AS signals
+                      WHERE s.text_hash IS NULL AND t.body IS NOT NULL OFFSET 0) f ON true;
 COMMENT ON VIEW custprofile.text_insights IS
-    'Every registered text with its sentiment label and score, its intent and its language (stored by refresh_profiles, scored on read when not stored yet).';
+    'Every registered text with its sentiment label and score, its intent and its language (texts and scores as refresh_profiles stored them; texts written since read from the sources and scored on read).';
 
--- the analysts of 0.4.0 (grant_usage's analyst level) write the stored scores as they write the
--- stored profiles
+-- the analysts of 0.4.0 (grant_usage's analyst level) write the stored scores and texts as they
+-- write the stored profiles
 DO $$
 DECLARE
     r name;
@@ -822,7 +913,7 @@ BEGIN
                FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
               WHERE c.oid = 'custprofile.profiles'::regclass AND a.privilege_type = 'INSERT'
                 AND a.grantee <> c.relowner AND a.grantee <> 0 LOOP
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON custprofile.text_scores TO %I', r);
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON custprofile.text_scores, custprofile.stored_texts TO %I', r);
     END LOOP;
 END $$;
 DROP FUNCTION custprofile.text_insight_rows();
@@ -2152,7 +2243,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
                       'custprofile.segmentation, custprofile.catalogue_embeddings'),
         (2, 'SELECT, INSERT, UPDATE, DELETE', 'TABLE custprofile.profiles, custprofile.refresh_queue, '
                       'custprofile.catalogue_embeddings, custprofile.segmentation, custprofile.reply_calibration, '
-                      'custprofile.text_scores'),
+                      'custprofile.text_scores, custprofile.stored_texts'),
         (2, 'SELECT', 'TABLE custprofile.text_insights'),
         (3, 'EXECUTE', 'FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text), '
                        'custprofile.train_churn_model(text, jsonb), custprofile.reset_churn_model(), custprofile.rescore_churn()'),
@@ -2260,7 +2351,8 @@ BEGIN
     PERFORM custprofile_internal.require_local_tables();
     IF NOT (SELECT bool_and(has_table_privilege(t.relation, p.privilege))
               FROM unnest(ARRAY['custprofile.profiles', 'custprofile.refresh_queue', 'custprofile.catalogue_embeddings',
-                                'custprofile.segmentation', 'custprofile.reply_calibration', 'custprofile.text_scores']) t(relation)
+                                'custprofile.segmentation', 'custprofile.reply_calibration', 'custprofile.text_scores',
+                                'custprofile.stored_texts']) t(relation)
              CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p(privilege)) THEN
         RAISE EXCEPTION 'permission denied: % writes the stored profiles, which % may not', operation, current_user
             USING ERRCODE = 'insufficient_privilege',
@@ -2915,6 +3007,17 @@ BEGIN
     END IF;
 END $$;
 
+-- Drops text_insights' copy of the texts a registration change makes stale: those of the texts
+-- sources `relations` (as named when registered or now), or all of them when the customers source
+-- changes (the keys may be read in another type). The next refresh copies them anew; until then
+-- text_insights reads them from the sources.
+CREATE FUNCTION custprofile_internal.forget_stored_texts(kind text, relations text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+BEGIN
+    DELETE FROM custprofile.stored_texts t
+     WHERE forget_stored_texts.kind = 'customers' OR (forget_stored_texts.kind = 'texts' AND t.source = ANY (relations));
+END $$;
+
 CREATE OR REPLACE FUNCTION custprofile_internal.store_registration(kind text, relation regclass, columns jsonb, registrant name)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
@@ -2938,6 +3041,7 @@ BEGIN
     IF kind <> 'texts' THEN
         DELETE FROM custprofile.source_registry s WHERE s.kind = store_registration.kind;
     END IF;
+    PERFORM custprofile_internal.forget_stored_texts(kind, ARRAY[relation::text]);
     INSERT INTO custprofile.source_registry AS s (kind, relid, relation_name, columns, registered_by)
     VALUES (kind, relation, relation::text, columns, registrant)
     ON CONFLICT ON CONSTRAINT source_registry_pkey DO UPDATE
@@ -2953,6 +3057,7 @@ CREATE OR REPLACE FUNCTION custprofile_internal.drop_registration(kind text, rel
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     removed int;
+    names text[];
 BEGIN
     PERFORM custprofile_internal.check_registrar(caller, 'custprofile.unregister_source(text, text)', 'unregister');
     IF EXISTS (SELECT FROM custprofile.source_registry s
@@ -2961,12 +3066,15 @@ BEGIN
         RAISE EXCEPTION 'the % source % was registered by another role', kind, relation
             USING ERRCODE = 'insufficient_privilege', HINT = 'Only the role that registered a source (or a member of it) can remove it.';
     END IF;
-    DELETE FROM custprofile.source_registry s
-     WHERE s.kind = drop_registration.kind
-       AND (s.relation_name = relation
-            OR (EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relid) AND s.relid::regclass::text = relation)
-            OR s.relid = to_regclass(relation));
-    GET DIAGNOSTICS removed = ROW_COUNT;
+    WITH gone AS (
+        DELETE FROM custprofile.source_registry s
+         WHERE s.kind = drop_registration.kind
+           AND (s.relation_name = relation
+                OR (EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relid) AND s.relid::regclass::text = relation)
+                OR s.relid = to_regclass(relation))
+        RETURNING s.relation_name, s.relid)
+    SELECT count(*), array_agg(g.relation_name) || array_agg(g.relid::regclass::text) INTO removed, names FROM gone g;
+    PERFORM custprofile_internal.forget_stored_texts(kind, names);
     RETURN removed > 0;
 END $$;
 
@@ -3162,6 +3270,7 @@ BEGIN
     ('enter_source_reader', 'Switches to the sources'' reader role for one read and returns the role to switch back to with leave_source_reader (NULL: nothing to undo).'),
     ('finish_run', 'Ends a run: succeeded, or failed with error_code.'),
     ('fit_logistic', 'Logistic regression of labels on features (row-major, names.len() values per row): {"weights": {"bias": b, name: w, ...}, "metrics": {...}} such that P(true) = 1 / (1 + exp(-(b + sum w * x))).'),
+    ('forget_stored_texts', 'Drops text_insights'' copy of the texts a registration change makes stale: those of the texts sources relations (as named when registered or now), or all of them when the customers source changes (the keys may be read in another type).'),
     ('group_keywords', 'Up to k phrases that best represent a group of texts (a segment''s reviews, say): candidates from all of them, ranked by similarity to centre (the group''s mean interest vector, for example) or, when it is NULL, to the mean of the texts'' embeddings, with diversity.'),
     ('in_transaction_block', 'Whether the caller is inside BEGIN ... COMMIT, where a procedure that commits cannot run: refresh_profiles says so with a HINT instead of PostgreSQL''s bare "invalid transaction termination" after its first batch.'),
     ('intent', 'question, complaint, praise or other (a request, a statement); a blank text is other.'),
@@ -3203,7 +3312,7 @@ BEGIN
     ('profile_document', 'The document of one customer, without its churn section (with_churn adds it).'),
     ('profile_document_version', 'The version of the document''s shape this installation writes (its "version" field).'),
     ('profiles_sql', 'The one query build_profiles runs, as text: every source read once for all the customers in $1 (keys as text), texts scored in batches by profile_agg, the document written by sql/profile_document.sql.'),
-    ('prune_text_scores', 'Drops the stored scores of other models (a changed encoder or head: their texts are scored again as their profiles are rebuilt); with everything (a full rebuild) also the scores of texts no source holds any more.'),
+    ('prune_text_scores', 'Drops the stored scores of other models (a changed encoder or head: their texts are scored again as their profiles are rebuilt); with everything (a full rebuild) also the scores of texts no source holds any more (custprofile.stored_texts, brought up to date first).'),
     ('purchases_section', 'The purchases section from a customer''s order statistics (NULL counts as no orders).'),
     ('queue_stale_profiles', 'Step 1: embeds new and changed items and answers, queues the customers whose rows changed since their profile was built (all with full_rebuild), drops profiles of customers that are gone.'),
     ('quintile_score', 'A score from 1 to 5: how many breakpoints the value exceeds (reversed when lower is better).'),
@@ -3212,7 +3321,8 @@ BEGIN
     ('record_run', 'A run of a function, written when it succeeded (in the caller''s transaction).'),
     ('refresh_progress', 'The progress NOTICE of a refresh after each batch, when there is more than one batch.'),
     ('registered', 'The registration of a kind, checked; raises the ERROR that names the missing register_source call when there is none.'),
-    ('registered_texts', 'The registered texts as their sources hold them, read as the sources'' registrant: those of customer_keys (NULL: every customer) written at or after since (NULL: any time).'),
+    ('registered_text_sources', 'The relations of the registered texts sources, named as the queries over them name them.'),
+    ('registered_texts', 'The registered texts as their sources hold them, read as the sources'' registrant; with after (source name -> time), of each source named there only the rows written after its time (none when the time is null), of the others every row.'),
     ('rejudged_churn', 'A stored churn section judged again at another moment: only its recency factor moves, so the risk is the sum over the stored factors with the new recency, in the same order and arithmetic as churn_assessment (the same figure to the last digit), without reading the document again.'),
     ('relatedness', 'The cosine of two vectors of the current encoder on the one similarity scale that recommend, suggest_replies and similar_customers rank and threshold by (the encoder manifest''s relatedness; all-MiniLM-L6-v2''s cosine as it is).'),
     ('reply_calibration_messages', 'Messages that no shop''s help desk answers, in English and Chinese: what the knowledge base''s articles score against text that is not about them.'),
@@ -3243,13 +3353,14 @@ BEGIN
     ('split_words', 'The words of a text in order, as keywords and aspects see them: Chinese segmented by jieba, other scripts split at spaces and punctuation.'),
     ('start_run', 'Starts a run (now, or at started): marks runs of ended backends failed, drops old ones, inserts this one as running.'),
     ('start_text_score_log', 'Starts recording, in this backend, the per-text scores profile_agg makes: refresh_profiles stores them in custprofile.text_scores for text_insights (src/profiles/score_log.rs).'),
+    ('store_missing_text_scores', 'Scores and stores the stored texts that no profile''s refresh scored (texts of customers the customers source does not hold), so that text_insights reads them too without the encoder.'),
     ('store_registration', 'The only writer of the registry (nobody else may write it): records registrant as the role every read of the relation runs as.'),
     ('store_text_scores', 'Stores what profile_agg recorded in this backend since start_text_score_log, once per text content; returns how many texts were new.'),
+    ('store_texts', 'Brings custprofile.stored_texts up to date with the sources: rows no source holds any more go, new and changed rows come (a changed row is a new row_key); unchanged rows are not written.'),
     ('stored_churn', 'The churn section of a stored profile recomputed as of a moment, with the rhythm it stored.'),
     ('stored_churn_holds', 'Whether every stored row''s churn_risk holds as of custprofile.as_of() and with the basis in use (true without rows): four index lookups.'),
     ('take_text_score_log', 'The per-text scores recorded since start_text_score_log (score rounded as text_signals rounds it); recording stops.'),
     ('text_features', 'The pooled features a head is trained on, for precomputing them in a table.'),
-    ('text_insights_of', 'The rows of text_insights for some customers and a time (as registered_texts takes them): stored scores where there are, the encoder for the rest (one pass for sentiment and intent).'),
     ('text_scorer', 'What scored a stored text: the encoder and its sentiment and intent heads, by content (model_version() without the extension''s version, which changes no score).'),
     ('text_signals', 'What the text_insights view shows of one text, from one encoder pass: sentiment label and score, and the intent (NULL where the encoder has no intent head).'),
     ('texts_interest_vector', 'The texts section''s interest vector as real[]; empty without one (no texts, or only NULL and blank ones: the section then says "interest_vector": null).'),
@@ -3258,6 +3369,7 @@ BEGIN
     ('topics_before_change', 'The trigger function of both triggers below.'),
     ('train_classifier', 'Trains a classifier head and stores it under name, replacing one of the same name in the same transaction.'),
     ('unregister_source', 'Removes a registration; the relation may already be dropped, so it is named as text.'),
+    ('unstored_texts', 'The registered texts that custprofile.stored_texts does not hold yet: of each source, the rows written after its latest stored row (every row of a source none of whose rows is stored).'),
     ('usage_grants', 'The privileges of a level and of the levels below it, as GRANT clauses.'),
     ('vector_index_graph', 'The HNSW graph an index is built with unless create_vector_indexes is told otherwise: the one that keeps recall@10 at or above 0.95 at 1,000,000 profiles (docs/scale-out.md).'),
     ('vector_index_state', 'What the index of target was built for ({"dimensions": n, "vector_space": ...}, its comment); NULL when there is none, it is not valid, or pgvector is gone.'),

@@ -409,6 +409,8 @@ DECLARE
     removed bigint;
 BEGIN
     PERFORM custprofile.refresh_catalogues();
+    -- text_insights' copy of the texts first: a full rebuild prunes the scores by it
+    PERFORM custprofile_internal.store_texts();
     PERFORM custprofile_internal.prune_text_scores(full_rebuild);
     WITH f AS MATERIALIZED (SELECT * FROM custprofile_internal.source_fingerprints()),
     gone AS (
@@ -555,6 +557,8 @@ BEGIN
                 -- with the vectors just stored (sql/vectors.sql)
                 PERFORM custprofile_internal.judge_stored_churn();
                 PERFORM custprofile_internal.maintain_vector_indexes();
+                -- texts no profile holds (their customers are not in the customers source)
+                PERFORM custprofile_internal.store_missing_text_scores();
             ELSE
                 IF sources IS NULL THEN
                     SELECT count(*) INTO total FROM custprofile.refresh_queue;
@@ -627,6 +631,7 @@ BEGIN
     END LOOP;
     PERFORM custprofile_internal.judge_stored_churn();
     PERFORM custprofile_internal.maintain_vector_indexes();
+    PERFORM custprofile_internal.store_missing_text_scores();
     PERFORM custprofile_internal.record_run('refresh_profiles_in_transaction', started, done,
                                    jsonb_build_object('rebuilt', done, 'removed', removed));
     RETURN jsonb_build_object('rebuilt', done, 'removed', removed);

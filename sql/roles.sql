@@ -24,7 +24,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, custprofile, 
                       'custprofile.segmentation, custprofile.catalogue_embeddings'),
         (2, 'SELECT, INSERT, UPDATE, DELETE', 'TABLE custprofile.profiles, custprofile.refresh_queue, '
                       'custprofile.catalogue_embeddings, custprofile.segmentation, custprofile.reply_calibration, '
-                      'custprofile.text_scores'),
+                      'custprofile.text_scores, custprofile.stored_texts'),
         (2, 'SELECT', 'TABLE custprofile.text_insights'),
         (3, 'EXECUTE', 'FUNCTION custprofile.register_source(text, regclass, jsonb), custprofile.unregister_source(text, text), '
                        'custprofile.train_churn_model(text, jsonb), custprofile.reset_churn_model(), custprofile.rescore_churn()'),
@@ -133,7 +133,8 @@ BEGIN
     PERFORM custprofile_internal.require_local_tables();
     IF NOT (SELECT bool_and(has_table_privilege(t.relation, p.privilege))
               FROM unnest(ARRAY['custprofile.profiles', 'custprofile.refresh_queue', 'custprofile.catalogue_embeddings',
-                                'custprofile.segmentation', 'custprofile.reply_calibration', 'custprofile.text_scores']) t(relation)
+                                'custprofile.segmentation', 'custprofile.reply_calibration', 'custprofile.text_scores',
+                                'custprofile.stored_texts']) t(relation)
              CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p(privilege)) THEN
         RAISE EXCEPTION 'permission denied: % writes the stored profiles, which % may not', operation, current_user
             USING ERRCODE = 'insufficient_privilege',

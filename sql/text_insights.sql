@@ -1,10 +1,10 @@
--- The text_insights view (one row per registered text, for BI tools) and the per-text scores it
--- reads. refresh_profiles stores each text's sentiment and intent once, under the hash of its
--- content and the models that scored it (custprofile.text_scores): profile_agg records them as it
--- scores the texts of the profiles it builds (src/profiles/score_log.rs), so storing costs no
--- second encoder pass. The view runs the encoder only for texts not stored yet (written since
--- the last refresh, or scored by other models). The language is told on read: it is cheap and
--- follows the session's custprofile.languages.
+-- The text_insights view (one row per registered text, for BI tools), the copy of the texts it
+-- reads and the per-text scores it shows. refresh_profiles brings the copy up to date
+-- (custprofile.stored_texts) and stores each text's sentiment and intent once, under the hash of
+-- its content and the models that scored it (custprofile.text_scores): profile_agg records them
+-- as it scores the texts of the profiles it builds (src/profiles/score_log.rs), so storing costs
+-- no second encoder pass. The view reads the sources only for rows written since the last
+-- refresh, and runs the encoder only for texts not scored yet.
 
 -- What scored a stored text: the encoder and its sentiment and intent heads, by content
 -- (model_version() without the extension's version, which changes no score).
@@ -53,7 +53,8 @@ END $$;
 
 -- Drops the stored scores of other models (a changed encoder or head: their texts are scored
 -- again as their profiles are rebuilt); with `everything` (a full rebuild) also the scores of
--- texts no source holds any more. Returns how many rows went.
+-- texts no source holds any more (custprofile.stored_texts, brought up to date first). Returns
+-- how many rows went.
 CREATE FUNCTION custprofile_internal.prune_text_scores(everything boolean) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
@@ -64,25 +65,101 @@ BEGIN
     -- two ranges rather than <>, which the index cannot serve
     DELETE FROM custprofile.text_scores s WHERE s.scored_by < scorer OR s.scored_by > scorer;
     GET DIAGNOSTICS n = ROW_COUNT;
-    IF everything AND EXISTS (SELECT FROM custprofile.source_registry r WHERE r.kind = 'texts') THEN
-        WITH held AS MATERIALIZED (
-            SELECT DISTINCT sha256(convert_to(t.body, 'UTF8')) AS text_hash
-              FROM custprofile_internal.registered_texts() t WHERE t.body IS NOT NULL)
+    IF everything THEN
         DELETE FROM custprofile.text_scores s
-         WHERE NOT EXISTS (SELECT FROM held WHERE held.text_hash = s.text_hash);
-        GET DIAGNOSTICS orphans = ROW_COUNT;
-    ELSIF everything THEN
-        DELETE FROM custprofile.text_scores;
+         WHERE NOT EXISTS (SELECT FROM custprofile.stored_texts t WHERE t.text_hash = s.text_hash);
         GET DIAGNOSTICS orphans = ROW_COUNT;
     END IF;
     RETURN n + orphans;
 END $$;
 
--- The registered texts as their sources hold them, read as the sources' registrant: those of
--- `customer_keys` (NULL: every customer) written at or after `since` (NULL: any time). The
--- filters are compared in the sources' own types inside the query over them, so that the
--- sources' indexes (on the customer column, on the time column) find the rows.
-CREATE FUNCTION custprofile_internal.registered_texts(customer_keys text[] DEFAULT NULL, since timestamptz DEFAULT NULL)
+-- The registered texts as the last refresh found them, for text_insights: a copy of each row of
+-- every texts source, so that the view is a plain view over a table of the extension's own (the
+-- planner pushes filters on customer_key, written_at and source into its indexes) without
+-- depending on the user's tables (a view over them would make DROP TABLE of a source fail, and
+-- would not survive a dump as an extension member). refresh_profiles brings it up to date
+-- (store_texts); rows added since are read from the sources (unstored_texts). Not dumped: it is
+-- rebuilt from the sources by the next refresh, and until then the view reads the sources.
+CREATE TABLE custprofile.stored_texts (
+    -- sha256 of the row's values and its number among identical rows: what the refresh compares
+    row_key      bytea PRIMARY KEY,
+    source       text NOT NULL,
+    customer_key text,
+    written_at   timestamptz,
+    rating       real,
+    body         text,
+    text_hash    bytea
+);
+CREATE INDEX stored_texts_customer_key ON custprofile.stored_texts (customer_key);
+CREATE INDEX stored_texts_written_at ON custprofile.stored_texts (written_at);
+-- the latest stored text of each source (unstored_texts): a lookup, not a scan
+CREATE INDEX stored_texts_source_written_at ON custprofile.stored_texts (source, written_at);
+COMMENT ON TABLE custprofile.stored_texts IS
+    'The registered texts as the last refresh_profiles found them, read by text_insights (a copy kept up to date by each refresh; not dumped).';
+
+-- The relations of the registered texts sources, named as the queries over them name them.
+CREATE FUNCTION custprofile_internal.registered_text_sources() RETURNS text[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT COALESCE(array_agg(r.relid::regclass::text ORDER BY r.relation_name), '{}')
+      FROM custprofile.source_registry r
+     WHERE r.kind = 'texts' AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = r.relid)
+$$;
+
+-- Brings custprofile.stored_texts up to date with the sources: rows no source holds any more go,
+-- new and changed rows come (a changed row is a new row_key); unchanged rows are not written.
+-- Returns how many rows went or came. Two refreshes at once take turns (the lock).
+CREATE FUNCTION custprofile_internal.store_texts() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('custprofile.stored_texts'));
+    WITH held AS MATERIALIZED (
+        SELECT sha256(convert_to(jsonb_build_array(r.source, r.customer_key, extract(epoch FROM r.written_at), r.rating,
+                                                   r.body, r.copy)::text, 'UTF8')) AS row_key, r.*
+          FROM (SELECT t.*, row_number() OVER (PARTITION BY t.source, t.customer_key, t.written_at, t.rating, t.text_hash) AS copy
+                  FROM (SELECT r.*, sha256(convert_to(r.body, 'UTF8')) AS text_hash
+                          FROM custprofile_internal.registered_texts() r) t) r),
+    gone AS (
+        DELETE FROM custprofile.stored_texts s WHERE NOT EXISTS (SELECT FROM held h WHERE h.row_key = s.row_key)
+        RETURNING 1),
+    came AS (
+        INSERT INTO custprofile.stored_texts (row_key, source, customer_key, written_at, rating, body, text_hash)
+        SELECT h.row_key, h.source, h.customer_key, h.written_at, h.rating, h.body, h.text_hash
+          FROM held h WHERE NOT EXISTS (SELECT FROM custprofile.stored_texts s WHERE s.row_key = h.row_key)
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM came) INTO n;
+    RETURN n;
+END $$;
+
+-- Scores and stores the stored texts that no profile's refresh scored (texts of customers the
+-- customers source does not hold), so that text_insights reads them too without the encoder.
+-- Returns how many were stored.
+CREATE FUNCTION custprofile_internal.store_missing_text_scores() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
+DECLARE
+    scorer text := custprofile_internal.text_scorer();
+    n bigint;
+BEGIN
+    INSERT INTO custprofile.text_scores (text_hash, scored_by, sentiment_label, sentiment, intent)
+    SELECT m.text_hash, scorer, m.signals ->> 'sentiment', (m.signals ->> 'score')::real, m.signals ->> 'intent'
+      FROM (SELECT u.text_hash, custprofile.text_signals(u.body) AS signals
+              FROM (SELECT DISTINCT ON (t.text_hash) t.text_hash, t.body
+                      FROM custprofile.stored_texts t
+                     WHERE btrim(t.body) <> ''
+                       AND NOT EXISTS (SELECT FROM custprofile.text_scores s WHERE s.text_hash = t.text_hash AND s.scored_by = scorer)
+                     ORDER BY t.text_hash) u) m
+     WHERE m.signals ->> 'sentiment' IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+
+-- The registered texts as their sources hold them, read as the sources' registrant; with
+-- `after` (source name -> time), of each source named there only the rows written after its
+-- time (none when the time is null), of the others every row. The filter is compared inside the
+-- query over each source, so that an index on the source's time column finds the rows.
+CREATE FUNCTION custprofile_internal.registered_texts(after jsonb DEFAULT NULL)
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
@@ -93,48 +170,57 @@ BEGIN
     sources := custprofile_internal.checked_sources('customers', 'texts');
     RETURN QUERY EXECUTE format($q$
         SELECT t.source, t.customer_key::text, t.written_at, t.rating, t.body FROM (%s) t
-         WHERE ($1 IS NULL OR t.customer_key = ANY ($1::%s[])) AND ($2 IS NULL OR t.written_at >= $2)
-        $q$, custprofile_internal.texts_sql(sources), custprofile_internal.key_type(sources))
-        USING customer_keys, since;
+         WHERE $1 IS NULL OR NOT $1 ? t.source OR t.written_at > ($1 ->> t.source)::timestamptz
+        $q$, custprofile_internal.texts_sql(sources))
+        USING after;
     PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
--- The rows of text_insights for some customers and a time (as registered_texts takes them):
--- stored scores where there are, the encoder for the rest (one pass for sentiment and intent).
--- The body is shown PII-masked when custprofile.mask_pii is on, and its language is told from
--- the body as shown (a masked e-mail address does not change it). A dashboard over a few
--- customers or recent texts calls this rather than filtering the view, which reads every text.
-CREATE FUNCTION custprofile.text_insights_of(customer_keys text[] DEFAULT NULL, since timestamptz DEFAULT NULL)
-RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text,
-               sentiment_label text, sentiment real, language text, customer_uuid uuid, customer_bigint bigint,
-               intent text)
+-- The registered texts that custprofile.stored_texts does not hold yet: of each source, the rows
+-- written after its latest stored row (every row of a source none of whose rows is stored).
+-- Rows changed, deleted or written with an earlier time since the last refresh show as that
+-- refresh found them until the next one.
+CREATE FUNCTION custprofile_internal.unstored_texts()
+RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-SELECT r.source, r.customer_key, r.written_at, r.rating, shown.body,
-       COALESCE(s.sentiment_label, f.signals ->> 'sentiment'),
-       COALESCE(s.sentiment, (f.signals ->> 'score')::real),
-       custprofile.detect_language(shown.body),
-       custprofile_internal.key_as_uuid(r.customer_key, k.key_type),
-       custprofile_internal.key_as_bigint(r.customer_key, k.key_type),
-       CASE WHEN s.text_hash IS NOT NULL THEN s.intent ELSE f.signals ->> 'intent' END
-  FROM custprofile_internal.registered_texts(customer_keys, since) r
- CROSS JOIN (SELECT custprofile_internal.customer_key_type() AS key_type) k
- -- OFFSET 0: evaluated once per row, not once per reference
- CROSS JOIN LATERAL (SELECT CASE WHEN (SELECT custprofile_internal.pii_masking()) THEN custprofile.mask_pii(r.body)
-                                 ELSE r.body END AS body OFFSET 0) shown
-  LEFT JOIN custprofile.text_scores s
-         ON s.text_hash = sha256(convert_to(r.body, 'UTF8')) AND s.scored_by = (SELECT custprofile_internal.text_scorer())
-  LEFT JOIN LATERAL (SELECT custprofile.text_signals(r.body) AS signals
-                      WHERE s.text_hash IS NULL AND r.body IS NOT NULL OFFSET 0) f ON true
+    SELECT r.* FROM custprofile_internal.registered_texts(
+        (SELECT jsonb_object_agg(n.source, (SELECT max(t.written_at) FROM custprofile.stored_texts t WHERE t.source = n.source))
+           FROM unnest(custprofile_internal.registered_text_sources()) n(source)
+          WHERE EXISTS (SELECT FROM custprofile.stored_texts t WHERE t.source = n.source))) r
 $$;
 
--- Every registered text. Columns added after 0.4.0 come at the end, so that an update replaces
--- the view in place and the user's views over it stay.
+-- Every registered text: the copy the last refresh stored (a table, so the planner takes filters
+-- on source, customer_key and written_at to its indexes) and what was written since, with the
+-- scores the refresh stored, the encoder only for texts not stored yet (one pass for sentiment
+-- and intent). The body is shown PII-masked when custprofile.mask_pii is on, and its language is
+-- told from the body as shown (a masked e-mail address does not change it); the language is told
+-- on read (cheap, and it follows the session's custprofile.languages). Columns added after 0.4.0
+-- come at the end, so that an update replaces the view in place and the user's views over it stay.
 CREATE VIEW custprofile.text_insights AS
-SELECT i.source, i.customer_key, i.written_at, i.rating, i.body, i.sentiment_label, i.sentiment, i.language,
-       i.customer_uuid, i.customer_bigint, i.intent
-  FROM custprofile.text_insights_of() i;
+SELECT t.source, t.customer_key, t.written_at, t.rating, shown.body,
+       COALESCE(s.sentiment_label, f.signals ->> 'sentiment') AS sentiment_label,
+       COALESCE(s.sentiment, (f.signals ->> 'score')::real) AS sentiment,
+       custprofile.detect_language(shown.body) AS language,
+       custprofile_internal.key_as_uuid(t.customer_key, k.key_type) AS customer_uuid,
+       custprofile_internal.key_as_bigint(t.customer_key, k.key_type) AS customer_bigint,
+       CASE WHEN s.text_hash IS NOT NULL THEN s.intent ELSE f.signals ->> 'intent' END AS intent
+  FROM (SELECT c.source, c.customer_key, c.written_at, c.rating, c.body, c.text_hash
+          FROM custprofile.stored_texts c
+         -- rows of a source unregistered since the last refresh are not shown
+         WHERE c.source = ANY ((SELECT custprofile_internal.registered_text_sources())::text[])
+        UNION ALL
+        SELECT u.source, u.customer_key, u.written_at, u.rating, u.body, sha256(convert_to(u.body, 'UTF8'))
+          FROM custprofile_internal.unstored_texts() u) t
+ CROSS JOIN (SELECT custprofile_internal.customer_key_type() AS key_type) k
+ -- OFFSET 0: evaluated once per row, not once per reference
+ CROSS JOIN LATERAL (SELECT CASE WHEN (SELECT custprofile_internal.pii_masking()) THEN custprofile.mask_pii(t.body)
+                                 ELSE t.body END AS body OFFSET 0) shown
+  LEFT JOIN custprofile.text_scores s
+         ON s.text_hash = t.text_hash AND s.scored_by = (SELECT custprofile_internal.text_scorer())
+  LEFT JOIN LATERAL (SELECT custprofile.text_signals(t.body) AS signals
+                      WHERE s.text_hash IS NULL AND t.body IS NOT NULL OFFSET 0) f ON true;
 COMMENT ON VIEW custprofile.text_insights IS
-    'Every registered text with its sentiment label and score, its intent and its language (stored by refresh_profiles, scored on read when not stored yet).';
+    'Every registered text with its sentiment label and score, its intent and its language (texts and scores as refresh_profiles stored them; texts written since read from the sources and scored on read).';
 COMMENT ON COLUMN custprofile.text_insights.source IS 'The text source (relation) the row comes from.';
 COMMENT ON COLUMN custprofile.text_insights.customer_key IS 'The customer''s key as text.';
 COMMENT ON COLUMN custprofile.text_insights.written_at IS 'When it was written.';

@@ -29,6 +29,11 @@ SELECT line FROM (
   SELECT format('text_score %s %s %s %s %s %s', encode(t.text_hash, 'hex'), t.scored_by, t.sentiment_label, t.sentiment,
                 t.intent, t.stored_at) FROM custprofile.text_scores t
   UNION ALL
+  -- what BI tools read: the same rows and scores (the copy of the texts is not dumped; the
+  -- restored view reads the sources until the next refresh copies them)
+  SELECT format('text_insight %s %s %s %s %s %s %s %s', i.source, i.customer_key, i.written_at, i.rating, md5(i.body),
+                i.sentiment_label, round(i.sentiment::numeric, 4), i.intent) FROM custprofile.text_insights i
+  UNION ALL
   SELECT format('run %s %s %s rows=%s %s', r.run_id, r.operation, r.status, r.rows, r.started_at) FROM custprofile.runs r
   UNION ALL
   SELECT format('privilege %s on %s', r.rolname, t.relation)

@@ -241,22 +241,56 @@ SELECT count(*) AS texts,
        count(*) FILTER (WHERE i.sentiment_label = d ->> 'sentiment' AND abs(i.sentiment - (d ->> 'score')::real) < 1e-3
                           AND i.intent IS NOT DISTINCT FROM d ->> 'intent') AS as_scored_now
   FROM custprofile.text_insights i, LATERAL (SELECT custprofile.text_signals(i.body)) s(d) WHERE i.body IS NOT NULL;
--- for a few customers or recent texts, text_insights_of reads only those rows of the sources
-SELECT (SELECT count(*) FROM custprofile.text_insights_of('{1011, 1007}')) AS of_two_customers,
-       (SELECT count(*) FROM custprofile.text_insights WHERE customer_key IN ('1011', '1007')) AS filtered_view,
-       (SELECT count(*) FROM custprofile.text_insights_of(NULL, '2026-10-01')) AS since_october,
-       (SELECT count(*) FROM custprofile.text_insights WHERE written_at >= '2026-10-01') AS filtered_view_since;
-SELECT (SELECT string_agg(i::text, ';' ORDER BY i.written_at, i.body) FROM custprofile.text_insights_of('{1011}') i)
-     = (SELECT string_agg(i::text, ';' ORDER BY i.written_at, i.body) FROM custprofile.text_insights i WHERE customer_key = '1011') AS same_rows;
-SELECT try($$SELECT * FROM custprofile.text_insights_of('{not-a-number}')$$);
--- ... through the sources' own indexes (the view reads every row)
-CREATE INDEX reviews_by_customer ON shop.reviews (customer_id);
+-- the view reads the copy of the texts the refresh stored: the sources' rows, each once, and
+-- nothing left to read from the sources
+SELECT (SELECT count(*) FROM custprofile.stored_texts) AS stored_texts,
+       (SELECT count(*) FROM custprofile_internal.registered_texts()) AS registered_texts,
+       (SELECT count(*) FROM custprofile_internal.unstored_texts()) AS unstored_texts;
+SELECT (SELECT string_agg(r, ';' ORDER BY r) FROM (SELECT concat_ws('|', source, customer_key, written_at, rating, body)
+                                                  FROM custprofile.text_insights) i(r))
+       = (SELECT string_agg(r, ';' ORDER BY r) FROM (SELECT concat_ws('|', source, customer_key, written_at, rating, body)
+                                                    FROM custprofile_internal.registered_texts()) t(r)) AS same_rows_as_the_sources;
+-- a plain view: the planner takes a filter on customer_key or written_at to the copy's indexes
+CREATE FUNCTION pg_temp.insights_plan(filter text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+  SET LOCAL enable_seqscan = off;
+  RETURN QUERY EXECUTE 'EXPLAIN (COSTS OFF) SELECT * FROM custprofile.text_insights WHERE ' || filter;
+END $$;
+SELECT bool_or(line ~ 'Index Scan (using|on) stored_texts_customer_key') AS customer_index
+  FROM pg_temp.insights_plan($$customer_key = '1011'$$) AS line;
+SELECT bool_or(line ~ 'Index( Only)? Scan (Backward )?(using|on) stored_texts_written_at') AS time_index
+  FROM pg_temp.insights_plan($$written_at >= '2026-10-01'$$) AS line;
+-- a text written since the refresh is read from its source and scored on read, until the next
+-- refresh stores it
+INSERT INTO shop.reviews VALUES (9901, 1011, 'Trail Shoes', 2, 'Terrible laces, they snapped on the first walk. Very disappointed.', '2026-11-30 10:00+00');
+SELECT source, customer_key, sentiment_label, intent, body FROM custprofile.text_insights WHERE written_at > '2026-11-29';
+SELECT count(*) AS unstored_texts FROM custprofile_internal.unstored_texts();
+-- ... read through the source's index on its time column
+CREATE INDEX reviews_by_time ON shop.reviews (written_at);
 SET enable_seqscan = off;
-SELECT count(*) AS texts_of_1007 FROM custprofile.text_insights_of('{1007}');
+SELECT count(*) AS texts_since FROM custprofile.text_insights WHERE written_at > '2026-11-29';
 SELECT pg_stat_force_next_flush();
 RESET enable_seqscan;
-SELECT idx_scan AS index_scans FROM pg_stat_user_indexes WHERE indexrelname = 'reviews_by_customer';
-DROP INDEX shop.reviews_by_customer;
+SELECT idx_scan > 0 AS time_index_scanned FROM pg_stat_user_indexes WHERE indexrelname = 'reviews_by_time';
+DROP INDEX shop.reviews_by_time;
+CALL custprofile.refresh_profiles();
+SELECT count(*) AS unstored_texts, (SELECT count(*) FROM custprofile.stored_texts WHERE body LIKE 'Terrible laces%') AS stored
+  FROM custprofile_internal.unstored_texts();
+-- an edited or deleted row shows as the last refresh found it, until the next refresh
+DELETE FROM shop.reviews WHERE review_id = 9901;
+SELECT count(*) AS still_shown FROM custprofile.text_insights WHERE written_at > '2026-11-29';
+CALL custprofile.refresh_profiles();
+SELECT count(*) AS shown_after_refresh FROM custprofile.text_insights WHERE written_at > '2026-11-29';
+-- registering a texts source again (other columns, perhaps) drops its stored copy: the view
+-- reads it from the source until the next refresh
+SELECT count(*) AS stored_before FROM custprofile.stored_texts WHERE source = 'shop.reviews';
+SELECT custprofile.register_source('texts', 'shop.reviews',
+         '{"customer": "customer_id", "text": "body", "time": "written_at", "rating": "stars", "item": "product"}') IS NOT NULL AS registered;
+SELECT (SELECT count(*) FROM custprofile.stored_texts WHERE source = 'shop.reviews') AS stored_after,
+       (SELECT count(*) FROM custprofile.text_insights WHERE source = 'shop.reviews') AS shown,
+       (SELECT count(*) FROM custprofile_internal.registered_texts() WHERE source = 'shop.reviews') AS in_the_source;
+CALL custprofile.refresh_profiles();
+SELECT count(*) AS stored_again FROM custprofile.stored_texts WHERE source = 'shop.reviews';
 BEGIN;
 CREATE TEMP TABLE first_text ON COMMIT DROP AS
 SELECT sha256(convert_to(body, 'UTF8')) AS text_hash, body FROM custprofile.text_insights
@@ -272,8 +306,10 @@ SELECT i.sentiment = (custprofile.text_signals(f.body) ->> 'score')::real AS sco
 -- (and drops those of texts no source holds any more: the unregistered tickets, edited reviews)
 UPDATE custprofile.text_scores SET scored_by = 'an older encoder';
 SELECT custprofile.refresh_profiles_in_transaction(full_rebuild => true) ->> 'rebuilt' IS NOT NULL AS refreshed;
-SELECT count(*) = (SELECT count(DISTINCT body) FROM custprofile_internal.registered_texts()
-                    WHERE btrim(body) <> '' AND customer_key IN (SELECT customer_key FROM custprofile.profiles)) AS each_profiled_text_once,
+-- (the texts of a customer no longer in the customers source too: the refresh scores them after the profiles)
+SELECT count(*) = (SELECT count(DISTINCT body) FROM custprofile_internal.registered_texts() WHERE btrim(body) <> '') AS each_text_once,
+       (SELECT count(*) FROM custprofile_internal.registered_texts() WHERE customer_key NOT IN (SELECT customer_key FROM custprofile.profiles)) > 0
+         AS some_without_a_profile,
        bool_and(scored_by = custprofile_internal.text_scorer()) AS current_models
   FROM custprofile.text_scores;
 -- the lookup for other models' scores that every refresh makes can use the index, whatever the
