@@ -272,7 +272,7 @@ BEGIN
     IF kind <> 'texts' THEN
         DELETE FROM custprofile.source_registry s WHERE s.kind = store_registration.kind;
     END IF;
-    PERFORM custprofile_internal.forget_stored_texts(kind, ARRAY[relation::text]);
+    PERFORM custprofile_internal.forget_stored_texts(kind, ARRAY[relation::oid]);
     INSERT INTO custprofile.source_registry AS s (kind, relid, relation_name, columns, registered_by)
     VALUES (kind, relation, relation::text, columns, registrant)
     ON CONFLICT ON CONSTRAINT source_registry_pkey DO UPDATE
@@ -287,14 +287,17 @@ COMMENT ON FUNCTION custprofile.register_source(text, regclass, jsonb) IS
     'Registers where customers, orders or texts live and which columns play which role; checks them first.';
 
 -- Drops text_insights' copy of the texts a registration change makes stale: those of the texts
--- sources `relations` (as named when registered or now), or all of them when the customers source
--- changes (the keys may be read in another type). The next refresh copies them anew; until then
--- text_insights reads them from the sources.
-CREATE FUNCTION custprofile_internal.forget_stored_texts(kind text, relations text[]) RETURNS void
+-- sources `relids`, or all of them when the customers source changes (the keys may be read in
+-- another type). The next refresh copies them anew; until then text_insights reads them from the
+-- sources. Waits for a refresh that is copying them (its lock, store_texts).
+CREATE FUNCTION custprofile_internal.forget_stored_texts(kind text, relids oid[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, custprofile, pg_temp AS $$
 BEGIN
-    DELETE FROM custprofile.stored_texts t
-     WHERE forget_stored_texts.kind = 'customers' OR (forget_stored_texts.kind = 'texts' AND t.source = ANY (relations));
+    IF forget_stored_texts.kind IN ('customers', 'texts') THEN
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('custprofile.stored_texts'));
+        DELETE FROM custprofile.stored_texts t
+         WHERE forget_stored_texts.kind = 'customers' OR t.relid = ANY (relids);
+    END IF;
 END $$;
 
 -- Removes a registration; the relation may already be dropped, so it is named as text. Only the
@@ -311,7 +314,7 @@ CREATE FUNCTION custprofile_internal.drop_registration(kind text, relation text,
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, custprofile, pg_temp AS $$
 DECLARE
     removed int;
-    names text[];
+    relids oid[];
 BEGIN
     PERFORM custprofile_internal.check_registrar(caller, 'custprofile.unregister_source(text, text)', 'unregister');
     IF EXISTS (SELECT FROM custprofile.source_registry s
@@ -326,9 +329,9 @@ BEGIN
            AND (s.relation_name = relation
                 OR (EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relid) AND s.relid::regclass::text = relation)
                 OR s.relid = to_regclass(relation))
-        RETURNING s.relation_name, s.relid)
-    SELECT count(*), array_agg(g.relation_name) || array_agg(g.relid::regclass::text) INTO removed, names FROM gone g;
-    PERFORM custprofile_internal.forget_stored_texts(kind, names);
+        RETURNING s.relid)
+    SELECT count(*), array_agg(g.relid::oid) INTO removed, relids FROM gone g;
+    PERFORM custprofile_internal.forget_stored_texts(kind, relids);
     RETURN removed > 0;
 END $$;
 

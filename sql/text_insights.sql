@@ -75,15 +75,16 @@ END $$;
 
 -- The registered texts as the last refresh found them, for text_insights: a copy of each row of
 -- every texts source, so that the view is a plain view over a table of the extension's own (the
--- planner pushes filters on customer_key, written_at and source into its indexes) without
--- depending on the user's tables (a view over them would make DROP TABLE of a source fail, and
--- would not survive a dump as an extension member). refresh_profiles brings it up to date
--- (store_texts); rows added since are read from the sources (unstored_texts). Not dumped: it is
--- rebuilt from the sources by the next refresh, and until then the view reads the sources.
+-- planner pushes filters on customer_key and written_at into its indexes) without depending on
+-- the user's tables (a view over them would make DROP TABLE of a source fail, and would not
+-- survive a dump as an extension member). refresh_profiles brings it up to date (store_texts);
+-- rows added since are read from the sources (unstored_texts). Rows belong to their source by
+-- oid, so a renamed source keeps them. Not dumped: it is rebuilt from the sources by the next
+-- refresh (oids change in a restore), and until then the view reads the sources.
 CREATE TABLE custprofile.stored_texts (
     -- sha256 of the row's values and its number among identical rows: what the refresh compares
     row_key      bytea PRIMARY KEY,
-    source       text NOT NULL,
+    relid        oid NOT NULL,
     customer_key text,
     written_at   timestamptz,
     rating       real,
@@ -92,17 +93,36 @@ CREATE TABLE custprofile.stored_texts (
 );
 CREATE INDEX stored_texts_customer_key ON custprofile.stored_texts (customer_key);
 CREATE INDEX stored_texts_written_at ON custprofile.stored_texts (written_at);
--- the latest stored text of each source (unstored_texts): a lookup, not a scan
-CREATE INDEX stored_texts_source_written_at ON custprofile.stored_texts (source, written_at);
+-- the latest stored text of each source (unstored_texts): the first entry of the source, past the
+-- times that are NULL, not a scan of them
+CREATE INDEX stored_texts_source_latest ON custprofile.stored_texts (relid, written_at DESC NULLS LAST);
 COMMENT ON TABLE custprofile.stored_texts IS
     'The registered texts as the last refresh_profiles found them, read by text_insights (a copy kept up to date by each refresh; not dumped).';
 
--- The relations of the registered texts sources, named as the queries over them name them.
-CREATE FUNCTION custprofile_internal.registered_text_sources() RETURNS text[]
+-- The registered texts sources whose relations exist: oid and name, named as the queries over
+-- them name them.
+CREATE FUNCTION custprofile_internal.registered_text_relations() RETURNS TABLE (relid oid, source text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT COALESCE(array_agg(r.relid::regclass::text ORDER BY r.relation_name), '{}')
+    SELECT r.relid::oid, r.relid::regclass::text
       FROM custprofile.source_registry r
      WHERE r.kind = 'texts' AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = r.relid)
+$$;
+
+-- The registered texts (as registered_texts reads them, `after` alike) with their source's oid,
+-- the hash of their text and their row key: the sha256 of the row's values (its source by oid,
+-- which a rename keeps) and its number among identical rows (identical rows have one time, so
+-- those at or after a time number alike).
+CREATE FUNCTION custprofile_internal.keyed_texts(after jsonb DEFAULT NULL)
+RETURNS TABLE (row_key bytea, relid oid, source text, customer_key text, written_at timestamptz, rating real, body text,
+               text_hash bytea)
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+    SELECT sha256(convert_to(jsonb_build_array(t.relid, t.customer_key, extract(epoch FROM t.written_at), t.rating,
+                                               t.body, t.copy)::text, 'UTF8')),
+           t.relid, t.source, t.customer_key, t.written_at, t.rating, t.body, t.text_hash
+      FROM (SELECT h.*, row_number() OVER (PARTITION BY h.relid, h.customer_key, h.written_at, h.rating, h.text_hash) AS copy
+              FROM (SELECT n.relid, r.*, sha256(convert_to(r.body, 'UTF8')) AS text_hash
+                      FROM custprofile_internal.registered_texts(after) r
+                      JOIN custprofile_internal.registered_text_relations() n ON n.source = r.source) h) t
 $$;
 
 -- Brings custprofile.stored_texts up to date with the sources: rows no source holds any more go,
@@ -114,19 +134,15 @@ DECLARE
     n bigint;
 BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('custprofile.stored_texts'));
-    WITH held AS MATERIALIZED (
-        SELECT sha256(convert_to(jsonb_build_array(r.source, r.customer_key, extract(epoch FROM r.written_at), r.rating,
-                                                   r.body, r.copy)::text, 'UTF8')) AS row_key, r.*
-          FROM (SELECT t.*, row_number() OVER (PARTITION BY t.source, t.customer_key, t.written_at, t.rating, t.text_hash) AS copy
-                  FROM (SELECT r.*, sha256(convert_to(r.body, 'UTF8')) AS text_hash
-                          FROM custprofile_internal.registered_texts() r) t) r),
+    WITH held AS MATERIALIZED (SELECT * FROM custprofile_internal.keyed_texts()),
     gone AS (
         DELETE FROM custprofile.stored_texts s WHERE NOT EXISTS (SELECT FROM held h WHERE h.row_key = s.row_key)
         RETURNING 1),
     came AS (
-        INSERT INTO custprofile.stored_texts (row_key, source, customer_key, written_at, rating, body, text_hash)
-        SELECT h.row_key, h.source, h.customer_key, h.written_at, h.rating, h.body, h.text_hash
+        INSERT INTO custprofile.stored_texts (row_key, relid, customer_key, written_at, rating, body, text_hash)
+        SELECT h.row_key, h.relid, h.customer_key, h.written_at, h.rating, h.body, h.text_hash
           FROM held h WHERE NOT EXISTS (SELECT FROM custprofile.stored_texts s WHERE s.row_key = h.row_key)
+        ON CONFLICT (row_key) DO NOTHING
         RETURNING 1)
     SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM came) INTO n;
     RETURN n;
@@ -156,46 +172,59 @@ BEGIN
 END $$;
 
 -- The registered texts as their sources hold them, read as the sources' registrant; with
--- `after` (source name -> time), of each source named there only the rows written after its
--- time (none when the time is null), of the others every row. The filter is compared inside the
--- query over each source, so that an index on the source's time column finds the rows.
+-- `after` (source name -> time), of each source named there only the rows written at or after
+-- its time (none when the time is null), of the others every row. The filter is compared inside
+-- the query over each source, so that an index on the source's time column finds the rows (a
+-- timestamptz column: a timestamp or date one is converted, in UTC as the profiles read them).
 CREATE FUNCTION custprofile_internal.registered_texts(after jsonb DEFAULT NULL)
 RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, custprofile, pg_temp SET TimeZone = 'UTC' AS $$
 DECLARE
     previous_role text;
     sources jsonb;
 BEGIN
     previous_role := custprofile_internal.enter_source_reader();
     sources := custprofile_internal.checked_sources('customers', 'texts');
+    IF after IS NOT NULL THEN
+        -- a source named without a time (no time column, or none stored) has no rows to read:
+        -- left out of the query rather than scanned for none
+        sources := jsonb_set(sources, '{texts}', COALESCE(
+            (SELECT jsonb_agg(e) FROM jsonb_array_elements(sources -> 'texts') e
+              WHERE NOT after ? custprofile_internal.source_relation(e)
+                 OR after ->> custprofile_internal.source_relation(e) IS NOT NULL), '[]'));
+    END IF;
     RETURN QUERY EXECUTE format($q$
         SELECT t.source, t.customer_key::text, t.written_at, t.rating, t.body FROM (%s) t
-         WHERE $1 IS NULL OR NOT $1 ? t.source OR t.written_at > ($1 ->> t.source)::timestamptz
+         WHERE $1 IS NULL OR NOT $1 ? t.source OR t.written_at >= ($1 ->> t.source)::timestamptz
         $q$, custprofile_internal.texts_sql(sources))
         USING after;
     PERFORM custprofile_internal.leave_source_reader(previous_role);
 END $$;
 
 -- The registered texts that custprofile.stored_texts does not hold yet: of each source, the rows
--- written after its latest stored row (every row of a source none of whose rows is stored).
--- Rows changed, deleted or written with an earlier time since the last refresh show as that
--- refresh found them until the next one.
+-- written at or after its latest stored row that are not stored (every row of a source none of
+-- whose rows is stored). Rows changed, deleted, or written with an earlier time or none since
+-- the last refresh show as that refresh found them until the next one.
 CREATE FUNCTION custprofile_internal.unstored_texts()
-RETURNS TABLE (source text, customer_key text, written_at timestamptz, rating real, body text)
+RETURNS TABLE (relid oid, source text, customer_key text, written_at timestamptz, rating real, body text, text_hash bytea)
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
-    SELECT r.* FROM custprofile_internal.registered_texts(
-        (SELECT jsonb_object_agg(n.source, (SELECT max(t.written_at) FROM custprofile.stored_texts t WHERE t.source = n.source))
-           FROM unnest(custprofile_internal.registered_text_sources()) n(source)
-          WHERE EXISTS (SELECT FROM custprofile.stored_texts t WHERE t.source = n.source))) r
+    SELECT k.relid, k.source, k.customer_key, k.written_at, k.rating, k.body, k.text_hash
+      FROM custprofile_internal.keyed_texts(
+        -- one lookup per source: its latest stored row, if it has any (its time NULL when none has one)
+        (SELECT jsonb_object_agg(n.source, l.written_at)
+           FROM custprofile_internal.registered_text_relations() n
+          CROSS JOIN LATERAL (SELECT t.written_at FROM custprofile.stored_texts t WHERE t.relid = n.relid
+                               ORDER BY t.written_at DESC NULLS LAST LIMIT 1) l)) k
+     WHERE NOT EXISTS (SELECT FROM custprofile.stored_texts s WHERE s.row_key = k.row_key)
 $$;
 
 -- Every registered text: the copy the last refresh stored (a table, so the planner takes filters
--- on source, customer_key and written_at to its indexes) and what was written since, with the
--- scores the refresh stored, the encoder only for texts not stored yet (one pass for sentiment
--- and intent). The body is shown PII-masked when custprofile.mask_pii is on, and its language is
--- told from the body as shown (a masked e-mail address does not change it); the language is told
--- on read (cheap, and it follows the session's custprofile.languages). Columns added after 0.4.0
--- come at the end, so that an update replaces the view in place and the user's views over it stay.
+-- on customer_key and written_at to its indexes) and what was written since, with the scores the
+-- refresh stored, the encoder only for texts not stored yet (one pass for sentiment and intent).
+-- The body is shown PII-masked when custprofile.mask_pii is on, and its language is told from
+-- the body as shown (a masked e-mail address does not change it); the language is told on read
+-- (cheap, and it follows the session's custprofile.languages). Columns added after 0.4.0 come at
+-- the end, so that an update replaces the view in place and the user's views over it stay.
 CREATE VIEW custprofile.text_insights AS
 SELECT t.source, t.customer_key, t.written_at, t.rating, shown.body,
        COALESCE(s.sentiment_label, f.signals ->> 'sentiment') AS sentiment_label,
@@ -204,12 +233,12 @@ SELECT t.source, t.customer_key, t.written_at, t.rating, shown.body,
        custprofile_internal.key_as_uuid(t.customer_key, k.key_type) AS customer_uuid,
        custprofile_internal.key_as_bigint(t.customer_key, k.key_type) AS customer_bigint,
        CASE WHEN s.text_hash IS NOT NULL THEN s.intent ELSE f.signals ->> 'intent' END AS intent
-  FROM (SELECT c.source, c.customer_key, c.written_at, c.rating, c.body, c.text_hash
+  FROM (-- the stored rows of the sources registered now, under their names of now
+        SELECT n.source, c.customer_key, c.written_at, c.rating, c.body, c.text_hash
           FROM custprofile.stored_texts c
-         -- rows of a source unregistered since the last refresh are not shown
-         WHERE c.source = ANY ((SELECT custprofile_internal.registered_text_sources())::text[])
+          JOIN custprofile_internal.registered_text_relations() n ON n.relid = c.relid
         UNION ALL
-        SELECT u.source, u.customer_key, u.written_at, u.rating, u.body, sha256(convert_to(u.body, 'UTF8'))
+        SELECT u.source, u.customer_key, u.written_at, u.rating, u.body, u.text_hash
           FROM custprofile_internal.unstored_texts() u) t
  CROSS JOIN (SELECT custprofile_internal.customer_key_type() AS key_type) k
  -- OFFSET 0: evaluated once per row, not once per reference

@@ -276,6 +276,11 @@ DROP INDEX shop.reviews_by_time;
 CALL custprofile.refresh_profiles();
 SELECT count(*) AS unstored_texts, (SELECT count(*) FROM custprofile.stored_texts WHERE body LIKE 'Terrible laces%') AS stored
   FROM custprofile_internal.unstored_texts();
+-- one written at the same time as the latest stored one is read too
+INSERT INTO shop.reviews VALUES (9902, 1012, 'Trail Shoes', 5, 'Same minute, other customer: great shoes.', '2026-11-30 10:00+00');
+SELECT count(*) AS unstored_texts, (SELECT count(*) FROM custprofile.text_insights WHERE written_at = '2026-11-30 10:00+00') AS shown
+  FROM custprofile_internal.unstored_texts();
+DELETE FROM shop.reviews WHERE review_id = 9902;
 -- an edited or deleted row shows as the last refresh found it, until the next refresh
 DELETE FROM shop.reviews WHERE review_id = 9901;
 SELECT count(*) AS still_shown FROM custprofile.text_insights WHERE written_at > '2026-11-29';
@@ -283,14 +288,32 @@ CALL custprofile.refresh_profiles();
 SELECT count(*) AS shown_after_refresh FROM custprofile.text_insights WHERE written_at > '2026-11-29';
 -- registering a texts source again (other columns, perhaps) drops its stored copy: the view
 -- reads it from the source until the next refresh
-SELECT count(*) AS stored_before FROM custprofile.stored_texts WHERE source = 'shop.reviews';
+SELECT count(*) AS stored_before FROM custprofile.stored_texts WHERE relid = 'shop.reviews'::regclass;
 SELECT custprofile.register_source('texts', 'shop.reviews',
          '{"customer": "customer_id", "text": "body", "time": "written_at", "rating": "stars", "item": "product"}') IS NOT NULL AS registered;
-SELECT (SELECT count(*) FROM custprofile.stored_texts WHERE source = 'shop.reviews') AS stored_after,
+SELECT (SELECT count(*) FROM custprofile.stored_texts WHERE relid = 'shop.reviews'::regclass) AS stored_after,
        (SELECT count(*) FROM custprofile.text_insights WHERE source = 'shop.reviews') AS shown,
        (SELECT count(*) FROM custprofile_internal.registered_texts() WHERE source = 'shop.reviews') AS in_the_source;
 CALL custprofile.refresh_profiles();
-SELECT count(*) AS stored_again FROM custprofile.stored_texts WHERE source = 'shop.reviews';
+SELECT count(*) AS stored_again FROM custprofile.stored_texts WHERE relid = 'shop.reviews'::regclass;
+-- a renamed source keeps its stored rows, shown under its new name, none twice
+ALTER TABLE shop.reviews RENAME TO renamed_reviews;
+SELECT source, count(*) AS shown, (SELECT count(*) FROM custprofile_internal.unstored_texts()) AS read_from_the_source
+  FROM custprofile.text_insights GROUP BY source;
+ALTER TABLE shop.renamed_reviews RENAME TO reviews;
+-- a time column without a time zone is read in UTC, as the profiles read it: in a session west of
+-- UTC the latest stored row is not read again
+CREATE TABLE shop.notes (customer_id bigint, note text, noted_at timestamp);
+INSERT INTO shop.notes VALUES (1011, 'Asked about the warranty of the tent.', '2026-11-01 08:00');
+SELECT custprofile.register_source('texts', 'shop.notes', '{"customer": "customer_id", "text": "note", "time": "noted_at"}') IS NOT NULL AS registered;
+CALL custprofile.refresh_profiles();
+SET TimeZone = 'America/Los_Angeles';
+SELECT count(*) AS shown, (SELECT count(*) FROM custprofile_internal.unstored_texts()) AS unstored
+  FROM custprofile.text_insights WHERE source = 'shop.notes';
+RESET TimeZone;
+SELECT custprofile.unregister_source('texts', 'shop.notes') AS unregistered;
+DROP TABLE shop.notes;
+CALL custprofile.refresh_profiles();
 BEGIN;
 CREATE TEMP TABLE first_text ON COMMIT DROP AS
 SELECT sha256(convert_to(body, 'UTF8')) AS text_hash, body FROM custprofile.text_insights
