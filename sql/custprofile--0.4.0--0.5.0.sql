@@ -2252,8 +2252,9 @@ END $$;
 --   reader   the stored profiles and their views (customer_profiles, segments), the catalogue
 --            vectors and segmentation: read what the refresh built, never the sources
 --   analyst  also refresh_profiles, refresh_catalogues, segment_customers and text_insights
---            (write access to the stored profiles, their queue, catalogue vectors, segmentation
---            and reply thresholds, and membership in the role that registered the sources,
+--            (write access to the stored profiles, their queue, the stored text scores and copy
+--            of the texts, catalogue vectors, segmentation and reply thresholds, and membership
+--            in the role that registered the sources,
 --            since sources are read as that role); the role a pg_cron refresh job runs as.
 --            That source role must only read the sources (is_source_role): an analyst made a
 --            member of a superuser or an admin would have its rights, so grant_usage refuses
