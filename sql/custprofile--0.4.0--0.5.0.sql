@@ -3316,7 +3316,7 @@ BEGIN
     ('key_as_bigint', 'The same for integer keys: as bigint when the key type is an integer type, else NULL.'),
     ('key_as_uuid', 'A key (as text) in the customers key column''s type, for the views: as uuid when that type is uuid, as bigint when it is an integer type, else NULL.'),
     ('key_type', 'The type customer keys are cast to in every query: the customers key''s, so that every source compares with it (and indexes on it are used when the types are the same).'),
-    ('keyed_texts', 'The registered texts (as registered_texts reads them, after alike) with their source''s oid, the hash of their text and their row key: the sha256 of the row''s values and its number among identical rows (identical rows have one time, so those at or after a time number alike).'),
+    ('keyed_texts', 'The registered texts (as registered_texts reads them, after alike) with their source''s oid, the hash of their text and their row key: the sha256 of the row''s values (its source by oid, which a rename keeps) and its number among identical rows (identical rows have one time, so those at or after a...'),
     ('keywords', 'Up to k phrases (one to three words, lowercase) that best represent the text: candidates without stop words, ranked by similarity to the whole text with diversity (maximal marginal relevance).'),
     ('kmeans_segments', 'k-means (k-means++ start, fixed seed) over every stored profile.'),
     ('label_language', 'The language of the labels the extension writes (custprofile.label_language): ''en'' or ''zh''.'),
