@@ -796,7 +796,8 @@ $$;
 CREATE FUNCTION custprofile_internal.keyed_texts(after jsonb DEFAULT NULL)
 RETURNS TABLE (row_key bytea, relid oid, source text, customer_key text, written_at timestamptz, rating real, body text,
                text_hash bytea)
-LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
+-- the ratings' text in the key is the shortest exact one whatever the session's extra_float_digits
+LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp SET extra_float_digits = 1 AS $$
     SELECT sha256(convert_to(jsonb_build_array(t.relid, t.customer_key, extract(epoch FROM t.written_at), t.rating,
                                                t.body, t.copy)::text, 'UTF8')),
            t.relid, t.source, t.customer_key, t.written_at, t.rating, t.body, t.text_hash
@@ -885,7 +886,8 @@ END $$;
 -- The registered texts that custprofile.stored_texts does not hold yet: of each source, the rows
 -- written at or after its latest stored row that are not stored (every row of a source none of
 -- whose rows is stored). Rows changed, deleted, or written with an earlier time or none since
--- the last refresh show as that refresh found them until the next one.
+-- the last refresh show as that refresh found them until the next one (a row edited at or after
+-- that time shows in both versions).
 CREATE FUNCTION custprofile_internal.unstored_texts()
 RETURNS TABLE (relid oid, source text, customer_key text, written_at timestamptz, rating real, body text, text_hash bytea)
 LANGUAGE sql STABLE SET search_path = pg_catalog, custprofile, pg_temp AS $$
